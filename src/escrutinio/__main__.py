@@ -1,0 +1,3 @@
+from escrutinio.cli import main
+
+main()

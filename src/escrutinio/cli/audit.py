@@ -1,0 +1,2 @@
+"""CLI commands for the audit capability."""
+from escrutinio.cli import main  # noqa: F401

@@ -1,0 +1,2 @@
+"""CLI commands for the seats capability."""
+from escrutinio.cli import main  # noqa: F401
