@@ -1,0 +1,1 @@
+"""Self-contained HTML reports: every capability contributes sections; plots are inline SVG."""
