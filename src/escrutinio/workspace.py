@@ -49,7 +49,7 @@ class Workspace:
         frame = snapshot.frame
         self.con.execute("BEGIN TRANSACTION")
         try:
-            (next_id,) = self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM snapshots").fetchone()
+            (next_id,) = self.con.execute("SELECT coalesce(max(id), 0) + 1 FROM snapshots").fetchall()[0]
             self.con.register("_incoming", frame.to_arrow())
             self.con.execute(f"CREATE TABLE snap_{next_id} AS SELECT * FROM _incoming")
             self.con.unregister("_incoming")
@@ -68,11 +68,12 @@ class Workspace:
         return [{"id": i, **json.loads(m)} for i, m in rows]
 
     def get_snapshot(self, snapshot_id: int) -> Snapshot:
-        row = self.con.execute("SELECT meta FROM snapshots WHERE id = ?", [snapshot_id]).fetchone()
+        rows = self.con.execute("SELECT meta FROM snapshots WHERE id = ?", [snapshot_id]).fetchall()
+        row = rows[0] if rows else None
         if row is None:
             raise KeyError(f"no snapshot {snapshot_id} in {self.path}")
         meta = json.loads(row[0])
-        frame = pl.from_arrow(self.con.execute(f"SELECT * FROM snap_{int(snapshot_id)}").arrow())
+        frame = self.con.sql(f"SELECT * FROM snap_{int(snapshot_id)}").pl()
         return Snapshot(
             election=meta["election"],
             contest=meta["contest"],
@@ -100,7 +101,8 @@ class Workspace:
         )
 
     def get(self, namespace: str, key: str, default: Any = None) -> Any:
-        row = self.con.execute("SELECT body FROM documents WHERE namespace = ? AND key = ?", [namespace, key]).fetchone()
+        rows = self.con.execute("SELECT body FROM documents WHERE namespace = ? AND key = ?", [namespace, key]).fetchall()
+        row = rows[0] if rows else None
         return default if row is None else json.loads(row[0])
 
     def keys(self, namespace: str) -> list[str]:
