@@ -64,6 +64,9 @@ class Snapshot:
     derived: tuple[str, ...] = ()
     label: str = ""
     notes: tuple[str, ...] = field(default=())
+    # source rows whose record had to be repaired while reading (e.g. an unquoted
+    # delimiter inside a name); they are read, counted and flagged by the checks.
+    repaired_rows: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         clash = RESERVED.intersection(self.choices) | RESERVED.intersection(self.levels)
@@ -121,7 +124,9 @@ class Snapshot:
             "withdrawn": list(self.withdrawn),
             "withdrawn_rule": self.withdrawn_rule,
             "derived": list(self.derived),
+            "attributes": list(self.attributes),
             "notes": list(self.notes),
+            "repaired_rows": list(self.repaired_rows),
         }
 
 

@@ -87,6 +87,7 @@ class Workspace:
             derived=tuple(meta["derived"]),
             label=meta["label"],
             notes=tuple(meta["notes"]),
+            repaired_rows=tuple(meta.get("repaired_rows", [])),
             attributes=tuple(c for c in frame.columns if c in meta.get("attributes", [])),
         )
 

@@ -1,0 +1,359 @@
+"""Declarative column mappings (TOML): how a country's file becomes unit frames.
+
+A mapping says which source column holds each part of the model. It is data, so a new
+country's CSV, XLSX or Parquet is read without new code. See ``docs/mapping.md`` for the
+full reference and a worked example; the bundled Bolivia mappings live in
+``escrutinio/mappings/``.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from escrutinio.errors import InputError, MappingError
+from escrutinio.io.source import RawTable
+from escrutinio.model import RESERVED, VOTE_DTYPE, Snapshot
+
+TOTAL_KEYS = ("registered", "blank", "null", "emitted", "valid", "valid_system", "emitted_system")
+_TOTAL_TARGET = {"valid": "valid_reported"}
+
+
+@dataclass
+class Mapping:
+    name: str
+    election: str = "election"
+    contest: str | None = None
+    contest_column: str | None = None
+    contest_names: dict[str, str] = field(default_factory=dict)
+    exported_at: datetime | None = None
+    exported_at_pattern: str | None = None
+    exported_at_format: str | None = None
+    format: str = "auto"
+    encoding: str = "auto"
+    delimiter: str = ","
+    thousands: str = ""
+    skip_rows: int = 0
+    sheets: list[str] | None = None
+    overflow_column: str | None = None
+    unit: str = ""
+    totals: dict[str, str] = field(default_factory=dict)
+    optional_totals: set[str] = field(default_factory=set)
+    levels: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, dict] = field(default_factory=dict)
+    choices: list[str] = field(default_factory=list)
+    optional_choices: list[str] = field(default_factory=list)
+    contest_choices: dict[str, list[str]] = field(default_factory=dict)
+    choice_names: dict[str, str] = field(default_factory=dict)
+    withdrawn: list[str] = field(default_factory=list)
+    withdrawn_rule: bool = True
+    derive: dict[str, list] = field(default_factory=dict)
+    detect_columns: list[str] = field(default_factory=list)
+    preset: str | None = None
+    source_file: str = ""
+
+    # ----------------------------------------------------------------- load
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "Mapping":
+        try:
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise MappingError(f"mapping file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise MappingError(f"{path}: not valid TOML: {exc}") from exc
+        return cls.from_dict(doc, str(path))
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any], origin: str = "<mapping>") -> "Mapping":
+        def need(table: dict, key: str, where: str):
+            if key not in table:
+                raise MappingError(f"{origin}: [{where}] needs {key!r}")
+            return table[key]
+
+        src = doc.get("source", {})
+        el = doc.get("election", {})
+        cols = need(doc, "columns", "top level") if "columns" in doc else {}
+        if not cols:
+            raise MappingError(f"{origin}: a [columns] table is required (unit, registered, blank, null ...)")
+        totals, optional = {}, set()
+        for key in TOTAL_KEYS:
+            value = cols.get(key)
+            if isinstance(value, dict):
+                if value.get("optional"):
+                    optional.add(key)
+                value = value.get("column")
+            if value:
+                totals[key] = value
+        for key in ("registered", "blank", "null"):
+            if key not in totals:
+                raise MappingError(f"{origin}: [columns] needs {key!r}")
+        ch = doc.get("choices", {})
+        if isinstance(ch, list):
+            ch = {"columns": ch}
+        attributes = {}
+        for name, spec in doc.get("attributes", {}).items():
+            spec = {"column": spec} if isinstance(spec, str) else dict(spec)
+            spec.setdefault("type", "str")
+            attributes[name] = spec
+        exported = el.get("exported_at")
+        if isinstance(exported, str):
+            exported = datetime.fromisoformat(exported)
+        m = cls(
+            name=doc.get("name", Path(origin).stem),
+            election=el.get("name", "election"),
+            contest=el.get("contest"),
+            contest_column=el.get("contest_column"),
+            contest_names=el.get("contest_names", {}),
+            exported_at=exported,
+            exported_at_pattern=el.get("exported_at_from_filename"),
+            exported_at_format=el.get("exported_at_format"),
+            format=src.get("format", "auto"),
+            encoding=src.get("encoding", "auto"),
+            delimiter=src.get("delimiter", ","),
+            thousands=src.get("thousands", ""),
+            skip_rows=int(src.get("skip_rows", 0)),
+            sheets=src.get("sheets"),
+            overflow_column=src.get("overflow_column"),
+            unit=need(cols, "unit", "columns"),
+            totals=totals,
+            optional_totals=optional,
+            levels=dict(doc.get("levels", {})),
+            attributes=attributes,
+            choices=list(ch.get("columns", [])),
+            optional_choices=list(ch.get("optional", [])),
+            contest_choices={k: list(v) for k, v in ch.get("by_contest", {}).items()},
+            choice_names=dict(ch.get("rename", {})),
+            withdrawn=list(ch.get("withdrawn", [])),
+            withdrawn_rule=bool(ch.get("withdrawn_rule", True)),
+            derive=dict(doc.get("derive", {})),
+            detect_columns=list(doc.get("detect", {}).get("columns", [])),
+            preset=doc.get("law", {}).get("preset"),
+            source_file=origin,
+        )
+        if not m.choices and not m.contest_choices:
+            raise MappingError(f"{origin}: [choices] needs columns = [...]")
+        for name in list(m.levels) + list(m.attributes) + [m.choice_names.get(c, c) for c in m.choices]:
+            if name in RESERVED:
+                raise MappingError(f"{origin}: {name!r} is a reserved name (rename it)")
+        return m
+
+    def matches(self, header: list[str]) -> bool:
+        return bool(self.detect_columns) and set(self.detect_columns).issubset(header)
+
+    # ---------------------------------------------------------------- apply
+    def apply(self, table: RawTable, withdrawn_rule: bool | None = None, label: str | None = None) -> list[Snapshot]:
+        """Turn a raw table into one Snapshot per contest. Raises InputError on any cell
+        that cannot be read; nothing is dropped."""
+        raw = table.frame
+        where = table.where
+        header = [c for c in raw.columns if c != "__row"]
+        required = [self.unit] + [c for k, c in self.totals.items() if k not in self.optional_totals]
+        required += list(self.levels.values())
+        required += [s["column"] for s in self.attributes.values() if not s.get("optional")]
+        if self.contest_column:
+            required.append(self.contest_column)
+        all_choices = self.choices + [c for cs in self.contest_choices.values() for c in cs]
+        required += [c for c in dict.fromkeys(all_choices) if c not in self.optional_choices]
+        for col in dict.fromkeys(required):
+            if col not in header:
+                raise InputError(where, f"required column {col!r} is missing (mapping {self.name}); columns: {header}", row=1, column=col)
+        raw = raw.with_columns(pl.col(c).str.strip_chars() for c in header if raw.schema[c] == pl.Utf8)
+        for col in [self.unit] + ([self.contest_column] if self.contest_column else []):
+            _require_values(raw, col, where)
+
+        exported_at = self.exported_at or _time_from_name(table.path, self.exported_at_pattern, self.exported_at_format)
+        if self.contest_column:
+            contests = raw.get_column(self.contest_column).unique(maintain_order=True).to_list()
+        else:
+            contests = [None]
+        snapshots = []
+        for contest in contests:
+            part = raw if contest is None else raw.filter(pl.col(self.contest_column) == contest)
+            contest_name = self.contest_names.get(contest, contest) if contest else (self.contest or "contest")
+            choices = self.contest_choices.get(contest_name, self.choices)
+            present = [c for c in choices if c in header]
+            missing_optional = [c for c in choices if c not in header]
+            notes = [f"choice column {c!r} not in this file" for c in missing_optional]
+            snap = self._build(part, where, header, contest_name, present, exported_at, notes, withdrawn_rule, label, table.path)
+            if table.repaired_rows:
+                rows = set(table.repaired_rows)
+                mine = tuple(r for r in part.get_column("__row").to_list() if r in rows)
+                if mine:
+                    snap = replace(snap, repaired_rows=mine, notes=snap.notes + (
+                        f"{len(mine)} records had an unquoted delimiter inside {self.overflow_column!r}; "
+                        "the extra fields were merged back into that column",))
+            snapshots.append(snap)
+        return snapshots
+
+    def _build(self, part, where, header, contest, choices, exported_at, notes, withdrawn_rule, label, path) -> Snapshot:
+        exprs = [pl.col(self.unit).alias("unit")]
+        for target, spec in (("unit_id", self.derive.get("unit_id")), ("place_id", self.derive.get("place_id"))):
+            exprs.append(_derive(spec, header, where).alias(target) if spec else pl.lit(None, pl.Utf8).alias(target))
+        for level, col in self.levels.items():
+            exprs.append(pl.col(col).alias(level))
+        attributes = []
+        for name, spec in self.attributes.items():
+            if spec["column"] not in header:
+                notes.append(f"attribute column {spec['column']!r} not in this file")
+                continue
+            attributes.append(name)
+            exprs.append(_parse_attribute(part, spec, where).alias(name))
+        ints = {}
+        for key in ("registered",):
+            ints["registered"] = self.totals[key]
+        for c in choices:
+            ints[self.choice_names.get(c, c)] = c
+        for key in ("blank", "null", "emitted", "valid", "valid_system", "emitted_system"):
+            col = self.totals.get(key)
+            if col and col in header:
+                ints[_TOTAL_TARGET.get(key, key)] = col
+        parsed = {target: _parse_int(part, col, where, self.thousands) for target, col in ints.items()}
+        frame = part.select(exprs).with_columns(
+            [pl.Series(t, s) for t, s in parsed.items()] + [part.get_column("__row").alias("source_row")]
+        )
+        names = [self.choice_names.get(c, c) for c in choices]
+        derived = []
+        if "emitted" not in frame.columns:
+            frame = frame.with_columns((pl.sum_horizontal(names) + pl.col("blank") + pl.col("null")).cast(VOTE_DTYPE).alias("emitted"))
+            derived.append("emitted")
+            notes.append("emitted is not published in this file: computed as choices + blank + null")
+        for col in ("valid_reported", "valid_system", "emitted_system"):
+            if col not in frame.columns:
+                frame = frame.with_columns(pl.lit(None, VOTE_DTYPE).alias(col))
+        order = ["unit", "unit_id", "place_id", *self.levels, *attributes, "registered", *names,
+                 "blank", "null", "emitted", "valid_reported", "valid_system", "emitted_system", "source_row"]
+        return Snapshot(
+            election=self.election,
+            contest=contest,
+            frame=frame.select(order),
+            levels=tuple(self.levels),
+            choices=tuple(names),
+            source=path,
+            exported_at=exported_at,
+            withdrawn=tuple(self.choice_names.get(c, c) for c in self.withdrawn if c in choices),
+            withdrawn_rule=self.withdrawn_rule if withdrawn_rule is None else withdrawn_rule,
+            attributes=tuple(attributes),
+            derived=tuple(derived),
+            label=label or _default_label(path, exported_at),
+            notes=tuple(notes),
+        )
+
+
+def _default_label(path: str, exported_at: datetime | None) -> str:
+    name = Path(path).name
+    return f"{name} ({exported_at.isoformat(sep=' ')})" if exported_at else name
+
+
+_INT_RE = r"^[+-]?\d+$"
+_INTEGRAL_FLOAT_RE = r"^[+-]?\d+\.0*$"
+
+
+def _parse_int(part: pl.DataFrame, col: str, where: str, thousands: str) -> pl.Series:
+    """Parse a vote column to Int64, or raise naming the first bad cell."""
+    s = part.get_column(col)
+    if s.dtype != pl.Utf8:
+        s = s.cast(pl.Utf8)
+    text = s.str.strip_chars()
+    if thousands:
+        text = text.str.replace_all(re.escape(thousands), "", literal=False)
+    # integral floats ("141.0") come from spreadsheets; keep them, reject real fractions.
+    text = pl.Series(col, text).str.replace(r"^([+-]?\d+)\.0*$", "${1}")
+    ok = text.str.contains(_INT_RE)
+    bad = ok.is_null() | ~ok
+    if bad.any():
+        idx = int(bad.arg_max())
+        row = int(part.get_column("__row")[idx])
+        raw_value = s[idx]
+        if raw_value is None or raw_value.strip() == "":
+            why = "empty value in a vote column (a missing number is never read as 0)"
+        elif re.match(r"^[+-]?\d+[.,]\d+$", raw_value.strip()):
+            why = f"non-integer value {raw_value!r}: votes are whole numbers"
+        else:
+            why = f"not a number: {raw_value!r}"
+        n_bad = int(bad.sum())
+        more = f" ({n_bad} bad cells in this column)" if n_bad > 1 else ""
+        raise InputError(where, why + more, row=row, column=col)
+    out = text.cast(pl.Int64, strict=False)
+    if out.null_count():
+        idx = int(out.is_null().arg_max())
+        raise InputError(where, f"number out of range: {s[idx]!r}", row=int(part.get_column('__row')[idx]), column=col)
+    return out
+
+
+def _parse_attribute(part: pl.DataFrame, spec: dict, where: str) -> pl.Expr:
+    col, kind = spec["column"], spec.get("type", "str")
+    if kind == "str":
+        return pl.col(col).cast(pl.Utf8)
+    if kind in ("float", "int", "bool"):
+        target = {"float": pl.Float64, "int": pl.Int64, "bool": pl.Boolean}[kind]
+        s = part.get_column(col).cast(pl.Utf8).str.strip_chars()
+        if kind == "bool":
+            parsed = s.str.to_lowercase().replace_strict(
+                {"1": True, "0": False, "true": True, "false": False, "": None, "na": None}, default=None, return_dtype=pl.Boolean
+            )
+        else:
+            parsed = s.replace({"": None, "NA": None}).cast(target, strict=False)
+        bad = parsed.is_null() & s.is_not_null() & ~s.is_in(["", "NA", "na"])
+        if bad.any():
+            idx = int(bad.arg_max())
+            raise InputError(where, f"cannot read {s[idx]!r} as {kind}", row=int(part.get_column("__row")[idx]), column=col)
+        return pl.lit(parsed)
+    raise MappingError(f"attribute {col!r}: unknown type {kind!r}")
+
+
+def _require_values(raw: pl.DataFrame, col: str, where: str) -> None:
+    empty = raw.get_column(col).is_null() | (raw.get_column(col) == "")
+    if empty.any():
+        idx = int(empty.arg_max())
+        raise InputError(where, "empty value in an identity column", row=int(raw.get_column("__row")[idx]), column=col)
+
+
+def _derive(parts: list, header: list[str], where: str) -> pl.Expr:
+    """Concatenate literal strings, zero-padded columns and conditionals into an id."""
+    exprs = []
+    for p in parts:
+        if isinstance(p, str):
+            exprs.append(pl.lit(p))
+        elif "column" in p:
+            if p["column"] not in header:
+                raise InputError(where, f"column {p['column']!r} needed to derive an id is missing", row=1, column=p["column"])
+            e = pl.col(p["column"]).cast(pl.Utf8).str.strip_chars()
+            if "pad" in p:
+                e = e.str.zfill(int(p["pad"]))
+            exprs.append(e)
+        elif "if_equal" in p:
+            col, value = p["if_equal"]
+            exprs.append(pl.when(pl.col(col) == value).then(pl.lit(p["then"])).otherwise(pl.lit(p["else"])))
+        else:
+            raise MappingError(f"cannot derive from {p!r}")
+    return pl.concat_str(exprs)
+
+
+_NAME_TIME_PATTERNS = [
+    (r"(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})", "%Y-%m-%dT%H-%M-%S"),
+    (r"(\d{8}T\d{6})", "%Y%m%dT%H%M%S"),
+    (r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})", "%Y-%m-%dT%H:%M:%S"),
+    (r"(\d{4}-\d{2}-\d{2})", "%Y-%m-%d"),
+    (r"(\d{8})", "%Y%m%d"),
+]
+
+
+def _time_from_name(path: str, pattern: str | None, fmt: str | None) -> datetime | None:
+    """Export time from a file name: an explicit (pattern, format) or common ISO-like forms,
+    all on a 24-hour clock (never compared as text)."""
+    name = Path(path).name
+    candidates = [(pattern, fmt)] if pattern and fmt else _NAME_TIME_PATTERNS
+    for pat, f in candidates:
+        m = re.search(pat, name)
+        if m:
+            try:
+                return datetime.strptime(m.group(1), f)
+            except ValueError:
+                continue
+    return None
