@@ -512,7 +512,20 @@ def _quota_apportion(votes, seats, m, elig, tie, seed):
         # most common statutory fix, and stated in the notes because laws differ.
         notes.append(f"whole quotas exceeded the {seats} seats by {-left}; the excess was taken back "
                      "from the parties with the smallest remainders")
-        for p in sorted([p for p in elig if seats_out[p] > 0], key=lambda p: (rem[p], votes[p], p))[:-left]:
+        excess = -left
+        holders = sorted([p for p in elig if seats_out[p] > 0], key=lambda p: (rem[p], p))
+        cut = rem[holders[excess - 1]]
+        below = [p for p in holders if rem[p] < cut]
+        group = [p for p in holders if rem[p] == cut]
+        losers = list(below)
+        if len(below) + len(group) > excess:
+            # Equal remainders at the cut: who loses a seat is a tie like any other.
+            keep = len(below) + len(group) - excess
+            found_tie = _resolve_tie(group, keep, f"remainder {_fstr(cut)} (who keeps a seat)", tie, seed)
+            losers += [p for p in group if p not in found_tie.winners]
+        else:
+            losers += group
+        for p in losers:
             seats_out[p] -= 1
             auto[p] -= 1
         steps, number = [], 0
@@ -524,7 +537,7 @@ def _quota_apportion(votes, seats, m, elig, tie, seed):
         left = 0
     by_rem = sorted(elig, key=lambda p: (-rem[p], p))
     last_info = None
-    while left > 0 and by_rem:
+    while left > 0 and by_rem and found_tie is None:
         # ``left`` can exceed the number of parties only for degenerate quotas; cycle then.
         pool = by_rem[: min(left, len(by_rem))]
         cut = rem[pool[-1]]
