@@ -1,0 +1,198 @@
+"""Per-acta checks: named rules with a severity, run over whole columns.
+
+A failing acta is never dropped: it stays in the totals as published, and the check
+report says how many actas failed and how many ballots they hold. Checks always run on
+the *published* numbers (withdrawn candidacies included), not on the law view.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import polars as pl
+
+from escrutinio.model import Snapshot
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    severity: str
+    description: str
+
+
+RULES: dict[str, Rule] = {r.name: r for r in [
+    Rule("choices_sum_to_valid", "error", "the votes per choice add up to the valid votes written on the acta"),
+    Rule("valid_blank_null_sum_to_emitted", "error", "valid + blank + null = emitted"),
+    Rule("emitted_within_registered", "error", "ballots emitted do not exceed registered voters"),
+    Rule("matches_system_recount", "error", "reported valid and emitted match the count system's recomputation (*_SISTEMA)"),
+    Rule("unique_unit", "error", "each table code appears once in a snapshot"),
+    Rule("non_negative", "error", "no vote count is negative (non-integer values are refused when reading)"),
+    Rule("record_repaired", "warning", "the record was malformed in the source (e.g. an unquoted delimiter) and repaired while reading"),
+    Rule("present_in_later_snapshot", "error", "a table published in one snapshot is still published in every later one"),
+    Rule("unchanged_between_snapshots", "error", "a table's published numbers do not change between snapshots"),
+]}
+
+FINDING_SCHEMA = {
+    "rule": pl.Utf8, "severity": pl.Utf8, "contest": pl.Utf8, "snapshot": pl.Utf8, "source": pl.Utf8,
+    "source_row": pl.Int64, "unit": pl.Utf8, "detail": pl.Utf8, "emitted": pl.Int64,
+}
+
+
+@dataclass
+class CheckReport:
+    """All findings, one row each (a table can fail several rules)."""
+
+    findings: pl.DataFrame
+    snapshots: list[str] = field(default_factory=list)
+    units_checked: int = 0
+
+    def filter(self, rules: Sequence[str] | None = None, severity: str | None = None) -> "CheckReport":
+        f = self.findings
+        if rules:
+            f = f.filter(pl.col("rule").is_in(list(rules)))
+        if severity:
+            allowed = SEVERITIES[: SEVERITIES.index(severity) + 1]
+            f = f.filter(pl.col("severity").is_in(list(allowed)))
+        return CheckReport(f, self.snapshots, self.units_checked)
+
+    def counts(self) -> list[dict]:
+        """Per rule: actas failing and the ballots they hold."""
+        out = []
+        for name, rule in RULES.items():
+            hit = self.findings.filter(pl.col("rule") == name)
+            units = hit.select(["snapshot", "unit"]).unique().height
+            out.append({
+                "rule": name, "severity": rule.severity, "description": rule.description,
+                "failing_units": units,
+                "ballots": int(hit.unique(["snapshot", "unit"]).get_column("emitted").fill_null(0).sum()),
+            })
+        return out
+
+    def flagged_units(self, snapshot: str | None = None) -> pl.Series:
+        f = self.findings if snapshot is None else self.findings.filter(pl.col("snapshot") == snapshot)
+        return f.get_column("unit").unique()
+
+    def to_dict(self) -> dict:
+        return {
+            "snapshots": self.snapshots,
+            "units_checked": self.units_checked,
+            "failing_units": self.findings.select(["snapshot", "unit"]).unique().height,
+            "rules": self.counts(),
+            "findings": self.findings.to_dicts(),
+        }
+
+    def summary(self) -> str:
+        lines = [f"{self.units_checked:,} actas checked in {len(self.snapshots)} snapshot(s); "
+                 f"{self.findings.select(['snapshot', 'unit']).unique().height:,} fail at least one rule"]
+        for c in self.counts():
+            lines.append(f"  [{c['severity']:<7}] {c['rule']:<34} {c['failing_units']:>6,} actas  {c['ballots']:>10,} ballots")
+        return "\n".join(lines)
+
+
+def _findings(snapshot: Snapshot, mask: pl.Expr, rule: str, detail: pl.Expr) -> pl.DataFrame:
+    f = snapshot.frame
+    hit = f.filter(mask)
+    return hit.select(
+        pl.lit(rule).alias("rule"),
+        pl.lit(RULES[rule].severity).alias("severity"),
+        pl.lit(snapshot.contest).alias("contest"),
+        pl.lit(snapshot.name).alias("snapshot"),
+        pl.lit(snapshot.source).alias("source"),
+        pl.col("source_row").cast(pl.Int64),
+        pl.col("unit").cast(pl.Utf8),
+        detail.cast(pl.Utf8).alias("detail"),
+        pl.col("emitted").cast(pl.Int64),
+    )
+
+
+def _s(e: pl.Expr) -> pl.Expr:
+    return e.cast(pl.Utf8)
+
+
+def check_snapshot(snapshot: Snapshot) -> list[pl.DataFrame]:
+    f = snapshot.frame
+    choices = [pl.col(c) for c in snapshot.choices]
+    choice_sum = pl.sum_horizontal(choices)
+    valid = pl.coalesce(pl.col("valid_reported"), choice_sum)
+    out = []
+    if f.get_column("valid_reported").null_count() < f.height:
+        m = pl.col("valid_reported").is_not_null() & (choice_sum != pl.col("valid_reported"))
+        out.append(_findings(snapshot, m, "choices_sum_to_valid",
+                             pl.format("choices add up to {}, the acta says valid = {}", choice_sum, pl.col("valid_reported"))))
+    if "emitted" not in snapshot.derived:
+        total = valid + pl.col("blank") + pl.col("null")
+        out.append(_findings(snapshot, total != pl.col("emitted"), "valid_blank_null_sum_to_emitted",
+                             pl.format("valid {} + blank {} + null {} = {}, the acta says emitted = {}",
+                                       valid, pl.col("blank"), pl.col("null"), total, pl.col("emitted"))))
+    out.append(_findings(snapshot, pl.col("emitted") > pl.col("registered"), "emitted_within_registered",
+                         pl.format("emitted {} > registered {}", pl.col("emitted"), pl.col("registered"))))
+    sys_v = pl.col("valid_system").is_not_null() & pl.col("valid_reported").is_not_null() & (pl.col("valid_system") != pl.col("valid_reported"))
+    sys_e = pl.col("emitted_system").is_not_null() & (pl.col("emitted_system") != pl.col("emitted"))
+    out.append(_findings(snapshot, sys_v | sys_e, "matches_system_recount",
+                         pl.format("valid {} vs system {}; emitted {} vs system {}", pl.col("valid_reported"),
+                                   pl.col("valid_system"), pl.col("emitted"), pl.col("emitted_system"))))
+    out.append(_findings(snapshot, pl.col("unit").is_duplicated(), "unique_unit",
+                         pl.format("table code {} appears {} times", pl.col("unit"), pl.len().over("unit"))))
+    numeric = ["registered", *snapshot.choices, "blank", "null", "emitted"]
+    neg = pl.any_horizontal([pl.col(c) < 0 for c in numeric])
+    neg_cols = pl.concat_str([pl.when(pl.col(c) < 0).then(pl.lit(f"{c}=") + _s(pl.col(c))) for c in numeric],
+                             separator=" ", ignore_nulls=True)
+    out.append(_findings(snapshot, neg, "non_negative", pl.format("negative: {}", neg_cols)))
+    if snapshot.repaired_rows:
+        out.append(_findings(snapshot, pl.col("source_row").is_in(list(snapshot.repaired_rows)), "record_repaired",
+                             pl.lit("the source line had more fields than the header; extra fields merged into the place name")))
+    return out
+
+
+def check_series(series: Sequence[Snapshot]) -> list[pl.DataFrame]:
+    """Cross-snapshot rules over one contest's snapshots in export order."""
+    out = []
+    for before, after in zip(series, series[1:]):
+        numeric = ["registered", *before.choices, "blank", "null", "emitted"]
+        common = [c for c in numeric if c in after.frame.columns]
+        a = before.frame.select(["unit", *common]).unique("unit", keep="first")
+        b = after.frame.select(["unit", "source_row", *common]).unique("unit", keep="first")
+        gone = a.join(b.select("unit"), on="unit", how="anti")
+        if gone.height:
+            detail = f"published in {before.name}, missing from later {after.name}"
+            hit = before.frame.join(gone.select("unit"), on="unit", how="semi")
+            out.append(_findings(before, pl.col("unit").is_in(hit.get_column("unit").implode()), "present_in_later_snapshot", pl.lit(detail)))
+        joined = a.join(b, on="unit", suffix="__after")
+        diff = pl.any_horizontal([pl.col(c) != pl.col(f"{c}__after") for c in common])
+        changed = joined.filter(diff)
+        if changed.height:
+            detail = pl.concat_str(
+                [pl.when(pl.col(c) != pl.col(f"{c}__after")).then(pl.format(f"{c} {{}}→{{}}", pl.col(c), pl.col(f"{c}__after")))
+                 for c in common], separator=", ", ignore_nulls=True)
+            details = changed.select("unit", detail.alias("detail"))
+            hit = after.frame.join(details, on="unit", how="inner")
+            out.append(hit.select(
+                pl.lit("unchanged_between_snapshots").alias("rule"), pl.lit("error").alias("severity"),
+                pl.lit(after.contest).alias("contest"), pl.lit(after.name).alias("snapshot"), pl.lit(after.source).alias("source"),
+                pl.col("source_row").cast(pl.Int64), pl.col("unit").cast(pl.Utf8),
+                (pl.lit(f"changed since {before.name}: ") + pl.col("detail")).alias("detail"), pl.col("emitted").cast(pl.Int64)))
+    return out
+
+
+def run_checks(snapshots: Iterable[Snapshot], series: bool = True) -> CheckReport:
+    """Run every rule on every snapshot, and the cross-snapshot rules on each contest's
+    snapshots in export order."""
+    snapshots = list(snapshots)
+    parts: list[pl.DataFrame] = []
+    for s in snapshots:
+        parts.extend(check_snapshot(s))
+    if series:
+        by_contest: dict[str, list[Snapshot]] = {}
+        for s in snapshots:
+            by_contest.setdefault(s.contest, []).append(s)
+        for items in by_contest.values():
+            ordered = sorted(items, key=lambda s: (s.exported_at is None, s.exported_at or 0))
+            if len(ordered) > 1:
+                parts.extend(check_series(ordered))
+    parts = [p.cast(FINDING_SCHEMA) for p in parts if p.height]
+    findings = pl.concat(parts) if parts else pl.DataFrame(schema=FINDING_SCHEMA)
+    findings = findings.sort(["contest", "snapshot", "rule", "source_row"])
+    return CheckReport(findings, [s.name for s in snapshots], sum(s.n_units for s in snapshots))
