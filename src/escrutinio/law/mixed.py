@@ -265,7 +265,7 @@ def _walk_fixed(res: MixedResult, m, list_seats: int, tie: str, seed) -> None:
                 best_p, best_k = p, kk
                 need = _min_votes_to_beat(m, k, last_key)
                 best_need = None if need is None else max(0, need - votes[p])
-        text = (f"The last list seat (walk step {last.number}, list seat {_ordinal(list_seats)}) went to "
+        text = (f"The last list seat (the {_ordinal(awarded)}, step {last.number} of the quotient walk) went to "
                 f"{last.party} with quotient {last.quotient_approx:,.2f}")
         info = {"party": last.party, "quotient": _fstr(last.quotient), "quotient_approx": last.quotient_approx,
                 "runner_up": None}
