@@ -1,2 +1,228 @@
-"""CLI commands for the audit capability."""
-from escrutinio.cli import main  # noqa: F401
+"""CLI commands for the audit capability: ``escrutinio audit ...``.
+
+Direct math (rlacalc style): ``sample-size``, ``risk``, ``sample --ids``.
+Workflow (state in the workspace): ``plan``, ``sample``, ``record``, ``status``, ``report``.
+"""
+from __future__ import annotations
+
+import json
+
+import click
+
+from escrutinio.cli import main
+from escrutinio.errors import UsageError
+
+FORMATS = click.Choice(["text", "json"])
+
+
+def _emit(obj: dict, fmt: str, text: str | None = None) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(obj, ensure_ascii=False))
+    else:
+        click.echo(text if text is not None else json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"{what}: comma-separated numbers expected, got {text!r}") from None
+
+
+def _workspace(path: str):
+    from escrutinio.workspace import Workspace
+
+    return Workspace(path)
+
+
+@main.group("audit")
+def audit() -> None:
+    """Risk-limiting audits of tally sheets and ballots."""
+
+
+@audit.command("sample-size")
+@click.option("--method", type=click.Choice(["bravo", "supersimple", "alpha"]), required=True)
+@click.option("--risk-limit", type=float, required=True)
+@click.option("--shares", help="bravo/alpha: reported shares of all ballots, e.g. 0.55,0.45")
+@click.option("--diluted-margin", type=float, help="supersimple: smallest margin / ballots cast")
+@click.option("--gamma", type=float, default=1.03905, show_default=True)
+@click.option("--error-rates", help="supersimple: expected o1,o2,u1,u2 rates per ballot")
+@click.option("--population", type=int, help="alpha: ballots (sampling without replacement)")
+@click.option("--simulations", type=int, default=0, help="simulated audits for quantiles (alpha: default 1000)")
+@click.option("--seed", type=int, default=0, show_default=True, help="simulation seed")
+@click.option("--format", "fmt", type=FORMATS, default="text")
+def sample_size_cmd(method, risk_limit, shares, diluted_margin, gamma, error_rates, population, simulations, seed, fmt):
+    """Sample size by formula or simulation."""
+    from escrutinio.audit import sample_size as ss
+
+    if method in ("bravo", "alpha") and not shares:
+        raise UsageError(f"--method {method} needs --shares")
+    if method == "bravo":
+        res = ss.bravo(_floats(shares, "--shares"), risk_limit, simulate=simulations, seed=seed)
+    elif method == "supersimple":
+        if diluted_margin is None:
+            raise UsageError("--method supersimple needs --diluted-margin")
+        rates = _floats(error_rates, "--error-rates") if error_rates else [0, 0, 0, 0]
+        if len(rates) != 4:
+            raise UsageError("--error-rates needs four numbers o1,o2,u1,u2")
+        res = ss.supersimple(diluted_margin, risk_limit, gamma, *rates)
+    else:
+        res = ss.alpha_polling(_floats(shares, "--shares"), risk_limit, population, reps=simulations or 1000, seed=seed)
+    _emit(res.to_dict(), fmt, res.summary())
+
+
+@audit.command("risk")
+@click.option("--method", type=click.Choice(["bravo", "supersimple"]), required=True)
+@click.option("--tallies", required=True,
+              help="bravo: reported_winner,reported_loser,sample_winner,sample_loser; "
+                   "supersimple: n,o1,o2,u1,u2")
+@click.option("--diluted-margin", type=float)
+@click.option("--gamma", type=float, default=1.03905, show_default=True)
+@click.option("--risk-limit", type=float)
+@click.option("--format", "fmt", type=FORMATS, default="text")
+def risk_cmd(method, tallies, diluted_margin, gamma, risk_limit, fmt):
+    """Measured risk from sample tallies."""
+    try:
+        t = [int(x) for x in tallies.split(",")]
+    except ValueError:
+        raise UsageError("--tallies: comma-separated integers") from None
+    if method == "bravo":
+        from escrutinio.audit.bravo import bravo_risk
+
+        if len(t) != 4:
+            raise UsageError("bravo needs four tallies")
+        res = bravo_risk(*t, risk_limit=risk_limit)
+    else:
+        from escrutinio.audit.comparison import supersimple_risk
+
+        if len(t) != 5 or diluted_margin is None:
+            raise UsageError("supersimple needs --diluted-margin and five tallies n,o1,o2,u1,u2")
+        res = supersimple_risk(t[0], diluted_margin, *t[1:], gamma=gamma, risk_limit=risk_limit)
+    _emit(res.to_dict(), fmt, res.summary())
+
+
+@audit.command("plan")
+@click.option("--results", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False),
+              help="tables with their ballots (CSV unit,ballots) or a roll; default: registered voters")
+@click.option("--contest")
+@click.option("--risk-limit", type=float, required=True)
+@click.option("--assertions", "kind", default="bolivia", show_default=True,
+              type=click.Choice(["plurality", "majority", "share", "lead", "bolivia", "argentina", "ecuador", "dhondt"]))
+@click.option("--threshold", help="share: threshold (e.g. 0.4)")
+@click.option("--lead", help="lead: points as a fraction (e.g. 0.1)")
+@click.option("--seats", type=int)
+@click.option("--discrepancies", type=click.Path(exists=True, dir_okay=False),
+              help="another publication (e.g. the TREP) whose differences model the hand-count discrepancies")
+@click.option("--simulations", type=int, default=1000, show_default=True)
+@click.option("--name", default="default", show_default=True)
+@click.option("--overwrite", is_flag=True)
+@click.option("--workspace", default="escrutinio.duckdb", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="text")
+def plan_cmd(results, manifest, contest, risk_limit, kind, threshold, lead, seats, discrepancies, simulations,
+             name, overwrite, workspace, fmt):
+    """Create a batch-comparison audit of tally sheets and estimate its size."""
+    from fractions import Fraction
+
+    from escrutinio.audit import workflow
+
+    def frac(x):
+        if x is None:
+            return None
+        try:
+            return Fraction(x)
+        except ValueError:
+            raise UsageError(f"not a number: {x!r}") from None
+
+    with _workspace(workspace) as ws:
+        out = workflow.plan(ws, results, risk_limit=risk_limit, assertion_kind=kind, manifest=manifest,
+                            contest=contest, name=name, threshold=frac(threshold), lead=frac(lead), seats=seats,
+                            discrepancies=discrepancies, reps=simulations, overwrite=overwrite)
+    text = [f"Audit {out['name']}: {out['tables']} tables ({out['missing_tables']} without a usable tally), "
+            f"risk limit {out['risk_limit']:g}."]
+    text += [f"  {a['name']}: diluted margin {a['diluted_margin']:.4%}" for a in out["assertions"]]
+    text.append(f"Tables to draw if no discrepancy is found: {out['zero_discrepancy']} "
+                f"(total error bound {out['total_error_bound']:.2f}).")
+    if out["with_discrepancies"]:
+        w = out["with_discrepancies"]
+        text.append(f"With discrepancies like {w['scenario']} ({w['tables_differing']} tables differ): expected "
+                    f"{w['expected']:.1f} draws, quantiles {w['quantiles']}.")
+    _emit(out, fmt, "\n".join(text))
+
+
+@audit.command("sample")
+@click.option("--seed", help="public seed (digits from a dice ceremony)")
+@click.option("--ids", help="direct mode: comma-separated ids, Rivest consistent sampler")
+@click.option("--n", "n", type=int, help="sample size (workflow: draws in this round)")
+@click.option("--with-replacement", is_flag=True, help="direct mode: sample with replacement")
+@click.option("--ceremony", help="workflow: note on how the seed was generated")
+@click.option("--name", default="default", show_default=True)
+@click.option("--workspace", default="escrutinio.duckdb", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="text")
+def sample_cmd(seed, ids, n, with_replacement, ceremony, name, workspace, fmt):
+    """List the tables (or ids) to hand-count."""
+    if ids is not None:
+        from escrutinio.audit.sampling import consistent_sample
+
+        if seed is None:
+            raise UsageError("--seed is required")
+        items = [i.strip() for i in ids.split(",") if i.strip()]
+        if n is not None and n < 0:
+            raise UsageError("--n must be non-negative")
+        if n is not None and n > len(items) and not with_replacement:
+            raise UsageError(f"--n {n} exceeds the {len(items)} ids (without replacement)")
+        tickets = consistent_sample(items, seed, n, with_replacement=with_replacement)
+        out = {"sample": [t.id for t in tickets], "seed": seed, "method": "rivest-consistent-sampler",
+               "with_replacement": with_replacement, "tickets": [t.to_dict() for t in tickets]}
+        _emit({"sample": out["sample"], **{k: v for k, v in out.items() if k != "sample"}}, fmt,
+              "\n".join(f"{t.id}\t{t.number[:14]}\t{t.generation}" for t in tickets))
+        return
+    from escrutinio.audit import workflow
+
+    with _workspace(workspace) as ws:
+        out = workflow.draw(ws, name, seed=seed, n=n, ceremony=ceremony)
+    _emit({"sample": [d["id"] for d in out["draws"]], **out}, fmt,
+          "\n".join(f"{d['draw']}\t{d['id']}\tcounter {d['counter']}" for d in out["draws"]))
+
+
+@audit.command("record")
+@click.option("--counts", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="CSV: unit, one column per choice, optional blank,null,ballots,status")
+@click.option("--layer", type=click.Choice(["hand", "acta"]), default="hand", show_default=True,
+              help="hand: ballots counted by hand; acta: the paper tally sheet as read")
+@click.option("--name", default="default", show_default=True)
+@click.option("--workspace", default="escrutinio.duckdb", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="text")
+def record_cmd(counts, layer, name, workspace, fmt):
+    """Record hand counts (or acta readings) of sampled tables."""
+    from escrutinio.audit import workflow
+
+    with _workspace(workspace) as ws:
+        out = workflow.record(ws, name, counts, layer)
+    _emit(out, fmt, f"Recorded {out['recorded']} tables ({layer}); not in the sample: {out['not_in_sample']}")
+
+
+@audit.command("status")
+@click.option("--name", default="default", show_default=True)
+@click.option("--workspace", default="escrutinio.duckdb", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="text")
+def status_cmd(name, workspace, fmt):
+    """Measured risk per assertion; stop, continue counting, or escalate."""
+    from escrutinio.audit import workflow
+
+    with _workspace(workspace) as ws:
+        s = workflow.status(ws, name)
+    _emit(s.to_dict(), fmt, s.summary())
+
+
+@audit.command("report")
+@click.option("--name", default="default", show_default=True)
+@click.option("--workspace", default="escrutinio.duckdb", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
+def report_cmd(name, workspace, fmt):
+    """Full record of the audit: inputs' hashes, seed, draws, risks, decision."""
+    from escrutinio.audit import workflow
+
+    with _workspace(workspace) as ws:
+        rep = workflow.report(ws, name)
+    _emit(rep, fmt, workflow.report_markdown(rep))

@@ -1,0 +1,507 @@
+"""The audit workflow: plan -> sample -> record -> status -> report, with its state kept
+in the workspace (namespace ``"audit"``, one JSON document per audit name).
+
+The audit is a batch-comparison audit of tally sheets (MACRO with the Kaplan-Markov
+P-value, see :mod:`escrutinio.audit.kaplan_markov`): each polling table is a batch, its
+ballot bound is the manifest's ballots (or registered voters), tables are drawn with
+replacement with probability proportional to their error bound, using the SHA-256
+counter-mode generator from a public seed (:mod:`escrutinio.audit.sampling`).
+
+Everything that decides the sample is recorded: the seed and its ceremony note, the
+manifest's SHA-256, the results file's SHA-256, every draw with its counter value. A
+second, optional layer compares each sampled acta as read by the auditors with the
+published digital record (transcription errors); it is reported, and does not enter the
+risk, which is about the paper ballots.
+
+Stopping rule: stop when every assertion's risk is at most the risk limit; otherwise
+escalate (draw more). A sampled table whose ballots cannot be found has taint 1 and can
+only be settled by a full hand count; ``status`` then says so.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, asdict, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import polars as pl
+
+from escrutinio.audit import assertions as A
+from escrutinio.audit import kaplan_markov as km
+from escrutinio.audit import sampling
+from escrutinio.errors import InputError, UsageError
+
+NAMESPACE = "audit"
+STATE_VERSION = 1
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------ inputs
+def load_results(path: str | Path, contest: str | None = None):
+    """The contest's snapshot (law view) from a results file, via escrutinio.io."""
+    from escrutinio.io import read_snapshots
+
+    snaps = read_snapshots(path)
+    if contest is None:
+        if len(snaps) > 1:
+            raise UsageError(f"{path} holds several contests {[s.contest for s in snaps]}: choose one with --contest")
+        return snaps[0]
+    for s in snaps:
+        if s.contest == contest:
+            return s
+    raise UsageError(f"no contest {contest!r} in {path}; contests: {[s.contest for s in snaps]}")
+
+
+def load_manifest(path: str | Path) -> pl.DataFrame:
+    """Manifest: one row per table with its ballot bound. A CSV with columns ``unit`` and
+    ``ballots`` is used as is; otherwise the file is read as a roll
+    (:func:`escrutinio.io.read_roll`) and ``registered`` is the bound."""
+    path = str(path)
+    try:
+        head = pl.read_csv(path, n_rows=1, infer_schema_length=0)
+        simple = {"unit", "ballots"} <= set(head.columns)
+    except Exception:  # not a plain CSV: the roll reader gives the precise error
+        simple = False
+    if simple:
+        frame = pl.read_csv(path, infer_schema_length=0).select(["unit", "ballots"])
+        bad = frame.with_row_index("row").filter(
+            pl.col("ballots").cast(pl.Int64, strict=False).is_null() | pl.col("unit").is_null())
+        if bad.height:
+            r = int(bad["row"][0]) + 2
+            raise InputError(path, "unit or ballots missing or not an integer", row=r, column="ballots")
+        frame = frame.with_columns(pl.col("ballots").cast(pl.Int64), pl.col("unit").str.strip_chars())
+    else:
+        from escrutinio.io import read_roll
+
+        roll = read_roll(path)
+        key = "unit" if roll["unit"].null_count() == 0 else "unit_id"
+        if roll[key].null_count():
+            raise InputError(path, "manifest rows without a table id")
+        frame = roll.select(pl.col(key).alias("unit"), pl.col("registered").alias("ballots"))
+        if frame["ballots"].null_count():
+            raise InputError(path, "manifest rows without registered voters", column="registered")
+    dup = frame.filter(pl.col("unit").is_duplicated())
+    if dup.height:
+        raise InputError(path, f"duplicate tables in the manifest: {dup['unit'].unique().to_list()[:5]}")
+    if (frame["ballots"] < 0).any():
+        raise InputError(path, "negative ballot bound", column="ballots")
+    return frame
+
+
+def batch_inputs(snapshot, manifest: pl.DataFrame | None = None) -> dict:
+    """Reported votes and ballot bounds per table. Tables of the manifest without a
+    result, and result rows whose votes are missing, are worst-case (``missing``).
+    Results for tables absent from the manifest are an error (the inventory must cover
+    the count)."""
+    f = snapshot.counted()
+    choices = list(snapshot.counted_choices)
+    f = f.with_columns(pl.col("unit").cast(pl.Utf8))
+    if manifest is None:
+        if f["registered"].null_count():
+            raise InputError(snapshot.source, "registered voters missing: give a manifest", column="registered")
+        frame = f.select(["unit", "registered", *choices]).rename({"registered": "ballots"})
+    else:
+        extra = f.join(manifest, on="unit", how="anti")
+        if extra.height:
+            raise InputError(snapshot.source, f"{extra.height} tables in the results are not in the manifest, "
+                             f"e.g. {extra['unit'].head(5).to_list()}")
+        frame = manifest.join(f.select(["unit", *choices]), on="unit", how="left")
+    missing = frame.select(pl.any_horizontal([pl.col(c).is_null() for c in choices])).to_series().to_numpy()
+    votes = frame.select([pl.col(c).fill_null(0) for c in choices]).to_numpy().astype(np.int64)
+    return {
+        "ids": frame["unit"].to_list(),
+        "ballots": frame["ballots"].to_numpy().astype(np.int64),
+        "votes": votes,
+        "choices": choices,
+        "missing": missing.astype(bool),
+    }
+
+
+def reported_totals(votes: np.ndarray, choices: Sequence[str], missing: np.ndarray) -> dict[str, int]:
+    kept = votes[~missing]
+    return {c: int(v) for c, v in zip(choices, kept.sum(axis=0))}
+
+
+def make_assertions(kind: str, totals: dict[str, int], **kw) -> list[A.Assertion]:
+    return A.build(kind, totals, **kw)
+
+
+# ------------------------------------------------------------- discrepancy
+def scenario_taints(model: km.BatchModel, choices: Sequence[str], other_ids: Sequence[str],
+                    other_votes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per-batch MACRO taints if hand counts matched another publication (e.g. the TREP)
+    wherever it has the table; batches it lacks show no discrepancy. Returns (taints,
+    number of tables whose numbers differ)."""
+    idx = model.index()
+    rows, keep = [], []
+    for k, u in enumerate(other_ids):
+        j = idx.get(str(u))
+        if j is not None:
+            rows.append(j)
+            keep.append(k)
+    rows = np.asarray(rows, dtype=np.int64)
+    ov = np.asarray(other_votes, dtype=np.float64)[keep]
+    actual = np.column_stack([a.batch_totals(ov, choices, model.slots[rows]) for a in model.assertions])
+    t = np.zeros(len(model.ids))
+    tr = km.taints(model, rows, actual).max(axis=1)
+    differ = np.abs(model.reported[rows] - actual).max(axis=1) > 1e-9
+    t[rows] = np.where(differ, tr, 0.0)
+    return t, int(differ.sum())
+
+
+# -------------------------------------------------------------------- state
+@dataclass
+class Audit:
+    """The persisted state of one audit (a JSON document)."""
+
+    state: dict
+
+    @property
+    def name(self) -> str:
+        return self.state["name"]
+
+    def model(self) -> km.BatchModel:
+        b = self.state["batches"]
+        asr = [A.Assertion.from_dict(d) for d in self.state["assertions"]]
+        return km.build_batches(asr, b["ids"], np.asarray(b["votes"], dtype=np.int64), b["choices"],
+                                np.asarray(b["ballots"], dtype=np.int64), np.asarray(b["missing"], bool))
+
+
+def _load(ws, name: str) -> Audit:
+    st = ws.get(NAMESPACE, name)
+    if st is None:
+        raise UsageError(f"no audit named {name!r} in {ws.path}: run `escrutinio audit plan` first")
+    return Audit(st)
+
+
+def _save(ws, audit: Audit) -> None:
+    audit.state["updated_at"] = _now()
+    ws.put(NAMESPACE, audit.name, audit.state)
+
+
+def _log(audit: Audit, event: str, **data) -> None:
+    audit.state.setdefault("log", []).append({"at": _now(), "event": event, **data})
+
+
+def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str = "bolivia",
+         manifest: str | Path | None = None, contest: str | None = None, name: str = "default",
+         threshold=None, lead=None, seats: int | None = None, discrepancies: str | Path | None = None,
+         reps: int = 1000, seed: int = 0, overwrite: bool = False) -> dict:
+    """Create an audit and estimate its sample size."""
+    if not 0 < risk_limit < 1:
+        raise UsageError("risk limit must be in (0, 1)")
+    if ws.get(NAMESPACE, name) is not None and not overwrite:
+        raise UsageError(f"audit {name!r} already exists in {ws.path}; use another --name or --overwrite")
+    snap = load_results(results, contest)
+    man = load_manifest(manifest) if manifest else None
+    b = batch_inputs(snap, man)
+    totals = reported_totals(b["votes"], b["choices"], b["missing"])
+    asr = make_assertions(assertion_kind, totals, threshold=threshold, lead=lead, seats=seats)
+    model = km.build_batches(asr, b["ids"], b["votes"], b["choices"], b["ballots"], b["missing"])
+    est = km.estimate(model, risk_limit)
+    scen = None
+    if discrepancies:
+        other = load_results(discrepancies, snap.contest)
+        of = other.counted().with_columns(pl.col("unit").cast(pl.Utf8))
+        of = of.drop_nulls(b["choices"])
+        t, ndiff = scenario_taints(model, b["choices"], of["unit"].to_list(),
+                                   of.select(b["choices"]).to_numpy())
+        scen = km.estimate(model, risk_limit, t, reps=reps, max_n=max(50, 12 * est.zero_discrepancy),
+                           seed=seed, scenario=f"hand counts equal to {Path(discrepancies).name}")
+        scen_d = scen.to_dict() | {"tables_differing": ndiff}
+    state = {
+        "version": STATE_VERSION,
+        "name": name,
+        "created_at": _now(),
+        "method": "macro-kaplan-markov",
+        "risk_limit": risk_limit,
+        "contest": snap.contest,
+        "election": snap.election,
+        "results": {"path": str(results), "sha256": file_sha256(results)},
+        "manifest": ({"path": str(manifest), "sha256": file_sha256(manifest),
+                      "units_sha256": sampling.manifest_hash(b["ids"], b["ballots"])}
+                     if manifest else {"path": None, "from": "registered voters in the results",
+                                        "units_sha256": sampling.manifest_hash(b["ids"], b["ballots"])}),
+        "assertion_kind": assertion_kind,
+        "assertions": [a.to_dict() for a in asr],
+        "reported_totals": totals,
+        "batches": {"ids": b["ids"], "ballots": b["ballots"].tolist(), "votes": b["votes"].tolist(),
+                    "choices": b["choices"], "missing": b["missing"].tolist()},
+        "plan": {"zero_discrepancy": est.zero_discrepancy, "total_bound": est.total_bound,
+                 "scenario": scen_d if scen else None},
+        "seed": None,
+        "draws": [],
+        "hand_counts": {},
+        "acta_readings": {},
+        "log": [],
+    }
+    audit = Audit(state)
+    _log(audit, "plan", risk_limit=risk_limit, assertions=[a.name for a in asr])
+    _save(ws, audit)
+    margins = {a.name: float(a.assorter_margin(totals, int(b["ballots"].sum()))) for a in asr}
+    return {
+        "name": name,
+        "risk_limit": risk_limit,
+        "contest": snap.contest,
+        "tables": len(b["ids"]),
+        "missing_tables": int(b["missing"].sum()),
+        "assertions": [{"name": a.name, "diluted_margin": margins[a.name]} for a in asr],
+        "total_error_bound": est.total_bound,
+        "expected": est.zero_discrepancy,
+        "zero_discrepancy": est.zero_discrepancy,
+        "with_discrepancies": scen_d if scen else None,
+    }
+
+
+def draw(ws, name: str, seed: str | None = None, n: int | None = None, ceremony: str | None = None) -> dict:
+    """Draw ``n`` more tables (default: the planned zero-discrepancy size on the first
+    round). The seed is fixed on the first call and cannot change."""
+    audit = _load(ws, name)
+    st = audit.state
+    if st["seed"] is None:
+        if seed is None:
+            raise UsageError("the first sample needs --seed (from a public ceremony)")
+        st["seed"] = str(seed)
+        st["seed_ceremony"] = {"note": ceremony, "recorded_at": _now()}
+    elif seed is not None and str(seed) != st["seed"]:
+        raise UsageError(f"audit {name!r} already uses seed {st['seed']!r}; the seed cannot change")
+    if n is None:
+        n = st["plan"]["zero_discrepancy"] if not st["draws"] else None
+    if n is None or n <= 0:
+        raise UsageError("say how many more draws with --n")
+    model = audit.model()
+    # continue the counter where the previous round stopped: one stream for the whole audit
+    gen = sampling.SHA256Counter(st["seed"], st.get("counter", 0))
+    cum = np.cumsum(model.bounds) / model.bounds.sum()
+    start = len(st["draws"])
+    new = []
+    for k in range(n):
+        c0 = gen.counter
+        r = gen.random()
+        j = min(int(np.searchsorted(cum, r, side="right")), len(model.ids) - 1)
+        while model.bounds[j] == 0:
+            j -= 1
+        new.append({"draw": start + k + 1, "id": model.ids[j], "counter": c0, "value": repr(r)})
+    st["counter"] = gen.counter
+    st["draws"].extend(new)
+    _log(audit, "sample", n=n, first_draw=start + 1)
+    _save(ws, audit)
+    distinct = list(dict.fromkeys(d["id"] for d in new if d["id"] not in st["hand_counts"]))
+    return {"name": name, "seed": st["seed"], "draws": new, "tables_to_count": distinct}
+
+
+def _read_counts(path: str | Path, choices: Sequence[str]) -> dict[str, dict]:
+    path = str(path)
+    try:
+        frame = pl.read_csv(path, infer_schema_length=0)
+    except Exception as exc:
+        raise InputError(path, f"cannot read CSV: {exc}") from exc
+    if "unit" not in frame.columns:
+        raise InputError(path, "hand counts need a 'unit' column", row=1)
+    status = "status" in frame.columns
+    lacking = [c for c in choices if c not in frame.columns]
+    out = {}
+    for i, row in enumerate(frame.iter_rows(named=True)):
+        unit = (row["unit"] or "").strip()
+        if not unit:
+            raise InputError(path, "empty unit", row=i + 2, column="unit")
+        st = (row.get("status") or "counted").strip().lower() if status else "counted"
+        if st not in ("counted", "missing"):
+            raise InputError(path, f"status must be 'counted' or 'missing', got {st!r}", row=i + 2, column="status")
+        if st == "missing":
+            out[unit] = {"status": "missing"}
+            continue
+        if lacking:
+            raise InputError(path, f"columns missing for choices {lacking}", row=1)
+        votes = {}
+        for c in choices:
+            v = row[c]
+            try:
+                iv = int(str(v).strip())
+            except (TypeError, ValueError):
+                raise InputError(path, f"not an integer: {v!r}", row=i + 2, column=c) from None
+            if iv < 0:
+                raise InputError(path, "negative votes", row=i + 2, column=c)
+            votes[c] = iv
+        rec = {"status": "counted", "votes": votes}
+        for extra in ("blank", "null", "ballots"):
+            if extra in frame.columns and row[extra] not in (None, ""):
+                try:
+                    rec[extra] = int(str(row[extra]).strip())
+                except ValueError:
+                    raise InputError(path, f"not an integer: {row[extra]!r}", row=i + 2, column=extra) from None
+        out[unit] = rec
+    return out
+
+
+def record(ws, name: str, counts: str | Path, layer: str = "hand") -> dict:
+    """Record hand counts (``layer="hand"``) or acta readings (``layer="acta"``) from a CSV:
+    ``unit``, one column per choice, optional ``blank``, ``null``, ``ballots`` and
+    ``status`` (``counted`` or ``missing``: ballots not found)."""
+    audit = _load(ws, name)
+    st = audit.state
+    choices = st["batches"]["choices"]
+    rows = _read_counts(counts, choices)
+    known = set(st["batches"]["ids"])
+    unknown = [u for u in rows if u not in known]
+    if unknown:
+        raise InputError(str(counts), f"tables not in the audit's manifest: {unknown[:5]}")
+    drawn = {d["id"] for d in st["draws"]}
+    key = "hand_counts" if layer == "hand" else "acta_readings"
+    if layer not in ("hand", "acta"):
+        raise UsageError("layer must be 'hand' or 'acta'")
+    st[key].update(rows)
+    _log(audit, "record", layer=layer, units=len(rows), not_drawn=len([u for u in rows if u not in drawn]),
+         file_sha256=file_sha256(counts))
+    _save(ws, audit)
+    return {"name": name, "layer": layer, "recorded": len(rows),
+            "not_in_sample": sorted(u for u in rows if u not in drawn)}
+
+
+@dataclass
+class Status:
+    risk_limit: float
+    assertions: list[dict]
+    sampled_units: int
+    discrepancies: int
+    draws: int
+    draws_recorded: int
+    decision: str
+    transcription_discrepancies: int = 0
+    next_round: int | None = None
+    note: str = ""
+
+    def summary(self) -> str:
+        lines = [f"Audit at risk limit {self.risk_limit:g}: {self.draws_recorded} of {self.draws} draws counted "
+                 f"({self.sampled_units} tables), {self.discrepancies} with discrepancies."]
+        for a in self.assertions:
+            lines.append(f"  {a['name']}: risk {a['risk']:.4g} {'confirmed' if a['confirmed'] else 'not yet confirmed'}")
+        lines.append(f"Decision: {self.decision}. {self.note}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def status(ws, name: str) -> Status:
+    audit = _load(ws, name)
+    st = audit.state
+    model = audit.model()
+    idx = model.index()
+    hc = st["hand_counts"]
+    # sequential validity: use the draws in order up to the first one not yet counted
+    used = []
+    for d in st["draws"]:
+        if d["id"] not in hc:
+            break
+        used.append(d["id"])
+    choices = st["batches"]["choices"]
+    nA = len(model.assertions)
+    taint_rows, disc, full_count = [], set(), False
+    per_unit: dict[str, np.ndarray] = {}
+    for u in dict.fromkeys(used):
+        j = idx[u]
+        rec = hc[u]
+        if rec["status"] == "missing":
+            actual = np.zeros(nA)
+            full_count = True
+        else:
+            v = np.array([[rec["votes"][c] for c in choices]], dtype=np.float64)
+            actual = np.array([a.batch_totals(v, choices, model.slots[[j]])[0] for a in model.assertions])
+            reported = np.asarray(st["batches"]["votes"][j])
+            if st["batches"]["missing"][j] or np.any(v[0] != reported):
+                disc.add(u)
+        if rec["status"] == "missing":
+            disc.add(u)
+        per_unit[u] = km.taints(model, np.array([j]), actual[None, :])[0]
+    t = np.array([per_unit[u] for u in used]).reshape(len(used), nA)
+    risks = km.km_risk(t, model.total_bound) if used else np.ones(nA)
+    if full_count:
+        risks = np.ones(nA)
+    alpha = st["risk_limit"]
+    rows = [{"name": a.name, "risk": float(r), "confirmed": bool(r <= alpha)} for a, r in zip(model.assertions, risks)]
+    done = all(r["confirmed"] for r in rows)
+    # transcription layer: acta as read vs the published digital record
+    tr = 0
+    for u, rec in st["acta_readings"].items():
+        j = idx[u]
+        if rec["status"] == "missing" or any(rec["votes"][c] != st["batches"]["votes"][j][k] for k, c in enumerate(choices)):
+            tr += 1
+    next_round = None
+    if full_count:
+        decision = "full hand count"
+        note = "A sampled table's ballots were not found: only a full hand count can settle the outcome."
+    elif done:
+        decision = "stop"
+        note = "Every assertion is confirmed: the reported outcome stands at this risk limit."
+    elif len(used) < len(st["draws"]):
+        decision = "count"
+        note = f"Draw {len(used) + 1} ({st['draws'][len(used)]['id']}) is not counted yet."
+    else:
+        decision = "escalate"
+        worst = float(np.max(risks))
+        U = model.total_bound
+        # draws still needed if no further discrepancy appears
+        need = math.ceil(math.log(alpha / worst) / math.log(1 - 1 / U)) if worst > alpha else 0
+        next_round = max(1, need)
+        note = (f"Not confirmed yet: draw at least {next_round} more tables (more if discrepancies continue); "
+                "escalation ends in a full hand count.")
+    return Status(alpha, rows, len(set(used)), len(disc), len(st["draws"]), len(used), decision, tr,
+                  next_round, note)
+
+
+def report(ws, name: str) -> dict:
+    audit = _load(ws, name)
+    st = audit.state
+    s = status(ws, name)
+    return {
+        "name": name,
+        "election": st["election"],
+        "contest": st["contest"],
+        "method": st["method"],
+        "risk_limit": st["risk_limit"],
+        "results": st["results"],
+        "manifest": st["manifest"],
+        "assertions": st["assertions"],
+        "reported_totals": st["reported_totals"],
+        "plan": st["plan"],
+        "seed": st["seed"],
+        "seed_ceremony": st.get("seed_ceremony"),
+        "draws": st["draws"],
+        "status": s.to_dict(),
+        "log": st["log"],
+        "caveat": ("A risk-limiting audit bounds the chance of confirming a wrong outcome. Discrepancies are "
+                   "differences between paper and published numbers; they are not evidence of fraud by "
+                   "themselves."),
+    }
+
+
+def report_markdown(rep: dict) -> str:
+    s = rep["status"]
+    lines = [f"# Audit {rep['name']}: {rep['election']} / {rep['contest']}", "",
+             f"Method: {rep['method']}; risk limit {rep['risk_limit']:g}.",
+             f"Results file SHA-256: `{rep['results']['sha256']}`.",
+             f"Manifest (unit,ballots lines) SHA-256: `{rep['manifest']['units_sha256']}`.",
+             f"Seed: `{rep['seed']}`.", "", "## Assertions", ""]
+    lines += [f"- {a['name']}: risk {x['risk']:.4g}, {'confirmed' if x['confirmed'] else 'not confirmed'}"
+              for a, x in zip(rep["assertions"], s["assertions"])]
+    lines += ["", "## Draws", "", "| draw | table | counter | u |", "|---:|---|---:|---|"]
+    lines += [f"| {d['draw']} | {d['id']} | {d['counter']} | {d['value']} |" for d in rep["draws"]]
+    lines += ["", f"Decision: **{s['decision']}**. {s['note']}",
+              f"Tables with discrepancies: {s['discrepancies']}; transcription discrepancies: "
+              f"{s['transcription_discrepancies']}.", "", rep["caveat"], ""]
+    return "\n".join(lines)
