@@ -514,11 +514,20 @@ def _quota_apportion(votes, seats, m, elig, tie, seed):
                      "from the parties with the smallest remainders")
         excess = -left
         holders = sorted([p for p in elig if seats_out[p] > 0], key=lambda p: (rem[p], p))
-        cut = rem[holders[excess - 1]]
+        while excess >= len(holders) and holders:
+            # Degenerate quotas (tiny electorates): every holder gives one back per round.
+            for p in holders:
+                seats_out[p] -= 1
+                auto[p] -= 1
+            excess -= len(holders)
+            holders = [p for p in holders if seats_out[p] > 0]
+        if excess == 0:
+            holders = []
+        cut = rem[holders[excess - 1]] if holders else None
         below = [p for p in holders if rem[p] < cut]
         group = [p for p in holders if rem[p] == cut]
         losers = list(below)
-        if len(below) + len(group) > excess:
+        if holders and len(below) + len(group) > excess:
             # Equal remainders at the cut: who loses a seat is a tie like any other.
             keep = len(below) + len(group) - excess
             found_tie = _resolve_tie(group, keep, f"remainder {_fstr(cut)} (who keeps a seat)", tie, seed)
