@@ -71,9 +71,9 @@ def test_wrong_encoding_declared(tmp_path):
     # the header itself ("Número Mesa") is the first Latin-1 text in the file
     assert exc.value.row == 1 and "mero Mesa" in exc.value.column
     assert "not valid utf-8" in str(exc.value)
-    ascii_header = [HEADER.replace("Número", "Numero")] + good_lines()[1:]
+    ascii_header = [HEADER.replace("Número", "Numero").replace("País", "Pais")] + good_lines()[1:]
     p2 = write(tmp_path, "latin2.csv", ascii_header, encoding="latin-1")
-    mapping.write_text(mapping.read_text(encoding="utf-8").replace('"Número Mesa"', '"Numero Mesa"'), encoding="utf-8")
+    mapping.write_text(mapping.read_text(encoding="utf-8").replace('"Número Mesa"', '"Numero Mesa"').replace('"País"', '"Pais"'), encoding="utf-8")
     with pytest.raises(InputError) as exc:
         read_snapshots(p2, mapping=str(mapping))
     assert exc.value.row == 2 and exc.value.column == "Recinto"
