@@ -67,9 +67,11 @@ def resolve_rule(name: str | None, mapping_preset: str | None):
         raise UsageError(str(exc)) from exc
 
 
-def _mapping_preset(election) -> str | None:
-    from escrutinio.io import builtin_mappings
+def _mapping_preset(election, mapping=None) -> str | None:
+    from escrutinio.io import _resolve_mapping, builtin_mappings
 
+    if mapping is not None:
+        return _resolve_mapping(mapping).preset
     names = {s.election for s in election.snapshots}
     for m in builtin_mappings().values():
         if m.election in names and m.preset:
@@ -91,7 +93,7 @@ def tabulate_paths(paths, mapping, contest, filters, level, rule, share_base, ro
 
     election = load_election(paths, mapping, count_withdrawn)
     contest = pick_contest(election, contest)
-    law = resolve_rule(rule, _mapping_preset(election))
+    law = resolve_rule(rule, _mapping_preset(election, mapping))
     roll_frame = read_roll(roll) if roll else None
     series = election.series(contest)
     if combine:
