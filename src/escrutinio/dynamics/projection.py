@@ -76,9 +76,47 @@ def bolivia_outcomes(totals: np.ndarray) -> np.ndarray:
     return np.where(win, "first_round_win", "runoff").astype(object)
 
 
+def rule_outcomes(rule, totals: np.ndarray) -> np.ndarray:
+    """Vectorised :class:`escrutinio.law.presidential.PresidentialRule` on integer totals
+    (simulations x valid choices): every clause is compared on integers, ``q*top >= p*valid``
+    for a share line ``p/q``, so no float rounding decides an outcome."""
+    from fractions import Fraction
+
+    t = np.asarray(totals, dtype=np.int64)
+    part = -np.partition(-t, 1, axis=1) if t.shape[1] > 1 else np.hstack([t, np.zeros_like(t)])
+    top, second = part[:, 0], part[:, 1]
+    valid = t.sum(axis=1)
+    if getattr(rule, "kind", "threshold") == "plurality" or not rule.clauses:
+        return np.where(top > second, "winner", "tie").astype(object)
+    win = np.zeros(t.shape[0], bool)
+    for c in rule.clauses:
+        p = Fraction(c.min_share)
+        lhs, rhs = p.denominator * top, p.numerator * valid
+        ok = lhs > rhs if c.share_strict else lhs >= rhs
+        if c.min_lead is not None:
+            q = Fraction(c.min_lead)
+            l_lhs, l_rhs = q.denominator * (top - second), q.numerator * valid
+            ok &= (l_lhs > l_rhs) if c.lead_strict else (l_lhs >= l_rhs)
+        win |= ok
+    return np.where(win, "first_round_win", "runoff").astype(object)
+
+
 def _law_rule(rule) -> Callable[[np.ndarray], np.ndarray]:
     if rule is None or rule == "bolivia":
-        return bolivia_outcomes
+        try:
+            from escrutinio.law import presidential
+
+            preset = presidential.preset("bolivia")
+            return lambda t: rule_outcomes(preset, t)
+        except Exception:  # the law module is optional for this capability
+            return bolivia_outcomes
+    if isinstance(rule, str):
+        from escrutinio.law import presidential
+
+        preset = presidential.preset(rule)
+        return lambda t: rule_outcomes(preset, t)
+    if hasattr(rule, "clauses"):
+        return lambda t: rule_outcomes(rule, t)
     if callable(rule):
         return rule
     raise UsageError(f"unknown rule {rule!r}")
@@ -132,6 +170,66 @@ def _size_strata(hcols: list[str], rollh: pl.DataFrame) -> tuple[list[str], pl.D
     for c in hcols[at:-1]:
         exprs.append(pl.concat_str([pl.col(c), pl.col("_sz")], separator="|").alias(c))
     return new + hcols[at:], rollh.with_columns(exprs)
+
+
+def canonical(name: str) -> str:
+    """Choice names across elections and sources: 'MAS - IPSP' == 'MAS_IPSP' == 'mas-ipsp'."""
+    return "".join(ch for ch in str(name).upper() if ch.isalnum())
+
+
+def previous_place_rates(previous: pl.DataFrame, choices: Sequence[str]) -> pl.DataFrame:
+    """Per polling place of a previous election: votes per registered voter for each
+    choice, blank and null (``place_id`` + ``prev:<canonical name>`` columns)."""
+    if "place_id" not in previous.columns or previous["place_id"].null_count() == previous.height:
+        raise UsageError("the previous election has no polling-place ids to match on")
+    chans = [*choices, "blank", "null"]
+    g = previous.group_by("place_id").agg([pl.col(c).sum() for c in chans] + [pl.col("registered").sum()])
+    g = g.filter(pl.col("registered") > 0)
+    return g.select("place_id", *[(pl.col(c) / pl.col("registered")).alias(f"prev:{canonical(c)}") for c in chans])
+
+
+def _previous_rates(joined: pl.DataFrame, previous: pl.DataFrame, channels: Sequence[str], hcols: list[str]):
+    """Previous-election rates for every roll table (tables x channels), matched by
+    polling place; a place new since then takes the registered-weighted rate of its
+    nearest area that has one."""
+    if "place_id" not in joined.columns:
+        raise UsageError("the roll has no polling-place ids: cannot use a previous election")
+    prev = previous if any(c.startswith("prev:") for c in previous.columns) else None
+    if prev is None:
+        raise UsageError("previous must come from previous_place_rates()")
+    have = {c.removeprefix("prev:") for c in prev.columns if c.startswith("prev:")}
+    matched = [c for c in channels if canonical(c) in have]
+    cols = [f"prev:{canonical(c)}" for c in matched]
+    j = joined.select("place_id", "registered", *hcols).join(prev.select("place_id", *cols), on="place_id", how="left")
+    filled = int(j[cols[0]].null_count()) if cols else 0
+    for h in reversed(hcols[:-1]):
+        def area(c: str) -> pl.Expr:
+            return ((pl.col(c) * pl.col("registered")).sum().over(h)
+                    / pl.col("registered").filter(pl.col(c).is_not_null()).sum().over(h)).fill_nan(None)
+
+        j = j.with_columns([pl.coalesce(pl.col(c), area(c)).alias(c) for c in cols])
+    j = j.with_columns([pl.col(c).fill_null(strategy="mean") for c in cols])
+    P = np.zeros((joined.height, len(channels)))
+    for c, col in zip(matched, cols):
+        P[:, channels.index(c)] = j[col].to_numpy()
+    return P, matched, filled
+
+
+def roll_levels_2020(roll: pl.DataFrame, places: pl.DataFrame | None = None) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """Geography for an id-only roll (Bolivia 2020): country, department and locality
+    from the 16-digit place id; province and municipality from the polling-place list
+    (``PROV``/``MUN`` by ``ID_RECI``) when given. Returns the roll and its level names."""
+    pid = pl.col("place_id")
+    out = roll.with_columns(pid.str.slice(0, 5).alias("country"), pid.str.slice(0, 7).alias("department"))
+    levels = ["country", "department"]
+    if places is not None and {"place_id", "province", "municipality"} <= set(places.columns):
+        out = out.drop([c for c in ("province", "municipality") if c in out.columns]).join(
+            places.select("place_id", "province", "municipality"), on="place_id", how="left")
+        out = out.with_columns(pl.col("province").fill_null("?"), pl.col("municipality").fill_null("?"))
+        levels += ["province", "municipality"]
+    out = out.with_columns(pid.str.slice(0, 11).alias("locality"), pid.alias("polling_place"))
+    levels += ["locality", "polling_place"]
+    return out, tuple(levels)
 
 
 # ------------------------------------------------------------------------- result
@@ -205,6 +303,10 @@ class _Plan:
     R_unc: np.ndarray  # registered of uncounted tables (float64)
     rates: np.ndarray  # donor tables x channels (float32)
     imputed_at: dict[str, int]
+    prepared: list | None = None
+    R_tab: np.ndarray | None = None
+    rates64: np.ndarray | None = None
+    salt: np.uint64 = np.uint64(0)
 
 
 def _codes(values: pl.Series) -> np.ndarray:
@@ -293,53 +395,70 @@ def _build_plan(H: np.ndarray, donor: np.ndarray, R: np.ndarray, rates_all: np.n
     return _Plan(depth_names, steps[:-1], steps[-1], R[unc].astype(np.float64), rates_all, imputed_at)
 
 
-def _simulate(plan: _Plan, S: int, rng: np.random.Generator, parents_prev_depth_codes=None) -> np.ndarray:
-    """Simulated totals of the uncounted tables: S x channels (float64)."""
-    n_unc = plan.R_unc.size
-    C = plan.rates.shape[1]
-    if n_unc == 0:
-        return np.zeros((S, C))
-    # donor[d] : S x (#nodes at depth d on chain) -> node code at depth d
-    prev_nodes = None  # array of node codes at previous depth (for continuation lookup)
-    prev_donor = None
-    steps = plan.steps + [plan.table_step]
-    for k, st in enumerate(steps):
-        nodes, parent, start = st["nodes"], st["parent"], st["start"]
-        m = nodes.size
-        if m == 0:
-            prev_nodes, prev_donor = nodes, np.zeros((S, 0), np.int64)
-            continue
-        donor = np.empty((S, m), np.int64)
-        cstart, ccount, children = st["cstart"], st["ccount"], st["children"]
-        # start nodes: pick from a bootstrap resample of the anchor's live children,
-        # one resample per (simulation, anchor) shared by all its uncounted children
-        si = np.flatnonzero(start)
+def _prepare_steps(plan: _Plan) -> list[dict]:
+    """Static per-step index arrays (identical for every chunk of simulations)."""
+    out = []
+    prev_nodes = None
+    for st in plan.steps + [plan.table_step]:
+        parent, start = st["parent"], st["start"]
+        cstart, ccount = st["cstart"], st["ccount"]
+        si, ci = np.flatnonzero(start), np.flatnonzero(~start)
+        prep = dict(m=st["nodes"].size, si=si, ci=ci, children=st["children"], cstart=cstart,
+                    ccount=ccount.astype(np.float32))
         if si.size:
             anchors, a_inv = np.unique(parent[si], return_inverse=True)
             n_a = ccount[anchors]
-            # resample slots: for each anchor, n_a slots, each a uniform child index
             off = np.concatenate([[0], np.cumsum(n_a)[:-1]])
-            total = int(n_a.sum())
-            j = (rng.random((S, si.size)) * n_a[a_inv]).astype(np.int64)
-            slot = np.arange(S, dtype=np.int64)[:, None] * total + off[a_inv][None, :] + j
-            salt = np.uint64(rng.integers(0, 2**62))
-            pick = (_uniform_hash(slot, salt) * n_a[a_inv][None, :]).astype(np.int64)
-            donor[:, si] = children[cstart[anchors][a_inv][None, :] + pick]
-        ci = np.flatnonzero(~start)
+            prep.update(n_inv=n_a[a_inv].astype(np.float32), base_inv=cstart[anchors][a_inv],
+                        off_inv=off[a_inv].astype(np.int64), total=int(n_a.sum()))
         if ci.size:
-            # continuation: uniform live child of the parent's donor
-            pos = np.searchsorted(prev_nodes, parent[ci])
-            pdon = prev_donor[:, pos]  # S x ci
-            u = (rng.random((S, ci.size)) * ccount[pdon]).astype(np.int64)
-            donor[:, ci] = children[cstart[pdon] + u]
-        prev_nodes, prev_donor = nodes, donor
-    # prev_donor: S x n_chain_tables, table donor row indices; tables ordered as st['nodes']
-    tbl = plan.table_step
-    R = plan.R_unc[tbl["nodes"]]
-    out = np.empty((S, C))
-    for c in range(C):
-        out[:, c] = plan.rates[prev_donor, c] @ R
+            prep["pos"] = np.searchsorted(prev_nodes, parent[ci])
+        out.append(prep)
+        prev_nodes = st["nodes"]
     return out
+
+
+def _simulate(plan: _Plan, S: int, rng: np.random.Generator, s0: int = 0) -> np.ndarray:
+    """Simulated totals of the uncounted tables: S x channels (float64)."""
+    C = plan.rates.shape[1]
+    if plan.R_unc.size == 0:
+        return np.zeros((S, C))
+    prev_donor = None
+    for st in plan.prepared:
+        m = st["m"]
+        if m == 0:
+            prev_donor = np.zeros((S, 0), np.int64)
+            continue
+        donor = np.empty((S, m), np.int64)
+        children, cstart = st["children"], st["cstart"]
+        si, ci = st["si"], st["ci"]
+        if si.size:
+            # start nodes: a donor from a bootstrap resample of the anchor's counted
+            # children, one resample per (simulation, anchor), shared by all the anchor's
+            # uncounted children. Slot j of the resample is a hash of (simulation, slot),
+            # so two nodes that draw the same slot get the same donor.
+            n_inv = st["n_inv"]
+            j = (rng.random((S, si.size), dtype=np.float32) * n_inv).astype(np.int64)
+            slot = (np.arange(s0, s0 + S, dtype=np.int64)[:, None] * st["total"] + st["off_inv"]) + j
+            pick = (_uniform_hash(slot, plan.salt + np.uint64(len(si))) * n_inv).astype(np.int64)
+            donor[:, si] = children[st["base_inv"] + pick]
+        if ci.size:
+            # below the anchor: a uniform counted child of the parent's donor
+            pdon = prev_donor[:, st["pos"]]
+            u = (rng.random((S, ci.size), dtype=np.float32) * st["ccount"][pdon]).astype(np.int64)
+            donor[:, ci] = children[cstart[pdon] + u]
+        prev_donor = donor
+    # totals = sum_u R_u * rates[donor(s,u)]: a sparse (simulation x donor) matrix of
+    # registered voters, built directly in CSR form (one row per simulation, no sorting),
+    # times the dense rates matrix
+    from scipy import sparse
+
+    R = plan.R_tab
+    nt = plan.rates.shape[0]
+    m = prev_donor.shape[1]
+    W = sparse.csr_matrix((np.broadcast_to(R, prev_donor.shape).ravel(), prev_donor.ravel(),
+                           np.arange(0, S * m + 1, m, dtype=np.int64)), shape=(S, nt))
+    return np.asarray(W @ plan.rates64)
 
 
 def project(
@@ -352,7 +471,8 @@ def project(
     seed: int | None = 0,
     level: float = 0.95,
     min_donors: int = 2,
-    size_strata: bool = True,
+    size_strata: bool = False,
+    previous: pl.DataFrame | None = None,
     rule=None,
     key: str | None = None,
     chunk: int | None = None,
@@ -390,7 +510,8 @@ def project(
         hcols, rollh = _size_strata(hcols, rollh)
     depth_names = ["country(all)"] + [c.removeprefix("_h_") for c in hcols] + ["table"]
     cnt = counted.select(pl.col(key).cast(pl.Utf8), pl.col("registered").alias("_reg_c"), *channels)
-    joined = rollh.select(key, "registered", *hcols).join(cnt, on=key, how="left")
+    keep = [key, "registered", *hcols] + (["place_id"] if "place_id" in rollh.columns else [])
+    joined = rollh.select(keep).join(cnt, on=key, how="left")
     extra = cnt.join(rollh.select(key), on=key, how="anti")
     notes = []
     if extra.height:
@@ -409,6 +530,18 @@ def project(
     H = np.zeros((joined.height, len(hcols) + 1), np.int64)
     for i, c in enumerate(hcols):
         H[:, i + 1] = _codes(joined[c])
+    prev_const = np.zeros(len(channels))
+    swing_note = None
+    if previous is not None:
+        P, matched, filled = _previous_rates(joined, previous, channels, hcols)
+        # swing model: a donor passes on its change since the previous election at its
+        # own place (rate now - rate then), added to the uncounted table's own previous
+        # rate. The previous-rate part is fixed, so it is added once, outside the draws.
+        rates[donor] = (rates[donor] - P[donor]).astype(np.float32)
+        prev_const = (P[~is_c] * Rr[~is_c, None]).sum(axis=0)
+        swing_note = (f"swing model on the previous election: channels {matched}; "
+                      f"{filled} tables without a previous result at their place took their area's")
+        notes.append(swing_note)
     # counted but unusable as donors (0 registered): their votes count, nothing to impute
     plan = _build_plan(H, donor | is_c, Rr, rates, depth_names, min_donors) if (~is_c).any() else None
     if plan is not None and (is_c & ~donor).any():
@@ -416,6 +549,7 @@ def project(
         # which is exactly what such a table would contribute, so keep them as donors.
         notes.append(f"{int((is_c & ~donor).sum())} counted tables have 0 registered voters")
     counted_tot = V[is_c].sum(axis=0) + (extra.select(channels).to_numpy().sum(axis=0) if extra.height else 0)
+    counted_tot = counted_tot + prev_const  # zero without a previous election
     rng = np.random.default_rng(seed)
     S = simulations
     unc_n = int((~is_c).sum())
@@ -423,9 +557,13 @@ def project(
         sims = np.zeros((S, len(channels)))
     else:
         chunk = chunk or max(1, min(S, int(4e6 // max(unc_n, 1))))
+        plan.prepared = _prepare_steps(plan)
+        plan.R_tab = plan.R_unc[plan.table_step["nodes"]]
+        plan.rates64 = plan.rates.astype(np.float64)
+        plan.salt = np.uint64(rng.integers(0, 2**62))
         parts = []
         for s0 in range(0, S, chunk):
-            parts.append(_simulate(plan, min(chunk, S - s0), rng))
+            parts.append(_simulate(plan, min(chunk, S - s0), rng, s0))
         sims = np.vstack(parts)
     final = np.rint(sims).astype(np.int64) + np.rint(counted_tot).astype(np.int64)[None, :]
     nch = len(choices)
@@ -448,7 +586,8 @@ def project(
     vt = final[:, :nch].sum(axis=1)
     probs["lead_ge_10_points"] = float(np.mean(10 * diff >= vt))
     probs[f"winner:{choices[ia]}"] = float(np.mean(final[:, ia] == final[:, :nch].max(axis=1)))
-    c_share = 100 * counted_tot[:nch] / max(counted_tot[:nch].sum(), 1)
+    only_counted = counted_tot - prev_const
+    c_share = 100 * only_counted[:nch] / max(only_counted[:nch].sum(), 1)
     qs = [0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975]
     return ProjectionResult(
         choices=choices,

@@ -217,6 +217,9 @@ def read_roll(path: str | Path) -> pl.DataFrame:
     path = Path(path)
     if not path.exists():
         raise UsageError(f"no such file: {path}")
+    eio = _io()
+    if eio is not None and hasattr(eio, "read_roll"):
+        return eio.read_roll(path)
     head = _head(path)
     if "ID_MESA" in head and "HAB" in head:
         df = pl.read_csv(path, infer_schema_length=0)
@@ -226,12 +229,6 @@ def read_roll(path: str | Path) -> pl.DataFrame:
             raise InputError(str(path), "registered voters missing", row=i + 2, column="HAB")
         return df.select(pl.col("ID_MESA").alias("unit"), pl.col("ID_MESA").alias("unit_id"),
                          pl.col("ID_RECI").alias("place_id"), "registered")
-    eio = _io()
-    if eio is not None and hasattr(eio, "read_roll"):
-        try:
-            return eio.read_roll(path)
-        except Exception:  # fall through to reading it as a count file
-            pass
     snap = read_snapshot(path)
     keep = ["unit", "unit_id", "place_id", *[lv for lv in snap.levels], "registered"]
     return snap.frame.select([c for c in keep if c in snap.frame.columns])
@@ -241,5 +238,7 @@ def read_places_2020(path: str | Path) -> pl.DataFrame:
     """Polling places 2020: ``place_id``, ``area`` (URB), ``lat``, ``lon``."""
     df = pl.read_csv(path, infer_schema_length=0)
     return df.select(pl.col("ID_RECI").alias("place_id"), pl.col("URB").alias("area"),
+                     pl.col("DEP").alias("department_name"), pl.col("PROV").alias("province"),
+                     pl.col("MUN").alias("municipality"),
                      pl.col("LAT").cast(pl.Float64, strict=False).alias("lat"),
                      pl.col("LON").cast(pl.Float64, strict=False).alias("lon"))
