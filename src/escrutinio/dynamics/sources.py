@@ -13,7 +13,7 @@ from typing import Sequence
 import polars as pl
 
 from escrutinio.dynamics.timeparse import from_filename
-from escrutinio.errors import InputError, UsageError
+from escrutinio.errors import EscrutinioError, InputError, UsageError
 from escrutinio.model import Snapshot
 
 LEVELS = ("country", "department", "province", "municipality", "locality", "polling_place")
@@ -178,10 +178,16 @@ def read_snapshots(path: str | Path, contest: str | None = None) -> list[Snapsho
         raise UsageError(f"no such file: {path}")
     eio = _io()
     if eio is not None:
-        snaps = eio.read_snapshots(path)
-        if contest:
-            snaps = [s for s in snaps if s.contest == contest]
-        return snaps
+        try:
+            snaps = eio.read_snapshots(path)
+        except EscrutinioError:
+            raise
+        except Exception:  # a reader bug must not stop the bundled files from loading
+            snaps = None
+        if snaps is not None:
+            if contest:
+                snaps = [s for s in snaps if s.contest == contest]
+            return snaps
     head = _head(path)
     if "CANDIDATURA" in head:
         return _read_2020(path, contest or "PRESIDENTE")
@@ -219,7 +225,12 @@ def read_roll(path: str | Path) -> pl.DataFrame:
         raise UsageError(f"no such file: {path}")
     eio = _io()
     if eio is not None and hasattr(eio, "read_roll"):
-        return eio.read_roll(path)
+        try:
+            return eio.read_roll(path)
+        except EscrutinioError:
+            raise
+        except Exception:  # fall back to the bundled formats below
+            pass
     head = _head(path)
     if "ID_MESA" in head and "HAB" in head:
         df = pl.read_csv(path, infer_schema_length=0)
