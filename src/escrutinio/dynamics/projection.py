@@ -257,6 +257,8 @@ class ProjectionResult:
     unmatched_counted: int = 0
     notes: list[str] = field(default_factory=list)
     caveat: str = CAVEAT
+    draws: np.ndarray | None = field(default=None, repr=False, compare=False)  # S x channels, uncounted only
+    channels: list[str] = field(default_factory=list)
     method: str = "hierarchical hot-deck, nested bootstrap (CEPR 2019; Curiel & Williams 2020)"
 
     def interval(self, name: str) -> tuple[float, float]:
@@ -265,6 +267,7 @@ class ProjectionResult:
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d.pop("draws", None)
         d["choices"] = {c: {"share": self.shares[c]["point"], "lo": self.shares[c]["lo"], "hi": self.shares[c]["hi"]}
                         for c in self.choices}
         d["lead_points"] = {"point": self.lead["point"], "lo": self.lead["lo"], "hi": self.lead["hi"],
@@ -607,6 +610,8 @@ def project(
         counted_lead=float(c_share[ia] - c_share[ib]),
         unmatched_counted=int(extra.height),
         notes=notes,
+        draws=sims + prev_const[None, :],
+        channels=channels,
     )
 
 
