@@ -259,6 +259,7 @@ class ProjectionResult:
     caveat: str = CAVEAT
     draws: np.ndarray | None = field(default=None, repr=False, compare=False)  # S x channels, uncounted only
     channels: list[str] = field(default_factory=list)
+    arrival_calibration: dict | None = None
     method: str = "hierarchical hot-deck, nested bootstrap (CEPR 2019; Curiel & Williams 2020)"
 
     def interval(self, name: str) -> tuple[float, float]:
@@ -411,9 +412,15 @@ def _prepare_steps(plan: _Plan) -> list[dict]:
         if si.size:
             anchors, a_inv = np.unique(parent[si], return_inverse=True)
             n_a = ccount[anchors]
-            off = np.concatenate([[0], np.cumsum(n_a)[:-1]])
-            prep.update(n_inv=n_a[a_inv].astype(np.float32), base_inv=cstart[anchors][a_inv],
-                        off_inv=off[a_inv].astype(np.int64), total=int(n_a.sum()))
+            # resample of size n-1 (not n): its mean then varies like s^2/n, the sampling
+            # variance of the anchor's mean; a size-n resample understates it by (n-1)/n,
+            # the known small-sample defect of the approximate Bayesian bootstrap
+            # (Rubin & Schenker 1986; Parzen, Lipsitz & Fitzmaurice 2005).
+            n_slots = np.maximum(n_a - 1, 1)
+            off = np.concatenate([[0], np.cumsum(n_slots)[:-1]])
+            prep.update(n_inv=n_a[a_inv].astype(np.float32), slots_inv=n_slots[a_inv].astype(np.float32),
+                        base_inv=cstart[anchors][a_inv], off_inv=off[a_inv].astype(np.int64),
+                        total=int(n_slots.sum()))
         if ci.size:
             prep["pos"] = np.searchsorted(prev_nodes, parent[ci])
         out.append(prep)
@@ -441,7 +448,7 @@ def _simulate(plan: _Plan, S: int, rng: np.random.Generator, s0: int = 0) -> np.
             # uncounted children. Slot j of the resample is a hash of (simulation, slot),
             # so two nodes that draw the same slot get the same donor.
             n_inv = st["n_inv"]
-            j = (rng.random((S, si.size), dtype=np.float32) * n_inv).astype(np.int64)
+            j = (rng.random((S, si.size), dtype=np.float32) * st["slots_inv"]).astype(np.int64)
             slot = (np.arange(s0, s0 + S, dtype=np.int64)[:, None] * st["total"] + st["off_inv"]) + j
             pick = (_uniform_hash(slot, plan.salt + np.uint64(len(si))) * n_inv).astype(np.int64)
             donor[:, si] = children[st["base_inv"] + pick]
@@ -476,6 +483,9 @@ def project(
     min_donors: int = 2,
     size_strata: bool = False,
     previous: pl.DataFrame | None = None,
+    arrival: str | None = None,
+    calibration_cuts: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9),
+    correct_bias: bool = False,
     rule=None,
     key: str | None = None,
     chunk: int | None = None,
@@ -568,6 +578,24 @@ def project(
         for s0 in range(0, S, chunk):
             parts.append(_simulate(plan, min(chunk, S - s0), rng, s0))
         sims = np.vstack(parts)
+    arrival_info = None
+    if arrival is not None and plan is not None:
+        E = arrival_errors(counted, arrival, roll, choices, levels=levels, key=key, cuts=calibration_cuts,
+                           min_donors=min_donors, size_strata=size_strata, previous=previous)
+        # errors of the same imputation on the counted tables' own arrival order: their
+        # second-moment matrix scales a Gaussian multiplicative term on the imputed totals
+        z = rng.standard_normal((S, E.shape[0]))
+        if correct_bias:
+            # shift by the mean replay error, spread by the errors' own covariance
+            mu = E.mean(axis=0)
+            delta = mu[None, :] + z @ (E - mu) / np.sqrt(max(E.shape[0] - 1, 1))
+        else:
+            delta = z @ E / np.sqrt(E.shape[0])
+        sims = sims * (1 + delta)
+        arrival_info = {"cuts": list(calibration_cuts), "bias_corrected": bool(correct_bias),
+                        "relative_errors": {c: [float(x) for x in E[:, i]] for i, c in enumerate(channels)}}
+        notes.append("uncertainty widened by the imputation's own errors when replayed on the counted tables' "
+                     f"arrival order ({arrival!r}) at {', '.join(f'{100 * c:.0f}%' for c in calibration_cuts)} of them")
     final = np.rint(sims).astype(np.int64) + np.rint(counted_tot).astype(np.int64)[None, :]
     nch = len(choices)
     valid = final[:, :nch].sum(axis=1).astype(np.float64)
@@ -612,7 +640,41 @@ def project(
         notes=notes,
         draws=sims + prev_const[None, :],
         channels=channels,
+        arrival_calibration=arrival_info,
     )
+
+
+def arrival_errors(counted: pl.DataFrame, arrival: str, roll: pl.DataFrame, choices: Sequence[str], *,
+                   levels=None, key: str = "unit", cuts: Sequence[float] = (0.5, 0.6, 0.7, 0.8, 0.9),
+                   min_donors: int = 2, size_strata: bool = False, previous=None, simulations: int = 100) -> np.ndarray:
+    """Relative errors of the imputation replayed on the counted tables' own arrival order.
+
+    For each cut k, the first k of the counted tables (by ``arrival``) play the counted
+    ones and the rest of the counted tables play the uncounted; the error is
+    (actual - expected) / expected total per channel of those held-back tables. Only
+    information available at the time of the partial count is used. Returns cuts x channels.
+    """
+    if arrival not in counted.columns:
+        raise UsageError(f"the partial count has no arrival column {arrival!r}")
+    if counted[arrival].null_count():
+        raise UsageError(f"{counted[arrival].null_count()} counted tables have no arrival order in {arrival!r}")
+    channels = [*choices, "blank", "null"]
+    f = counted.sort([arrival, key])
+    sub_roll = roll.join(f.select(pl.col(key).cast(roll[key].dtype)), on=key, how="semi")
+    rows = []
+    for c in cuts:
+        n = int(round(c * f.height))
+        early, late = f.head(n), f.tail(f.height - n)
+        if early.height == 0 or late.height == 0:
+            continue
+        r = project(early, sub_roll, choices, levels=levels, simulations=simulations, seed=1, key=key,
+                    min_donors=min_donors, size_strata=size_strata, previous=previous)
+        expected = r.draws.mean(axis=0)
+        actual = late.select(channels).sum().to_numpy().ravel().astype(np.float64)
+        rows.append((actual - expected) / np.where(expected > 0, expected, 1))
+    if not rows:
+        raise UsageError("too few counted tables to replay their arrival order")
+    return np.vstack(rows)
 
 
 def project_snapshot(snapshot, roll: pl.DataFrame, **kw) -> ProjectionResult:
