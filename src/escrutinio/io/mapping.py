@@ -143,6 +143,12 @@ class Mapping:
                 raise MappingError(f"{origin}: {name!r} is a reserved name (rename it)")
         return m
 
+    def int_columns(self) -> set[str]:
+        """Source columns that hold vote counts."""
+        cols = set(self.totals.values())
+        cols.update(self.choices, self.optional_choices, *self.contest_choices.values())
+        return cols if not self.thousands else set()
+
     def matches(self, header: list[str]) -> bool:
         return bool(self.detect_columns) and set(self.detect_columns).issubset(header)
 
@@ -163,7 +169,11 @@ class Mapping:
         for col in dict.fromkeys(required):
             if col not in header:
                 raise InputError(where, f"required column {col!r} is missing (mapping {self.name}); columns: {header}", row=1, column=col)
-        raw = raw.with_columns(pl.col(c).str.strip_chars() for c in header if raw.schema[c] == pl.Utf8)
+        used = {self.unit, *self.levels.values(), *(a["column"] for a in self.attributes.values()),
+                *(c for p in self.derive.values() for c in _derive_columns(p))}
+        if self.contest_column:
+            used.add(self.contest_column)
+        raw = raw.with_columns(pl.col(c).str.strip_chars() for c in header if c in used and raw.schema[c] == pl.Utf8)
         for col in [self.unit] + ([self.contest_column] if self.contest_column else []):
             _require_values(raw, col, where)
 
@@ -257,6 +267,8 @@ _INTEGRAL_FLOAT_RE = r"^[+-]?\d+\.0*$"
 def _parse_int(part: pl.DataFrame, col: str, where: str, thousands: str) -> pl.Series:
     """Parse a vote column to Int64, or raise naming the first bad cell."""
     s = part.get_column(col)
+    if s.dtype == pl.Int64:
+        return s  # parsed by the fast path, which accepts only clean integers
     if s.dtype != pl.Utf8:
         s = s.cast(pl.Utf8)
     text = s.str.strip_chars()
@@ -312,6 +324,14 @@ def _require_values(raw: pl.DataFrame, col: str, where: str) -> None:
     if empty.any():
         idx = int(empty.arg_max())
         raise InputError(where, "empty value in an identity column", row=int(raw.get_column("__row")[idx]), column=col)
+
+
+def _derive_columns(parts: list) -> list[str]:
+    out = []
+    for p in parts:
+        if isinstance(p, dict):
+            out += [p["column"]] if "column" in p else [p["if_equal"][0]] if "if_equal" in p else []
+    return out
 
 
 def _derive(parts: list, header: list[str], where: str) -> pl.Expr:

@@ -183,6 +183,34 @@ def _read_with_overflow(text, path, delimiter, skip_rows, names, overflow_column
     return frame.select(["__row", *names]), tuple(repaired)
 
 
+def _fast_csv(data: bytes, delimiter: str, int_columns: set[str]) -> pl.DataFrame | None:
+    """Typed parse in one pass, or None when anything needs the careful path (invalid
+    UTF-8, odd header, ragged records, empty cells, numbers that are not plain integers)."""
+    body = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    end = body.find(b"\n", 0, 65536)
+    try:
+        header_text = body[: end if end >= 0 else len(body)].decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        return None
+    names = next(csv.reader([header_text], delimiter=delimiter), [])
+    stripped = [n.strip() for n in names]
+    if not names or len(set(stripped)) != len(stripped) or "" in stripped:
+        return None
+    try:
+        frame = pl.read_csv(
+            body, separator=delimiter, has_header=True, new_columns=stripped, infer_schema=False,
+            schema_overrides={c: pl.Int64 for c in int_columns if c in stripped}, raise_if_empty=True,
+        )
+    except Exception:  # noqa: BLE001 - any failure means: take the careful path
+        return None
+    # A short (truncated) record leaves its last field null; a bad number leaves a null in
+    # an integer column. Empty text cells elsewhere are legitimate (e.g. no zone name).
+    watched = list(dict.fromkeys([c for c in stripped if c in int_columns] + [stripped[-1]]))
+    if frame.width != len(names) or frame.height == 0 or any(frame.select(watched).null_count().row(0)):
+        return None
+    return frame.with_row_index("__row", offset=2).with_columns(pl.col("__row").cast(pl.Int64))
+
+
 def _ragged_rows(text: str, delimiter: str, width: int, skip_rows: int) -> tuple[int, int] | None:
     """First record whose field count differs from the header: (line, fields)."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -203,10 +231,19 @@ def read_table(
     sheets: list[str] | None = None,
     member: str | None = None,
     overflow_column: str | None = None,
+    int_columns: set[str] | None = None,
 ) -> list[RawTable]:
-    """Read a source file into one RawTable per sheet (CSV and Parquet have one)."""
+    """Read a source file into one RawTable per sheet (CSV and Parquet have one).
+
+    ``int_columns``: columns expected to hold integers. For CSV, a typed parse of those is
+    tried first (fast); if anything at all does not parse cleanly, the file is re-read as
+    text so that the error names the exact row and column."""
     data, inner = read_bytes(path, member)
     fmt = detect_format(inner, fmt)
+    if fmt == "csv" and int_columns and encoding in ("auto", "utf-8", "utf8") and skip_rows == 0:
+        fast = _fast_csv(data, delimiter, int_columns)
+        if fast is not None:
+            return [RawTable(path, fast, None, "utf-8")]
     if fmt == "csv":
         text, used = decode(data, path, encoding)
         frame, repaired = read_csv_text(text, path, delimiter, skip_rows, overflow_column)
