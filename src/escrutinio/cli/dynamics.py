@@ -1,2 +1,281 @@
-"""CLI commands for the dynamics capability."""
-from escrutinio.cli import main  # noqa: F401
+"""CLI commands for the dynamics capability: ``timeline``, ``diff``, ``project``,
+``compare``, ``counting-order``, ``backtest``, ``calibrate`` and ``dynamics-report``."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import click
+import polars as pl
+
+from escrutinio.cli import main
+from escrutinio.errors import UsageError
+
+FORMAT = click.Choice(["text", "json"])
+
+
+def _clean(x):
+    """JSON-safe: NaN/inf become null, tuples become lists, datetimes become text."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if hasattr(x, "isoformat"):
+        return x.isoformat()
+    if hasattr(x, "item"):  # numpy scalars
+        return _clean(x.item())
+    return x
+
+
+def _emit(result, fmt: str, payload: dict | None = None) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(_clean(payload if payload is not None else result.to_dict()), ensure_ascii=False))
+    else:
+        click.echo(result.summary())
+
+
+def _times(items) -> dict[str, str]:
+    out = {}
+    for it in items or ():
+        if "=" not in it:
+            raise UsageError(f"--time takes FILE=TIME, got {it!r}")
+        k, v = it.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _snapshots(paths, contest, times=None, time_column=None):
+    from escrutinio.dynamics.sources import read_snapshot
+    from escrutinio.dynamics.timeparse import parse_times, resolve_times
+
+    snaps = [read_snapshot(p, contest) for p in paths]
+    resolved = resolve_times(paths, _times(times))
+    if time_column:
+        out = []
+        for s, p in zip(snaps, paths):
+            if time_column not in s.frame.columns:
+                raise UsageError(f"{p}: no column {time_column!r}")
+            ts = parse_times(s.frame[time_column].cast(pl.Utf8).drop_nulls().to_list(), source=str(p))
+            out.append(max(ts) if ts else None)
+        resolved = [r or o for r, o in zip(out, resolved)]
+    return snaps, resolved
+
+
+def _roll(path, places=None):
+    from escrutinio.dynamics.projection import roll_levels_2020
+    from escrutinio.dynamics.sources import read_places_2020, read_roll
+
+    roll = read_roll(path)
+    named = [c for c in ("country", "department", "province", "municipality", "locality", "polling_place")
+             if c in roll.columns and roll[c].null_count() < roll.height]
+    if not named:
+        pl_ = read_places_2020(places) if places else None
+        roll, levels = roll_levels_2020(roll, pl_)
+        return roll, levels
+    return roll, tuple(named)
+
+
+@main.command("timeline")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--roll", "roll_path", type=click.Path(exists=True, dir_okay=False), help="every expected table")
+@click.option("--contest", default=None, help="contest name (default: the presidential one)")
+@click.option("--time", "times", multiple=True, help="FILE=TIME export time, overrides the file name")
+@click.option("--time-column", default=None, help="column holding each row's export time (latest is used)")
+@click.option("--format", "fmt", type=FORMAT, default="text")
+def timeline_cmd(paths, roll_path, contest, times, time_column, fmt):
+    """Tables counted, shares and lead over a series of snapshots of one count."""
+    from escrutinio.dynamics.timeline import timeline
+
+    snaps, ts = _snapshots(paths, contest, times, time_column)
+    roll = _roll(roll_path)[0] if roll_path else None
+    _emit(timeline(snaps, roll=roll, times=ts), fmt)
+
+
+@main.command("diff")
+@click.argument("a", type=click.Path(exists=True, dir_okay=False))
+@click.argument("b", type=click.Path(exists=True, dir_okay=False))
+@click.option("--contest", default=None)
+@click.option("--key", default="unit", show_default=True, help="table identity column")
+@click.option("--format", "fmt", type=FORMAT, default="text")
+def diff_cmd(a, b, contest, key, fmt):
+    """Tables added, removed and changed between two snapshots, with the net effect."""
+    from escrutinio.dynamics.diff import diff
+    from escrutinio.dynamics.sources import read_snapshot
+
+    r = diff(read_snapshot(a, contest), read_snapshot(b, contest), key=key)
+    payload = {"added": r.added, "removed": r.removed, "changed": r.changed,
+               "changed_units": [{"unit": u["unit"], "before": u["before"], "after": u["after"]} for u in r.changed_units],
+               "net": r.net, **{k: v for k, v in r.to_dict().items()
+                                if k not in ("added", "removed", "changed", "changed_units", "net")}}
+    _emit(r, fmt, payload)
+
+
+def _projection_payload(r) -> dict:
+    d = r.to_dict()
+    payload = {"counted_units": r.counted_units, "expected_units": r.expected_units,
+               "choices": d["choices"], "lead_points": d["lead_points"],
+               "outcome_probabilities": r.outcome_probabilities}
+    payload.update({k: v for k, v in d.items() if k not in payload and k != "shares"})
+    return payload
+
+
+@main.command("project")
+@click.argument("partial", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--roll", "roll_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="every expected table with its registered voters (e.g. roll_2020.csv.gz or a final count)")
+@click.option("--previous", type=click.Path(exists=True, dir_okay=False), help="previous election (swing model)")
+@click.option("--places", type=click.Path(exists=True, dir_okay=False),
+              help="polling-place list (adds province/municipality to an id-only roll)")
+@click.option("--simulations", default=2000, show_default=True, type=click.IntRange(1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--level", default=0.95, show_default=True, type=click.FloatRange(0.5, 0.999))
+@click.option("--min-donors", default=2, show_default=True, type=click.IntRange(1))
+@click.option("--arrival", default=None, help="column (in the partial or in --arrival-from) giving counted tables' arrival order")
+@click.option("--arrival-from", type=click.Path(exists=True, dir_okay=False), help="file holding the --arrival column by table")
+@click.option("--correct-bias", is_flag=True, help="shift by the mean arrival-replay error (with --arrival)")
+@click.option("--contest", default=None)
+@click.option("--format", "fmt", type=FORMAT, default="text")
+def project_cmd(partial, roll_path, previous, places, simulations, seed, level, min_donors, arrival, arrival_from,
+                correct_bias, contest, fmt):
+    """Project the final result from each partial count (hierarchical imputation)."""
+    from escrutinio.dynamics.projection import previous_place_rates, project
+    from escrutinio.dynamics.sources import read_snapshot
+
+    roll, levels = _roll(roll_path, places)
+    prev = None
+    if previous:
+        ps = read_snapshot(previous)
+        prev = previous_place_rates(ps.frame, ps.choices)
+    results = []
+    for p in partial:
+        s = read_snapshot(p, contest)
+        frame = s.counted()
+        if arrival and arrival not in frame.columns:
+            if not arrival_from:
+                raise UsageError(f"{p} has no column {arrival!r}; give --arrival-from")
+            src = read_snapshot(arrival_from).frame.select(pl.col("unit").cast(pl.Utf8), arrival)
+            frame = frame.with_columns(pl.col("unit").cast(pl.Utf8)).join(src, on="unit", how="left")
+        r = project(frame, roll, s.counted_choices, levels=levels, simulations=simulations, seed=seed, level=level,
+                    min_donors=min_donors, previous=prev, arrival=arrival, correct_bias=correct_bias)
+        results.append((p, r))
+    if fmt == "json":
+        if len(results) == 1:
+            click.echo(json.dumps(_clean(_projection_payload(results[0][1])), ensure_ascii=False))
+        else:
+            click.echo(json.dumps(_clean({"projections": [{"partial": p, **_projection_payload(r)} for p, r in results]}),
+                                  ensure_ascii=False))
+    else:
+        for p, r in results:
+            click.echo(f"== {p}")
+            click.echo(r.summary())
+
+
+@main.command("compare")
+@click.argument("a", type=click.Path(exists=True, dir_okay=False))
+@click.argument("b", type=click.Path(exists=True, dir_okay=False))
+@click.option("--by", default=None, help="geographic level (default department)")
+@click.option("--group-by", default=None, help="polling-place attribute from --places (e.g. area)")
+@click.option("--places", type=click.Path(exists=True, dir_okay=False), help="polling-place list with attributes")
+@click.option("--focus", multiple=True, help="choices to show in the text table")
+@click.option("--contest", default=None)
+@click.option("--format", "fmt", type=FORMAT, default="text")
+def compare_cmd(a, b, by, group_by, places, focus, contest, fmt):
+    """Compare two elections over the polling places present in both."""
+    from escrutinio.dynamics.compare import compare
+    from escrutinio.dynamics.sources import read_places_2020, read_snapshot
+
+    if by and group_by:
+        raise UsageError("give --by or --group-by, not both")
+    pl_ = None
+    if group_by:
+        if not places:
+            raise UsageError("--group-by needs --places")
+        pl_ = read_places_2020(places)
+    r = compare(read_snapshot(a, contest), read_snapshot(b, contest), by=group_by or by or "department", places=pl_)
+    if fmt == "json":
+        _emit(r, fmt)
+    else:
+        click.echo(r.summary(list(focus) or None))
+
+
+@main.command("counting-order")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--order", "order", default="trep_arrival_pct", show_default=True, help="arrival-order column")
+@click.option("--cut", default=83.85, show_default=True, type=float, help="percent of tables at the cut point")
+@click.option("--placebo", multiple=True, type=float, help="placebo cut points (default 50 60 70 80 90 95)")
+@click.option("--bins", default=20, show_default=True, type=click.IntRange(2, 100))
+@click.option("--simulations", default=1000, show_default=True, type=click.IntRange(10))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--format", "fmt", type=FORMAT, default="text")
+def counting_order_cmd(path, order, cut, placebo, bins, simulations, seed, fmt):
+    """Lead by arrival order; late tables vs their hierarchical expectation; placebos."""
+    from escrutinio.dynamics.counting_order import counting_order
+    from escrutinio.dynamics.sources import read_snapshot
+
+    s = read_snapshot(path)
+    kw = {"placebo_cuts": placebo} if placebo else {}
+    r = counting_order(s.counted(), order, s.counted_choices, levels=s.levels, cut=cut, bins=bins,
+                       simulations=simulations, seed=seed, **kw)
+    _emit(r, fmt)
+
+
+@main.command("backtest")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--order", "orders", multiple=True, help="arrival-order column(s); default: both 2019 orders")
+@click.option("--random", "random_orders", default=0, show_default=True, type=click.IntRange(0),
+              help="also replay this many random orders")
+@click.option("--simulations", default=500, show_default=True, type=click.IntRange(10))
+@click.option("--level", default=0.9, show_default=True, type=click.FloatRange(0.5, 0.999))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--arrival-calibrated", is_flag=True, help="widen by arrival-replay errors of the counted part")
+@click.option("--format", "fmt", type=FORMAT, default="text")
+def backtest_cmd(path, orders, random_orders, simulations, level, seed, arrival_calibrated, fmt):
+    """Replay a final count in its arrival order(s) and report error and coverage."""
+    from escrutinio.dynamics.backtest import backtest
+    from escrutinio.dynamics.sources import read_snapshot
+
+    s = read_snapshot(path)
+    frame = s.counted()
+    orders = list(orders) or [c for c in ("trep_arrival_pct", "computo_arrival_pct") if c in frame.columns]
+    if not orders and not random_orders:
+        raise UsageError("no arrival-order column found; give --order or --random N")
+    results = [backtest(frame, s.counted_choices, levels=s.levels, order=o, simulations=simulations, level=level,
+                        seed=seed, arrival_calibrated=arrival_calibrated) for o in orders]
+    results += [backtest(frame, s.counted_choices, levels=s.levels, random_seed=seed + i, simulations=simulations,
+                         level=level, seed=seed) for i in range(random_orders)]
+    if fmt == "json":
+        click.echo(json.dumps(_clean({"backtests": [r.to_dict() for r in results]}), ensure_ascii=False))
+    else:
+        click.echo("\n\n".join(r.summary() for r in results))
+
+
+@main.command("calibrate")
+@click.option("--elections", default=100, show_default=True, type=click.IntRange(5))
+@click.option("--cut", default=60.0, show_default=True, type=float)
+@click.option("--level", default=0.9, show_default=True, type=float)
+@click.option("--simulations", default=300, show_default=True, type=click.IntRange(10))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--format", "fmt", type=FORMAT, default="text")
+def calibrate_cmd(elections, cut, level, simulations, seed, fmt):
+    """Interval coverage of the projection on simulated elections with known truth."""
+    from escrutinio.dynamics.backtest import calibration
+
+    _emit(calibration(elections, seed=seed, cut=cut, level=level, simulations=simulations, arrival_effect=0.5), fmt)
+
+
+@main.command("dynamics-report")
+@click.option("--data", "data_dir", default="examples/bolivia", show_default=True,
+              type=click.Path(exists=True, file_okay=False), help="folder with the bundled Bolivia 2019/ and 2020/")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False))
+@click.option("--simulations", default=2000, show_default=True, type=click.IntRange(10))
+@click.option("--seed", default=0, show_default=True, type=int)
+def report_cmd(data_dir, out, simulations, seed):
+    """The Bolivia count-dynamics report (2019 and 2020) as one HTML file."""
+    from escrutinio.dynamics.report import bolivia_report
+
+    html = bolivia_report(Path(data_dir), simulations=simulations, seed=seed)
+    Path(out).write_text(html, encoding="utf-8")
+    click.echo(f"wrote {out}")
