@@ -89,3 +89,16 @@ def test_kaplan_markov_right_outcome_reports_expected_size():
     assert est.expected == est.zero_discrepancy
     assert est.zero_discrepancy == math.ceil(math.log(ALPHA) / math.log(1 - 1 / est.total_bound))
     assert "draws" in est.summary() and est.to_dict()["escalation_rate"] == 0.0
+
+
+def test_alpha_ballot_comparison_wrong_outcome_and_right_outcome():
+    from escrutinio.audit.comparison import alpha_comparison_sample_sizes, comparison_population
+
+    # two-vote overstatements in 5% of ballots wipe out a 10% margin exactly
+    assert comparison_population(20_000, 0.1, o2=0.05).mean() == pytest.approx(0.5)
+    n = alpha_comparison_sample_sizes(20_000, 0.1, ALPHA, o2=0.05, reps=REPS, with_replacement=True, seed=4,
+                                      max_n=3000)
+    assert np.mean(n <= 3000) <= _bound(REPS)
+    # right outcome, no errors: close to super-simple's 48 at diluted margin 10%
+    n = alpha_comparison_sample_sizes(20_000, 0.1, ALPHA, reps=50, seed=4)
+    assert 40 <= n.mean() <= 70

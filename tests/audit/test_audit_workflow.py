@@ -184,3 +184,16 @@ def test_pps_and_counter_mode_are_reproducible():
     assert [i for i in whole if i.startswith("B")] == part
     with pytest.raises(UsageError):
         sampling.consistent_sample(["a", "a"], 1)
+
+
+def test_strata_report_and_macro_sample_size_cli(setup):
+    tmp, results, ws = setup
+    out = workflow.plan(ws, results, risk_limit=0.1, strata="department")
+    assert [s["stratum"] for s in out["strata"]] == ["La Paz"]
+    assert out["strata"][0]["expected_draws"] == pytest.approx(out["zero_discrepancy"])
+    with pytest.raises(UsageError):
+        workflow.estimate_plan(results, risk_limit=0.1, strata="nope")
+    r = CliRunner().invoke(main, ["audit", "sample-size", "--method", "macro", "--results", str(results),
+                                  "--risk-limit", "0.1", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["expected"] == out["zero_discrepancy"]

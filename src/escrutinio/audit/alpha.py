@@ -132,7 +132,8 @@ def alpha_sample_sizes(population: np.ndarray, *, eta0: float, risk_limit: float
     rng = np.random.default_rng(seed)
     out = np.empty(reps, dtype=np.int64)
     thr = math.log(1 / risk_limit)
-    for start in range(0, reps, chunk):  # chunks bound memory; each chunk is vectorised
+    chunk = max(1, min(chunk, 4_000_000 // max(1, max_n if with_replacement else N)))
+    for start in range(0, reps, chunk):  # chunks bound memory (~32 MB per array); each is vectorised
         k = min(chunk, reps - start)
         if with_replacement:
             x = pop[rng.integers(0, N, size=(k, max_n))]

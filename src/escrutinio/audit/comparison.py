@@ -109,3 +109,41 @@ def overstatement_assorter(omega, reported_margin: float, u: float = 1.0) -> np.
         raise UsageError("reported assorter margin must be positive")
     omega = np.asarray(omega, dtype=np.float64)
     return (1 - omega / u) / (2 - reported_margin / u)
+
+
+def comparison_population(N: int, reported_margin: float, o1: float = 0.0, o2: float = 0.0,
+                          u1: float = 0.0, u2: float = 0.0, u: float = 1.0) -> np.ndarray:
+    """Overstatement-assorter values of ``N`` ballots with the given error *rates*
+    (``o1``/``o2``: one-/two-vote overstatements, i.e. ``omega = u/2`` and ``u``;
+    ``u1``/``u2``: understatements)."""
+    counts = [round(o1 * N), round(o2 * N), round(u1 * N), round(u2 * N)]
+    if sum(counts) > N:
+        raise UsageError("error rates add up to more than 1")
+    omega = np.concatenate([np.full(counts[0], u / 2), np.full(counts[1], u), np.full(counts[2], -u / 2),
+                            np.full(counts[3], -u), np.zeros(N - sum(counts))])
+    return overstatement_assorter(omega, reported_margin, u)
+
+
+def alpha_comparison_sample_sizes(N: int, reported_margin: float, risk_limit: float, o1: float = 0.0,
+                                  o2: float = 0.0, u1: float = 0.0, u2: float = 0.0, reps: int = 1000,
+                                  d: float = 100.0, with_replacement: bool = False, seed: int = 0,
+                                  eta_factor: float = 1.75, estimator: str = "fixed",
+                                  max_n: int | None = None) -> np.ndarray:
+    """Simulated sample sizes of ballot-level comparison audits with ALPHA on the
+    overstatement assorter (Stark 2023 sec. 5; SHANGRLA sec. 3.2).
+
+    For comparison audits the assorter is nearly constant (the error-free value
+    ``1/(2 - v)``), so the best bet is *above* that value: the default bets
+    ``eta = 1.75 / (2 - v)`` (upper bound ``2 / (2 - v)``); shrinking toward the sample mean
+    would throw that away. Any ``eta`` below the upper bound keeps the risk limit; a
+    two-vote overstatement then costs a factor ``(u - eta) / (u - 1/2)``."""
+    from escrutinio.audit.alpha import alpha_sample_sizes
+
+    pop = comparison_population(N, reported_margin, o1, o2, u1, u2)
+    upper = 2 / (2 - reported_margin)
+    eta0 = eta_factor / (2 - reported_margin)
+    if not 1 <= eta_factor < 2:
+        raise UsageError("eta_factor must be in [1, 2)")
+    return alpha_sample_sizes(pop, eta0=eta0, risk_limit=risk_limit, reps=reps, u=upper, d=d,
+                              with_replacement=with_replacement, seed=seed, estimator=estimator,
+                              max_n=max_n if max_n is not None or not with_replacement else 2 * N)

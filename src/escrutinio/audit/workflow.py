@@ -197,15 +197,14 @@ def _log(audit: Audit, event: str, **data) -> None:
     audit.state.setdefault("log", []).append({"at": _now(), "event": event, **data})
 
 
-def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str = "bolivia",
-         manifest: str | Path | None = None, contest: str | None = None, name: str = "default",
-         threshold=None, lead=None, seats: int | None = None, discrepancies: str | Path | None = None,
-         reps: int = 1000, seed: int = 0, overwrite: bool = False) -> dict:
-    """Create an audit and estimate its sample size."""
+def estimate_plan(results: str | Path, *, risk_limit: float, assertion_kind: str = "bolivia",
+                  manifest: str | Path | None = None, contest: str | None = None, threshold=None, lead=None,
+                  seats: int | None = None, discrepancies: str | Path | None = None, reps: int = 1000,
+                  seed: int = 0, strata: str | None = None) -> dict:
+    """Everything ``plan`` computes, without touching a workspace (also used by
+    ``audit sample-size --method macro``)."""
     if not 0 < risk_limit < 1:
         raise UsageError("risk limit must be in (0, 1)")
-    if ws.get(NAMESPACE, name) is not None and not overwrite:
-        raise UsageError(f"audit {name!r} already exists in {ws.path}; use another --name or --overwrite")
     snap = load_results(results, contest)
     man = load_manifest(manifest) if manifest else None
     b = batch_inputs(snap, man)
@@ -213,7 +212,7 @@ def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str = "b
     asr = make_assertions(assertion_kind, totals, threshold=threshold, lead=lead, seats=seats)
     model = km.build_batches(asr, b["ids"], b["votes"], b["choices"], b["ballots"], b["missing"])
     est = km.estimate(model, risk_limit)
-    scen = None
+    scen_d = None
     if discrepancies:
         other = load_results(discrepancies, snap.contest)
         of = other.counted().with_columns(pl.col("unit").cast(pl.Utf8))
@@ -223,6 +222,46 @@ def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str = "b
         scen = km.estimate(model, risk_limit, t, reps=reps, max_n=max(50, 12 * est.zero_discrepancy),
                            seed=seed, scenario=f"hand counts equal to {Path(discrepancies).name}")
         scen_d = scen.to_dict() | {"tables_differing": ndiff}
+    by_stratum = None
+    if strata:
+        if strata not in snap.frame.columns:
+            raise UsageError(f"no column {strata!r} for strata; levels: {list(snap.levels)}")
+        # expected draws per stratum = n * (stratum's share of the error bound U)
+        lab = dict(zip(snap.frame["unit"].cast(pl.Utf8).to_list(), snap.frame[strata].cast(pl.Utf8).to_list()))
+        share = (pl.DataFrame({"stratum": [lab.get(u) or "(no result)" for u in b["ids"]], "u": model.bounds})
+                 .group_by("stratum").agg(pl.col("u").sum(), pl.len().alias("tables")).sort("stratum"))
+        U = model.total_bound
+        by_stratum = [{"stratum": r["stratum"], "tables": int(r["tables"]), "bound_share": float(r["u"] / U),
+                       "expected_draws": float(est.zero_discrepancy * r["u"] / U)}
+                      for r in share.iter_rows(named=True)]
+    margins = {a.name: float(a.assorter_margin(totals, int(b["ballots"].sum()))) for a in asr}
+    summary = {
+        "risk_limit": risk_limit,
+        "contest": snap.contest,
+        "tables": len(b["ids"]),
+        "missing_tables": int(b["missing"].sum()),
+        "assertions": [{"name": a.name, "diluted_margin": margins[a.name]} for a in asr],
+        "total_error_bound": est.total_bound,
+        "expected": est.zero_discrepancy,
+        "zero_discrepancy": est.zero_discrepancy,
+        "with_discrepancies": scen_d,
+        "strata": by_stratum,
+    }
+    return {"snapshot": snap, "batches": b, "totals": totals, "assertions": asr, "model": model,
+            "estimate": est, "summary": summary}
+
+
+def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str = "bolivia",
+         manifest: str | Path | None = None, contest: str | None = None, name: str = "default",
+         threshold=None, lead=None, seats: int | None = None, discrepancies: str | Path | None = None,
+         reps: int = 1000, seed: int = 0, overwrite: bool = False, strata: str | None = None) -> dict:
+    """Create an audit and estimate its sample size."""
+    if ws.get(NAMESPACE, name) is not None and not overwrite:
+        raise UsageError(f"audit {name!r} already exists in {ws.path}; use another --name or --overwrite")
+    e = estimate_plan(results, risk_limit=risk_limit, assertion_kind=assertion_kind, manifest=manifest,
+                      contest=contest, threshold=threshold, lead=lead, seats=seats, discrepancies=discrepancies,
+                      reps=reps, seed=seed, strata=strata)
+    snap, b, totals, asr, est = e["snapshot"], e["batches"], e["totals"], e["assertions"], e["estimate"]
     state = {
         "version": STATE_VERSION,
         "name": name,
@@ -242,7 +281,7 @@ def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str = "b
         "batches": {"ids": b["ids"], "ballots": b["ballots"].tolist(), "votes": b["votes"].tolist(),
                     "choices": b["choices"], "missing": b["missing"].tolist()},
         "plan": {"zero_discrepancy": est.zero_discrepancy, "total_bound": est.total_bound,
-                 "scenario": scen_d if scen else None},
+                 "scenario": e["summary"]["with_discrepancies"], "strata": e["summary"]["strata"]},
         "seed": None,
         "draws": [],
         "hand_counts": {},
@@ -252,19 +291,7 @@ def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str = "b
     audit = Audit(state)
     _log(audit, "plan", risk_limit=risk_limit, assertions=[a.name for a in asr])
     _save(ws, audit)
-    margins = {a.name: float(a.assorter_margin(totals, int(b["ballots"].sum()))) for a in asr}
-    return {
-        "name": name,
-        "risk_limit": risk_limit,
-        "contest": snap.contest,
-        "tables": len(b["ids"]),
-        "missing_tables": int(b["missing"].sum()),
-        "assertions": [{"name": a.name, "diluted_margin": margins[a.name]} for a in asr],
-        "total_error_bound": est.total_bound,
-        "expected": est.zero_discrepancy,
-        "zero_discrepancy": est.zero_discrepancy,
-        "with_discrepancies": scen_d if scen else None,
-    }
+    return {"name": name, **e["summary"]}
 
 
 def draw(ws, name: str, seed: str | None = None, n: int | None = None, ceremony: str | None = None) -> dict:

@@ -41,8 +41,15 @@ def audit() -> None:
 
 
 @audit.command("sample-size")
-@click.option("--method", type=click.Choice(["bravo", "supersimple", "alpha"]), required=True)
+@click.option("--method", type=click.Choice(["bravo", "supersimple", "alpha", "macro"]), required=True)
 @click.option("--risk-limit", type=float, required=True)
+@click.option("--results", type=click.Path(exists=True, dir_okay=False), help="macro: results file")
+@click.option("--assertions", "kind", default="bolivia", show_default=True,
+              type=click.Choice(["plurality", "majority", "share", "lead", "bolivia", "argentina", "ecuador", "dhondt"]),
+              help="macro: assertion set")
+@click.option("--contest", help="macro: contest in the results file")
+@click.option("--discrepancies", type=click.Path(exists=True, dir_okay=False),
+              help="macro: another publication whose differences model the discrepancies")
 @click.option("--shares", help="bravo/alpha: reported shares of all ballots, e.g. 0.55,0.45")
 @click.option("--diluted-margin", type=float, help="supersimple: smallest margin / ballots cast")
 @click.option("--gamma", type=float, default=1.03905, show_default=True)
@@ -51,10 +58,20 @@ def audit() -> None:
 @click.option("--simulations", type=int, default=0, help="simulated audits for quantiles (alpha: default 1000)")
 @click.option("--seed", type=int, default=0, show_default=True, help="simulation seed")
 @click.option("--format", "fmt", type=FORMATS, default="text")
-def sample_size_cmd(method, risk_limit, shares, diluted_margin, gamma, error_rates, population, simulations, seed, fmt):
+def sample_size_cmd(method, risk_limit, results, kind, contest, discrepancies, shares, diluted_margin, gamma,
+                    error_rates, population, simulations, seed, fmt):
     """Sample size by formula or simulation."""
     from escrutinio.audit import sample_size as ss
 
+    if method == "macro":
+        from escrutinio.audit import workflow
+
+        if not results:
+            raise UsageError("--method macro needs --results")
+        e = workflow.estimate_plan(results, risk_limit=risk_limit, assertion_kind=kind, contest=contest,
+                                   discrepancies=discrepancies, reps=simulations or 1000, seed=seed)
+        _emit(e["summary"] | {"method": "macro"}, fmt, e["estimate"].summary())
+        return
     if method in ("bravo", "alpha") and not shares:
         raise UsageError(f"--method {method} needs --shares")
     if method == "bravo":
@@ -115,12 +132,13 @@ def risk_cmd(method, tallies, diluted_margin, gamma, risk_limit, fmt):
 @click.option("--discrepancies", type=click.Path(exists=True, dir_okay=False),
               help="another publication (e.g. the TREP) whose differences model the hand-count discrepancies")
 @click.option("--simulations", type=int, default=1000, show_default=True)
+@click.option("--strata", help="a level column (e.g. department): expected draws per stratum")
 @click.option("--name", default="default", show_default=True)
 @click.option("--overwrite", is_flag=True)
 @click.option("--workspace", default="escrutinio.duckdb", show_default=True)
 @click.option("--format", "fmt", type=FORMATS, default="text")
 def plan_cmd(results, manifest, contest, risk_limit, kind, threshold, lead, seats, discrepancies, simulations,
-             name, overwrite, workspace, fmt):
+             strata, name, overwrite, workspace, fmt):
     """Create a batch-comparison audit of tally sheets and estimate its size."""
     from fractions import Fraction
 
@@ -137,7 +155,7 @@ def plan_cmd(results, manifest, contest, risk_limit, kind, threshold, lead, seat
     with _workspace(workspace) as ws:
         out = workflow.plan(ws, results, risk_limit=risk_limit, assertion_kind=kind, manifest=manifest,
                             contest=contest, name=name, threshold=frac(threshold), lead=frac(lead), seats=seats,
-                            discrepancies=discrepancies, reps=simulations, overwrite=overwrite)
+                            discrepancies=discrepancies, reps=simulations, overwrite=overwrite, strata=strata)
     text = [f"Audit {out['name']}: {out['tables']} tables ({out['missing_tables']} without a usable tally), "
             f"risk limit {out['risk_limit']:g}."]
     text += [f"  {a['name']}: diluted margin {a['diluted_margin']:.4%}" for a in out["assertions"]]
@@ -147,6 +165,8 @@ def plan_cmd(results, manifest, contest, risk_limit, kind, threshold, lead, seat
         w = out["with_discrepancies"]
         text.append(f"With discrepancies like {w['scenario']} ({w['tables_differing']} tables differ): expected "
                     f"{w['expected']:.1f} draws, quantiles {w['quantiles']}.")
+    for st in out["strata"] or []:
+        text.append(f"  {st['stratum']}: {st['tables']} tables, expected {st['expected_draws']:.1f} draws")
     _emit(out, fmt, "\n".join(text))
 
 
