@@ -197,3 +197,14 @@ def test_strata_report_and_macro_sample_size_cli(setup):
                                   "--risk-limit", "0.1", "--format", "json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["expected"] == out["zero_discrepancy"]
+
+
+def test_hand_count_above_the_ballot_bound_forces_full_count(setup):
+    tmp, results, ws = setup
+    workflow.plan(ws, results, risk_limit=0.1)
+    d = workflow.draw(ws, "default", seed="5")
+    first = d["draws"][0]["id"]
+    hc = _hand_counts(results, d["tables_to_count"], tmp / "hc.csv", change=(first, "CC", 500))
+    workflow.record(ws, "default", hc)
+    s = workflow.status(ws, "default")
+    assert s.decision == "full hand count" and "premise" in s.note

@@ -438,7 +438,7 @@ def status(ws, name: str) -> Status:
         used.append(d["id"])
     choices = st["batches"]["choices"]
     nA = len(model.assertions)
-    taint_rows, disc, full_count = [], set(), False
+    taint_rows, disc, full_count, over_bound = [], set(), False, []
     per_unit: dict[str, np.ndarray] = {}
     for u in dict.fromkeys(used):
         j = idx[u]
@@ -448,6 +448,10 @@ def status(ws, name: str) -> Status:
             full_count = True
         else:
             v = np.array([[rec["votes"][c] for c in choices]], dtype=np.float64)
+            if v.sum() > model.slots[j]:
+                # the audit assumed at most c_p ballots in this box; the premise is broken
+                over_bound.append(u)
+                full_count = True
             actual = np.array([a.batch_totals(v, choices, model.slots[[j]])[0] for a in model.assertions])
             reported = np.asarray(st["batches"]["votes"][j])
             if st["batches"]["missing"][j] or np.any(v[0] != reported):
@@ -469,7 +473,11 @@ def status(ws, name: str) -> Status:
         if rec["status"] == "missing" or any(rec["votes"][c] != st["batches"]["votes"][j][k] for k, c in enumerate(choices)):
             tr += 1
     next_round = None
-    if full_count:
+    if over_bound:
+        decision = "full hand count"
+        note = (f"Hand counts exceed the ballot bound (registered voters / manifest) in {over_bound[:5]}: "
+                "the audit's premise is broken; only a full hand count can settle the outcome.")
+    elif full_count:
         decision = "full hand count"
         note = "A sampled table's ballots were not found: only a full hand count can settle the outcome."
     elif done:
