@@ -158,17 +158,38 @@ def km_simulate(bounds: np.ndarray, batch_taints: np.ndarray, risk_limit: float,
     U = bounds.sum()
     rng = np.random.default_rng(seed)
     cum = np.cumsum(bounds) / U
-    draws = np.minimum(np.searchsorted(cum, rng.random((reps, max_n)), side="right"), bounds.size - 1)
-    t = np.minimum(np.asarray(batch_taints, dtype=np.float64)[draws], 1.0)
+    bt = np.minimum(np.asarray(batch_taints, dtype=np.float64), 1.0)
     with np.errstate(divide="ignore"):
-        lp = np.cumsum(math.log(1 - 1 / U) - np.log1p(-t), axis=1)
-    hit = lp <= math.log(risk_limit)
-    n = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1, max_n + 1)
-    # distinct tables to hand-count among the first n draws (vectorised via sort)
-    mask = np.arange(max_n)[None, :] < n[:, None]
-    marked = np.where(mask, draws, -1)
-    marked.sort(axis=1)
-    distinct = ((np.diff(marked, axis=1) != 0) & (marked[:, 1:] >= 0)).sum(axis=1) + (marked[:, 0] >= 0)
+        step_of = math.log(1 - 1 / U) - np.log1p(-bt)  # per-batch log factor, computed once
+    n = np.empty(reps, dtype=np.int64)
+    distinct = np.empty(reps, dtype=np.int64)
+    chunk = max(1, min(reps, 2_000_000 // max_n))  # bounds memory; each chunk is vectorised
+    zero = km_zero_error_size(U, risk_limit) if U > 1 else 1
+    block = max(64, 2 * zero)
+    thr = math.log(risk_limit)
+    for s0 in range(0, reps, chunk):
+        k = min(chunk, reps - s0)
+        # draw columns block by block until every simulated audit has stopped: most stop
+        # near the zero-discrepancy size, so the full horizon is rarely generated
+        parts, lp_end, nk = [], np.zeros(k), np.full(k, max_n + 1)
+        done = 0
+        while done < max_n and (nk > max_n).any():
+            w = min(block, max_n - done)
+            d = np.minimum(np.searchsorted(cum, rng.random((k, w)), side="right"), bounds.size - 1)
+            lp = lp_end[:, None] + np.cumsum(step_of[d], axis=1)
+            hit = lp <= thr
+            first = np.where(hit.any(axis=1), hit.argmax(axis=1) + 1 + done, max_n + 1)
+            nk = np.where(nk > max_n, first, nk)
+            lp_end = lp[:, -1]
+            parts.append(d)
+            done += w
+        draws = np.concatenate(parts, axis=1)
+        width = int(min(draws.shape[1], nk.max()))
+        # distinct tables to hand-count among the first n draws
+        marked = np.where(np.arange(width)[None, :] < nk[:, None], draws[:, :width], -1)
+        marked.sort(axis=1)
+        distinct[s0:s0 + k] = ((np.diff(marked, axis=1) != 0) & (marked[:, 1:] >= 0)).sum(axis=1) + (marked[:, 0] >= 0)
+        n[s0:s0 + k] = nk
     return n, distinct
 
 
