@@ -191,16 +191,34 @@ def compensate(
     else:
         target = base_seats
         if policy == "level":
-            # Smallest house where every eligible party's entitlement covers its wins.
-            while True:
-                e = apportion(votes, target, m, eligible=elig, tie=tie, seed=seed)
-                if all(e.seats.get(p, 0) >= wins.get(p, 0) for p in elig):
-                    break
-                target += 1
-                if target > 20 * (base_seats + total_wins) + 100:
-                    raise UsageError("leveling did not converge")
+            # Smallest house where every eligible party's entitlement covers its wins. Divisor
+            # methods are house-monotone, so "covered" is monotone in the size: double, then bisect.
+            def covered(size):
+                e = apportion(votes, size, m, eligible=elig, tie=tie, seed=seed)
+                # A party with no list votes can never be levelled: its wins stay overhang.
+                return e, all(e.seats.get(p, 0) >= wins.get(p, 0) for p in elig if votes[p] > 0)
+
+            cap = max(10 * base_seats, 1000)
+            e, ok = covered(target)
+            lo, hi = target, target
+            while not ok:
+                lo, hi = hi, max(1, hi * 2)
+                if hi > cap:
+                    raise UsageError(f"{district or 'district'}: leveling the overhang would need more than "
+                                     f"{cap} seats; use policy 'keep' or 'fixed'")
+                e, ok = covered(hi)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                e_mid, ok_mid = covered(mid)
+                if ok_mid:
+                    hi = mid
+                else:
+                    lo = mid
+            e, _ = covered(hi)
+            target = hi
             ent = e
-            res.notes.append(f"leveling: the proportional base grew from {base_seats} to {target} seats")
+            if target > base_seats:
+                res.notes.append(f"leveling: the proportional base grew from {base_seats} to {target} seats")
         for p in elig:
             res.list_seats[p] = max(0, ent.seats.get(p, 0) - wins.get(p, 0))
         res.tie = ent.tie
