@@ -126,7 +126,16 @@ def test_manifest_tables_without_results_are_worst_case(setup):
     assert out["missing_tables"] == 1
     model = workflow._load(ws, "default").model()
     j = model.index()["9999"]
-    assert model.reported[j].tolist() == [150.0] * len(model.assertions)  # all 300 slots neutral
+    assert model.reported[j].tolist() == [0.0] * len(model.assertions)  # all 300 slots against the winner
+    assert model.bounds[j] == 0.0  # a hand count can only help: never drawn
+
+
+def test_too_many_missing_tables_is_a_clear_error(setup):
+    tmp, results, ws = setup
+    rows = ["unit,ballots"] + [f"{1000 + i},250" for i in range(60)] + [f"{5000 + i},250" for i in range(60)]
+    (tmp / "manifest.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(UsageError, match="count those tables first"):
+        workflow.plan(ws, results, risk_limit=0.1, manifest=tmp / "manifest.csv")
 
 
 def test_cli_workflow_json_contract(setup):
@@ -208,3 +217,12 @@ def test_hand_count_above_the_ballot_bound_forces_full_count(setup):
     workflow.record(ws, "default", hc)
     s = workflow.status(ws, "default")
     assert s.decision == "full hand count" and "premise" in s.note
+
+
+def test_bolivia_2020_partial_count_against_the_roll_is_refused():
+    """7,636 of 35,600 tables counted: the rest are worst case, and no plurality
+    assertion survives, so the plan says to count them first (matching on unit_id)."""
+    with pytest.raises(UsageError, match="27964 tables without a usable tally"):
+        workflow.estimate_plan(DATA / "2020" / "computo_20201019T123834.xlsx", contest="PRESIDENTE",
+                               manifest=DATA / "2020" / "roll_2020.csv.gz", risk_limit=0.05,
+                               assertion_kind="plurality")

@@ -26,9 +26,12 @@ Null hypothesis: assertion ``a`` is false. Statistic (Kaplan-Markov)::
 only a full hand count settles it.) With no discrepancies the sample size is
 ``n = ceil(ln(alpha) / ln(1 - 1/U))``.
 
-Worst case for tables without a usable tally sheet (missing, annulled, unreadable): they
-report nothing, so all ``c_p`` slots are neutral (``A_pa = c_p / 2``) and the hand count
-may move them anywhere; their bound is ``c_p / (2 M_a)``.
+Worst case for tables without a usable tally sheet (missing, annulled, unreadable)
+("phantoms to evil zombies", Banuelos & Stark 2012): their reported assorter total is set
+to 0, as if every one of their ``c_p`` ballots went against the assertion. The reported
+margin shrinks accordingly, and a hand count of such a table can only understate, so
+their bound is 0 and they are never drawn. If the assertion does not survive this worst
+case, the audit cannot start: those tables must be counted first.
 
 Caveat: this bounds the chance of confirming a wrong *outcome*; it says nothing about
 who made an error or why. A discrepancy is not evidence of fraud.
@@ -85,9 +88,14 @@ def build_batches(assertions: Sequence[Assertion], ids: Sequence[str], votes: np
     if np.any(slots <= 0):
         raise UsageError("every batch needs a positive ballot bound (registered voters)")
     rep = np.column_stack([a.batch_totals(votes, choices, slots) for a in assertions])
+    rep[missing] = 0.0  # worst case: every slot against the assertion
     margins = rep.sum(axis=0) - slots.sum() / 2
     bad = [a.name for a, m in zip(assertions, margins) if m <= 0]
     if bad:
+        if missing.any():
+            raise UsageError(
+                f"assertions {bad} do not hold once the {int(missing.sum())} tables without a usable tally are "
+                "counted as worst case (every ballot against the reported winner): count those tables first")
         raise UsageError(f"assertions do not hold on the reported results: {bad}")
     bounds = (rep / margins).max(axis=1)
     return BatchModel(list(map(str, ids)), list(assertions), rep, slots, margins, bounds, missing)

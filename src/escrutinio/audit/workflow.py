@@ -69,7 +69,9 @@ def load_results(path: str | Path, contest: str | None = None):
 def load_manifest(path: str | Path) -> pl.DataFrame:
     """Manifest: one row per table with its ballot bound. A CSV with columns ``unit`` and
     ``ballots`` is used as is; otherwise the file is read as a roll
-    (:func:`escrutinio.io.read_roll`) and ``registered`` is the bound."""
+    (:func:`escrutinio.io.read_roll`) and ``registered`` is the bound. The first column
+    of the result is the key: ``unit`` (table code) or ``unit_id`` (national id, for rolls
+    that only carry it, such as Bolivia 2020)."""
     path = str(path)
     try:
         head = pl.read_csv(path, n_rows=1, infer_schema_length=0)
@@ -91,12 +93,13 @@ def load_manifest(path: str | Path) -> pl.DataFrame:
         key = "unit" if roll["unit"].null_count() == 0 else "unit_id"
         if roll[key].null_count():
             raise InputError(path, "manifest rows without a table id")
-        frame = roll.select(pl.col(key).alias("unit"), pl.col("registered").alias("ballots"))
+        frame = roll.select(pl.col(key), pl.col("registered").alias("ballots"))
         if frame["ballots"].null_count():
             raise InputError(path, "manifest rows without registered voters", column="registered")
-    dup = frame.filter(pl.col("unit").is_duplicated())
+    key = frame.columns[0]
+    dup = frame.filter(pl.col(key).is_duplicated())
     if dup.height:
-        raise InputError(path, f"duplicate tables in the manifest: {dup['unit'].unique().to_list()[:5]}")
+        raise InputError(path, f"duplicate tables in the manifest: {dup[key].unique().to_list()[:5]}")
     if (frame["ballots"] < 0).any():
         raise InputError(path, "negative ballot bound", column="ballots")
     return frame
@@ -110,16 +113,22 @@ def batch_inputs(snapshot, manifest: pl.DataFrame | None = None) -> dict:
     f = snapshot.counted()
     choices = list(snapshot.counted_choices)
     f = f.with_columns(pl.col("unit").cast(pl.Utf8))
+    key = "unit"
     if manifest is None:
         if f["registered"].null_count():
             raise InputError(snapshot.source, "registered voters missing: give a manifest", column="registered")
         frame = f.select(["unit", "registered", *choices]).rename({"registered": "ballots"})
     else:
-        extra = f.join(manifest, on="unit", how="anti")
+        key = manifest.columns[0]
+        f = f.with_columns(pl.col(key).cast(pl.Utf8))
+        if f[key].null_count():
+            raise InputError(snapshot.source, f"{f[key].null_count()} result rows have no {key} to match the manifest")
+        extra = f.join(manifest, on=key, how="anti")
         if extra.height:
             raise InputError(snapshot.source, f"{extra.height} tables in the results are not in the manifest, "
-                             f"e.g. {extra['unit'].head(5).to_list()}")
-        frame = manifest.join(f.select(["unit", *choices]), on="unit", how="left")
+                             f"e.g. {extra[key].head(5).to_list()}")
+        frame = manifest.join(f.select([key, *choices]), on=key, how="left").rename({key: "unit"}) \
+            if key != "unit" else manifest.join(f.select(["unit", *choices]), on="unit", how="left")
     missing = frame.select(pl.any_horizontal([pl.col(c).is_null() for c in choices])).to_series().to_numpy()
     votes = frame.select([pl.col(c).fill_null(0) for c in choices]).to_numpy().astype(np.int64)
     return {
@@ -128,6 +137,7 @@ def batch_inputs(snapshot, manifest: pl.DataFrame | None = None) -> dict:
         "votes": votes,
         "choices": choices,
         "missing": missing.astype(bool),
+        "key": key,
     }
 
 
@@ -215,9 +225,9 @@ def estimate_plan(results: str | Path, *, risk_limit: float, assertion_kind: str
     scen_d = None
     if discrepancies:
         other = load_results(discrepancies, snap.contest)
-        of = other.counted().with_columns(pl.col("unit").cast(pl.Utf8))
-        of = of.drop_nulls(b["choices"])
-        t, ndiff = scenario_taints(model, b["choices"], of["unit"].to_list(),
+        of = other.counted().with_columns(pl.col(b["key"]).cast(pl.Utf8))
+        of = of.drop_nulls([*b["choices"], b["key"]])
+        t, ndiff = scenario_taints(model, b["choices"], of[b["key"]].to_list(),
                                    of.select(b["choices"]).to_numpy())
         scen = km.estimate(model, risk_limit, t, reps=reps, max_n=max(50, 12 * est.zero_discrepancy),
                            seed=seed, scenario=f"hand counts equal to {Path(discrepancies).name}")

@@ -48,6 +48,8 @@ def audit() -> None:
               type=click.Choice(["plurality", "majority", "share", "lead", "bolivia", "argentina", "ecuador", "dhondt"]),
               help="macro: assertion set")
 @click.option("--contest", help="macro: contest in the results file")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False),
+              help="macro: tables with ballots (CSV unit,ballots) or a roll; default: registered voters")
 @click.option("--discrepancies", type=click.Path(exists=True, dir_okay=False),
               help="macro: another publication whose differences model the discrepancies")
 @click.option("--shares", help="bravo/alpha: reported shares of all ballots, e.g. 0.55,0.45")
@@ -58,7 +60,7 @@ def audit() -> None:
 @click.option("--simulations", type=int, default=0, help="simulated audits for quantiles (alpha: default 1000)")
 @click.option("--seed", type=int, default=0, show_default=True, help="simulation seed")
 @click.option("--format", "fmt", type=FORMATS, default="text")
-def sample_size_cmd(method, risk_limit, results, kind, contest, discrepancies, shares, diluted_margin, gamma,
+def sample_size_cmd(method, risk_limit, results, kind, contest, manifest, discrepancies, shares, diluted_margin, gamma,
                     error_rates, population, simulations, seed, fmt):
     """Sample size by formula or simulation."""
     from escrutinio.audit import sample_size as ss
@@ -69,7 +71,7 @@ def sample_size_cmd(method, risk_limit, results, kind, contest, discrepancies, s
         if not results:
             raise UsageError("--method macro needs --results")
         e = workflow.estimate_plan(results, risk_limit=risk_limit, assertion_kind=kind, contest=contest,
-                                   discrepancies=discrepancies, reps=simulations or 1000, seed=seed)
+                                   manifest=manifest, discrepancies=discrepancies, reps=simulations or 1000, seed=seed)
         _emit(e["summary"] | {"method": "macro"}, fmt, e["estimate"].summary())
         return
     if method in ("bravo", "alpha") and not shares:
