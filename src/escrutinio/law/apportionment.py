@@ -638,10 +638,8 @@ def apportion(
     if seats > 0 and sum(votes[p] for p in elig) == 0:
         raise InputError(where, f"no party eligible for seats has any votes ({seats} seat(s) to fill)")
     with_votes = [p for p in elig if votes[p] > 0]
-    if seats > len(with_votes) and m.kind == "divisor" and m.divisor_power(0) == 0:
-        notes.append(f"{seats} seats for {len(with_votes)} parties with votes: every party gets its first seat unconditionally")
-    elif seats > len(with_votes):
-        notes.append(f"more seats ({seats}) than parties with votes ({len(with_votes)}): parties win several seats each")
+    # More seats than parties with votes is ordinary (parties win several seats each);
+    # parties with zero votes never win a seat, whatever the divisor at k = 0.
     res = Apportionment(method=m.key, method_title=m.title, citation=m.citation, house_size=seats,
                         votes=votes, seats={}, eligible=elig, excluded=excluded, steps=[],
                         district=district, notes=notes)
