@@ -112,7 +112,12 @@ def compare(before, after, *, by: str = "department", places: pl.DataFrame | Non
     if places is not None and by in places.columns:
         key = places.select("place_id", pl.col(by).cast(pl.Utf8).alias("_group")).unique("place_id")
     elif by in fb.columns:
-        key = fb.group_by("place_id").agg(pl.col(by).first().cast(pl.Utf8).alias("_group"))
+        grp = pl.col(by).first().cast(pl.Utf8)
+        if "country" in fb.columns and by != "country":
+            # places abroad form one group: their "departments" are foreign regions
+            home = fb.group_by("country").agg(pl.col("registered").sum()).sort("registered").tail(1)["country"][0]
+            grp = pl.when(pl.col("country").first() == home).then(grp).otherwise(pl.lit("abroad"))
+        key = fb.group_by("place_id").agg(grp.alias("_group"))
     elif by in fa.columns:
         key = fa.group_by("place_id").agg(pl.col(by).first().cast(pl.Utf8).alias("_group"))
     else:
