@@ -73,6 +73,9 @@ def test_plan_sample_record_status_stop(setup):
     rep = workflow.report(ws, "default")
     assert rep["seed"] == "271828" and rep["draws"][0]["counter"] == 0
     assert "Decision" in workflow.report_markdown(rep)
+    assert len(rep["status"]["risk_by_draw"]) == len(d["draws"])
+    assert rep["status"]["risk_by_draw"][-1] == pytest.approx(max(a["risk"] for a in js["assertions"]))
+    assert "<svg" in workflow.report_markdown(rep, plot=True)
 
 
 def test_discrepancy_escalates_and_missing_box_means_full_count(setup):

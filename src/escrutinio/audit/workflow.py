@@ -421,6 +421,7 @@ class Status:
     transcription_discrepancies: int = 0
     next_round: int | None = None
     note: str = ""
+    risk_by_draw: list = field(default_factory=list)  # largest risk over assertions after each draw
 
     def summary(self) -> str:
         lines = [f"Audit at risk limit {self.risk_limit:g}: {self.draws_recorded} of {self.draws} draws counted "
@@ -471,6 +472,9 @@ def status(ws, name: str) -> Status:
         per_unit[u] = km.taints(model, np.array([j]), actual[None, :])[0]
     t = np.array([per_unit[u] for u in used]).reshape(len(used), nA)
     risks = km.km_risk(t, model.total_bound) if used else np.ones(nA)
+    with np.errstate(divide="ignore"):
+        steps = math.log(1 - 1 / model.total_bound) - np.log1p(-np.minimum(t, 1.0))
+    trajectory = np.minimum(1.0, np.exp(np.cumsum(steps, axis=0))) if used else np.ones((0, nA))
     if full_count:
         risks = np.ones(nA)
     alpha = st["risk_limit"]
@@ -506,7 +510,7 @@ def status(ws, name: str) -> Status:
         note = (f"Not confirmed yet: draw at least {next_round} more tables (more if discrepancies continue); "
                 "escalation ends in a full hand count.")
     return Status(alpha, rows, len(set(used)), len(disc), len(st["draws"]), len(used), decision, tr,
-                  next_round, note)
+                  next_round, note, trajectory.max(axis=1).round(12).tolist())
 
 
 def report(ws, name: str) -> dict:
@@ -535,7 +539,23 @@ def report(ws, name: str) -> dict:
     }
 
 
-def report_markdown(rep: dict) -> str:
+def risk_plot_svg(rep: dict) -> str:
+    """Inline SVG: the largest risk over assertions after each counted draw."""
+    from escrutinio.report.plots import figure, svg
+
+    s = rep["status"]
+    fig, ax = figure()
+    y = s["risk_by_draw"]
+    ax.plot(range(1, len(y) + 1), y, color="black", lw=1.2, label="largest risk over assertions")
+    ax.axhline(s["risk_limit"], color="firebrick", ls="--", lw=1, label=f"risk limit {s['risk_limit']:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("draws counted")
+    ax.set_ylabel("measured risk (Kaplan-Markov)")
+    ax.legend(frameon=False)
+    return svg(fig)
+
+
+def report_markdown(rep: dict, plot: bool = False) -> str:
     s = rep["status"]
     lines = [f"# Audit {rep['name']}: {rep['election']} / {rep['contest']}", "",
              f"Method: {rep['method']}; risk limit {rep['risk_limit']:g}.",
@@ -549,4 +569,6 @@ def report_markdown(rep: dict) -> str:
     lines += ["", f"Decision: **{s['decision']}**. {s['note']}",
               f"Tables with discrepancies: {s['discrepancies']}; transcription discrepancies: "
               f"{s['transcription_discrepancies']}.", "", rep["caveat"], ""]
+    if plot and s["risk_by_draw"]:
+        lines += ["## Risk by draw", "", risk_plot_svg(rep), ""]
     return "\n".join(lines)

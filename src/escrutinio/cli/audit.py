@@ -241,10 +241,11 @@ def status_cmd(name, workspace, fmt):
 @click.option("--name", default="default", show_default=True)
 @click.option("--workspace", default="escrutinio.duckdb", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
-def report_cmd(name, workspace, fmt):
+@click.option("--plot", is_flag=True, help="markdown: include an inline SVG of the risk by draw")
+def report_cmd(name, workspace, fmt, plot):
     """Full record of the audit: inputs' hashes, seed, draws, risks, decision."""
     from escrutinio.audit import workflow
 
     with _workspace(workspace) as ws:
         rep = workflow.report(ws, name)
-    _emit(rep, fmt, workflow.report_markdown(rep))
+    _emit(rep, fmt, workflow.report_markdown(rep, plot=plot))
