@@ -1,0 +1,252 @@
+"""Shared pieces of the forensics battery: the station arrays every method reads, the
+Kobak-style station filter, and the common result object.
+
+Every method in :mod:`escrutinio.forensics` works on plain arrays (one entry per polling
+table) so it can be reused outside escrutinio's data model; :func:`from_snapshot` builds
+those arrays from a :class:`escrutinio.model.Snapshot`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, asdict
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from escrutinio.errors import InputError, UsageError
+
+
+@dataclass(frozen=True)
+class StationData:
+    """Per-station counts.
+
+    ``registered``, ``emitted`` (ballots cast), ``valid`` and ``votes`` (stations x choices)
+    are int64; ``groups`` maps a level name (e.g. ``department``, ``polling_place``) to one
+    string key per station. ``units`` and ``source_rows`` let a flag be traced to its acta.
+    """
+
+    registered: np.ndarray
+    emitted: np.ndarray
+    valid: np.ndarray
+    votes: np.ndarray
+    choices: tuple[str, ...]
+    units: np.ndarray | None = None
+    source_rows: np.ndarray | None = None
+    groups: Mapping[str, np.ndarray] = field(default_factory=dict)
+    label: str = ""
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        n = len(self.registered)
+        for name in ("emitted", "valid"):
+            if len(getattr(self, name)) != n:
+                raise UsageError(f"{name} has {len(getattr(self, name))} stations, registered has {n}")
+        if self.votes.ndim != 2 or self.votes.shape[0] != n or self.votes.shape[1] != len(self.choices):
+            raise UsageError(f"votes must be stations x choices = {n} x {len(self.choices)}, got {self.votes.shape}")
+        for key, arr in self.groups.items():
+            if len(arr) != n:
+                raise UsageError(f"group {key!r} has {len(arr)} keys for {n} stations")
+
+    @property
+    def n(self) -> int:
+        return int(len(self.registered))
+
+    @property
+    def leader_index(self) -> int:
+        """The choice with most valid votes overall (the 'leader' of Kobak et al.)."""
+        return int(np.argmax(self.votes.sum(axis=0)))
+
+    @property
+    def leader(self) -> str:
+        return self.choices[self.leader_index]
+
+    def subset(self, mask: np.ndarray) -> "StationData":
+        return StationData(
+            registered=self.registered[mask], emitted=self.emitted[mask], valid=self.valid[mask],
+            votes=self.votes[mask], choices=self.choices,
+            units=None if self.units is None else self.units[mask],
+            source_rows=None if self.source_rows is None else self.source_rows[mask],
+            groups={k: v[mask] for k, v in self.groups.items()}, label=self.label, source=self.source,
+        )
+
+    def unit_labels(self) -> np.ndarray:
+        return self.units if self.units is not None else np.arange(self.n).astype(str)
+
+
+def from_arrays(registered, emitted, valid, votes, choices: Sequence[str], **kw) -> StationData:
+    """Build :class:`StationData` from array-likes, refusing missing or negative counts."""
+    out = {}
+    for name, arr in (("registered", registered), ("emitted", emitted), ("valid", valid)):
+        a = np.asarray(arr)
+        if a.dtype.kind == "f" and np.isnan(a).any():
+            raise InputError("<arrays>", f"{name} has {int(np.isnan(a).sum())} missing values")
+        out[name] = a.astype(np.int64)
+    v = np.asarray(votes)
+    if v.dtype.kind == "f" and np.isnan(v).any():
+        raise InputError("<arrays>", f"votes have {int(np.isnan(v).sum())} missing values")
+    v = v.astype(np.int64)
+    if (v < 0).any() or any((out[k] < 0).any() for k in out):
+        raise InputError("<arrays>", "negative counts")
+    return StationData(out["registered"], out["emitted"], out["valid"], v, tuple(choices), **kw)
+
+
+def from_snapshot(snapshot, groups: Sequence[str] | None = None) -> StationData:
+    """Station arrays from a Snapshot under the counting rule in force (``.counted()``).
+
+    ``valid`` is the sum of counted choices; ``emitted`` is the published emitted column.
+    Rows with a missing registered/emitted/choice value raise :class:`InputError` naming
+    the source row: the battery never runs on rows it could not read.
+    """
+    frame = snapshot.counted()
+    choices = tuple(snapshot.counted_choices)
+    needed = ["registered", "emitted", *choices]
+    for col in needed:
+        nulls = frame.get_column(col).is_null()
+        if nulls.any():
+            rows = frame.filter(nulls).get_column("source_row").head(5).to_list()
+            raise InputError(snapshot.source or snapshot.name, f"{int(nulls.sum())} rows have no value in {col!r} (first rows {rows})",
+                             row=rows[0] if rows else None, column=col)
+    levels = list(groups) if groups is not None else list(snapshot.levels)
+    grp = {}
+    for lv in levels:
+        if lv in frame.columns:
+            grp[lv] = frame.get_column(lv).cast(str).fill_null("").to_numpy()
+    if "place_id" in frame.columns and frame.get_column("place_id").null_count() < frame.height:
+        grp.setdefault("place_id", frame.get_column("place_id").cast(str).fill_null("").to_numpy())
+    return from_arrays(
+        frame.get_column("registered").to_numpy(), frame.get_column("emitted").to_numpy(),
+        frame.get_column("valid").to_numpy(), frame.select(list(choices)).to_numpy(), choices,
+        units=frame.get_column("unit").cast(str).to_numpy(),
+        source_rows=frame.get_column("source_row").to_numpy() if "source_row" in frame.columns else None,
+        groups=grp, label=f"{snapshot.election} {snapshot.contest}".strip(), source=snapshot.source,
+    )
+
+
+@dataclass(frozen=True)
+class StationFilter:
+    """Which stations enter the share-based tests (defaults as Kobak et al. 2016):
+    at least ``min_registered`` registered voters, turnout and leader share at most
+    ``max_turnout`` / ``max_share``; stations with no ballots or no valid votes cannot have
+    a share and are always excluded."""
+
+    min_registered: int = 100
+    max_turnout: float = 0.99
+    max_share: float = 0.99
+
+    def apply(self, data: StationData) -> tuple[np.ndarray, dict[str, int]]:
+        reg, emi, val = data.registered, data.emitted, data.valid
+        lead = data.votes[:, data.leader_index]
+        reasons: dict[str, int] = {}
+        keep = np.ones(data.n, bool)
+
+        def drop(mask, why):
+            nonlocal keep
+            new = mask & keep
+            if new.any():
+                reasons[why] = int(new.sum())
+            keep &= ~mask
+
+        drop(reg <= 0, "no registered voters")
+        drop(emi <= 0, "no ballots cast")
+        drop(val <= 0, "no valid votes")
+        drop(emi > reg, "more ballots than registered voters (see outliers)")
+        drop(reg < self.min_registered, f"fewer than {self.min_registered} registered voters")
+        # exact comparison: emitted/registered > max  <=>  emitted*den > max_num*registered
+        drop(emi * 1000 > round(self.max_turnout * 1000) * reg, f"turnout above {self.max_turnout:.0%}")
+        drop(lead * 1000 > round(self.max_share * 1000) * np.maximum(val, 1), f"leader share above {self.max_share:.0%}")
+        return keep, reasons
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _json(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [_json(v) for v in x.tolist()]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        f = float(x)
+        return f if math.isfinite(f) else None
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+@dataclass
+class TestResult:
+    """One test of the battery.
+
+    ``p_value`` is the p-value under ``null`` (the null the battery uses for decisions:
+    the simulated one where the method has it, see ``recommended``); ``p_value_classical``
+    and ``p_value_simulated`` keep both when a method computes both.
+    """
+
+    __test__ = False  # not a pytest class
+
+    name: str
+    statistic: float
+    p_value: float | None
+    null: str
+    n_units: int
+    caveat: str
+    scope: str = "all"
+    effect_size: float | None = None
+    effect: str = ""
+    p_value_classical: float | None = None
+    p_value_simulated: float | None = None
+    recommended: str = ""
+    excluded: dict[str, int] = field(default_factory=dict)
+    p_adjusted: float | None = None
+    p_adjusted_bh: float | None = None
+    p_adjusted_areas: float | None = None
+    citation: str = ""
+    details: dict = field(default_factory=dict)
+
+    def summary(self) -> str:
+        p = "n/a" if self.p_value is None else f"{self.p_value:.4g}"
+        adj = "" if self.p_adjusted is None else f", Holm-adjusted {self.p_adjusted:.4g}"
+        eff = "" if self.effect_size is None else f"; effect {self.effect} = {self.effect_size:.4g}"
+        exc = sum(self.excluded.values())
+        return (f"{self.name} [{self.scope}]: statistic {self.statistic:.4g}, p = {p}{adj} "
+                f"under {self.null}; {self.n_units} units ({exc} excluded){eff}. {self.caveat}")
+
+    def to_dict(self) -> dict:
+        return _json(asdict(self))
+
+
+def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (used for false-positive rates)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mc_p_value(observed: float, simulated: np.ndarray, side: str = "greater") -> float:
+    """Monte-Carlo p-value (1 + #{as extreme}) / (S + 1) (Davison & Hinkley 1997, eq. 4.11).
+
+    ``side='two'`` measures extremeness as distance from the simulated mean."""
+    sim = np.asarray(simulated, float)
+    s = len(sim)
+    if side == "greater":
+        k = int((sim >= observed).sum())
+    elif side == "less":
+        k = int((sim <= observed).sum())
+    else:
+        c = sim.mean()
+        k = int((np.abs(sim - c) >= abs(observed - c)).sum())
+    return (1 + k) / (s + 1)
+
+
+def group_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes for string group keys (vectorised)."""
+    uniq, codes = np.unique(keys.astype(str), return_inverse=True)
+    return uniq, codes

@@ -1,0 +1,135 @@
+"""Hartigan's dip test of unimodality, implemented from the paper.
+
+Hartigan, J. A. & Hartigan, P. M. (1985). "The dip test of unimodality." Annals of
+Statistics 13(1), 70-84.
+
+The dip is the sup-distance between the empirical distribution function F_n and the
+closest unimodal distribution function. We follow the paper's iteration (section 3):
+starting with the whole range [x_L, x_U], compute the greatest convex minorant G and
+the least concave majorant L of F_n on it; find where G and L are furthest apart; that
+fixes a narrower candidate modal interval [x_L0, x_U0]; the dip is updated with the
+largest departure of F_n from G left of x_L0 and from L right of x_U0; repeat until the
+G-L gap no longer exceeds the current dip. dip = D / 2 (in probability units).
+
+Null: the uniform distribution, the least favourable unimodal law (Hartigan & Hartigan,
+Theorem 5), so p-values are conservative for any unimodal population. The reference
+distribution of sqrt(n) * dip under the uniform was simulated with this very
+implementation (benchmarks/make_dip_table.py) and is stored in ``_dip_table.py``; for n
+beyond the largest tabulated size the asymptotic scaling of sqrt(n) * dip is used.
+
+Ties (turnouts are ratios of small integers, so they are frequent) are handled by
+treating the ECDF as its graph: each observation contributes a lower point (x, i-1) used
+by the convex minorant and an upper point (x, i) used by the concave majorant.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    h: list[int] = []
+    for i in range(len(x)):
+        while len(h) >= 2:
+            a, b = h[-2], h[-1]
+            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) <= 0:
+                h.pop()
+            else:
+                break
+        h.append(i)
+    return np.array(h)
+
+
+def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    h: list[int] = []
+    for i in range(len(x)):
+        while len(h) >= 2:
+            a, b = h[-2], h[-1]
+            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) >= 0:
+                h.pop()
+            else:
+                break
+        h.append(i)
+    return np.array(h)
+
+
+def _interp(xq: np.ndarray, xv: np.ndarray, yv: np.ndarray) -> np.ndarray:
+    # hull vertices may share an x (vertical segment): np.interp needs increasing x,
+    # so keep per x the value the hull takes there (first for minorant, last for majorant
+    # is handled by the caller choosing the vertex order)
+    return np.interp(xq, xv, yv)
+
+
+def dip_statistic(x) -> float:
+    """The dip of the sample ``x`` (probability units, between 1/(2n) and 1/4)."""
+    x = np.sort(np.asarray(x, float))
+    n = len(x)
+    if n < 2:
+        return 0.0 if n == 0 else 0.5
+    lower = np.arange(n, dtype=float)      # F_n(x_i-) in counts
+    upper = lower + 1.0                    # F_n(x_i) in counts
+    lo, hi = 0, n - 1
+    D = 0.0
+    for _ in range(200):
+        xs = x[lo:hi + 1]
+        g = _lower_hull(xs, lower[lo:hi + 1]) + lo
+        lv = _upper_hull(xs, upper[lo:hi + 1]) + lo
+        # collapse vertical segments: minorant takes the lowest, majorant the highest value at an x
+        gx, gi = np.unique(x[g], return_index=True)
+        gy = lower[g][gi]
+        lx, li = np.unique(x[lv][::-1], return_index=True)
+        ly = upper[lv][::-1][li]
+        Gx = _interp(xs, gx, gy)
+        Lx = _interp(xs, lx, ly)
+        gap = Lx - Gx
+        d = float(gap.max())
+        if d <= D:
+            break
+        j = int(np.argmax(gap)) + lo
+        # the candidate modal interval: GCM vertex at or left of j, LCM vertex at or right of j
+        gl = g[g <= j]
+        new_lo = int(gl.max()) if len(gl) else lo
+        lr = lv[lv >= j]
+        new_hi = int(lr.min()) if len(lr) else hi
+        if new_hi < new_lo:
+            new_hi = new_lo
+        left = slice(0, new_lo - lo + 1)
+        right = slice(new_hi - lo, hi - lo + 1)
+        d_left = float((upper[lo:new_lo + 1] - Gx[left]).max())
+        d_right = float((Lx[right] - lower[new_hi:hi + 1]).max())
+        D = max(D, d_left, d_right)
+        if (new_lo, new_hi) == (lo, hi):
+            D = max(D, d)
+            break
+        lo, hi = new_lo, new_hi
+    return D / (2.0 * n)
+
+
+def dip_p_value(dip: float, n: int) -> float:
+    """P(dip_uniform(n) >= dip) from the stored reference table (conservative for any
+    unimodal null). Uses sqrt(n) * dip, interpolating between tabulated sizes."""
+    from escrutinio.forensics._dip_table import SIZES, SQRT_N_DIPS
+
+    sizes = np.array(SIZES)
+    k = int(np.searchsorted(sizes, n))
+    stat = np.sqrt(n) * dip
+    def tail(row):
+        ref = np.asarray(SQRT_N_DIPS[row])
+        return (1 + (ref >= stat).sum()) / (len(ref) + 1)
+    if k == 0:
+        return float(tail(0))
+    if k >= len(sizes):
+        return float(tail(len(sizes) - 1))
+    # interpolate on log n between the neighbouring sizes
+    w = (np.log(n) - np.log(sizes[k - 1])) / (np.log(sizes[k]) - np.log(sizes[k - 1]))
+    return float((1 - w) * tail(k - 1) + w * tail(k))
+
+
+def dip_test(x, max_n: int | None = 50_000, seed=None) -> tuple[float, float, int]:
+    """(dip, p-value, n used). Samples above ``max_n`` are subsampled at random (seeded)
+    because the hull pass is a Python loop; the p-value refers to the subsample."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    if max_n is not None and len(x) > max_n:
+        x = np.random.default_rng(seed).choice(x, max_n, replace=False)
+    d = dip_statistic(x)
+    return d, dip_p_value(d, len(x)), len(x)

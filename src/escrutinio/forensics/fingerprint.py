@@ -1,0 +1,255 @@
+"""Election fingerprints and the Klimek fraud model.
+
+Klimek, P., Yegorov, Y., Hanel, R. & Thurner, S. (2012). "Statistical detection of
+systematic election irregularities." PNAS 109(41), 16469-16473.
+
+The fingerprint is the 2D histogram of station turnout (x) against the leader's share of
+valid votes (y). Under fair conditions it is one compact blob; incremental fraud smears
+it towards the upper right, extreme fraud piles stations at 100 % / 100 %.
+
+The fraud model (our parametrisation of Klimek et al.'s): each station has fair
+turnout tau_i ~ N(mu_t, sd_t) and fair leader share nu_i ~ N(mu_v, sd_v) (truncated to
+[0, 1]); its fair counts are binomial (V_i ~ Bin(N_i, tau_i) voters, W_i ~ Bin(V_i, nu_i)
+leader votes, N_i the real electorate). With probability f_i the station suffers
+*incremental* fraud and with probability f_e *extreme* fraud: a fraction x_i of the
+non-voters is added to the leader (ballot stuffing) and the same fraction x_i of the
+opposition's votes is moved to the leader (vote stealing), with x_i ~ |N(0, sigma_x)| for
+incremental and x_i ~ 1 - |N(0, sigma_e)| for extreme fraud (clipped to [0, 1]).
+Klimek et al. fit the fair parameters from the bulk of the data; we take mu as the mode
+of each marginal and sd from the side of the mode that fraud does not touch (below the
+mode), net of binomial noise.
+
+Fit: minimum squared-Hellinger distance sum (sqrt(H_obs) - sqrt(H_model))^2 between the
+observed and model fingerprints over a (f_i, f_e) grid. The model histograms for the
+whole grid come from one set of common random numbers (stations sorted by their fraud
+uniform, cumulative histograms at each grid threshold), so the whole grid costs about
+one simulation; the fair means and sds are profiled over a small set of offsets.
+Intervals: a bootstrap confidence set. ``boot`` datasets are simulated at the fit with
+fresh random numbers; in each, the excess of the distance at the true (fitted) point over
+the minimum distance is recorded; its 95 % quantile is the margin. Every (f_i, f_e) whose
+profile distance is within the margin of the observed minimum belongs to the set, and
+the intervals are the set's projections widened by half a grid step.
+
+Caveat: a fitted f_i or f_e above 0 says that the fingerprint is smeared the way the
+model's fraud would smear it; heterogeneous regions (e.g. rural strongholds with high
+turnout) smear it too. It is a measure of shape, not of fraud.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, asdict
+
+import numpy as np
+
+from escrutinio.forensics.core import StationData, _json
+
+CITATION = "Klimek, Yegorov, Hanel & Thurner (2012), PNAS 109(41):16469-16473"
+
+
+def fingerprint_histogram(turnout: np.ndarray, share: np.ndarray, bins: int = 50) -> np.ndarray:
+    """Counts on a bins x bins grid over [0,1]^2 (rows: turnout, columns: share); values
+    equal to 1 fall in the last bin."""
+    it = np.clip((np.asarray(turnout) * bins).astype(np.int64), 0, bins - 1)
+    js = np.clip((np.asarray(share) * bins).astype(np.int64), 0, bins - 1)
+    return np.bincount(it * bins + js, minlength=bins * bins).reshape(bins, bins)
+
+
+def fair_parameters(turnout: np.ndarray, share: np.ndarray, registered: np.ndarray) -> dict:
+    """Mode and lower-side sd (net of binomial noise) of each marginal."""
+    out = {}
+    for key, x in (("t", turnout), ("v", share)):
+        h, edges = np.histogram(x, bins=200, range=(0, 1))
+        sm = np.convolve(h, np.ones(9) / 9, mode="same")
+        mode = float((edges[:-1] + edges[1:])[np.argmax(sm)] / 2)
+        below = x[x <= mode]
+        sd_obs = float(np.sqrt(np.mean((below - mode) ** 2))) if len(below) > 10 else float(np.std(x))
+        noise = float(np.mean(mode * (1 - mode) / np.maximum(registered, 1)))
+        out["mu_" + key] = mode
+        out["sd_" + key] = float(np.sqrt(max(sd_obs ** 2 - noise, 1e-6)))
+    return out
+
+
+def _simulate_parts(N: np.ndarray, fair: dict, sigma_x: float, sigma_e: float, rng: np.random.Generator, bins: int):
+    """Fingerprint bin of each station when clean, under incremental and under extreme
+    fraud, plus the uniform deciding its fraud class (common random numbers)."""
+    n = len(N)
+    tau = np.clip(rng.normal(fair["mu_t"], fair["sd_t"], n), 0, 1)
+    nu = np.clip(rng.normal(fair["mu_v"], fair["sd_v"], n), 0, 1)
+    V = rng.binomial(N, tau)
+    W = rng.binomial(V, nu)
+    u = rng.random(n)
+    x_inc = np.clip(np.abs(rng.normal(0, sigma_x, n)), 0, 1)
+    x_ext = np.clip(1 - np.abs(rng.normal(0, sigma_e, n)), 0, 1)
+
+    def bin_of(x):
+        add = np.rint(x * (N - V))
+        steal = np.rint(x * (V - W))
+        v2 = V + add
+        w2 = W + add + steal
+        t = v2 / np.maximum(N, 1)
+        s = np.where(v2 > 0, w2 / np.maximum(v2, 1), 0.0)
+        it = np.clip((t * bins).astype(np.int64), 0, bins - 1)
+        js = np.clip((s * bins).astype(np.int64), 0, bins - 1)
+        return it * bins + js
+
+    return u, bin_of(np.zeros(n)), bin_of(x_inc), bin_of(x_ext)
+
+
+def _grid_histograms(u, b_clean, b_inc, b_ext, fi_grid, fe_grid, bins):
+    """Model histograms for every (f_i, f_e) on the grid, shape (len(fi), len(fe), bins^2)."""
+    # rounding keeps f_e + f_i sums that are equal on paper equal in floating point
+    cuts = np.unique(np.round(np.concatenate([fe_grid, (fe_grid[:, None] + fi_grid[None, :]).ravel()]), 10))
+    cuts = np.minimum(cuts, 1.0)
+    slot = np.searchsorted(cuts, u, side="right")  # stations with u < cuts[k] have slot <= k
+    nb = bins * bins
+    ncut = len(cuts) + 1
+
+    def cum(b):
+        c = np.bincount(slot * nb + b, minlength=ncut * nb).reshape(ncut, nb)
+        return np.cumsum(c, axis=0)  # row k: stations with u < cuts[k]
+
+    C_clean, C_inc, C_ext = cum(b_clean), cum(b_inc), cum(b_ext)
+    total_clean = C_clean[-1]
+    ke = np.searchsorted(cuts, np.round(fe_grid, 10)) + 0  # row of C: stations with u < f_e
+    kt = np.searchsorted(cuts, np.round(np.minimum(fe_grid[None, :] + fi_grid[:, None], 1.0), 10))
+    H = (total_clean[None, None, :] - C_clean[kt] + C_inc[kt] - C_inc[ke][None, :, :] + C_ext[ke][None, :, :])
+    return H
+
+
+def _distance(H_model: np.ndarray, h_obs: np.ndarray) -> np.ndarray:
+    return ((np.sqrt(H_model) - np.sqrt(h_obs.ravel())[None, None, :]) ** 2).sum(axis=-1)
+
+
+@dataclass
+class KlimekFit:
+    f_i: float
+    f_e: float
+    ci_f_i: tuple[float, float]
+    ci_f_e: tuple[float, float]
+    distance: float
+    fair: dict
+    margin: float
+    sigma_x: float
+    sigma_e: float
+    n_units: int
+    excluded: dict
+    boot: int
+    bins: int
+    histogram: list = field(default_factory=list, repr=False)
+    model_histogram: list = field(default_factory=list, repr=False)
+    null: str = "no fraud: f_i = f_e = 0 in the Klimek et al. (2012) model"
+    caveat: str = ("f_i and f_e measure how smeared the fingerprint is in the directions the model's fraud smears "
+                   "it; genuine regional differences (e.g. high-turnout strongholds) produce the same shape. A "
+                   "shape, not evidence of fraud.")
+    citation: str = CITATION
+
+    def summary(self) -> str:
+        return (f"Klimek fit on {self.n_units} stations: f_i = {self.f_i:.3f} (95% CI {self.ci_f_i[0]:.3f}-"
+                f"{self.ci_f_i[1]:.3f}), f_e = {self.f_e:.4f} (95% CI {self.ci_f_e[0]:.4f}-{self.ci_f_e[1]:.4f}); "
+                f"fair turnout {self.fair['mu_t']:.3f}+-{self.fair['sd_t']:.3f}, fair share "
+                f"{self.fair['mu_v']:.3f}+-{self.fair['sd_v']:.3f}. {self.caveat}")
+
+    def to_dict(self, histograms: bool = False) -> dict:
+        d = asdict(self)
+        if not histograms:
+            d.pop("histogram")
+            d.pop("model_histogram")
+        return _json(d)
+
+
+def _usable(data: StationData) -> tuple[np.ndarray, dict]:
+    keep = (data.registered > 0) & (data.emitted > 0) & (data.valid > 0) & (data.emitted <= data.registered)
+    excluded = {}
+    if (~keep).any():
+        excluded["no registered, no ballots, no valid votes, or more ballots than registered"] = int((~keep).sum())
+    return keep, excluded
+
+
+def _fair_at(turnout, share, registered, mu_t, mu_v, scale: float = 1.0) -> dict:
+    """Fair parameters for given means: sd from the side below the mean, net of binomial
+    noise (turnout over the electorate, share over the voters), times ``scale``."""
+    out = {"mu_t": float(mu_t), "mu_v": float(mu_v)}
+    voters = np.maximum(np.rint(registered * turnout), 1)
+    for key, x, mu, den in (("t", turnout, mu_t, registered), ("v", share, mu_v, voters)):
+        below = x <= mu
+        sd_obs = float(np.sqrt(np.mean((x[below] - mu) ** 2))) if below.sum() > 10 else float(np.std(x))
+        noise = float(np.mean(mu * (1 - mu) / np.maximum(den[below] if below.sum() > 10 else den, 1)))
+        out["sd_" + key] = scale * float(np.sqrt(max(sd_obs ** 2 - noise, 1e-6)))
+    return out
+
+
+def fit_klimek(data: StationData, bins: int = 25, sigma_x: float = 0.25, sigma_e: float = 0.075,
+               fi_grid=None, fe_grid=None, boot: int = 100, seed=None,
+               mean_offsets_t=tuple(np.round(np.arange(-0.02, 0.0101, 0.005), 4)),
+               mean_offsets_v=tuple(np.round(np.arange(-0.04, 0.0101, 0.005), 4)),
+               sd_scales=(1.0,)) -> KlimekFit:
+    """Fit (f_i, f_e) of the Klimek et al. (2012) model with bootstrap intervals.
+
+    The fair means are profiled over small offsets from the marginal modes (fraud moves
+    the modes right, so the offsets are mostly negative); the fair sds follow from the
+    side below each mean. Stations are not filtered by turnout or share here (the
+    extreme-fraud signature lives at 100 %); only stations without registered voters,
+    ballots or valid votes, or with more ballots than registered voters, are excluded
+    (reported)."""
+    rng = np.random.default_rng(seed)
+    base_seed = int(rng.integers(2**62))
+    fi_grid = np.round(np.arange(0, 0.6001, 0.02), 6) if fi_grid is None else np.asarray(fi_grid, float)
+    fe_grid = np.round(np.arange(0, 0.0801, 0.005), 6) if fe_grid is None else np.asarray(fe_grid, float)
+    keep, excluded = _usable(data)
+    N = data.registered[keep]
+    t = data.emitted[keep] / N
+    s = data.votes[keep, data.leader_index] / data.valid[keep]
+    h_obs = fingerprint_histogram(t, s, bins).ravel().astype(float)
+    mode = fair_parameters(t, s, N)
+    cands, sqrtHs, consts = [], [], []
+    for dt, dv, sc in ((a, b, c) for a in mean_offsets_t for b in mean_offsets_v for c in sd_scales):
+        if True:
+            fair = _fair_at(t, s, N, mode["mu_t"] + dt, mode["mu_v"] + dv, sc)
+            # common random numbers across candidates and grid points
+            parts = _simulate_parts(N, fair, sigma_x, sigma_e, np.random.default_rng(base_seed), bins)
+            H = _grid_histograms(*parts, fi_grid, fe_grid, bins).reshape(len(fi_grid) * len(fe_grid), -1)
+            cands.append(fair)
+            consts.append(H.sum(axis=1).astype(float))
+            sqrtHs.append(np.sqrt(H).astype(np.float32))
+    n_grid = len(fi_grid) * len(fe_grid)
+    sqrtH = np.concatenate(sqrtHs)      # (candidates * grid) x cells, contiguous for one matvec
+    const = np.concatenate(consts)
+
+    def dist_to(h):
+        # sum (sqrt H - sqrt h)^2 = sum H - 2 sqrt(H).sqrt(h) + sum h
+        return (const - 2 * (sqrtH @ np.sqrt(h).astype(np.float32)) + h.sum()).reshape(len(cands), n_grid)
+
+    d = dist_to(h_obs)
+    c, g = np.unravel_index(np.argmin(d), d.shape)
+    i, j = np.unravel_index(g, (len(fi_grid), len(fe_grid)))
+    f_i, f_e, fair = float(fi_grid[i]), float(fe_grid[j]), cands[c]
+    # Confidence set by parametric bootstrap of the distance excess (a likelihood-ratio
+    # analogue): in data simulated at the fit, how far is the true point's distance above
+    # the minimum? Points of the observed profile within that 95 % margin form the set.
+    # A flat valley (f_i traded against the fair means) makes the set wide, as it should.
+    excess = []
+    for _ in range(boot):
+        u, bc, bi, be = _simulate_parts(N, fair, sigma_x, sigma_e, rng, bins)
+        b = np.where(u < f_e, be, np.where(u < f_e + f_i, bi, bc))
+        db = dist_to(np.bincount(b, minlength=bins * bins).astype(float))
+        excess.append(float(db[c, g] - db.min()))
+    margin = float(np.quantile(excess, 0.95)) if excess else 0.0
+    prof = d.min(axis=0).reshape(len(fi_grid), len(fe_grid))
+    inside = prof - d[c, g] <= margin
+    step_i = float(fi_grid[1] - fi_grid[0]) if len(fi_grid) > 1 else 0.0
+    step_e = float(fe_grid[1] - fe_grid[0]) if len(fe_grid) > 1 else 0.0
+    fi_in = fi_grid[inside.any(axis=1)]
+    fe_in = fe_grid[inside.any(axis=0)]
+    ci_i = (float(max(0.0, fi_in.min() - step_i / 2)), float(fi_in.max() + step_i / 2))
+    ci_e = (float(max(0.0, fe_in.min() - step_e / 2)), float(fe_in.max() + step_e / 2))
+    model = (sqrtH[c * n_grid + g].astype(float) ** 2).reshape(bins, bins)
+    return KlimekFit(f_i=f_i, f_e=f_e, ci_f_i=ci_i, ci_f_e=ci_e, margin=margin,
+                     distance=float(d[c, g]), fair=fair, sigma_x=sigma_x, sigma_e=sigma_e, n_units=int(keep.sum()),
+                     excluded=excluded, boot=boot, bins=bins, histogram=h_obs.reshape(bins, bins).tolist(),
+                     model_histogram=np.rint(model).tolist())
+
+
+def fingerprint(data: StationData, bins: int = 40) -> np.ndarray:
+    """The observed fingerprint (same exclusions as :func:`fit_klimek`)."""
+    keep, _ = _usable(data)
+    N = data.registered[keep]
+    return fingerprint_histogram(data.emitted[keep] / N, data.votes[keep, data.leader_index] / data.valid[keep], bins)

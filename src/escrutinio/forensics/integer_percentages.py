@@ -1,0 +1,269 @@
+"""Integer percentages (Kobak, Shpilkin & Pshenichnikov 2016) and coarse vote-share spikes
+(Rozenas 2017).
+
+Kobak, D., Shpilkin, S. & Pshenichnikov, M. S. (2016). "Integer percentages as electoral
+falsification fingerprints." Annals of Applied Statistics 10(1), 54-73.
+Rozenas, A. (2017). "Detecting election fraud from irregularities in vote-share
+distributions." Political Analysis 25(1), 41-56.
+
+Null hypothesis (both tests): every station's count is a binomial draw with the station's
+own observed rate, turnout votes ~ Bin(registered, emitted/registered) and leader votes
+~ Bin(valid, leader/valid), independently across stations and between the two. This is
+Kobak et al.'s Monte-Carlo null; it keeps the station sizes, which is what makes "round"
+values common at small stations (Rozenas's point).
+
+Statistic: the number of stations whose turnout (resp. leader share) lies within +-0.05
+percentage points of an integer percentage ("turnout", "leader", "either"); for the
+Rozenas test, the number of stations whose value equals a coarse fraction exactly
+(multiples of 1/20, and 1/3, 2/3).
+
+How the null is computed (why it is fast): for each station the probability q_i that its
+binomial draw lands on a hit is computed exactly from the binomial pmf (log-space
+recursion over +-8 sd). The simulated count is a sum of independent Bernoulli(q_i). The
+1,000 Monte-Carlo draws of the three counts are drawn jointly from stations pooled into
+32 x 32 cells of (q_turnout, q_leader), one binomial per cell; the mean is exact and the
+variance is at most slightly overstated (reported as ``variance_excess``), so the
+p-value errs on the conservative side. Exact mean and sd are reported too.
+
+Caveat: an excess of integer or coarse values means reported numbers were more often
+round than chance allows; it is consistent with numbers being written rather than
+counted, but also with rounding conventions or data entry habits. It is not evidence of
+fraud by itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, asdict
+from typing import Callable
+
+import numpy as np
+from scipy.special import gammaln
+
+from escrutinio.forensics.core import StationData, StationFilter, TestResult, _json, mc_p_value
+
+CITATION_KOBAK = "Kobak, Shpilkin & Pshenichnikov (2016), Ann. Appl. Stat. 10(1):54-73"
+CITATION_ROZENAS = "Rozenas (2017), Political Analysis 25(1):41-56"
+
+
+def hit_integer_percent(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Exact integer test: 100 k/n within 0.05 of an integer <=> (2000k mod 20n) <= n or >= 19n."""
+    rem = np.mod(2000 * k, 20 * n)
+    return (rem <= n) | (rem >= 19 * n)
+
+
+def hit_coarse(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """k/n equals a multiple of 1/20 or 1/3 strictly between 0 and 1 (exact integers)."""
+    inside = (k > 0) & (k < n)
+    return inside & ((np.mod(20 * k, n) == 0) | (np.mod(3 * k, n) == 0))
+
+
+def hit_probability(n: np.ndarray, k_obs: np.ndarray, hits, sds: float = 7.0,
+                    chunk_cells: int = 4_000_000) -> list[np.ndarray]:
+    """P(hit(X, n)) for X ~ Bin(n, k_obs/n), per station and per hit function in ``hits``,
+    exact up to the tail mass beyond ``sds`` standard deviations (< 1e-11)."""
+    single = callable(hits)
+    hits = [hits] if single else list(hits)
+    n = np.asarray(n, np.int64)
+    k_obs = np.asarray(k_obs, np.int64)
+    outs = [np.empty(len(n)) for _ in hits]
+    p = k_obs / np.maximum(n, 1)
+    degenerate = (k_obs <= 0) | (k_obs >= n)
+    for out, hit in zip(outs, hits):
+        out[degenerate] = hit(k_obs[degenerate], np.maximum(n[degenerate], 1)).astype(float)
+    idx = np.flatnonzero(~degenerate)
+    if len(idx):
+        nn_all, pp_all = n[idx], p[idx]
+        sd = np.sqrt(nn_all * pp_all * (1 - pp_all))
+        lo = np.maximum(0, np.floor(nn_all * pp_all - sds * sd - 1)).astype(np.int64)
+        hi = np.minimum(nn_all, np.ceil(nn_all * pp_all + sds * sd + 1)).astype(np.int64)
+        # log pmf at the window start, then the ratio recursion
+        # pmf(k+1)/pmf(k) = (n-k)/(k+1) * p/(1-p): two logs per cell instead of three lgammas
+        log0 = (gammaln(nn_all + 1) - gammaln(lo + 1) - gammaln(nn_all - lo + 1)
+                + lo * np.log(pp_all) + (nn_all - lo) * np.log1p(-pp_all))
+        logit = np.log(pp_all) - np.log1p(-pp_all)
+        width = hi - lo + 1
+        order = np.argsort(width, kind="stable")
+        idx, nn_all, pp_all, lo, hi, log0, logit, width = (
+            a[order] for a in (idx, nn_all, pp_all, lo, hi, log0, logit, width))
+        start = 0
+        while start < len(idx):
+            # stations sorted by window width: each chunk is as narrow as its widest row
+            guess = max(1, chunk_cells // int(width[min(len(idx) - 1, start + 1)]))
+            stop = min(len(idx), start + guess)
+            ww = int(width[stop - 1])
+            stop = min(stop, start + max(1, chunk_cells // ww))
+            sl = slice(start, stop)
+            start = stop
+            offs = np.arange(ww)
+            nn = nn_all[sl][:, None]
+            ks = lo[sl][:, None] + offs[None, :-1]
+            ratio = np.log(np.maximum(nn - ks, 1)) - np.log(ks + 1) + logit[sl][:, None]
+            logpmf = np.empty((ks.shape[0], ww))
+            logpmf[:, 0] = log0[sl]
+            logpmf[:, 1:] = log0[sl][:, None] + np.cumsum(ratio, axis=1)
+            kk = lo[sl][:, None] + offs[None, :]
+            valid = kk <= hi[sl][:, None]
+            prob = np.where(valid, np.exp(logpmf), 0.0)
+            kk = np.minimum(kk, nn)
+            for out, hit in zip(outs, hits):
+                out[idx[sl]] = (prob * hit(kk, nn)).sum(axis=1)
+    outs = [np.clip(o, 0.0, 1.0) for o in outs]
+    return outs[0] if single else outs
+
+
+def _joint_draws(qa: np.ndarray, qb: np.ndarray, draws: int, rng: np.random.Generator,
+                 cells: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Draws of (#a hits, #b hits, #either) for independent Bernoulli(qa_i), Bernoulli(qb_i)."""
+    if len(qa) == 0:
+        z = np.zeros(draws)
+        return z, z, z, 0.0
+    ra = np.minimum((np.argsort(np.argsort(qa, kind="stable"), kind="stable") * cells) // len(qa), cells - 1)
+    rb = np.minimum((np.argsort(np.argsort(qb, kind="stable"), kind="stable") * cells) // len(qb), cells - 1)
+    cell = ra * cells + rb
+    m = np.bincount(cell, minlength=cells * cells).astype(np.int64)
+    both = qa * qb
+    a_only = qa * (1 - qb)
+    b_only = (1 - qa) * qb
+    def mean(x):
+        return np.bincount(cell, weights=x, minlength=cells * cells) / np.maximum(m, 1)
+    pb, pa, pbb = mean(both), mean(a_only), mean(b_only)
+    # variance overstatement from pooling = sum over stations of (q_i - cell mean)^2, per count
+    var_excess = float(((qa - mean(qa)[cell]) ** 2).sum())
+    used = m > 0
+    m, pb, pa, pbb = m[used], pb[used], pa[used], pbb[used]
+    n_both = rng.binomial(m, np.clip(pb, 0, 1), size=(draws, len(m)))
+    rest = m - n_both
+    n_a = rng.binomial(rest, np.clip(pa / np.maximum(1 - pb, 1e-300), 0, 1))
+    rest = rest - n_a
+    n_b = rng.binomial(rest, np.clip(pbb / np.maximum(1 - pb - pa, 1e-300), 0, 1))
+    a = (n_both + n_a).sum(1)
+    b = (n_both + n_b).sum(1)
+    e = (n_both + n_a + n_b).sum(1)
+    return a.astype(float), b.astype(float), e.astype(float), var_excess
+
+
+@dataclass
+class SpikeCount:
+    observed: int
+    expected: float
+    excess: float
+    sd: float
+    p_value: float
+    expected_exact: float
+    sd_exact: float
+
+    def to_dict(self) -> dict:
+        return _json(asdict(self))
+
+
+@dataclass
+class RoundNumberResult:
+    """Counts of round values against the binomial null, for turnout, leader and either."""
+
+    method: str
+    turnout: SpikeCount
+    leader: SpikeCount
+    either: SpikeCount
+    leader_name: str
+    n_units: int
+    excluded: dict[str, int]
+    draws: int
+    filter: dict
+    variance_excess: float
+    null: str
+    caveat: str
+    citation: str
+    scope: str = "all"
+    flagged_units: list = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"{self.method} [{self.scope}] on {self.n_units} stations ({sum(self.excluded.values())} excluded), "
+                 f"{self.draws} Monte-Carlo draws; leader = {self.leader_name}"]
+        for key in ("turnout", "leader", "either"):
+            s: SpikeCount = getattr(self, key)
+            lines.append(f"  {key:8s} observed {s.observed}, expected {s.expected:.1f}, excess {s.excess:+.1f} "
+                         f"(sd {s.sd:.1f}), p = {s.p_value:.4g}")
+        lines.append("  " + self.caveat)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k).to_dict() for k in ("turnout", "leader", "either")}
+        d.update(_json({k: getattr(self, k) for k in ("method", "leader_name", "n_units", "excluded", "draws",
+                                                    "filter", "variance_excess", "null", "caveat", "citation", "scope")}))
+        return d
+
+    def as_tests(self) -> list[TestResult]:
+        out = []
+        short = "integer_pct" if self.method.startswith("integer") else "coarse_spikes"
+        for key in ("turnout", "leader", "either"):
+            s: SpikeCount = getattr(self, key)
+            out.append(TestResult(
+                name=f"{short}_{key}", statistic=float(s.observed), p_value=s.p_value, null=self.null,
+                n_units=self.n_units, caveat=self.caveat, scope=self.scope,
+                effect_size=s.excess / s.expected if s.expected > 0 else None, effect="relative excess",
+                p_value_simulated=s.p_value, recommended="simulated", excluded=self.excluded, citation=self.citation,
+                details={"observed": s.observed, "expected": s.expected, "sd": s.sd, "excess": s.excess},
+            ))
+        return out
+
+
+_NULL = "binomial resampling at each station's own rates ({})"
+_CAVEAT_INT = ("More round percentages than binomial chance at the same station sizes. Consistent with numbers "
+               "written rather than counted, but also with rounding habits; not evidence of fraud by itself.")
+_CAVEAT_COARSE = ("Coarse shares (1/2, 3/5, 3/4...) occur naturally at small stations; this counts only the excess "
+                  "over that. An excess is an anomaly in reported numbers, not evidence of fraud by itself.")
+
+
+def round_number_tests(data: StationData, draws: int = 1000, seed=None, station_filter: StationFilter | None = None,
+                       scope: str = "all", which=("integer", "coarse")) -> dict[str, RoundNumberResult]:
+    """Both round-number tests sharing one pass over the binomial pmfs. Returns
+    ``{"integer": ..., "coarse": ...}`` (keys as requested in ``which``)."""
+    filt = station_filter or StationFilter()
+    keep, excluded = filt.apply(data)
+    rng = np.random.default_rng(seed)
+    reg, emi, val = data.registered[keep], data.emitted[keep], data.valid[keep]
+    lead = data.votes[keep, data.leader_index]
+    spec = {"integer": (hit_integer_percent, "integer percentages", CITATION_KOBAK, _CAVEAT_INT, "Kobak et al. 2016"),
+            "coarse": (hit_coarse, "coarse fractions", CITATION_ROZENAS, _CAVEAT_COARSE, "Rozenas 2017")}
+    hits = [spec[w][0] for w in which]
+    qts = hit_probability(reg, emi, hits)
+    qls = hit_probability(val, lead, hits)
+    results = {}
+    for w, hit, q_t, q_l in zip(which, hits, qts, qls):
+        _, method, citation, caveat, ref = spec[w]
+        obs_t = hit(emi, reg)
+        obs_l = hit(lead, val)
+        a, b, e, vx = _joint_draws(q_t, q_l, draws, rng)
+        q_e = q_t + q_l - q_t * q_l
+        exact = {"turnout": q_t, "leader": q_l, "either": q_e}
+        counts = {}
+        for key, obs, sim in (("turnout", obs_t, a), ("leader", obs_l, b), ("either", obs_t | obs_l, e)):
+            o = int(obs.sum())
+            q = exact[key]
+            counts[key] = SpikeCount(observed=o, expected=float(sim.mean()), excess=float(o - sim.mean()),
+                                     sd=float(sim.std(ddof=1)) if draws > 1 else float("nan"),
+                                     p_value=mc_p_value(o, sim, "greater"),
+                                     expected_exact=float(q.sum()), sd_exact=float(np.sqrt((q * (1 - q)).sum())))
+        results[w] = RoundNumberResult(
+            method=method, turnout=counts["turnout"], leader=counts["leader"], either=counts["either"],
+            leader_name=data.leader, n_units=int(keep.sum()), excluded=excluded, draws=draws, filter=filt.to_dict(),
+            variance_excess=vx, null=_NULL.format(ref), caveat=caveat, citation=citation, scope=scope)
+    return results
+
+
+def integer_percentages(data: StationData, draws: int = 1000, seed=None, station_filter: StationFilter | None = None,
+                        scope: str = "all") -> RoundNumberResult:
+    """Kobak et al. (2016) integer-percentage test: excess of stations whose turnout or
+    leader share is within +-0.05 points of an integer percentage, against 1,000 binomial
+    Monte-Carlo draws (one-sided p-value: more hits than the null)."""
+    return round_number_tests(data, draws, seed, station_filter, scope, which=("integer",))["integer"]
+
+
+def coarse_spikes(data: StationData, draws: int = 1000, seed=None, station_filter: StationFilter | None = None,
+                  scope: str = "all") -> RoundNumberResult:
+    """Rozenas (2017) coarse vote-share spikes: excess of stations whose turnout or leader
+    share equals a coarse fraction (k/20, 1/3, 2/3) against binomial resampling at the
+    station's own size and rate, which already makes coarse values frequent at small
+    stations. (Rozenas smooths resampled shares with a kernel density; counting exact
+    coarse values against the exact binomial null is the same comparison without the
+    bandwidth choice.)"""
+    return round_number_tests(data, draws, seed, station_filter, scope, which=("coarse",))["coarse"]
