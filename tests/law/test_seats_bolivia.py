@@ -198,3 +198,23 @@ def test_missing_presidential_contest_is_a_usage_error():
              if s.contest != "PRESIDENTE"]
     with pytest.raises(UsageError, match="PRESIDENTE"):
         seats_from_election(snaps)
+
+
+def test_seat_probabilities_2020_partial():
+    from escrutinio.law.bolivia_seats import seat_probabilities
+
+    snap = next(s for s in read_snapshots(DATA / "2020" / "computo_20201019T123834.xlsx") if s.contest == "PRESIDENTE")
+    roll = read_roll(DATA / "2020" / "roll_2020.csv.gz")
+    p = seat_probabilities(snap, roll, simulations=20, seed=1)
+    sen = p.chambers["senate"]
+    assert sen["seats"] == 36 and sen["majority"] == 19
+    # Every simulation apportions all 36 senators: the means add up exactly.
+    assert abs(sum(d["mean"] for d in sen["total"].values()) - 36) < 1e-9
+    for d in sen["total"].values():
+        assert abs(sum(d["distribution"].values()) - 1) < 1e-9 and d["lo"] <= d["hi"]
+    assert p.chambers["deputies_proportional"]["seats"] == 123
+    assert p.coverage == {"tables_counted": 7_164, "tables_expected": 34_157,
+                          "departments_projected": list(LEY_421_2013)}
+    json.dumps(p.to_dict())
+    again = seat_probabilities(snap, roll, simulations=20, seed=1)
+    assert again.to_dict() == p.to_dict()

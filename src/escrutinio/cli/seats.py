@@ -69,8 +69,10 @@ def _emit(payload: dict, text: str, fmt: str) -> None:
 @click.option("--tie", type=click.Choice(["block", "lot"]), default="block", show_default=True,
               help="Exact ties: report them (block) or draw a seeded lot.")
 @click.option("--seed", type=int, default=None, help="Seed of the lot (with --tie lot).")
+@click.option("--probabilities", "simulations", type=int, default=None, metavar="N",
+              help="With --preset bolivia and --roll: seat distributions from N projection simulations of the uncounted tables.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def seats(paths, preset, options, roll, mapping, method_name, n_seats, votes, threshold, tie, seed, fmt):
+def seats(paths, preset, options, roll, mapping, method_name, n_seats, votes, threshold, tie, seed, simulations, fmt):
     """Apportion seats with exact arithmetic, and explain the last seat of each district."""
     if paths or preset:
         if method_name or n_seats is not None or votes or threshold:
@@ -79,9 +81,9 @@ def seats(paths, preset, options, roll, mapping, method_name, n_seats, votes, th
             raise UsageError("--preset needs count files (PATH...)")
         if preset is None:
             raise UsageError("count files need --preset (available: bolivia)")
-        _preset(paths, preset, options, roll, mapping, tie, seed, fmt)
+        _preset(paths, preset, options, roll, mapping, tie, seed, fmt, simulations)
         return
-    if options or roll:
+    if options or roll or simulations:
         raise UsageError("--option and --roll go with count files and --preset")
     if n_seats is None or votes is None:
         raise UsageError("ad hoc use needs --seats N and --votes A=N,B=M (and optionally --method)")
@@ -106,7 +108,7 @@ def seats(paths, preset, options, roll, mapping, method_name, n_seats, votes, th
     _emit(payload, text, fmt)
 
 
-def _preset(paths, preset, options, roll, mapping, tie, seed, fmt):
+def _preset(paths, preset, options, roll, mapping, tie, seed, fmt, simulations=None):
     from escrutinio.io import read_election, read_roll
     from escrutinio.law.bolivia_seats import BoliviaOptions, seats_from_election
 
@@ -119,4 +121,16 @@ def _preset(paths, preset, options, roll, mapping, tie, seed, fmt):
     election = read_election(list(paths), mapping=mapping)
     roll_frame = read_roll(roll) if roll else None
     result = seats_from_election(election, opts, roll=roll_frame)
-    _emit(result.to_dict(), result.summary(), fmt)
+    payload, text = result.to_dict(), result.summary()
+    if simulations is not None:
+        from escrutinio.law.bolivia_seats import PRESIDENT, seat_probabilities
+
+        if roll_frame is None:
+            raise UsageError("--probabilities needs --roll (the expected tables)")
+        if simulations < 1:
+            raise UsageError("--probabilities takes a positive number of simulations")
+        probs = seat_probabilities(election.latest(PRESIDENT), roll_frame, options=opts,
+                                   simulations=simulations, seed=seed if seed is not None else 0)
+        payload["probabilities"] = probs.to_dict()
+        text += "\n\n" + probs.summary()
+    _emit(payload, text, fmt)

@@ -543,3 +543,146 @@ def seats_from_election(
     if spe_snap is None:
         notes.append(f"contest {SPECIAL!r} not in the input: special seats are unassigned")
     return BoliviaSeats(election.name, {"senate": sen, "deputies": dep}, o, coverage, notes)
+
+
+# --------------------------------------------------------------------------- seat probabilities
+@dataclass
+class SeatProbabilities:
+    """Seat distributions from the projection's simulations of a partial count.
+
+    Method: for each department, :func:`escrutinio.dynamics.projection.project`
+    (hierarchical hot-deck imputation with a nested bootstrap; CEPR 2019, Curiel &
+    Williams 2020) simulates the uncounted tables' presidential votes; each simulation's
+    integer totals (counted + rounded imputed) are apportioned exactly:
+
+    * Senate: D'Hondt, 4 per department, as in :func:`senate`.
+    * Chamber, *proportional part only*: each department's D'Hondt entitlement on its
+      uninominal + plurinominal seats among parties at or above the threshold. Under the
+      fixed-house rule this equals a party's final seats whenever no party overhangs;
+      uninominal winners are not simulated, and the 7 special seats are left out.
+
+    Statistic: seats per party per simulation. Interval: equal-tailed simulation quantiles.
+    No null hypothesis: this is an estimate. Departments are simulated independently, so
+    correlation between departments' uncounted tables is not modelled.
+
+    Caveat: these are probabilities *under the projection's assumption* that uncounted
+    tables vote like counted tables nearby. They are not a count, they say nothing about
+    fraud, and exact ties inside a simulation are drawn by a seeded lot.
+    """
+
+    simulations: int
+    seed: int
+    level: float
+    chambers: dict[str, dict]
+    coverage: dict
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"Seat probabilities from {self.simulations} simulations of the uncounted tables (seed {self.seed}); "
+                 f"{self.coverage['tables_counted']:,} of {self.coverage['tables_expected']:,} tables inside Bolivia counted"]
+        for name, ch in self.chambers.items():
+            lines.append(f"{name} ({ch['seats']} seats{', ' + ch['scope'] if ch.get('scope') else ''}):")
+            for p, d in ch["total"].items():
+                lines.append(f"  {p:<12} mean {d['mean']:6.2f}  [{d['lo']}, {d['hi']}]  "
+                             f"P(majority ≥{ch['majority']}) = {d['p_majority']:.3f}")
+        lines.extend("Note: " + n for n in self.notes)
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        return {"simulations": self.simulations, "seed": self.seed, "level": self.level,
+                "chambers": self.chambers, "coverage": self.coverage, "notes": self.notes,
+                "caveat": "projection-based: assumes uncounted tables vote like counted ones nearby; not a count"}
+
+
+def _dist(matrix, parties, seats_total: int, level: float) -> dict:
+    import numpy as np
+
+    a = (1 - level) / 2
+    majority = seats_total // 2 + 1
+    out = {}
+    for j, p in enumerate(parties):
+        col = matrix[:, j]
+        if not col.any():
+            continue
+        lo, hi = np.quantile(col, [a, 1 - a], method="inverted_cdf")
+        out[p] = {"mean": float(col.mean()), "lo": int(lo), "hi": int(hi),
+                  "p_majority": float((col >= majority).mean()),
+                  "distribution": {int(k): float((col == k).mean()) for k in np.unique(col)}}
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]["mean"])), majority
+
+
+def seat_probabilities(
+    snapshot: Snapshot,
+    roll: pl.DataFrame,
+    levels: Sequence[str] | None = None,
+    *,
+    options: BoliviaOptions | None = None,
+    simulations: int = 200,
+    seed: int = 0,
+    level: float = 0.9,
+) -> SeatProbabilities:
+    """Senate and proportional-Chamber seat distributions for a partial presidential count.
+
+    ``roll``: every expected table with ``place_id`` and ``registered`` (and the
+    ``levels``; without them the 2020 id-derived levels are used)."""
+    import numpy as np
+
+    from escrutinio.dynamics.projection import project, roll_levels_2020
+
+    o = options or BoliviaOptions()
+    if snapshot.contest != PRESIDENT:
+        raise UsageError(f"seat probabilities need the {PRESIDENT!r} contest, got {snapshot.contest!r}")
+    if "place_id" not in snapshot.frame.columns or snapshot.frame["place_id"].null_count():
+        raise UsageError("seat probabilities need the 16-digit place_id on every counted table")
+    if levels is None:
+        roll, levels = roll_levels_2020(roll)
+    parties = list(snapshot.counted_choices)
+    code = pl.col("place_id").str.slice(0, 7)
+    counted = snapshot.counted().filter(pl.col("country") == COUNTRY).with_columns(code.alias("__dep"))
+    roll_dom = roll.filter(pl.col("place_id").str.slice(1, 1) == "0").with_columns(code.alias("__dep"))
+    finals: dict[str, np.ndarray] = {}
+    notes: list[str] = []
+    for i, dep_code in enumerate(sorted(roll_dom["__dep"].unique().to_list())):
+        name = DEPARTMENT_CODES.get(dep_code[5:7], dep_code)
+        c_dep = counted.filter(pl.col("__dep") == dep_code).drop("__dep")
+        r_dep = roll_dom.filter(pl.col("__dep") == dep_code).drop("__dep")
+        if c_dep.height == 0:
+            notes.append(f"{name}: no counted table, so no projection; its seats are left out of the totals")
+            continue
+        r = project(c_dep, r_dep, parties, levels=levels, simulations=simulations, seed=seed + i, level=level)
+        base = np.array([int(c_dep[p].sum()) for p in parties], dtype=np.int64)
+        imputed = np.rint(r.draws[:, : len(parties)]).astype(np.int64)
+        finals[name] = np.clip(base[None, :] + imputed, 0, None)
+    deps = [d for d in o.seat_table if d in finals]
+    S = simulations
+    sen = np.zeros((S, len(parties)), dtype=np.int64)
+    cham = np.zeros((S, len(parties)), dtype=np.int64)
+    sen_dep = {d: np.zeros((S, len(parties)), dtype=np.int64) for d in deps}
+    th = o.threshold_rule()
+    for s in range(S):
+        national = {p: int(sum(finals[d][s, j] for d in deps)) for j, p in enumerate(parties)}
+        for d in deps:
+            votes = {p: int(finals[d][s, j]) for j, p in enumerate(parties)}
+            if sum(votes.values()) == 0:
+                continue
+            a = apportion(votes, o.senators_per_department, "dhondt", tie="lot", seed=seed * 100003 + s)
+            b = apportion(votes, o.seat_table[d].uninominal + o.seat_table[d].plurinominal, "dhondt",
+                          threshold=th, national_votes=national, tie="lot", seed=seed * 100003 + s)
+            for j, p in enumerate(parties):
+                sen[s, j] += a.seats[p]
+                sen_dep[d][s, j] = a.seats[p]
+                cham[s, j] += b.seats[p]
+    sen_seats = o.senators_per_department * len(deps)
+    cham_seats = sum(o.seat_table[d].uninominal + o.seat_table[d].plurinominal for d in deps)
+    sen_total, sen_major = _dist(sen, parties, sen_seats, level)
+    cham_total, cham_major = _dist(cham, parties, cham_seats, level)
+    chambers = {
+        "senate": {"seats": sen_seats, "majority": sen_major, "total": sen_total,
+                   "by_district": {d: _dist(sen_dep[d], parties, o.senators_per_department, level)[0] for d in deps}},
+        "deputies_proportional": {"seats": cham_seats, "majority": cham_major, "total": cham_total,
+                                  "scope": "uninominal + plurinominal entitlement, no overhang, special seats excluded"},
+    }
+    counted_n = counted.height
+    coverage = {"tables_counted": counted_n, "tables_expected": roll_dom.height,
+                "departments_projected": deps}
+    return SeatProbabilities(S, seed, level, chambers, coverage, notes)
