@@ -327,8 +327,7 @@ class Apportionment:
             v = self.votes[p]
             row = []
             for k in range(self.seats.get(p, 0) + extra):
-                d = m.divisor_power(k)
-                row.append(math.inf if d == 0 else (v / float(d)) ** (1 / m.power) if m.power != 1 else v / float(d))
+                row.append(_approx(m, _key(m, v, k)))
             table[p] = row
         return table
 
@@ -599,6 +598,7 @@ def apportion(
     tie: str = "block",
     seed: int | None = None,
     district: str | None = None,
+    rule: str | None = None,
 ) -> Apportionment:
     """Apportion ``seats`` among the parties in ``votes``.
 
@@ -612,6 +612,7 @@ def apportion(
     eligible : restrict competition to these parties (overrides ``threshold``).
     tie : ``"block"`` (default: an exact tie that decides a seat is reported and the tied
         seats stay unassigned) or ``"lot"`` (a seeded lot, reproducible with ``seed``).
+    rule : name recorded on each step (e.g. the article of law that dictates it).
 
     Returns
     -------
@@ -644,7 +645,8 @@ def apportion(
                         votes=votes, seats={}, eligible=elig, excluded=excluded, steps=[],
                         district=district, notes=notes)
     if m.kind == "divisor":
-        held, steps, found_tie = divisor_apportion(votes, seats, m, elig, tie=tie, seed=seed)
+        held, steps, found_tie = divisor_apportion(votes, seats, m, elig, tie=tie, seed=seed,
+                                                   rule=rule or "highest quotient")
         res.seats, res.steps, res.tie = held, steps, found_tie
         res.last_seat = _last_seat_divisor(m, votes, held, steps, elig)
     else:

@@ -392,7 +392,8 @@ def senate(votes: DepartmentVotes, options: BoliviaOptions | None = None) -> Cha
             by[dep] = None
             continue
         by[dep] = apportion(dv, o.senators_per_department, "dhondt", threshold=th, national_votes=votes.national,
-                            abroad_votes=votes.abroad, tie=o.tie, seed=o.seed, district=dep)
+                            abroad_votes=votes.abroad, tie=o.tie, seed=o.seed, district=dep,
+                            rule="CPE art. 148: senator, highest D'Hondt quotient")
     notes = [f"no presidential votes for {dep}: its senators are not assigned" for dep, r in by.items() if r is None]
     extra = sorted(set(votes.by_department) - set(o.seat_table))
     if extra:
