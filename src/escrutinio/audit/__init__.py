@@ -8,6 +8,7 @@ One small pure module per method:
 * :mod:`.bravo` - BRAVO ballot polling (Lindeman, Stark & Yates 2012);
 * :mod:`.comparison` - super-simple (Stark 2010) and ALPHA ballot-level comparison;
 * :mod:`.kaplan_markov` - MACRO batch comparison of tally sheets (Stark 2009);
+* :mod:`.stratified` - strata: Kaplan-Markov per stratum, Fisher across (SUITE-style);
 * :mod:`.sampling` - Rivest's consistent sampler and SHA-256 counter mode;
 * :mod:`.sample_size` - sample sizes by formula or simulation;
 * :mod:`.workflow` - plan / sample / record / status / report, state in the workspace.

@@ -29,7 +29,6 @@ can hold, ``lower_s`` (pass ``-inf`` if unknown: it only makes the risk larger).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, asdict
 
 import numpy as np
