@@ -443,8 +443,8 @@ def divisor_apportion(
     remaining = seats
     number = sum(held.values())
     found_tie = None
+    keys = {p: _key(m, votes[p], held[p]) for p in elig}
     while remaining > 0 and elig:
-        keys = {p: _key(m, votes[p], held[p]) for p in elig}
         best = max(keys.values())
         group = [p for p in elig if keys[p] == best]
         if len(group) > remaining:
@@ -455,6 +455,7 @@ def divisor_apportion(
         for p in sorted(group, key=lambda p: (-votes[p], p)):
             number += 1
             held[p] += 1
+            keys[p] = _key(m, votes[p], held[p])
             remaining -= 1
             r = rule if found_tie is None or p not in found_tie.winners else "tie decided by lot"
             steps.append(Step(number, p, best[1] if best[0] == 0 else None, _approx(m, best), r,
