@@ -370,6 +370,9 @@ class Apportionment:
             "automatic": dict(self.automatic),
             "remainders": {p: _fstr(r) for p, r in self.remainders.items()},
             "steps": [s.to_dict() for s in self.steps],
+            # Display values of v/d(k) for k = 0 .. seats won (null = unbounded quotient).
+            "quotient_table": {p: [None if math.isinf(q) else q for q in row]
+                               for p, row in self.quotient_table().items()},
             "tie": self.tie.to_dict() if self.tie else None,
             "last_seat": self.last_seat,
             "explanation": self.explanation(),
