@@ -79,12 +79,21 @@ def fan_plot(cum, backtest_result=None, snapshots: Sequence[tuple[float, float, 
         ax.axhline(backtest_result.final_lead, color="#333", lw=0.8, ls="--", label=f"final {backtest_result.final_lead:.2f}")
     if projection is not None and at is not None:
         q = projection.lead_quantiles
-        ax.errorbar([100], [projection.lead["point"]], yerr=[[projection.lead["point"] - q["0.025"]], [q["0.975"] - projection.lead["point"]]],
+        ax.errorbar([101.5], [projection.lead["point"]], yerr=[[projection.lead["point"] - q["0.025"]], [q["0.975"] - projection.lead["point"]]],
                     fmt="o", color="#d1495b", capsize=4, label=f"projection from {at:.2f}% (95%)")
     for x, y, lab in snapshots:
         ax.scatter([x], [y], color="#00798c", zorder=5)
         ax.annotate(lab, (x, y), textcoords="offset points", xytext=(4, -12), fontsize=8)
     ax.axhline(10, color="#d1495b", lw=0.6, ls=":")
+    # the first few hundred tables swing wildly; frame the plot on the rest
+    x, y = np.asarray(cum.share_counted), np.asarray(cum.lead)
+    rest = y[x >= 10] if (x >= 10).any() else y
+    lo_y, hi_y = float(rest.min()), float(rest.max())
+    if backtest_result is not None:
+        lo_y = min(lo_y, min(r.lo for r in backtest_result.rows))
+        hi_y = max(hi_y, max(r.hi for r in backtest_result.rows))
+    ax.set_ylim(lo_y - 1, hi_y + 1)
+    ax.set_xlim(5, 102)
     ax.set_xlabel("% of tables counted")
     ax.set_ylabel(f"lead {cum.lead_pair[0]} − {cum.lead_pair[1]} (points)")
     ax.legend(fontsize=7, loc="lower right")
@@ -139,7 +148,7 @@ def uncounted_map(frame: pl.DataFrame, counted_units: pl.Series, title: str = "W
     f = f.filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
     g = f.group_by(["lat", "lon"]).agg(pl.len().alias("n"), (~pl.col("_c")).sum().alias("unc"))
     lat, lon = g["lat"].to_numpy(), g["lon"].to_numpy()
-    inside = (np.abs(lat - np.median(lat)) < 15) & (np.abs(lon - np.median(lon)) < 15)
+    inside = (np.abs(lat - np.median(lat)) < 7.5) & (np.abs(lon - np.median(lon)) < 7.5)
     unc = g["unc"].to_numpy()
     fig, ax = figure(7, 7)
     s = inside & (unc == 0)
