@@ -133,5 +133,5 @@ def test_all_methods_registered_and_json_safe():
     for key in METHODS:
         r = apportion(TEXTBOOK, 7, key, tie="lot", seed=0)
         assert sum(r.seats.values()) == 7, key
-        json.dumps(r.to_dict())
+        json.dumps(r.to_dict(), allow_nan=False)
         assert r.summary()

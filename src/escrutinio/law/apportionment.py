@@ -231,6 +231,17 @@ def qualifying(
 
 
 # --------------------------------------------------------------------------- results
+def json_safe(obj):
+    """Replace infinite floats (unbounded quotients) by None, recursively: strict JSON."""
+    if isinstance(obj, float) and math.isinf(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def _fstr(q: Fraction | None) -> str | None:
     if q is None:
         return None
@@ -355,7 +366,7 @@ class Apportionment:
         return f"{body or 'no seats'}{status}\n{self.explanation()}"
 
     def to_dict(self) -> dict:
-        return {
+        return json_safe({
             "district": self.district,
             "method": self.method,
             "method_title": self.method_title,
@@ -371,13 +382,12 @@ class Apportionment:
             "remainders": {p: _fstr(r) for p, r in self.remainders.items()},
             "steps": [s.to_dict() for s in self.steps],
             # Display values of v/d(k) for k = 0 .. seats won (null = unbounded quotient).
-            "quotient_table": {p: [None if math.isinf(q) else q for q in row]
-                               for p, row in self.quotient_table().items()},
+            "quotient_table": self.quotient_table(),
             "tie": self.tie.to_dict() if self.tie else None,
             "last_seat": self.last_seat,
             "explanation": self.explanation(),
             "notes": list(self.notes),
-        }
+        })
 
 
 # --------------------------------------------------------------------------- divisor core

@@ -48,6 +48,7 @@ from escrutinio.law.apportionment import (
     _resolve_tie,
     apportion,
     check_votes,
+    json_safe,
     method,
     qualifying,
 )
@@ -112,7 +113,7 @@ class MixedResult:
         return f"{body or 'no seats'}  [single-member+list]\n{self.explanation()}"
 
     def to_dict(self) -> dict:
-        return {
+        return json_safe({
             "district": self.district, "method": self.method, "policy": self.policy,
             "base_seats": self.base_seats, "list_seats_available": self.list_seats_available,
             "house_size": self.house_size, "decided": self.decided,
@@ -123,7 +124,7 @@ class MixedResult:
             "steps": [s.to_dict() for s in self.steps],
             "tie": self.tie.to_dict() if self.tie else None, "last_seat": self.last_seat,
             "explanation": self.explanation(), "notes": list(self.notes),
-        }
+        })
 
 
 def _check_wins(wins: Mapping[str, int] | None) -> dict[str, int]:
