@@ -485,8 +485,12 @@ def _last_seat_divisor(m, votes, held, steps, elig) -> dict | None:
     others = [p for p in elig if p != last.party and votes[p] > 0]
     info = {"seat": last.number, "party": last.party, "quotient": _fstr(last.quotient),
             "quotient_approx": last.quotient_approx, "runner_up": None}
-    text = (f"The {_ordinal(last.number)} seat went to {last.party} with quotient "
-            f"{last.quotient_approx:,.2f}")
+    if last.quotient is None:
+        text = (f"The {_ordinal(last.number)} seat went to {last.party} as a first seat (divisor 0, "
+                "unbounded quotient; first seats are ordered by votes)")
+    else:
+        text = (f"The {_ordinal(last.number)} seat went to {last.party} with quotient "
+                f"{last.quotient_approx:,.2f}")
     if others:
         nxt = max(others, key=lambda p: (_key(m, votes[p], held[p]), votes[p]))
         nk = _key(m, votes[nxt], held[nxt])
@@ -497,6 +501,8 @@ def _last_seat_divisor(m, votes, held, steps, elig) -> dict | None:
         if more is not None:
             text += (f"; next in line was {nxt} (quotient {_approx(m, nk):,.2f}), which needed "
                      f"{more:,} more vote(s) to take it")
+        elif nk[0] == 1:
+            text += f"; next in line was {nxt}, also without a seat, with fewer votes"
     info["text"] = text + "."
     return info
 
