@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from escrutinio.errors import InputError, UsageError
-from escrutinio.io import read_election, read_roll, read_snapshots
+from escrutinio.errors import UsageError
+from escrutinio.io import read_roll, read_snapshots
 from escrutinio.law.bolivia_seats import (
     LEY_421_2013,
     BoliviaOptions,

@@ -28,7 +28,7 @@ is arithmetic on the votes, not a forecast and not a finding about the count.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from fractions import Fraction
 from typing import Iterable, Mapping, Sequence
 

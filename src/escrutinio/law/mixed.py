@@ -29,14 +29,12 @@ entitlement and the single-member winners can still change.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterable, Mapping
 
 from escrutinio.errors import UsageError
 from escrutinio.law.apportionment import (
-    Apportionment,
     Step,
     Threshold,
     Tie,
