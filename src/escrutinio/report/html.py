@@ -38,9 +38,13 @@ def page(title: str, sections: list[str], subtitle: str = "") -> str:
     )
 
 
-def table_html(header: list[str], rows: list[list], cls: str = "") -> str:
-    head = "".join(f"<th>{esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+def table_html(header: list[str], rows: list[list], cls: str = "", left: tuple[int, ...] = (0,)) -> str:
+    """A table; columns in ``left`` (text) are left-aligned, the rest (numbers) right."""
+    def align(i: int) -> str:
+        return " style='text-align:left'" if i in left else ""
+
+    head = "".join(f"<th{align(i)}>{esc(h)}</th>" for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f"<td{align(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -90,7 +94,19 @@ def bar_chart(tab: Tabulation) -> str:
     return svg(fig)
 
 
+def _area_table(rows_df: pl.DataFrame, top: list[str]) -> str:
+    rows = []
+    for r in rows_df.iter_rows(named=True):
+        base = r["valid"] or 1
+        rows.append([esc(r["path"]), _fmt_int(r["units"]), _fmt_int(r["valid"]),
+                     *[f"{100 * r[c] / base:.2f}%" for c in top],
+                     f"{100 * r['emitted'] / r['registered']:.2f}%" if r["registered"] else "–"])
+    return table_html(["area (full path)", "tables", "valid", *top, "turnout"], rows)
+
+
 def department_section(tab: Tabulation, level: str = "department") -> str:
+    """Areas at ``level``; where the count spans several countries (votes abroad), the
+    main country's areas come first and the others fold away."""
     snap = tab.snapshot
     if level not in snap.levels:
         return ""
@@ -98,15 +114,18 @@ def department_section(tab: Tabulation, level: str = "department") -> str:
 
     frame = apply_filters(snap, tab.filters)
     choices = list(snap.counted_choices)
-    rows_df = by_level(frame, snap, level, choices)
     top = sorted(choices, key=lambda c: -tab.choices[c])[:4]
-    rows = []
-    for r in rows_df.iter_rows(named=True):
-        base = r["valid"] or 1
-        rows.append([esc(r["path"]), _fmt_int(r["units"]), _fmt_int(r["valid"]),
-                     *[f"{100 * r[c] / base:.2f}%" for c in top],
-                     f"{100 * r['emitted'] / r['registered']:.2f}%" if r["registered"] else "–"])
-    return f"<h2>By {esc(level)}</h2>" + table_html(["area (full path)", "tables", "valid", *top, "turnout"], rows)
+    rows_df = by_level(frame, snap, level, choices)
+    first = snap.levels[0]
+    if first == level or frame.get_column(first).n_unique() == 1:
+        return f"<h2>By {esc(level)}</h2>" + _area_table(rows_df, top)
+    countries = by_level(frame, snap, first, choices).sort("units", descending=True)
+    main_country = countries.get_column(first)[0]
+    home = rows_df.filter(pl.col(first) == main_country)
+    away = rows_df.filter(pl.col(first) != main_country)
+    return (f"<h2>By {esc(first)}</h2>" + _area_table(countries, top) +
+            f"<h2>By {esc(level)} · {esc(main_country)}</h2>" + _area_table(home, top) +
+            f"<details><summary>By {esc(level)} · elsewhere ({away.height} areas)</summary>{_area_table(away, top)}</details>")
 
 
 def checks_section(checks) -> str:
@@ -117,10 +136,11 @@ def checks_section(checks) -> str:
     if sample.height:
         listing = "<details><summary>First findings</summary>" + table_html(
             ["rule", "source row", "table", "detail"],
-            [[esc(r["rule"]), esc(r["source_row"]), esc(r["unit"]), esc(r["detail"])] for r in sample.iter_rows(named=True)]) + "</details>"
+            [[esc(r["rule"]), esc(r["source_row"]), esc(r["unit"]), esc(r["detail"])] for r in sample.iter_rows(named=True)],
+            left=(0, 2, 3)) + "</details>"
     return (f"<h2>Acta checks</h2><p>{checks.units_checked:,} actas checked; "
             f"{checks.findings.select(['snapshot', 'unit']).unique().height:,} fail at least one rule. "
-            "Failing actas are counted as published.</p>" + table_html(["rule", "severity", "what it checks", "actas failing", "ballots they hold"], rows) + listing)
+            "Failing actas are counted as published.</p>" + table_html(["rule", "severity", "what it checks", "actas failing", "ballots they hold"], rows, left=(0, 1, 2)) + listing)
 
 
 def dot_map(tab: Tabulation) -> str:
@@ -132,6 +152,13 @@ def dot_map(tab: Tabulation) -> str:
     frame = apply_filters(snap, tab.filters).filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
     if frame.height == 0:
         return ""
+    first = snap.levels[0] if snap.levels else None
+    scope = ""
+    if first and frame.get_column(first).n_unique() > 1:
+        # votes abroad would squash the map; draw the country with most tables
+        main_country = frame.group_by(first).len().sort("len", descending=True).get_column(first)[0]
+        frame = frame.filter(pl.col(first) == main_country)
+        scope = f" in {main_country}"
     choices = list(snap.counted_choices)
     keys = list(snap.levels)
     places = frame.group_by(keys).agg([pl.col("lat").mean(), pl.col("lon").mean(), pl.col("valid").sum(), *[pl.col(c).sum() for c in choices]])
@@ -150,8 +177,8 @@ def dot_map(tab: Tabulation) -> str:
     ax.legend(markerscale=3, fontsize=8, title="leader at the polling place")
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
-    return (f"<h2>Polling places</h2><p class=muted>{int(inside.sum()):,} polling places with coordinates "
-            f"(dot size: valid votes; colour: leading choice; {int((~inside).sum())} far-away places, e.g. abroad, not drawn).</p>" + svg(fig))
+    return (f"<h2>Polling places{esc(scope)}</h2><p class=muted>{int(inside.sum()):,} polling places with coordinates "
+            f"(dot size: valid votes; colour: leading choice; {int((~inside).sum())} places with outlying coordinates not drawn).</p>" + svg(fig))
 
 
 def results_report(tab: Tabulation, checks, election) -> str:
