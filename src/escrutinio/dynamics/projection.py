@@ -414,8 +414,8 @@ def _prepare_steps(plan: _Plan) -> list[dict]:
             n_a = ccount[anchors]
             # resample of size n-1 (not n): its mean then varies like s^2/n, the sampling
             # variance of the anchor's mean; a size-n resample understates it by (n-1)/n,
-            # the known small-sample defect of the approximate Bayesian bootstrap
-            # (Rubin & Schenker 1986; Parzen, Lipsitz & Fitzmaurice 2005).
+            # the small-sample bias of the approximate Bayesian bootstrap (Rubin &
+            # Schenker 1986) discussed by Parzen, Lipsitz & Fitzmaurice (2005).
             n_slots = np.maximum(n_a - 1, 1)
             off = np.concatenate([[0], np.cumsum(n_slots)[:-1]])
             prep.update(n_inv=n_a[a_inv].astype(np.float32), slots_inv=n_slots[a_inv].astype(np.float32),
