@@ -5,14 +5,14 @@
   University Press. Tests: D'Agostino (1970) skewness and Anscombe & Glynn (1983)
   kurtosis tests against a normal population.
 * Dip test of unimodality: Hartigan & Hartigan (1985), Ann. Statist. 13(1) (see
-  :mod:`escrutinio.forensics.dip`).
+  :mod:`escrutinio.forensics.dip`), on (k + U)/(n + 1) with U uniform, which spreads the
+  atoms of small-integer ratios (exactly 1/2, 2/3...) over their cells.
 * Turnout-share correlation and slope (Sobyanin & Sukhovolsky 1993, as presented in
   Myagkov, Ordeshook & Shakin 2009, ch. 2): the regression of the leader's votes per
   registered voter on turnout; a slope above the leader's share means the leader gains
   more than proportionally where turnout is higher.
-* Percentages ending in 0 or 5 (P05s): Beber & Scacco (2012); Kalinin & Mebane's
-  Election Forensics Toolkit. Null: binomial resampling at the station's own rate
-  (exact, as for integer percentages).
+* Percentages ending in 0 or 5 (P05s) are computed with the integer-percentage engine
+  (:func:`escrutinio.forensics.integer_percentages.round_number_tests`, ``"p05"``).
 
 Which p-values are calibrated: skewness, kurtosis and the correlation/slope use
 classical nulls (normality; zero correlation) that real, heterogeneous but clean
@@ -29,17 +29,11 @@ from scipy import stats
 
 from escrutinio.forensics.core import StationData, StationFilter, TestResult, mc_p_value
 from escrutinio.forensics.dip import dip_test
-from escrutinio.forensics.integer_percentages import _joint_draws, hit_probability
+from escrutinio.forensics.integer_percentages import hit_p05  # noqa: F401  (re-exported)
 
 CITE_MOS = "Myagkov, Ordeshook & Shakin (2009), The Forensics of Election Fraud"
 CITE_DIP = "Hartigan & Hartigan (1985), Ann. Statist. 13(1):70-84"
 CITE_P05 = "Beber & Scacco (2012); Kalinin & Mebane, Election Forensics Toolkit"
-
-
-def hit_p05(k: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Percentage rounded half-up to an integer ends in 0 or 5 (exact integers)."""
-    r = (200 * k + n) // (2 * n)
-    return np.mod(r, 5) == 0
 
 
 def rates(data: StationData, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,7 +43,7 @@ def rates(data: StationData, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def distribution_tests(data: StationData, station_filter: StationFilter | None = None, seed=None,
-                       draws: int = 1000, scope: str = "all", dip_max_n: int = 50_000) -> list[TestResult]:
+                       draws: int = 1000, scope: str = "all", dip_max_n: int = 20_000) -> list[TestResult]:
     filt = station_filter or StationFilter()
     keep, excluded = filt.apply(data)
     t, s = rates(data, keep)
@@ -57,6 +51,9 @@ def distribution_tests(data: StationData, station_filter: StationFilter | None =
     out: list[TestResult] = []
     if n < 20:
         return out
+    rng_dip = np.random.default_rng(seed)
+    emi_all, reg_all = data.emitted[keep], data.registered[keep]
+    lead_all, val_all = data.votes[keep, data.leader_index], data.valid[keep]
     desc_caveat = ("Descriptive: the normal reference is not a model of clean elections, which are rarely normal "
                    "(heterogeneous regions). Not part of the multiple-testing family; an anomaly, never proof of fraud.")
     for label, x in (("turnout", t), ("leader_share", s)):
@@ -72,7 +69,13 @@ def distribution_tests(data: StationData, station_filter: StationFilter | None =
                               effect_size=float(stats.kurtosis(x)), effect="excess kurtosis",
                               p_value_classical=float(ku.pvalue), recommended="classical", excluded=excluded,
                               citation=CITE_MOS, details={"in_family": False}))
-        d, p, used = dip_test(x, max_n=dip_max_n, seed=seed)
+        # turnouts and shares are ratios of small integers with atoms at 1/2, 2/3...; an
+        # atom is not a continuous unimodal law, so the dip would fire on it. Spreading
+        # each k/n uniformly over its own cell ((k + U)/(n + 1)) removes the atoms
+        # without moving any value by more than 1/(n+1).
+        kk, nn = (emi_all, reg_all) if label == "turnout" else (lead_all, val_all)
+        xj = (kk + rng_dip.random(len(kk))) / (nn + 1)
+        d, p, used = dip_test(xj, max_n=dip_max_n, seed=seed)
         out.append(TestResult(f"{label}_dip", d, p, "unimodal (uniform, the least favourable unimodal law)", used,
                               "Bimodality can come from genuinely different regions or groups of voters; it is "
                               "a pattern to explain, not evidence of fraud.", scope, effect_size=d, effect="dip",
@@ -98,23 +101,4 @@ def distribution_tests(data: StationData, station_filter: StationFilter | None =
                           p_value_classical=float(reg.pvalue), recommended="classical", excluded=excluded,
                           citation="Sobyanin & Sukhovolsky (1993); " + CITE_MOS,
                           details={"in_family": False, "slope_se": float(reg.stderr), "leader_share": share}))
-    # P05s with the exact binomial null
-    rng = np.random.default_rng(seed)
-    reg_n, emi, val = data.registered[keep], data.emitted[keep], data.valid[keep]
-    lead = data.votes[keep, data.leader_index]
-    q_t = hit_probability(reg_n, emi, hit_p05)
-    q_l = hit_probability(val, lead, hit_p05)
-    a, b, e, _ = _joint_draws(q_t, q_l, draws, rng)
-    for label, obs, sim, q in (("turnout", hit_p05(emi, reg_n), a, q_t), ("leader_share", hit_p05(lead, val), b, q_l)):
-        o = int(obs.sum())
-        out.append(TestResult(f"p05_{label}", o / n, mc_p_value(o, sim, "greater"),
-                              f"binomial resampling at each station's own rate ({draws} draws)", n,
-                              "Percentages ending in 0 or 5 more often than counting noise allows suggest rounded, "
-                              "written-in numbers; an anomaly to check on the actas, not evidence of fraud.", scope,
-                              effect_size=float((o - sim.mean()) / max(sim.mean(), 1)), effect="relative excess",
-                              p_value_classical=float(stats.binomtest(o, n, 0.2, alternative="greater").pvalue),
-                              p_value_simulated=mc_p_value(o, sim, "greater"), recommended="simulated",
-                              excluded=excluded, citation=CITE_P05,
-                              details={"in_family": True, "expected": float(sim.mean()), "expected_exact": float(q.sum()),
-                                       "sd": float(sim.std(ddof=1)), "observed": o}))
     return out

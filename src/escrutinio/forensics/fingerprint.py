@@ -72,8 +72,8 @@ def _simulate_parts(N: np.ndarray, fair: dict, sigma_x: float, sigma_e: float, r
     """Fingerprint bin of each station when clean, under incremental and under extreme
     fraud, plus the uniform deciding its fraud class (common random numbers)."""
     n = len(N)
-    tau = np.clip(rng.normal(fair["mu_t"], fair["sd_t"], n), 0, 1)
-    nu = np.clip(rng.normal(fair["mu_v"], fair["sd_v"], n), 0, 1)
+    tau = np.clip(rng.normal(fair["mu_t"], fair["sd_t"], n), 0.01, 0.99)
+    nu = np.clip(rng.normal(fair["mu_v"], fair["sd_v"], n), 0.01, 0.99)
     V = rng.binomial(N, tau)
     W = rng.binomial(V, nu)
     u = rng.random(n)

@@ -19,7 +19,7 @@ Rozenas test, the number of stations whose value equals a coarse fraction exactl
 
 How the null is computed (why it is fast): for each station the probability q_i that its
 binomial draw lands on a hit is computed exactly from the binomial pmf (log-space
-recursion over +-8 sd). The simulated count is a sum of independent Bernoulli(q_i). The
+recursion over +-6 sd). The simulated count is a sum of independent Bernoulli(q_i). The
 1,000 Monte-Carlo draws of the three counts are drawn jointly from stations pooled into
 32 x 32 cells of (q_turnout, q_leader), one binomial per cell; the mean is exact and the
 variance is at most slightly overstated (reported as ``variance_excess``), so the
@@ -56,10 +56,10 @@ def hit_coarse(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     return inside & ((np.mod(20 * k, n) == 0) | (np.mod(3 * k, n) == 0))
 
 
-def hit_probability(n: np.ndarray, k_obs: np.ndarray, hits, sds: float = 7.0,
+def hit_probability(n: np.ndarray, k_obs: np.ndarray, hits, sds: float = 6.0,
                     chunk_cells: int = 4_000_000) -> list[np.ndarray]:
     """P(hit(X, n)) for X ~ Bin(n, k_obs/n), per station and per hit function in ``hits``,
-    exact up to the tail mass beyond ``sds`` standard deviations (< 1e-11)."""
+    exact up to the tail mass beyond ``sds`` standard deviations (about 1e-9)."""
     single = callable(hits)
     hits = [hits] if single else list(hits)
     n = np.asarray(n, np.int64)
@@ -193,8 +193,8 @@ class RoundNumberResult:
 
     def as_tests(self) -> list[TestResult]:
         out = []
-        short = "integer_pct" if self.method.startswith("integer") else "coarse_spikes"
-        for key in ("turnout", "leader", "either"):
+        short = {"integer percentages": "integer_pct", "coarse fractions": "coarse_spikes"}.get(self.method, "p05")
+        for key in (("turnout", "leader") if short == "p05" else ("turnout", "leader", "either")):
             s: SpikeCount = getattr(self, key)
             out.append(TestResult(
                 name=f"{short}_{key}", statistic=float(s.observed), p_value=s.p_value, null=self.null,
@@ -213,6 +213,17 @@ _CAVEAT_COARSE = ("Coarse shares (1/2, 3/5, 3/4...) occur naturally at small sta
                   "over that. An excess is an anomaly in reported numbers, not evidence of fraud by itself.")
 
 
+def hit_p05(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Percentage rounded half-up to an integer ends in 0 or 5 (exact integers)."""
+    r = (200 * k + n) // (2 * n)
+    return np.mod(r, 5) == 0
+
+
+CITATION_P05 = "Beber & Scacco (2012), Political Analysis 20(2); Kalinin & Mebane, Election Forensics Toolkit"
+_CAVEAT_P05 = ("Percentages ending in 0 or 5 more often than counting noise allows suggest rounded, written-in "
+               "numbers; an anomaly to check on the actas, not evidence of fraud.")
+
+
 def round_number_tests(data: StationData, draws: int = 1000, seed=None, station_filter: StationFilter | None = None,
                        scope: str = "all", which=("integer", "coarse")) -> dict[str, RoundNumberResult]:
     """Both round-number tests sharing one pass over the binomial pmfs. Returns
@@ -223,7 +234,8 @@ def round_number_tests(data: StationData, draws: int = 1000, seed=None, station_
     reg, emi, val = data.registered[keep], data.emitted[keep], data.valid[keep]
     lead = data.votes[keep, data.leader_index]
     spec = {"integer": (hit_integer_percent, "integer percentages", CITATION_KOBAK, _CAVEAT_INT, "Kobak et al. 2016"),
-            "coarse": (hit_coarse, "coarse fractions", CITATION_ROZENAS, _CAVEAT_COARSE, "Rozenas 2017")}
+            "coarse": (hit_coarse, "coarse fractions", CITATION_ROZENAS, _CAVEAT_COARSE, "Rozenas 2017"),
+            "p05": (hit_p05, "percentages ending in 0 or 5", CITATION_P05, _CAVEAT_P05, "Beber & Scacco 2012")}
     hits = [spec[w][0] for w in which]
     qts = hit_probability(reg, emi, hits)
     qls = hit_probability(val, lead, hits)

@@ -74,8 +74,10 @@ def simulate_fair(registered, mu_t: float = 0.85, sd_t: float = 0.06, mu_v: floa
     rng = np.random.default_rng(seed)
     reg = np.asarray(registered, np.int64)
     n = len(reg)
-    tau = np.clip(rng.normal(mu_t, sd_t, n), 0, 1)
-    nu = np.clip(rng.normal(mu_v, sd_v, n), 0, 1)
+    # truncation at 0.01/0.99 rather than 0/1: a point mass at exactly 100 % would be an
+    # artefact of the generator, not of counting
+    tau = np.clip(rng.normal(mu_t, sd_t, n), 0.01, 0.99)
+    nu = np.clip(rng.normal(mu_v, sd_v, n), 0.01, 0.99)
     emitted = rng.binomial(reg, tau)
     valid = rng.binomial(emitted, valid_rate)
     base = np.linspace(2.0, 1.0, n_choices - 1)

@@ -1,0 +1,193 @@
+"""The forensics battery: every method on one election, with multiple-testing control.
+
+Runs digit tests (:mod:`.digits`), distribution tests (:mod:`.distributions`), integer
+percentages and coarse spikes (:mod:`.integer_percentages`), the fingerprint and the
+Klimek fit (:mod:`.fingerprint`) and the outlier tables (:mod:`.outliers`), nationally
+and optionally per area (``by`` = a level such as ``department``).
+
+Multiple testing (Holm 1979; Benjamini & Hochberg 1995, see :mod:`.multiple_testing`):
+
+* the *family* is every test whose p-value is computed under a null that holds for clean
+  elections (simulated/binomial-resampling nulls, the dip test's conservative uniform
+  null); descriptive tests with classical nulls (normality, zero correlation, classical
+  2BL) are shown with their raw p-value but never adjusted, because clean elections
+  reject them (Deckert, Myagkov & Ordeshook 2011);
+* ``p_adjusted`` (Holm) and ``p_adjusted_bh`` are computed across the national family;
+  with ``by``, area tests get their own Holm and BH adjustment across every area x test
+  pair (``p_adjusted`` of an area test is that one).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from escrutinio.forensics.core import StationData, StationFilter, TestResult, _json
+from escrutinio.forensics.digits import digit_tests
+from escrutinio.forensics.distributions import distribution_tests
+from escrutinio.forensics.fingerprint import KlimekFit, fingerprint, fit_klimek
+from escrutinio.forensics.integer_percentages import RoundNumberResult, round_number_tests
+from escrutinio.forensics.multiple_testing import benjamini_hochberg, holm
+from escrutinio.forensics.outliers import CAVEAT as OUTLIER_CAVEAT, find_outliers
+
+GENERAL_CAVEAT = ("Statistical anomalies are not fraud. Every test here can fire on an honest count when voters, "
+                  "regions or counting habits differ from the test's null; compare with the placebo rows and "
+                  "check flagged actas before drawing conclusions.")
+
+
+def in_family(t: TestResult) -> bool:
+    return bool(t.details.get("in_family", True)) and t.p_value is not None
+
+
+@dataclass
+class BatteryResult:
+    label: str
+    n_units: int
+    filter: dict
+    tests: list[TestResult]
+    integer_percentages: RoundNumberResult | None
+    coarse_spikes: RoundNumberResult | None
+    klimek: KlimekFit | None
+    fingerprint: list
+    outliers: list[dict]
+    by: str | None = None
+    seed: int | None = None
+    alpha: float = 0.05
+    timings: dict = field(default_factory=dict)
+    placebo: dict | None = None
+    caveat: str = GENERAL_CAVEAT
+    digit_counts: dict = field(default_factory=dict)
+    distributions: dict = field(default_factory=dict)
+
+    def national(self) -> list[TestResult]:
+        return [t for t in self.tests if t.scope == "all"]
+
+    def summary(self) -> str:
+        lines = [f"Forensics battery: {self.label} - {self.n_units} tables; filter {self.filter}", ""]
+        lines.append(f"{'test':34s} {'scope':18s} {'statistic':>11s} {'p':>9s} {'p_holm':>9s}  null")
+        for t in self.tests:
+            p = "" if t.p_value is None else f"{t.p_value:.3g}"
+            pa = "-" if t.p_adjusted is None else f"{t.p_adjusted:.3g}"
+            mark = " *" if (t.p_adjusted is not None and t.p_adjusted < self.alpha) else ""
+            lines.append(f"{t.name:34s} {t.scope[:18]:18s} {t.statistic:11.4g} {p:>9s} {pa:>9s}{mark}  {t.null[:60]}")
+        for r in (self.integer_percentages, self.coarse_spikes):
+            if r is not None:
+                lines += ["", r.summary()]
+        if self.klimek is not None:
+            lines += ["", self.klimek.summary()]
+        kinds: dict[str, int] = {}
+        for o in self.outliers:
+            kinds[o["kind"]] = kinds.get(o["kind"], 0) + 1
+        lines += ["", f"Outliers: {len(self.outliers)} flags {kinds}. {OUTLIER_CAVEAT}"]
+        if self.placebo:
+            lines += ["", "Placebo:"]
+            for name, info in self.placebo.items():
+                fired = ", ".join(info.get("fired", [])) or "none"
+                lines.append(f"  {name}: tests firing: {fired}")
+        lines += ["", "(* = Holm-adjusted p below %.2f) " % self.alpha + self.caveat]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        tests = []
+        for t in self.tests:
+            d = {"name": t.name, "scope": t.scope, "statistic": t.statistic, "p_value": t.p_value,
+                 "p_adjusted": t.p_adjusted, "null": t.null, "n_units": t.n_units, "caveat": t.caveat,
+                 "p_adjusted_bh": t.p_adjusted_bh, "p_value_classical": t.p_value_classical,
+                 "p_value_simulated": t.p_value_simulated, "recommended": t.recommended,
+                 "in_family": in_family(t), "effect_size": t.effect_size, "effect": t.effect,
+                 "excluded": t.excluded, "citation": t.citation, "uninformative": t.details.get("uninformative")}
+            tests.append(d)
+        ip = {}
+        if self.integer_percentages is not None:
+            ip = self.integer_percentages.to_dict()
+        out = {"label": self.label, "n_units": self.n_units, "filter": self.filter, "seed": self.seed,
+               "tests": tests, "integer_percentages": ip,
+               "coarse_spikes": self.coarse_spikes.to_dict() if self.coarse_spikes else {},
+               "klimek": self.klimek.to_dict() if self.klimek else None,
+               "outliers": self.outliers, "placebo": self.placebo, "timings": self.timings, "caveat": self.caveat}
+        return _json(out)
+
+
+def _adjust(tests: list[TestResult], areas: bool = False) -> None:
+    fam = [t for t in tests if in_family(t)]
+    if not fam:
+        return
+    ph = holm([t.p_value for t in fam])
+    pb = benjamini_hochberg([t.p_value for t in fam])
+    for t, a, b in zip(fam, ph, pb):
+        t.p_adjusted = float(a)
+        t.p_adjusted_bh = float(b)
+        if areas:
+            t.p_adjusted_areas = float(a)
+
+
+def core_tests(data: StationData, seed, draws: int, station_filter: StationFilter, scope: str,
+               digit_sims: int | None, dip_max_n: int) -> tuple[list[TestResult], dict]:
+    ss = np.random.SeedSequence(seed)
+    s1, s2, s3 = (int(x.generate_state(1)[0]) for x in ss.spawn(3))
+    rn = round_number_tests(data, draws=draws, seed=s1, station_filter=station_filter, scope=scope,
+                            which=("integer", "coarse", "p05"))
+    tests = digit_tests(data, sims=digit_sims, seed=s2, scope=scope)
+    tests += distribution_tests(data, station_filter=station_filter, seed=s3, draws=draws, scope=scope,
+                                dip_max_n=dip_max_n)
+    tests += rn["p05"].as_tests() + rn["integer"].as_tests() + rn["coarse"].as_tests()
+    return tests, rn
+
+
+def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, draws: int = 1000,
+                station_filter: StationFilter | None = None, klimek: bool = True, klimek_boot: int = 100,
+                digit_sims: int | None = None, area_draws: int = 1000, outliers: bool = True,
+                outlier_options: dict | None = None, dip_max_n: int = 20_000, alpha: float = 0.05,
+                min_area_units: int = 200) -> BatteryResult:
+    """Run the whole battery on ``data``. ``by`` names a key of ``data.groups`` for the
+    area-level tests (areas with fewer than ``min_area_units`` tables are skipped and
+    listed in the result's timings as skipped)."""
+    filt = station_filter or StationFilter()
+    timings: dict = {}
+    t0 = time.perf_counter()
+    tests, rn = core_tests(data, seed, draws, filt, "all", digit_sims, dip_max_n)
+    _adjust(tests)
+    timings["national_tests_s"] = time.perf_counter() - t0
+    if by is not None:
+        if by not in data.groups:
+            from escrutinio.errors import UsageError
+            raise UsageError(f"--by {by!r}: no such level; available: {sorted(data.groups)}")
+        t1 = time.perf_counter()
+        keys = data.groups[by]
+        area_tests: list[TestResult] = []
+        skipped = []
+        for k, area in enumerate(np.unique(keys)):  # loop over areas (tens), not stations
+            mask = keys == area
+            if mask.sum() < min_area_units:
+                skipped.append(str(area))
+                continue
+            sub = data.subset(mask)
+            at, _ = core_tests(sub, None if seed is None else seed + 1000 + k, area_draws, filt, f"{by}={area}",
+                               digit_sims, dip_max_n)
+            area_tests += at
+        _adjust(area_tests, areas=True)
+        tests += area_tests
+        timings["area_tests_s"] = time.perf_counter() - t1
+        timings["areas_skipped_fewer_than_%d_tables" % min_area_units] = skipped
+    kl = None
+    if klimek:
+        t2 = time.perf_counter()
+        kl = fit_klimek(data, boot=klimek_boot, seed=seed)
+        timings["klimek_s"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    outs = find_outliers(data, **(outlier_options or {})) if outliers else []
+    timings["outliers_s"] = time.perf_counter() - t3
+    # chart data for the report: digit frequencies and marginal histograms
+    keep, _ = filt.apply(data)
+    t = data.emitted[keep] / data.registered[keep]
+    s = data.votes[keep, data.leader_index] / data.valid[keep]
+    dig = {x.name: x.details for x in tests if x.scope == "all" and x.name in ("2bl_mean", "last_digit_distribution")}
+    timings["total_s"] = time.perf_counter() - t0
+    return BatteryResult(label=data.label, n_units=data.n, filter=filt.to_dict(), tests=tests,
+                         integer_percentages=rn["integer"], coarse_spikes=rn["coarse"], klimek=kl,
+                         fingerprint=fingerprint(data).tolist(), outliers=outs, by=by, seed=seed, alpha=alpha,
+                         timings=timings, digit_counts=dig,
+                         distributions={"turnout": np.histogram(t, 100, (0, 1))[0].tolist(),
+                                        "leader_share": np.histogram(s, 100, (0, 1))[0].tolist(),
+                                        "leader": data.leader})

@@ -1,0 +1,127 @@
+"""Outlier tables: actas an observer should go and look at, each with its reason.
+
+* turnout at or above a chosen level (default 100 %), and more ballots than registered
+  voters;
+* one choice holding (nearly) all valid votes (default >= 99 % of at least 20 valid votes);
+* identical tallies repeated within a polling place (same vector of votes, at least 20
+  valid votes) - the "copy" pattern discussed by Beber & Scacco (2012) and observers;
+* turnout or leader share far from the other tables of the same polling place: robust
+  z = (x - median) / max(1.4826 * MAD, binomial sd at the station's size), computed in
+  the finest group (polling place, then coarser levels) that has at least ``min_group``
+  tables. Outlier detection in hierarchical groups follows Mebane & Sekhon (2004),
+  "Robust estimation and outlier detection for overdispersed multinomial models of
+  count data", AJPS 48(2), in spirit (robust location and scale, no model fit).
+
+Null/caveat: these are not tests; they list tables whose numbers are unusual for a
+reason stated in words. A flagged table may be perfectly legitimate (a small rural
+table where everybody voted, a family polling place). Check the acta.
+"""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from escrutinio.forensics.core import StationData
+
+CAVEAT = ("A flagged table is unusual, not fraudulent: small rural tables can legitimately reach 100 % turnout "
+          "or vote unanimously. Each flag says why; check the acta.")
+
+
+def _robust_z(values: np.ndarray, n: np.ndarray, keys: list[np.ndarray], min_group: int) -> tuple[np.ndarray, np.ndarray]:
+    """z-score against the finest group with at least ``min_group`` members; returns
+    (z, index of the level used or -1)."""
+    z = np.full(len(values), np.nan)
+    level_used = np.full(len(values), -1)
+    for li, key in enumerate(keys):
+        df = pl.DataFrame({"k": key, "x": values})
+        g = df.with_columns(
+            pl.col("x").median().over("k").alias("med"),
+            pl.len().over("k").alias("size"),
+        ).with_columns((pl.col("x") - pl.col("med")).abs().median().over("k").alias("mad"))
+        med = g.get_column("med").to_numpy()
+        mad = g.get_column("mad").to_numpy()
+        size = g.get_column("size").to_numpy()
+        todo = np.isnan(z) & (size >= min_group)
+        binom_sd = np.sqrt(np.clip(med * (1 - med), 1e-4, None) / np.maximum(n, 1))
+        scale = np.maximum(1.4826 * mad, binom_sd)
+        z[todo] = ((values - med) / scale)[todo]
+        level_used[todo] = li
+    return z, level_used
+
+
+def find_outliers(data: StationData, turnout_level: float = 1.0, unanimity: float = 0.99, min_valid: int = 20,
+                  z_threshold: float = 5.0, min_group: int = 5, group_levels: list[str] | None = None,
+                  limit: int | None = None) -> list[dict]:
+    """Flag tables, one dict per (table, reason): ``unit``, ``reason``, ``kind``,
+    ``source_row`` and the table's numbers."""
+    reg, emi, val = data.registered, data.emitted, data.valid
+    lead = data.votes[:, data.leader_index]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        turnout = np.where(reg > 0, emi / np.maximum(reg, 1), np.nan)
+        share = np.where(val > 0, lead / np.maximum(val, 1), np.nan)
+    units = data.unit_labels()
+    rows = data.source_rows
+    out: list[dict] = []
+
+    def add(mask, kind, reason_fn, extra=None):
+        for i in np.flatnonzero(mask):  # loops only over flagged tables, for their messages
+            rec = {"unit": str(units[i]), "kind": kind, "reason": reason_fn(i),
+                   "source_row": None if rows is None else int(rows[i]),
+                   "registered": int(reg[i]), "emitted": int(emi[i]), "valid": int(val[i]),
+                   "turnout": None if np.isnan(turnout[i]) else round(float(turnout[i]), 4),
+                   "leader_share": None if np.isnan(share[i]) else round(float(share[i]), 4)}
+            for k, arr in data.groups.items():
+                rec[k] = str(arr[i])
+            if extra:
+                rec.update(extra(i))
+            out.append(rec)
+
+    over = emi > reg
+    add(over & (reg > 0), "over_registered", lambda i: f"more ballots ({emi[i]}) than registered voters ({reg[i]})")
+    lvl_num = round(turnout_level * 1000)
+    high = (reg > 0) & ~over & (emi * 1000 >= lvl_num * reg)
+    add(high, "high_turnout", lambda i: f"turnout {100 * emi[i] / reg[i]:.1f}% ({emi[i]} of {reg[i]} registered)"
+        + (" - everyone registered voted" if emi[i] == reg[i] else ""))
+    top = data.votes.max(axis=1)
+    top_idx = data.votes.argmax(axis=1)
+    unan = (val >= min_valid) & (top * 1000 >= round(unanimity * 1000) * val)
+    add(unan, "single_choice", lambda i: f"{data.choices[top_idx[i]]} has {top[i]} of {val[i]} valid votes "
+        f"({100 * top[i] / val[i]:.1f}%)")
+    place_key = None
+    for cand in ("place_id", "polling_place"):
+        if cand in data.groups:
+            place_key = data.groups[cand]
+            break
+    if place_key is not None:
+        df = pl.DataFrame({"place": place_key, "i": np.arange(data.n), "val": val}).with_columns(
+            pl.Series("sig", [bytes(r) for r in np.ascontiguousarray(data.votes).view(np.uint8).reshape(data.n, -1)]))
+        df = df.filter((pl.col("val") >= min_valid) & (pl.col("place") != ""))
+        dup = df.with_columns(pl.len().over(["place", "sig"]).alias("copies"),
+                              pl.col("i").min().over(["place", "sig"]).alias("first")).filter(pl.col("copies") > 1)
+        mask = np.zeros(data.n, bool)
+        first = np.zeros(data.n, np.int64)
+        copies = np.zeros(data.n, np.int64)
+        idx = dup.get_column("i").to_numpy()
+        mask[idx] = True
+        first[idx] = dup.get_column("first").to_numpy()
+        copies[idx] = dup.get_column("copies").to_numpy()
+        add(mask, "identical_tally", lambda i: f"same votes for every choice as {copies[i] - 1} other table(s) of "
+            f"polling place {place_key[i]} (first: {units[first[i]]})")
+    levels = list(group_levels) if group_levels is not None else [k for k in ("place_id", "polling_place", "locality",
+                                                                              "municipality", "province", "department")
+                                                                  if k in data.groups]
+    keys = [data.groups[k] for k in levels]
+    if keys:
+        ok = (reg > 0) & (val > 0) & ~over
+        for label, x, n in (("turnout", turnout, reg), ("leader_share", share, val)):
+            xv = np.where(ok, x, np.nan)
+            z, used = _robust_z(np.nan_to_num(xv, nan=0.0), n, keys, min_group)
+            z[~ok] = np.nan
+            far = np.abs(np.nan_to_num(z)) >= z_threshold
+            add(far, f"{label}_outlier",
+                lambda i, z=z, used=used, x=x, label=label: (
+                    f"{label.replace('_', ' ')} {100 * x[i]:.1f}% is {z[i]:+.1f} robust sd from the median of its "
+                    f"{levels[used[i]]}"),
+                extra=lambda i, z=z: {"robust_z": round(float(z[i]), 2)})
+    out.sort(key=lambda r: (r["kind"], r["unit"]))
+    return out[:limit] if limit else out
