@@ -84,11 +84,20 @@ def _roll(path, places=None):
 @click.option("--contest", default=None, help="contest name (default: the presidential one)")
 @click.option("--time", "times", multiple=True, help="FILE=TIME export time, overrides the file name")
 @click.option("--time-column", default=None, help="column holding each row's export time (latest is used)")
+@click.option("--arrival", default=None, help="replay one final snapshot by this per-table arrival column")
+@click.option("--missing-above", default=None, type=float, help="with --arrival: values marking never-published tables")
 @click.option("--format", "fmt", type=FORMAT, default="text")
-def timeline_cmd(paths, roll_path, contest, times, time_column, fmt):
+def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing_above, fmt):
     """Tables counted, shares and lead over a series of snapshots of one count."""
-    from escrutinio.dynamics.timeline import timeline
+    from escrutinio.dynamics.timeline import arrival_timeline, timeline
 
+    if arrival:
+        if len(paths) != 1:
+            raise UsageError("--arrival replays one file")
+        from escrutinio.dynamics.sources import read_snapshot
+
+        _emit(arrival_timeline(read_snapshot(paths[0], contest), arrival, missing_above=missing_above), fmt)
+        return
     snaps, ts = _snapshots(paths, contest, times, time_column)
     roll = _roll(roll_path)[0] if roll_path else None
     _emit(timeline(snaps, roll=roll, times=ts), fmt)

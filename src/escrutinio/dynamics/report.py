@@ -128,6 +128,14 @@ def counting_order_section(res) -> str:
 def diff_section(d, max_rows: int | None = None) -> str:
     a, b = d.lead_pair
     rows = [[_esc(c), f"{d.net[c]:+,}", f"{d.net_added[c]:+,}", f"{d.net_changed[c]:+,}"] for c in d.choices]
+    fig, ax = figure(7, 2.8)
+    names = list(d.choices)
+    vals = [d.net_changed[c] for c in names]
+    ax.bar(range(len(names)), vals, color=["#1f5fa6" if v >= 0 else "#d1495b" for v in vals])
+    ax.set_xticks(range(len(names)), names, rotation=30, fontsize=8)
+    ax.axhline(0, color="#333", lw=0.6)
+    ax.set_ylabel("votes, changed tables only")
+    plot = svg(fig)
     listing_rows = []
     for u in d.changed_units[: max_rows or len(d.changed_units)]:
         listing_rows.append([_esc(u["unit"]), _esc(", ".join(f"{k}: {u['before'][k]} → {u['after'][k]}" for k in u["fields"]))])
@@ -135,7 +143,7 @@ def diff_section(d, max_rows: int | None = None) -> str:
             f"<p>Tables added {d.added:,}; removed {d.removed:,}; <b>published numbers changed in {d.changed:,}</b>; "
             f"unchanged {d.unchanged:,}. Lead {a}−{b}: {d.lead_before:.2f} → {d.lead_after:.2f} points. The changed "
             f"tables alone move the lead by {d.lead_votes_from_changed:+,} votes ({d.lead_change_from_changed:+.4f} points).</p>" +
-            _table(["choice", "net change (all)", "from added tables", "from changed tables"], rows) +
+            _table(["choice", "net change (all)", "from added tables", "from changed tables"], rows) + plot +
             f"<details><summary>Every table whose published numbers changed ({d.changed:,})</summary>" +
             _table(["table", "changes"], listing_rows) + f"</details><p class=muted>Caveat: {_esc(d.caveat)}</p>")
 

@@ -44,11 +44,11 @@ class TimelineResult:
     def summary(self) -> str:
         a, b = self.lead_pair
         lines = [f"Timeline of {len(self.rows)} snapshots (lead = {a} - {b}, points of valid votes)"]
-        lines.append(f"  {'time':<20} {'tables':>8} {'new':>7} {'counted%':>9} " +
+        lines.append(f"  {'time':<24} {'tables':>8} {'new':>7} {'counted%':>9} " +
                      " ".join(f"{c[:10]:>10}" for c in self.lead_pair) + f" {'lead':>7}")
         for r in self.rows:
             pct = f"{r['share_counted']:.2f}" if r["share_counted"] is not None else "-"
-            lines.append(f"  {str(r['time'] or r['label'])[:20]:<20} {r['units']:>8,} {r['new_units']:>7,} {pct:>9} " +
+            lines.append(f"  {str(r['time'] or r['label'])[:24]:<24} {r['units']:>8,} {r['new_units']:>7,} {pct:>9} " +
                          " ".join(f"{r['shares'][c]:>10.2f}" for c in self.lead_pair) + f" {r['lead']:>7.2f}")
         lines.extend(f"  note: {n}" for n in self.notes)
         lines.append(f"  caveat: {self.caveat}")
@@ -117,3 +117,52 @@ def timeline(snapshots: Sequence, *, expected_units: int | None = None, roll: pl
         })
     return TimelineResult(choices=choices, lead_pair=list(pair), expected_units=expected_units,
                           rows=rows, first_seen=seen, notes=notes)
+
+
+def arrival_timeline(snapshot, column: str, *, steps: Sequence[float] | None = None,
+                     missing_above: float | None = None) -> TimelineResult:
+    """Timeline of one final snapshot replayed by a per-table arrival column (e.g.
+    ``trep_arrival_pct`` of ``mesas_2019_linked.csv.gz``: the percentile of publication,
+    known to the interval between two web snapshots).
+
+    ``steps``: arrival values at which to cut (default every 5 from 5 to 100). Tables
+    whose arrival is ``>= missing_above`` (97.81 marks tables the TREP never published)
+    are left out of every step and reported in the notes.
+    """
+    frame = snapshot.counted()
+    if column not in frame.columns:
+        raise UsageError(f"{snapshot.name} has no arrival column {column!r}")
+    if frame[column].null_count():
+        raise UsageError(f"{frame[column].null_count()} tables have no value in {column!r}")
+    choices = list(snapshot.counted_choices)
+    notes = []
+    if missing_above is not None:
+        never = frame.filter(pl.col(column) >= missing_above).height
+        notes.append(f"{never:,} tables with {column} >= {missing_above} (never published in this order) are left out")
+        frame = frame.filter(pl.col(column) < missing_above)
+    steps = list(steps) if steps is not None else [5.0 * i for i in range(1, 21)]
+    f = frame.sort([column, "unit"])
+    cum = f.select(pl.col(column), *[pl.col(c).cum_sum() for c in [*choices, "blank", "null", "registered"]],
+                   pl.int_range(1, f.height + 1).alias("_n"))
+    arr = f[column].to_numpy()
+    import numpy as np
+
+    idx = np.searchsorted(arr, np.asarray(steps, dtype=float), side="right") - 1
+    tot_last = cum.row(cum.height - 1, named=True)
+    pair = sorted(choices, key=lambda c: -tot_last[c])[:2]
+    rows, prev_n = [], 0
+    expected = snapshot.n_units
+    for p, i in zip(steps, idx):
+        if i < 0:
+            continue
+        r = cum.row(int(i), named=True)
+        valid = sum(int(r[c]) for c in choices)
+        shares = {c: (100 * int(r[c]) / valid if valid else 0.0) for c in choices}
+        rows.append({"label": f"{column} <= {p:g}", "time": None, "units": int(r["_n"]), "new_units": int(r["_n"]) - prev_n,
+                     "share_counted": 100 * int(r["_n"]) / expected, "registered": int(r["registered"]), "valid": valid,
+                     "blank": int(r["blank"]), "null": int(r["null"]), "totals": {c: int(r[c]) for c in choices},
+                     "shares": shares, "lead": shares[pair[0]] - shares[pair[1]]})
+        prev_n = int(r["_n"])
+    first = f.select(pl.col("unit"), pl.col(column).alias("first_seen"))
+    return TimelineResult(choices=choices, lead_pair=list(pair), expected_units=expected, rows=rows,
+                          first_seen=first, notes=notes)
