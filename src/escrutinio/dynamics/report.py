@@ -41,20 +41,29 @@ def _page(title: str, sections: list[str], subtitle: str = "") -> str:
 def projection_section(title: str, results: Sequence[tuple[str, object]], final_lead: float | None = None,
                        quote: str | None = None) -> str:
     """Projection table(s): shares with intervals, lead, verdict probabilities."""
+    # one pair for every row (the leaders of the most advanced projection), so that columns
+    # and signs mean the same thing down the table
+    a, b = results[-1][1].lead_pair
     rows = []
     for label, r in results:
-        a, b = r.lead_pair
-        rows.append([_esc(label), f"{r.counted_units:,} / {r.expected_units:,}", f"{r.counted_lead:.2f}",
+        if list(r.lead_pair) == [a, b]:
+            lead = r.lead
+        elif list(r.lead_pair) == [b, a]:
+            lead = {"point": -r.lead["point"], "lo": -r.lead["hi"], "hi": -r.lead["lo"]}
+        else:
+            lead = None
+        lead_txt = f"<b>{lead['point']:.2f}</b> [{lead['lo']:.2f}, {lead['hi']:.2f}]" if lead else "n/a"
+        rows.append([_esc(label), f"{r.counted_units:,} / {r.expected_units:,}",
+                     f"{r.counted_shares[a] - r.counted_shares[b]:.2f}",
                      f"{r.shares[a]['point']:.2f} [{r.shares[a]['lo']:.2f}, {r.shares[a]['hi']:.2f}]",
-                     f"{r.shares[b]['point']:.2f} [{r.shares[b]['lo']:.2f}, {r.shares[b]['hi']:.2f}]",
-                     f"<b>{r.lead['point']:.2f}</b> [{r.lead['lo']:.2f}, {r.lead['hi']:.2f}]",
+                     f"{r.shares[b]['point']:.2f} [{r.shares[b]['lo']:.2f}, {r.shares[b]['hi']:.2f}]", lead_txt,
+                     _esc(r.lead_pair[0]),
                      f"{r.outcome_probabilities.get('lead_ge_10_points', float('nan')):.3f}",
                      f"{r.outcome_probabilities.get('runoff', float('nan')):.3f}"])
-    a, b = results[0][1].lead_pair
-    level = int(round(100 * results[0][1].level))
-    html = (f"<h2>{_esc(title)}</h2>" + _table(["projection", "tables counted / expected", "lead counted",
+    level = int(round(100 * results[-1][1].level))
+    html = (f"<h2>{_esc(title)}</h2>" + _table(["projection", "tables counted / expected", f"lead {a}−{b} counted",
                                                   f"{a} % [{level}%]", f"{b} % [{level}%]", f"lead {a}−{b} [{level}%]",
-                                                  "P(lead ≥ 10)", "P(runoff)"], rows))
+                                                  "projected leader", "P(leader's lead ≥ 10)", "P(runoff)"], rows))
     if final_lead is not None:
         html += f"<p>Official final lead: <b>{final_lead:.2f}</b> points.</p>"
     if quote:
