@@ -43,6 +43,7 @@ later, the projection can be wrong with confidence. It is an expectation, not a 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
@@ -489,6 +490,7 @@ def project(
     rule=None,
     key: str | None = None,
     chunk: int | None = None,
+    threads: int | None = None,
 ) -> ProjectionResult:
     """Project final totals from a partial count.
 
@@ -569,14 +571,24 @@ def project(
     if plan is None:
         sims = np.zeros((S, len(channels)))
     else:
-        chunk = chunk or max(1, min(S, int(4e6 // max(unc_n, 1))))
+        chunk = chunk or max(1, min(S, 250, int(2e6 // max(unc_n, 1))))
         plan.prepared = _prepare_steps(plan)
         plan.R_tab = plan.R_unc[plan.table_step["nodes"]]
         plan.rates64 = plan.rates.astype(np.float64)
         plan.salt = np.uint64(rng.integers(0, 2**62))
-        parts = []
-        for s0 in range(0, S, chunk):
-            parts.append(_simulate(plan, min(chunk, S - s0), rng, s0))
+        # each chunk has its own random stream spawned from the seed, so results do not
+        # depend on how many threads run them; numpy releases the GIL in the heavy ops
+        starts = list(range(0, S, chunk))
+        streams = [np.random.default_rng(ss) for ss in np.random.SeedSequence(rng.integers(0, 2**63)).spawn(len(starts))]
+        jobs = [(min(chunk, S - s0), g, s0) for s0, g in zip(starts, streams)]
+        workers = min(len(jobs), threads if threads is not None else (os.cpu_count() or 1))
+        if workers > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(lambda j: _simulate(plan, *j), jobs))
+        else:
+            parts = [_simulate(plan, *j) for j in jobs]
         sims = np.vstack(parts)
     arrival_info = None
     if arrival is not None and plan is not None:
