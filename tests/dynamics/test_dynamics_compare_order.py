@@ -1,7 +1,6 @@
 """Compare 2019 with 2020, counting-order analysis and backtest on the bundled data."""
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from escrutinio.dynamics.backtest import backtest, simulated_election, SIM_CHOICES, SIM_LEVELS

@@ -127,9 +127,9 @@ def _read_2020(path: Path, contest: str = "PRESIDENTE") -> list[Snapshot]:
         df = pl.read_excel(path, infer_schema_length=0)
     else:
         import gzip
-        import io as _pyio
 
-        raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as fh:
+            raw = fh.read()
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:  # the OEP's CSV exports are Latin-1
