@@ -179,9 +179,9 @@ def _fair_at(turnout, share, registered, mu_t, mu_v, scale: float = 1.0) -> dict
 
 def fit_klimek(data: StationData, bins: int = 25, sigma_x: float = 0.25, sigma_e: float = 0.075,
                fi_grid=None, fe_grid=None, boot: int = 100, seed=None,
-               mean_offsets_t=tuple(np.round(np.arange(-0.02, 0.0101, 0.005), 4)),
-               mean_offsets_v=tuple(np.round(np.arange(-0.04, 0.0101, 0.005), 4)),
-               sd_scales=(1.0,)) -> KlimekFit:
+               mean_offsets_t=tuple(np.round(np.arange(-0.05, 0.0101, 0.01), 4)),
+               mean_offsets_v=tuple(np.round(np.arange(-0.05, 0.0101, 0.01), 4)),
+               refine: float = 0.0025) -> KlimekFit:
     """Fit (f_i, f_e) of the Klimek et al. (2012) model with bootstrap intervals.
 
     The fair means are profiled over small offsets from the marginal modes (fraud moves
@@ -201,15 +201,26 @@ def fit_klimek(data: StationData, bins: int = 25, sigma_x: float = 0.25, sigma_e
     h_obs = fingerprint_histogram(t, s, bins).ravel().astype(float)
     mode = fair_parameters(t, s, N)
     cands, sqrtHs, consts = [], [], []
-    for dt, dv, sc in ((a, b, c) for a in mean_offsets_t for b in mean_offsets_v for c in sd_scales):
-        if True:
-            fair = _fair_at(t, s, N, mode["mu_t"] + dt, mode["mu_v"] + dv, sc)
-            # common random numbers across candidates and grid points
-            parts = _simulate_parts(N, fair, sigma_x, sigma_e, np.random.default_rng(base_seed), bins)
-            H = _grid_histograms(*parts, fi_grid, fe_grid, bins).reshape(len(fi_grid) * len(fe_grid), -1)
-            cands.append(fair)
-            consts.append(H.sum(axis=1).astype(float))
-            sqrtHs.append(np.sqrt(H).astype(np.float32))
+
+    def add_candidate(mu_t, mu_v):
+        fair = _fair_at(t, s, N, mu_t, mu_v)
+        # common random numbers across candidates and grid points
+        parts = _simulate_parts(N, fair, sigma_x, sigma_e, np.random.default_rng(base_seed), bins)
+        H = _grid_histograms(*parts, fi_grid, fe_grid, bins).reshape(len(fi_grid) * len(fe_grid), -1)
+        cands.append(fair)
+        consts.append(H.sum(axis=1).astype(float))
+        sqrtHs.append(np.sqrt(H).astype(np.float32))
+        return float(((np.sqrt(H) - np.sqrt(h_obs)[None, :]) ** 2).sum(axis=1).min())
+
+    # coarse profile of the fair means around the modes, then a finer one around the best
+    coarse = {(mode["mu_t"] + a, mode["mu_v"] + b): add_candidate(mode["mu_t"] + a, mode["mu_v"] + b)
+              for a in mean_offsets_t for b in mean_offsets_v}
+    bt, bv = min(coarse, key=coarse.get)
+    if refine:
+        for a in (-2, -1, 0, 1, 2):
+            for b in (-2, -1, 0, 1, 2):
+                if a or b:
+                    add_candidate(bt + a * refine, bv + b * refine)
     n_grid = len(fi_grid) * len(fe_grid)
     sqrtH = np.concatenate(sqrtHs)      # (candidates * grid) x cells, contiguous for one matvec
     const = np.concatenate(consts)
