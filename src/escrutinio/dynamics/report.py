@@ -297,7 +297,7 @@ def bolivia_report(data: Path, *, simulations: int = 2000, seed: int = 0, backte
         proj.append((f"{s.exported_at:%Y-%m-%d %H:%M} with 2019 (swing)", project_snapshot(s, roll20, levels=lv20, simulations=simulations, seed=seed, previous=prev)))
     sections.append("<h2>2020: five shared exports</h2>" + timeline_section(t20) +
                     projection_section("2020: projection of the presidential result from each export", proj,
-                                       quote="The official 2020 result (not bundled) was MAS-IPSP 55.10%, CC 28.83%: a lead of 26.27 points."))
+                                       quote="The official 2020 result (not in the bundled data) was MAS-IPSP about 55.1% and CC about 28.8%: a lead of about 26.3 points."))
     # 6. backtest and calibration
     calib = calibration(calibration_elections, seed=seed, cut=60, level=0.9, simulations=200, arrival_effect=0.5)
     sections.append(backtest_section([bt_trep, bt_comp], calib))
