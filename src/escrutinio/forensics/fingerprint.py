@@ -10,20 +10,21 @@ it towards the upper right, extreme fraud piles stations at 100 % / 100 %.
 The fraud model (our parametrisation of Klimek et al.'s): each station has fair
 turnout tau_i ~ N(mu_t, sd_t) and fair leader share nu_i ~ N(mu_v, sd_v) (truncated to
 [0, 1]); its fair counts are binomial (V_i ~ Bin(N_i, tau_i) voters, W_i ~ Bin(V_i, nu_i)
-leader votes, N_i the real electorate). With probability f_i the station suffers
+leader votes, N_i the real electorate), truncated to [0.01, 0.99]. With probability f_i the station suffers
 *incremental* fraud and with probability f_e *extreme* fraud: a fraction x_i of the
 non-voters is added to the leader (ballot stuffing) and the same fraction x_i of the
 opposition's votes is moved to the leader (vote stealing), with x_i ~ |N(0, sigma_x)| for
 incremental and x_i ~ 1 - |N(0, sigma_e)| for extreme fraud (clipped to [0, 1]).
-Klimek et al. fit the fair parameters from the bulk of the data; we take mu as the mode
-of each marginal and sd from the side of the mode that fraud does not touch (below the
-mode), net of binomial noise.
+Klimek et al. fit the fair parameters from the bulk of the data; we profile the fair
+means over a coarse grid (-0.05 to +0.01 around each marginal mode, step 0.01, then
+step 0.0025 around the best) and take each sd from the side of the mean that fraud does
+not touch (below it), net of binomial noise.
 
 Fit: minimum squared-Hellinger distance sum (sqrt(H_obs) - sqrt(H_model))^2 between the
 observed and model fingerprints over a (f_i, f_e) grid. The model histograms for the
 whole grid come from one set of common random numbers (stations sorted by their fraud
 uniform, cumulative histograms at each grid threshold), so the whole grid costs about
-one simulation; the fair means and sds are profiled over a small set of offsets.
+one simulation per fair-mean candidate.
 Intervals: a bootstrap confidence set. ``boot`` datasets are simulated at the fit with
 fresh random numbers; in each, the excess of the distance at the true (fitted) point over
 the minimum distance is recorded; its 95 % quantile is the margin. Every (f_i, f_e) whose
