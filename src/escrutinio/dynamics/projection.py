@@ -603,7 +603,9 @@ def project(
             delta = mu[None, :] + z @ (E - mu) / np.sqrt(max(E.shape[0] - 1, 1))
         else:
             delta = z @ E / np.sqrt(E.shape[0])
-        sims = sims * (1 + delta)
+        # the term scales the whole imputed total (with a swing model, its fixed
+        # previous-election part too), as the replay errors were measured on it
+        sims = (sims + prev_const[None, :]) * (1 + delta) - prev_const[None, :]
         arrival_info = {"cuts": list(calibration_cuts), "bias_corrected": bool(correct_bias),
                         "relative_errors": {c: [float(x) for x in E[:, i]] for i, c in enumerate(channels)}}
         notes.append("uncertainty widened by the imputation's own errors when replayed on the counted tables' "
