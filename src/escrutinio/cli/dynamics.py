@@ -86,8 +86,10 @@ def _roll(path, places=None):
 @click.option("--time-column", default=None, help="column holding each row's export time (latest is used)")
 @click.option("--arrival", default=None, help="replay one final snapshot by this per-table arrival column")
 @click.option("--missing-above", default=None, type=float, help="with --arrival: values marking never-published tables")
+@click.option("--first-seen", "first_seen_csv", default=None, type=click.Path(dir_okay=False),
+              help="write each table's first-seen snapshot and time (arrival order) to this CSV")
 @click.option("--format", "fmt", type=FORMAT, default="text")
-def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing_above, fmt):
+def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing_above, first_seen_csv, fmt):
     """Tables counted, shares and lead over a series of snapshots of one count."""
     from escrutinio.dynamics.timeline import arrival_timeline, timeline
 
@@ -96,11 +98,14 @@ def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing
             raise UsageError("--arrival replays one file")
         from escrutinio.dynamics.sources import read_snapshot
 
-        _emit(arrival_timeline(read_snapshot(paths[0], contest), arrival, missing_above=missing_above), fmt)
-        return
-    snaps, ts = _snapshots(paths, contest, times, time_column)
-    roll = _roll(roll_path)[0] if roll_path else None
-    _emit(timeline(snaps, roll=roll, times=ts), fmt)
+        t = arrival_timeline(read_snapshot(paths[0], contest), arrival, missing_above=missing_above)
+    else:
+        snaps, ts = _snapshots(paths, contest, times, time_column)
+        roll = _roll(roll_path)[0] if roll_path else None
+        t = timeline(snaps, roll=roll, times=ts)
+    if first_seen_csv:
+        t.first_seen.write_csv(first_seen_csv)
+    _emit(t, fmt)
 
 
 @main.command("diff")
