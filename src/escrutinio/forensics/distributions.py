@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from escrutinio.forensics.core import StationData, StationFilter, TestResult, mc_p_value
+from escrutinio.forensics.core import StationData, StationFilter, TestResult
 from escrutinio.forensics.dip import dip_test
 from escrutinio.forensics.integer_percentages import hit_p05  # noqa: F401  (re-exported)
 

@@ -32,8 +32,7 @@ fraud by itself.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, asdict
-from typing import Callable
+from dataclasses import dataclass, asdict
 
 import numpy as np
 from scipy.special import gammaln
@@ -173,7 +172,6 @@ class RoundNumberResult:
     caveat: str
     citation: str
     scope: str = "all"
-    flagged_units: list = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"{self.method} [{self.scope}] on {self.n_units} stations ({sum(self.excluded.values())} excluded), "

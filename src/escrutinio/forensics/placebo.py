@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from scipy.stats import binomtest
 
 from escrutinio.forensics.battery import BatteryResult, in_family, run_battery
