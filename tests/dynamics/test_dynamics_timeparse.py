@@ -3,7 +3,7 @@ from datetime import datetime
 
 import pytest
 
-from escrutinio.dynamics.timeparse import from_filename, order_by_time, parse_time, parse_times, resolve_times
+from escrutinio.timeparse import from_filename, order_by_time, parse_time, parse_times, resolve_times
 from escrutinio.errors import InputError
 
 

@@ -49,7 +49,7 @@ def _times(items) -> dict[str, str]:
 
 def _snapshots(paths, contest, times=None, time_column=None):
     from escrutinio.dynamics.sources import read_snapshot
-    from escrutinio.dynamics.timeparse import parse_times, resolve_times
+    from escrutinio.timeparse import parse_times, resolve_times
 
     snaps = [read_snapshot(p, contest) for p in paths]
     resolved = resolve_times(paths, _times(times))

@@ -2,7 +2,7 @@
 table's first-seen time (its arrival order).
 
 Descriptive, no null hypothesis. Snapshots are ordered by their parsed export time
-(:mod:`escrutinio.dynamics.timeparse`; never by text), undated ones last in load order.
+(:mod:`escrutinio.timeparse`; never by text), undated ones last in load order.
 Shares are of valid votes under the law (``Snapshot.counted()``: withdrawn candidacies'
 votes count as null). The lead is between the two leading choices of the latest snapshot,
 so that its sign means the same thing all along.
@@ -18,7 +18,7 @@ from typing import Sequence
 
 import polars as pl
 
-from escrutinio.dynamics.timeparse import order_by_time
+from escrutinio.timeparse import order_by_time
 from escrutinio.errors import UsageError
 
 

@@ -355,25 +355,18 @@ def _derive(parts: list, header: list[str], where: str) -> pl.Expr:
     return pl.concat_str(exprs)
 
 
-_NAME_TIME_PATTERNS = [
-    (r"(\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2})", "%Y-%m-%dT%H-%M-%S"),
-    (r"(\d{8}T\d{6})", "%Y%m%dT%H%M%S"),
-    (r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})", "%Y-%m-%dT%H:%M:%S"),
-    (r"(\d{4}-\d{2}-\d{2})", "%Y-%m-%d"),
-    (r"(\d{8})", "%Y%m%d"),
-]
-
-
 def _time_from_name(path: str, pattern: str | None, fmt: str | None) -> datetime | None:
-    """Export time from a file name: an explicit (pattern, format) or common ISO-like forms,
-    all on a 24-hour clock (never compared as text)."""
+    """Export time from a file name: the mapping's (pattern, format), else the common
+    stamps recognised by :func:`escrutinio.timeparse.from_filename` (24-hour clock)."""
     name = Path(path).name
-    candidates = [(pattern, fmt)] if pattern and fmt else _NAME_TIME_PATTERNS
-    for pat, f in candidates:
-        m = re.search(pat, name)
+    if pattern and fmt:
+        m = re.search(pattern, name)
         if m:
             try:
-                return datetime.strptime(m.group(1), f)
-            except ValueError:
-                continue
-    return None
+                return datetime.strptime(m.group(1), fmt)
+            except ValueError as exc:
+                raise MappingError(f"exported_at_format {fmt!r} does not fit {m.group(1)!r} in {name}") from exc
+        return None
+    from escrutinio.timeparse import from_filename
+
+    return from_filename(name)
