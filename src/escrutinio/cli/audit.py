@@ -12,7 +12,7 @@ import click
 from escrutinio.cli import main
 from escrutinio.errors import UsageError
 
-FORMATS = click.Choice(["text", "json"])
+FORMATS = click.Choice(["table", "json"])
 
 
 def _emit(obj: dict, fmt: str, text: str | None = None) -> None:
@@ -59,7 +59,7 @@ def audit() -> None:
 @click.option("--population", type=int, help="alpha: ballots (sampling without replacement)")
 @click.option("--simulations", type=int, default=0, help="simulated audits for quantiles (alpha: default 1000)")
 @click.option("--seed", type=int, default=0, show_default=True, help="simulation seed")
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=FORMATS, default="table")
 def sample_size_cmd(method, risk_limit, results, kind, contest, manifest, discrepancies, shares, diluted_margin, gamma,
                     error_rates, population, simulations, seed, fmt):
     """Sample size by formula or simulation."""
@@ -98,7 +98,7 @@ def sample_size_cmd(method, risk_limit, results, kind, contest, manifest, discre
 @click.option("--diluted-margin", type=float)
 @click.option("--gamma", type=float, default=1.03905, show_default=True)
 @click.option("--risk-limit", type=float)
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=FORMATS, default="table")
 def risk_cmd(method, tallies, diluted_margin, gamma, risk_limit, fmt):
     """Measured risk from sample tallies."""
     try:
@@ -138,7 +138,7 @@ def risk_cmd(method, tallies, diluted_margin, gamma, risk_limit, fmt):
 @click.option("--name", default="default", show_default=True)
 @click.option("--overwrite", is_flag=True)
 @click.option("--workspace", default="escrutinio.duckdb", show_default=True)
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=FORMATS, default="table")
 def plan_cmd(results, manifest, contest, risk_limit, kind, threshold, lead, seats, discrepancies, simulations,
              strata, name, overwrite, workspace, fmt):
     """Create a batch-comparison audit of tally sheets and estimate its size."""
@@ -180,7 +180,7 @@ def plan_cmd(results, manifest, contest, risk_limit, kind, threshold, lead, seat
 @click.option("--ceremony", help="workflow: note on how the seed was generated")
 @click.option("--name", default="default", show_default=True)
 @click.option("--workspace", default="escrutinio.duckdb", show_default=True)
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=FORMATS, default="table")
 def sample_cmd(seed, ids, n, with_replacement, ceremony, name, workspace, fmt):
     """List the tables (or ids) to hand-count."""
     if ids is not None:
@@ -214,7 +214,7 @@ def sample_cmd(seed, ids, n, with_replacement, ceremony, name, workspace, fmt):
               help="hand: ballots counted by hand; acta: the paper tally sheet as read")
 @click.option("--name", default="default", show_default=True)
 @click.option("--workspace", default="escrutinio.duckdb", show_default=True)
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=FORMATS, default="table")
 def record_cmd(counts, layer, name, workspace, fmt):
     """Record hand counts (or acta readings) of sampled tables."""
     from escrutinio.audit import workflow
@@ -227,7 +227,7 @@ def record_cmd(counts, layer, name, workspace, fmt):
 @audit.command("status")
 @click.option("--name", default="default", show_default=True)
 @click.option("--workspace", default="escrutinio.duckdb", show_default=True)
-@click.option("--format", "fmt", type=FORMATS, default="text")
+@click.option("--format", "fmt", type=FORMATS, default="table")
 def status_cmd(name, workspace, fmt):
     """Measured risk per assertion; stop, continue counting, or escalate."""
     from escrutinio.audit import workflow

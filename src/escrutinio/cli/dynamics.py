@@ -12,7 +12,7 @@ import polars as pl
 from escrutinio.cli import main
 from escrutinio.errors import UsageError
 
-FORMAT = click.Choice(["text", "json"])
+FORMAT = click.Choice(["table", "json"])
 
 
 def _clean(x):
@@ -88,7 +88,7 @@ def _roll(path, places=None):
 @click.option("--missing-above", default=None, type=float, help="with --arrival: values marking never-published tables")
 @click.option("--first-seen", "first_seen_csv", default=None, type=click.Path(dir_okay=False),
               help="write each table's first-seen snapshot and time (arrival order) to this CSV")
-@click.option("--format", "fmt", type=FORMAT, default="text")
+@click.option("--format", "fmt", type=FORMAT, default="table")
 def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing_above, first_seen_csv, fmt):
     """Tables counted, shares and lead over a series of snapshots of one count."""
     from escrutinio.dynamics.timeline import arrival_timeline, timeline
@@ -113,7 +113,7 @@ def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing
 @click.argument("b", type=click.Path(exists=True, dir_okay=False))
 @click.option("--contest", default=None)
 @click.option("--key", default="unit", show_default=True, help="table identity column")
-@click.option("--format", "fmt", type=FORMAT, default="text")
+@click.option("--format", "fmt", type=FORMAT, default="table")
 def diff_cmd(a, b, contest, key, fmt):
     """Tables added, removed and changed between two snapshots, with the net effect."""
     from escrutinio.dynamics.diff import diff
@@ -151,7 +151,7 @@ def _projection_payload(r) -> dict:
 @click.option("--arrival-from", type=click.Path(exists=True, dir_okay=False), help="file holding the --arrival column by table")
 @click.option("--correct-bias", is_flag=True, help="shift by the mean arrival-replay error (with --arrival)")
 @click.option("--contest", default=None)
-@click.option("--format", "fmt", type=FORMAT, default="text")
+@click.option("--format", "fmt", type=FORMAT, default="table")
 def project_cmd(partial, roll_path, previous, places, simulations, seed, level, min_donors, arrival, arrival_from,
                 correct_bias, contest, fmt):
     """Project the final result from each partial count (hierarchical imputation)."""
@@ -195,7 +195,7 @@ def project_cmd(partial, roll_path, previous, places, simulations, seed, level, 
 @click.option("--places", type=click.Path(exists=True, dir_okay=False), help="polling-place list with attributes")
 @click.option("--focus", multiple=True, help="choices to show in the text table")
 @click.option("--contest", default=None)
-@click.option("--format", "fmt", type=FORMAT, default="text")
+@click.option("--format", "fmt", type=FORMAT, default="table")
 def compare_cmd(a, b, by, group_by, places, focus, contest, fmt):
     """Compare two elections over the polling places present in both."""
     from escrutinio.dynamics.compare import compare
@@ -223,7 +223,7 @@ def compare_cmd(a, b, by, group_by, places, focus, contest, fmt):
 @click.option("--bins", default=20, show_default=True, type=click.IntRange(2, 100))
 @click.option("--simulations", default=1000, show_default=True, type=click.IntRange(10))
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--format", "fmt", type=FORMAT, default="text")
+@click.option("--format", "fmt", type=FORMAT, default="table")
 def counting_order_cmd(path, order, cut, placebo, bins, simulations, seed, fmt):
     """Lead by arrival order; late tables vs their hierarchical expectation; placebos."""
     from escrutinio.dynamics.counting_order import counting_order
@@ -245,7 +245,7 @@ def counting_order_cmd(path, order, cut, placebo, bins, simulations, seed, fmt):
 @click.option("--level", default=0.9, show_default=True, type=click.FloatRange(0.5, 0.999))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--arrival-calibrated", is_flag=True, help="widen by arrival-replay errors of the counted part")
-@click.option("--format", "fmt", type=FORMAT, default="text")
+@click.option("--format", "fmt", type=FORMAT, default="table")
 def backtest_cmd(path, orders, random_orders, simulations, level, seed, arrival_calibrated, fmt):
     """Replay a final count in its arrival order(s) and report error and coverage."""
     from escrutinio.dynamics.backtest import backtest
@@ -272,7 +272,7 @@ def backtest_cmd(path, orders, random_orders, simulations, level, seed, arrival_
 @click.option("--level", default=0.9, show_default=True, type=float)
 @click.option("--simulations", default=300, show_default=True, type=click.IntRange(10))
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--format", "fmt", type=FORMAT, default="text")
+@click.option("--format", "fmt", type=FORMAT, default="table")
 def calibrate_cmd(elections, cut, level, simulations, seed, fmt):
     """Interval coverage of the projection on simulated elections with known truth."""
     from escrutinio.dynamics.backtest import calibration
