@@ -3,6 +3,7 @@
     python benchmarks/bench_forensics.py speed        # battery at 100k and 1M stations, Klimek fit at 100k
     python benchmarks/bench_forensics.py calibration  # 200 clean elections of Bolivia-2019 size
     python benchmarks/bench_forensics.py power        # Klimek fraud injected at known f_i, f_e
+    python benchmarks/bench_forensics.py power_round  # written-in round percentages in 2 % of tables
     python benchmarks/bench_forensics.py bolivia      # battery + placebos on the bundled Bolivia data
 
 Electorates: the 34,555 tables of Bolivia 2019 (examples/bolivia) for calibration and power;
@@ -80,6 +81,16 @@ def do_power(runs: int = 50, f_i: float = 0.2, f_e: float = 0.02) -> None:
     print(f"  fitted f_i mean {fi.mean():.3f} (sd {fi.std():.3f}); fitted f_e mean {fe.mean():.4f} (sd {fe.std():.4f})")
 
 
+def do_power_round(runs: int = 50, fraction: float = 0.02) -> None:
+    reg = bolivia_registered()
+    t0 = time.perf_counter()
+    p = power(reg, 0.0, 0.0, runs=runs, seed=31, draws=1000, round_fraction=fraction)
+    print(f"power: written-in round percentages in {fraction:.0%} of tables (inject_round_numbers) of {runs} fair "
+          f"elections of {len(reg):,} tables; {time.perf_counter() - t0:.0f} s")
+    for name, v in p["rejection_rate"].items():
+        print(f"  {name:30s} rejection rate {v['rate']:.2f} [{v['lo']:.2f}, {v['hi']:.2f}]")
+
+
 def do_bolivia() -> None:
     from escrutinio.cli.forensics import load_data
     from escrutinio.forensics.placebo import mark_uninformative, placebo_reference, placebo_simulated
@@ -103,5 +114,7 @@ if __name__ == "__main__":
         do_calibration(int(sys.argv[2]) if len(sys.argv) > 2 else 200)
     elif what == "power":
         do_power(int(sys.argv[2]) if len(sys.argv) > 2 else 50)
+    elif what == "power_round":
+        do_power_round(int(sys.argv[2]) if len(sys.argv) > 2 else 50)
     elif what == "bolivia":
         do_bolivia()

@@ -233,7 +233,8 @@ def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
 def mc_p_value(observed: float, simulated: np.ndarray, side: str = "greater") -> float:
     """Monte-Carlo p-value (1 + #{as extreme}) / (S + 1) (Davison & Hinkley 1997, eq. 4.11).
 
-    ``side='two'`` measures extremeness as distance from the simulated mean."""
+    ``side='two'`` measures extremeness as distance from the simulated mean (leave-one-out
+    for the simulated values)."""
     sim = np.asarray(simulated, float)
     s = len(sim)
     if side == "greater":
@@ -242,7 +243,10 @@ def mc_p_value(observed: float, simulated: np.ndarray, side: str = "greater") ->
         k = int((sim <= observed).sum())
     else:
         c = sim.mean()
-        k = int((np.abs(sim - c) >= abs(observed - c)).sum())
+        # a simulated value is part of the mean it is compared with; its leave-one-out
+        # deviation is s/(s-1) times larger, which puts it on the observed value's footing
+        scale = s / (s - 1) if s > 1 else 1.0
+        k = int((scale * np.abs(sim - c) >= abs(observed - c)).sum())
     return (1 + k) / (s + 1)
 
 

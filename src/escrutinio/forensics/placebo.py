@@ -29,7 +29,7 @@ from scipy.stats import binomtest
 from escrutinio.forensics.battery import BatteryResult, in_family, run_battery
 from escrutinio.forensics.core import StationData, wilson
 from escrutinio.forensics.fingerprint import fit_klimek
-from escrutinio.forensics.simulate import inject_klimek, simulate_fair, simulate_like
+from escrutinio.forensics.simulate import inject_klimek, inject_round_numbers, simulate_fair, simulate_like
 
 FAST = dict(klimek=False, outliers=False, by=None)
 
@@ -108,20 +108,27 @@ def calibration(registered, n_elections: int = 200, seed: int = 0, alpha: float 
 
 
 def power(registered, f_i: float, f_e: float, runs: int = 50, seed: int = 0, alpha: float = 0.05,
-          draws: int = 1000, klimek_boot: int = 100, **battery_kw) -> dict:
+          draws: int = 1000, klimek_boot: int = 100, round_fraction: float = 0.0, **battery_kw) -> dict:
     """Rejection rate of each test (Holm-adjusted for family tests) under injected Klimek
-    fraud, and coverage of the Klimek fit's intervals."""
+    fraud, and coverage of the Klimek fit's intervals. With ``round_fraction`` > 0 the
+    injected fraud is written-in round percentages instead (:func:`inject_round_numbers`)
+    and no Klimek fit is made."""
     kw = {**FAST, **battery_kw}
     rej: dict[str, int] = {}
     cover_i = cover_e = cover_both = 0
     fits = []
     for r in range(runs):
         clean = simulate_fair(registered, seed=seed + 15485863 * r + 1)
-        dirty, _ = inject_klimek(clean, f_i, f_e, seed=seed + r + 7)
+        if round_fraction:
+            dirty, _ = inject_round_numbers(clean, round_fraction, seed=seed + r + 7)
+        else:
+            dirty, _ = inject_klimek(clean, f_i, f_e, seed=seed + r + 7)
         b = run_battery(dirty, seed=seed + r, draws=draws, **kw)
         for t in b.national():
             p = t.p_adjusted if in_family(t) else t.p_value
             rej[t.name] = rej.get(t.name, 0) + int(p is not None and p < alpha)
+        if round_fraction:
+            continue
         fit = fit_klimek(dirty, boot=klimek_boot, seed=seed + r)
         ci = fit.ci_f_i[0] <= f_i <= fit.ci_f_i[1]
         ce = fit.ci_f_e[0] <= f_e <= fit.ci_f_e[1]
@@ -129,10 +136,11 @@ def power(registered, f_i: float, f_e: float, runs: int = 50, seed: int = 0, alp
         cover_e += ce
         cover_both += ci and ce
         fits.append((fit.f_i, fit.f_e, fit.ci_f_i, fit.ci_f_e))
-    out = {"f_i": f_i, "f_e": f_e, "runs": runs, "alpha": alpha,
+    runs_fit = max(len(fits), 1)
+    out = {"f_i": f_i, "f_e": f_e, "round_fraction": round_fraction, "runs": runs, "alpha": alpha,
            "rejection_rate": {k: {"rate": v / runs, "lo": wilson(v, runs)[0], "hi": wilson(v, runs)[1]}
                               for k, v in rej.items()},
-           "klimek_coverage": {"f_i": cover_i / runs, "f_e": cover_e / runs, "both": cover_both / runs,
-                               "both_wilson": wilson(cover_both, runs)},
+           "klimek_coverage": {"f_i": cover_i / runs_fit, "f_e": cover_e / runs_fit, "both": cover_both / runs_fit,
+                               "both_wilson": wilson(cover_both, len(fits))},
            "klimek_fits": fits}
     return out

@@ -113,3 +113,53 @@ def inject_klimek(data: StationData, f_i: float, f_e: float, sigma_x: float = 0.
                       units=data.units, source_rows=data.source_rows, groups=dict(data.groups),
                       label=f"{data.label} + Klimek fraud (f_i={f_i}, f_e={f_e})")
     return out, cls
+
+
+def inject_round_numbers(data: StationData, fraction: float, seed=None) -> tuple[StationData, np.ndarray]:
+    """Written-in results (Kobak et al. 2016's mechanism): in a ``fraction`` of stations the
+    turnout and the leader's share are moved to the nearest integer percentage that the
+    station's size allows (within +-0.05 points), by changing ballots cast and moving votes
+    between the leader and the others. Returns (data, mask of altered stations)."""
+    from escrutinio.forensics.integer_percentages import hit_integer_percent
+
+    rng = np.random.default_rng(seed)
+    n = data.n
+    pick = rng.random(n) < fraction
+    reg, emi, val = data.registered.copy(), data.emitted.copy(), data.valid.copy()
+    votes = data.votes.copy()
+    lead = data.leader_index
+
+    def nearest_hit(k, m):
+        best = k.copy()
+        found = np.zeros(len(k), bool)
+        for off in (0, 1, -1, 2, -2, 3, -3):  # a few candidate counts, vectorised over stations
+            cand = np.clip(k + off, 0, m)
+            ok = ~found & hit_integer_percent(cand, np.maximum(m, 1))
+            best[ok] = cand[ok]
+            found |= ok
+        return best
+
+    new_emi = nearest_hit(emi, reg)
+    delta = np.where(pick, new_emi - emi, 0)
+    delta = np.maximum(delta, -(val - votes[:, lead]).clip(0))  # removals come from non-leader ballots
+    emi = emi + delta
+    val = val + delta
+    votes[:, lead] += np.maximum(delta, 0)
+    # removals: take from the largest non-leader choice
+    other = votes.copy()
+    other[:, lead] = -1
+    j = other.argmax(axis=1)
+    rows = np.flatnonzero(delta < 0)
+    votes[rows, j[rows]] = np.maximum(votes[rows, j[rows]] + delta[rows], 0)
+    val = votes.sum(axis=1)
+    emi = np.maximum(emi, val)
+    new_lead = nearest_hit(votes[:, lead], val)
+    shift = np.where(pick, new_lead - votes[:, lead], 0)
+    j = np.where(votes - np.eye(votes.shape[1], dtype=np.int64)[lead] * 10**12 >= 0, votes, -1).argmax(axis=1)
+    room = votes[np.arange(n), j]
+    shift = np.minimum(shift, np.where(j == lead, 0, room))
+    votes[np.arange(n), lead] += shift
+    votes[np.arange(n), j] -= np.where(j == lead, 0, shift)
+    out = StationData(reg, emi, votes.sum(axis=1), votes, data.choices, units=data.units, source_rows=data.source_rows,
+                      groups=dict(data.groups), label=f"{data.label} + written-in round percentages ({fraction})")
+    return out, pick
