@@ -129,6 +129,7 @@ class KlimekFit:
     distance: float
     fair: dict
     margin: float
+    at_boundary: bool
     sigma_x: float
     sigma_e: float
     n_units: int
@@ -144,10 +145,12 @@ class KlimekFit:
     citation: str = CITATION
 
     def summary(self) -> str:
+        edge = (" The estimate sits at the edge of the grid: the model does not describe this fingerprint, so "
+                "f_i/f_e are not interpretable here." if self.at_boundary else "")
         return (f"Klimek fit on {self.n_units} stations: f_i = {self.f_i:.3f} (95% CI {self.ci_f_i[0]:.3f}-"
                 f"{self.ci_f_i[1]:.3f}), f_e = {self.f_e:.4f} (95% CI {self.ci_f_e[0]:.4f}-{self.ci_f_e[1]:.4f}); "
                 f"fair turnout {self.fair['mu_t']:.3f}+-{self.fair['sd_t']:.3f}, fair share "
-                f"{self.fair['mu_v']:.3f}+-{self.fair['sd_v']:.3f}. {self.caveat}")
+                f"{self.fair['mu_v']:.3f}+-{self.fair['sd_v']:.3f}.{edge} {self.caveat}")
 
     def to_dict(self, histograms: bool = False) -> dict:
         d = asdict(self)
@@ -254,7 +257,8 @@ def fit_klimek(data: StationData, bins: int = 25, sigma_x: float = 0.25, sigma_e
     ci_i = (float(max(0.0, fi_in.min() - step_i / 2)), float(fi_in.max() + step_i / 2))
     ci_e = (float(max(0.0, fe_in.min() - step_e / 2)), float(fe_in.max() + step_e / 2))
     model = (sqrtH[c * n_grid + g].astype(float) ** 2).reshape(bins, bins)
-    return KlimekFit(f_i=f_i, f_e=f_e, ci_f_i=ci_i, ci_f_e=ci_e, margin=margin,
+    at_boundary = bool(i == len(fi_grid) - 1 or j == len(fe_grid) - 1)
+    return KlimekFit(f_i=f_i, f_e=f_e, ci_f_i=ci_i, ci_f_e=ci_e, margin=margin, at_boundary=at_boundary,
                      distance=float(d[c, g]), fair=fair, sigma_x=sigma_x, sigma_e=sigma_e, n_units=int(keep.sum()),
                      excluded=excluded, boot=boot, bins=bins, histogram=h_obs.reshape(bins, bins).tolist(),
                      model_histogram=np.rint(model).tolist())

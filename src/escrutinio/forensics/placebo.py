@@ -60,13 +60,20 @@ def _rates(runs: list[BatteryResult], alpha: float) -> dict:
 
 
 def placebo_simulated(data: StationData, n_sims: int = 20, seed: int = 0, alpha: float = 0.05,
-                      draws: int = 200, **battery_kw) -> dict:
-    """False-positive rate of every test on clean elections simulated like ``data``."""
+                      draws: int = 200, klimek_fits: int = 1, klimek_boot: int = 50, **battery_kw) -> dict:
+    """False-positive rate of every test on clean elections simulated like ``data``; the
+    Klimek model is also fitted to the first ``klimek_fits`` of them: an interval for f_i
+    or f_e that excludes 0 on a clean copy means the fit reads this country's geography
+    as fraud."""
     kw = {**FAST, **battery_kw}
-    runs = [run_battery(simulate_like(data, seed=seed + 7919 * i), seed=seed + i, draws=draws, **kw)
-            for i in range(n_sims)]
+    sims = [simulate_like(data, seed=seed + 7919 * i) for i in range(n_sims)]
+    runs = [run_battery(x, seed=seed + i, draws=draws, **kw) for i, x in enumerate(sims)]
     out = _rates(runs, alpha)
     out["kind"] = "simulated clean elections like the observed one (simulate_like)"
+    fits = [fit_klimek(x, boot=klimek_boot, seed=seed + i) for i, x in enumerate(sims[:klimek_fits])]
+    out["klimek"] = [{"f_i": f.f_i, "ci_f_i": f.ci_f_i, "f_e": f.f_e, "ci_f_e": f.ci_f_e, "at_boundary": f.at_boundary}
+                     for f in fits]
+    out["klimek_fires"] = any(f.ci_f_i[0] > 0 or f.ci_f_e[0] > 0 for f in fits)
     return out
 
 
@@ -89,6 +96,11 @@ def mark_uninformative(result: BatteryResult, placebo: dict, name: str) -> None:
     if "fired" not in info:
         info["fired"] = [k for k, v in placebo.get("tests", {}).items() if v.get("uninformative")]
     result.placebo[name] = info
+    if info.get("klimek_fires"):
+        info["fired"] = list(info["fired"]) + ["klimek_fit"]
+        if result.klimek is not None:
+            result.klimek.caveat += (f" On the {name} placebo (clean by construction) the fit also finds f_i or f_e "
+                                     "above 0: uninformative for this country.")
     for t in result.tests:
         if t.scope == "all" and t.name in info["fired"]:
             t.details["uninformative"] = (t.details.get("uninformative") or []) + [name]
