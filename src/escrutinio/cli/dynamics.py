@@ -38,13 +38,9 @@ def _emit(result, fmt: str, payload: dict | None = None) -> None:
 
 
 def _times(items) -> dict[str, str]:
-    out = {}
-    for it in items or ():
-        if "=" not in it:
-            raise UsageError(f"--time takes FILE=TIME, got {it!r}")
-        k, v = it.split("=", 1)
-        out[k.strip()] = v.strip()
-    return out
+    from escrutinio.cli.results import parse_pairs
+
+    return parse_pairs(items, "--time", "FILE=TIME")
 
 
 def _snapshots(paths, contest, times=None, time_column=None):

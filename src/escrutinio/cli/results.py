@@ -47,14 +47,18 @@ def pick_contest(election, contest: str | None) -> str:
     return matches[0]
 
 
-def parse_filters(items) -> dict[str, str]:
+def parse_pairs(items, option: str = "--filter", shape: str = "LEVEL=VALUE") -> dict[str, str]:
+    """KEY=VALUE options (repeatable) into a dict."""
     out = {}
     for item in items or ():
         if "=" not in item:
-            raise UsageError(f"--filter takes LEVEL=VALUE, got {item!r}")
+            raise UsageError(f"{option} takes {shape}, got {item!r}")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
+
+
+parse_filters = parse_pairs
 
 
 def resolve_rule(name: str | None, mapping_preset: str | None):
