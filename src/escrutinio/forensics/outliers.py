@@ -87,15 +87,22 @@ def find_outliers(data: StationData, turnout_level: float = 1.0, unanimity: floa
     unan = (val >= min_valid) & (top * 1000 >= round(unanimity * 1000) * val)
     add(unan, "single_choice", lambda i: f"{data.choices[top_idx[i]]} has {top[i]} of {val[i]} valid votes "
         f"({100 * top[i] / val[i]:.1f}%)")
-    place_key = None
-    for cand in ("place_id", "polling_place"):
-        if cand in data.groups:
-            place_key = data.groups[cand]
-            break
+    # names repeat across the country (two "Escuela La Estrella" in different towns), so a
+    # level's key is the path of names from the coarsest level down to it
+    hierarchy = [k for k in ("country", "department", "province", "municipality", "locality", "polling_place")
+                 if k in data.groups]
+    path: dict[str, np.ndarray] = {}
+    if hierarchy:
+        frame = pl.DataFrame({k: data.groups[k].astype(str) for k in hierarchy})
+        for depth, k in enumerate(hierarchy):
+            path[k] = frame.select(pl.concat_str(hierarchy[:depth + 1], separator=" / ")).to_series().to_numpy()
+    if "place_id" in data.groups and (data.groups["place_id"] != "").all():
+        path["place_id"] = data.groups["place_id"]
+    place_key = path.get("place_id", path.get("polling_place"))
     if place_key is not None:
         df = pl.DataFrame({"place": place_key, "i": np.arange(data.n), "val": val}).with_columns(
             pl.Series("sig", [bytes(r) for r in np.ascontiguousarray(data.votes).view(np.uint8).reshape(data.n, -1)]))
-        df = df.filter((pl.col("val") >= min_valid) & (pl.col("place") != ""))
+        df = df.filter((pl.col("val") >= min_valid) & ~pl.col("place").str.ends_with(" / ") & (pl.col("place") != ""))
         dup = df.with_columns(pl.len().over(["place", "sig"]).alias("copies"),
                               pl.col("i").min().over(["place", "sig"]).alias("first")).filter(pl.col("copies") > 1)
         mask = np.zeros(data.n, bool)
@@ -105,12 +112,13 @@ def find_outliers(data: StationData, turnout_level: float = 1.0, unanimity: floa
         mask[idx] = True
         first[idx] = dup.get_column("first").to_numpy()
         copies[idx] = dup.get_column("copies").to_numpy()
+        place_label = data.groups.get("polling_place", place_key)
         add(mask, "identical_tally", lambda i: f"same votes for every choice as {copies[i] - 1} other table(s) of "
-            f"polling place {place_key[i]} (first: {units[first[i]]})")
+            f"polling place {place_label[i]} (first: {units[first[i]]})")
     levels = list(group_levels) if group_levels is not None else [k for k in ("place_id", "polling_place", "locality",
                                                                               "municipality", "province", "department")
-                                                                  if k in data.groups]
-    keys = [data.groups[k] for k in levels]
+                                                                  if k in path]
+    keys = [path.get(k, data.groups.get(k)) for k in levels]
     if keys:
         ok = (reg > 0) & (val > 0) & ~over
         for label, x, n in (("turnout", turnout, reg), ("leader_share", share, val)):
