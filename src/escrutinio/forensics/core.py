@@ -250,20 +250,22 @@ def mc_p_value(observed: float, simulated: np.ndarray, side: str = "greater") ->
     return (1 + k) / (s + 1)
 
 
-def smooth_p_value(observed: float, simulated: np.ndarray, side: str = "two") -> float:
+def smooth_p_value(observed: float, simulated: np.ndarray, side: str = "two", centre_draws: float = 1.0) -> float:
     """p-value from the simulated null's mean and sd instead of its rank.
 
     With S simulated values the rank p-value cannot go below 1/(S+1), which Holm across a
     battery can never push under alpha. For statistics that are sums or means over many
     units (normal by the central limit theorem) the prediction tail
-    t_{S-1}(|obs - mean| / (sd sqrt(1 + 1/S))) is exact under normality and has no floor."""
+    t_{S-1}(|obs - mean| / (sd sqrt(1 + k/S))) is exact under normality and has no floor;
+    k = ``centre_draws`` counts how many S-draw means went into the centre (2 when the
+    centre is bias-corrected with a second generation of draws)."""
     from scipy import stats
 
     sim = np.asarray(simulated, float)
     s = len(sim)
     if s < 3:
         return float("nan")
-    sd = sim.std(ddof=1) * np.sqrt(1 + 1 / s)
+    sd = sim.std(ddof=1) * np.sqrt(1 + centre_draws / s)
     if sd == 0:
         return 1.0 if observed == sim.mean() else 0.0
     t = (observed - sim.mean()) / sd
@@ -272,18 +274,24 @@ def smooth_p_value(observed: float, simulated: np.ndarray, side: str = "two") ->
     return float(2 * stats.t.sf(abs(t), s - 1))
 
 
-def chi2_p_value(observed: float, simulated: np.ndarray) -> float:
-    """Upper tail of a scaled chi-square a * chi2_nu moment-matched to the simulated
-    distances (mean a nu, variance 2 a^2 nu): no 1/(S+1) floor."""
+def chi2_p_value(observed: float, simulated: np.ndarray, centre_draws: float = 1.0) -> float:
+    """Upper tail for a chi-square-type distance against S simulated distances.
+
+    The simulated distances are moment-matched to a * chi2_nu (nu = 2 m^2 / v); the
+    observed distance over their mean is then F(nu, S nu)-distributed, which carries the
+    uncertainty of the estimated scale a (a plain chi-square tail with a plugged-in a is
+    anti-conservative with S ~ 30). The observed distance is scaled down by
+    (1 + k/S) / (1 + 1/(S-1)) for its centre's extra noise (k as in :func:`smooth_p_value`)."""
     from scipy import stats
 
     sim = np.asarray(simulated, float)
+    s = len(sim)
     m, v = sim.mean(), sim.var(ddof=1)
-    if len(sim) < 3 or m <= 0 or v <= 0:
+    if s < 3 or m <= 0 or v <= 0:
         return float("nan")
-    a = v / (2 * m)
     nu = 2 * m * m / v
-    return float(stats.chi2.sf(observed / a, nu))
+    ratio = observed / m / ((1 + centre_draws / s) / (1 + 1 / (s - 1)))
+    return float(stats.f.sf(ratio, nu, s * nu))
 
 
 def group_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -22,8 +22,8 @@ Two nulls for every test:
   binomial is drawn by its rounded normal approximation, which is indistinguishable for
   digits and ten times faster); the count threshold is applied after resampling. The
   statistic is recomputed on every draw. The p-value uses the draws' mean and sd (a t
-  prediction tail for means and shares, a moment-matched scaled chi-square for the
-  chi-square distances) rather than their rank, which could not go below 1/(S+1) and so
+  prediction tail for means and shares, an F tail against the moment-matched simulated
+  distances for the chi-square tests) rather than their rank, which could not go below 1/(S+1) and so
   could never survive Holm; the rank p-value of the chi-square tests is kept as
   ``p_rank``. Because
   resampling around noisy observed rates adds a second layer of binomial noise, every
@@ -177,14 +177,14 @@ def digit_tests(data: StationData, sims: int | None = None, seed=None, min_count
     caveat_2bl = ("Real vote counts need not follow Benford's law: the classical 2BL null rejects clean elections "
                   "(Deckert, Myagkov & Ordeshook 2011). Read the simulated p-value; even then a departure is an "
                   "anomaly, not evidence of fraud.")
-    add("2bl_mean", obs["mean2"], float(2 * stats.norm.sf(abs(z))), smooth_p_value(obs["mean2"], sims_mean2, "two"),
+    add("2bl_mean", obs["mean2"], float(2 * stats.norm.sf(abs(z))), smooth_p_value(obs["mean2"], sims_mean2, "two", 2),
         f"Benford second-digit law, mean {mu:.4f}", float(obs["mean2"] - mu), "mean minus Benford mean",
         caveat_2bl, CITE_2BL, extra={"benford_mean": mu, "simulated_mean": float(sims_mean2.mean()),
                                      "digits": obs["d2"].tolist()})
     # 2BL distribution
     chi_cl = _chi2(obs["d2"], BENFORD2)
     sim_p2, chi_sim_obs, chi_sims = _chi2_vs_simulated(obs["d2"], [s["d2"] for s in sim])
-    add("2bl_distribution", chi_cl, float(stats.chi2.sf(chi_cl, 9)), chi2_p_value(chi_sim_obs, chi_sims),
+    add("2bl_distribution", chi_cl, float(stats.chi2.sf(chi_cl, 9)), chi2_p_value(chi_sim_obs, chi_sims, 2),
         "Benford second-digit law, chi-square 9 df", float(np.sqrt(chi_cl / max(n2, 1))), "Cohen's w",
         caveat_2bl, CITE_2BL, extra={"chi2_vs_simulated": chi_sim_obs, "simulated_digit_p": sim_p2.tolist(),
                                      "p_rank": mc_p_value(chi_sim_obs, chi_sims)})
@@ -195,26 +195,26 @@ def digit_tests(data: StationData, sims: int | None = None, seed=None, min_count
     caveat_last = ("Last digits of counts >= 10 are close to uniform under honest counting; a departure means the "
                    "reported digits are unusual (e.g. invented numbers), which observers should check on the actas. "
                    "Not evidence of fraud by itself.")
-    add("last_digit_distribution", chi_l, float(stats.chi2.sf(chi_l, 9)), chi2_p_value(chi_l_sim_obs, chi_l_sims),
+    add("last_digit_distribution", chi_l, float(stats.chi2.sf(chi_l, 9)), chi2_p_value(chi_l_sim_obs, chi_l_sims, 2),
         "uniform last digit, chi-square 9 df", float(np.sqrt(chi_l / max(obs["n"], 1))), "Cohen's w",
         caveat_last, CITE_BS, extra={"digits": obs["dl"].tolist(), "simulated_digit_p": sim_pl.tolist(),
                                      "p_rank": mc_p_value(chi_l_sim_obs, chi_l_sims)})
     # mean last digit
     zl = (obs["meanl"] - 4.5) / np.sqrt(8.25 / obs["n"])
     add("last_digit_mean", obs["meanl"], float(2 * stats.norm.sf(abs(zl))),
-        smooth_p_value(obs["meanl"], np.array([s["meanl"] for s in sim]), "two"),
+        smooth_p_value(obs["meanl"], np.array([s["meanl"] for s in sim]), "two", 2),
         "uniform last digit, mean 4.5", float(obs["meanl"] - 4.5), "mean minus 4.5", caveat_last, CITE_BS)
     # ending in 0 or 5
     k05 = int(round(obs["zero_five"] * obs["n"]))
     add("last_digit_zero_five", obs["zero_five"], float(stats.binomtest(k05, int(obs["n"]), 0.2).pvalue),
-        smooth_p_value(obs["zero_five"], np.array([s["zero_five"] for s in sim]), "two"),
+        smooth_p_value(obs["zero_five"], np.array([s["zero_five"] for s in sim]), "two", 2),
         "share of counts ending in 0 or 5 = 0.2 (binomial)", float(obs["zero_five"] - 0.2), "share minus 0.2",
         caveat_last, CITE_BS)
     # Beber-Scacco pairs
     for key, p0, label in (("repeated", 0.1, "last two digits equal"), ("adjacent", 0.18, "last two digits differ by 1")):
         k = int(round(obs[key] * obs["n"]))
         add(f"last_pair_{key}", obs[key], float(stats.binomtest(k, int(obs["n"]), p0).pvalue),
-            smooth_p_value(obs[key], np.array([s[key] for s in sim]), "two"),
+            smooth_p_value(obs[key], np.array([s[key] for s in sim]), "two", 2),
             f"{label}: share {p0} under uniform last two digits (binomial)", float(obs[key] - p0),
             f"share minus {p0}", caveat_last, CITE_BS)
     return out
