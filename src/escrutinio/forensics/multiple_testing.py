@@ -20,8 +20,9 @@ def _prep(p):
     return arr, ok
 
 
-def holm(p) -> np.ndarray:
-    """Holm step-down adjusted p-values: max over j<=i of (m-j+1) p_(j), capped at 1."""
+def _adjust(p, step) -> np.ndarray:
+    """Apply ``step(sorted_p, m)`` to the finite p-values in ascending order, cap at 1,
+    and put the results back in input order (missing p-values stay NaN)."""
     arr, ok = _prep(p)
     out = np.full(arr.shape, np.nan)
     x = arr[ok]
@@ -29,25 +30,17 @@ def holm(p) -> np.ndarray:
     if m == 0:
         return out
     order = np.argsort(x, kind="mergesort")
-    adj = np.maximum.accumulate((m - np.arange(m)) * x[order])
     res = np.empty(m)
-    res[order] = np.minimum(adj, 1.0)
+    res[order] = np.minimum(step(x[order], m), 1.0)
     out[ok] = res
     return out
+
+
+def holm(p) -> np.ndarray:
+    """Holm step-down adjusted p-values: max over j<=i of (m-j+1) p_(j), capped at 1."""
+    return _adjust(p, lambda s, m: np.maximum.accumulate((m - np.arange(m)) * s))
 
 
 def benjamini_hochberg(p) -> np.ndarray:
     """BH step-up adjusted p-values: min over j>=i of m p_(j) / j, capped at 1."""
-    arr, ok = _prep(p)
-    out = np.full(arr.shape, np.nan)
-    x = arr[ok]
-    m = len(x)
-    if m == 0:
-        return out
-    order = np.argsort(x, kind="mergesort")
-    ranked = x[order] * m / np.arange(1, m + 1)
-    adj = np.minimum.accumulate(ranked[::-1])[::-1]
-    res = np.empty(m)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
-    return out
+    return _adjust(p, lambda s, m: np.minimum.accumulate((s * m / np.arange(1, m + 1))[::-1])[::-1])
