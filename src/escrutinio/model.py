@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import polars as pl
 
@@ -158,12 +158,3 @@ class Election:
     def add(self, snapshots: Iterable[Snapshot]) -> None:
         self.snapshots.extend(snapshots)
 
-
-def empty_frame(levels: Sequence[str], choices: Sequence[str]) -> pl.DataFrame:
-    schema: dict[str, pl.DataType] = {c: pl.Utf8 for c in ID_COLUMNS}
-    schema.update({lv: pl.Utf8 for lv in levels})
-    schema["registered"] = VOTE_DTYPE
-    schema.update({c: VOTE_DTYPE for c in choices})
-    for c in ("blank", "null", "emitted") + OPTIONAL_TOTALS + ("source_row",):
-        schema[c] = VOTE_DTYPE
-    return pl.DataFrame(schema=schema)

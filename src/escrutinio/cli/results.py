@@ -108,7 +108,7 @@ def tabulate_paths(paths, mapping, contest, filters, level, rule, share_base, ro
     for snap in chosen:
         tabs.append(tabulate(snap, level=level, filters=filters, share_base=share_base, rule=law,
                              roll=roll_frame, flagged_units=flagged.flagged_units(snap.name)))
-    return election, tabs
+    return election, tabs, flagged
 
 
 @main.command()
@@ -128,7 +128,7 @@ def results(paths, mapping, contest, count_withdrawn, filters, level, rule, shar
     With several files of one count (successive exports), the latest snapshot is used
     unless --each-snapshot is given.
     """
-    _, tabs = tabulate_paths(paths, mapping, contest, parse_filters(filters), level, rule, share_base, roll,
+    _, tabs, _ = tabulate_paths(paths, mapping, contest, parse_filters(filters), level, rule, share_base, roll,
                              count_withdrawn, each_snapshot, combine)
     if fmt == "json":
         payload = tabs[0].to_dict() if len(tabs) == 1 else {"snapshots": [t.to_dict() for t in tabs]}
@@ -224,14 +224,11 @@ def _atomic_write(path: str, text: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def report(paths, mapping, contest, count_withdrawn, filters, rule, roll, output, fmt):
     """Print the verdict and write a self-contained HTML report."""
-    from escrutinio.checks import run_checks
     from escrutinio.report.html import results_report
 
-    election, tabs = tabulate_paths(paths, mapping, contest, parse_filters(filters), None, rule, "valid", roll,
+    election, tabs, checks = tabulate_paths(paths, mapping, contest, parse_filters(filters), None, rule, "valid", roll,
                                     count_withdrawn, False, False)
     tab = tabs[0]
-    series = election.series(tab.snapshot.contest)
-    checks = run_checks(series)
     html = results_report(tab, checks, election)
     _atomic_write(output, html)
     if fmt == "json":

@@ -70,16 +70,11 @@ def read_snapshots(
         if table.frame.height == 0:
             raise InputError(table.where, "no data rows (header only)", row=2)
         snapshots.extend(m.apply(table, withdrawn_rule=withdrawn_rule, label=label))
-    _merge_same_contest(snapshots, path)
-    return [s for s in snapshots]
-
-
-def _merge_same_contest(snapshots: list[Snapshot], path: str) -> None:
-    seen: dict[str, int] = {}
-    for i, s in enumerate(snapshots):
-        if s.contest in seen:
-            raise InputError(path, f"contest {s.contest!r} appears in two sheets of the same file")
-        seen[s.contest] = i
+    contests = [s.contest for s in snapshots]
+    repeated = sorted({c for c in contests if contests.count(c) > 1})
+    if repeated:
+        raise InputError(path, f"contest(s) {repeated} appear in two sheets of the same file")
+    return snapshots
 
 
 def read_election(
