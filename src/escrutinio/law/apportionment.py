@@ -298,6 +298,16 @@ class Tie:
                 "resolved_by": self.resolved_by, "seed": self.seed, "winners": self.winners}
 
 
+def closing_lines(last_seat: dict | None, tie: "Tie | None", notes) -> list[str]:
+    """The end of every seat explanation: the last seat against the next in line, any
+    tie, and the notes."""
+    lines = ["  " + last_seat["text"]] if last_seat else []
+    if tie:
+        lines.append("  " + tie.describe() + ".")
+    lines.extend("  Note: " + n for n in notes)
+    return lines
+
+
 @dataclass
 class Apportionment:
     """Seats for one district under one method, with every step that led there."""
@@ -352,11 +362,7 @@ class Apportionment:
         if self.quota is not None:
             lines.append(f"  Quota {float(self.quota):,.4f} ({_fstr(self.quota)}); whole quotas give "
                          + ", ".join(f"{p} {n}" for p, n in self.automatic.items() if n) + ".")
-        if self.last_seat:
-            lines.append("  " + self.last_seat["text"])
-        if self.tie:
-            lines.append("  " + self.tie.describe() + ".")
-        lines.extend("  Note: " + n for n in self.notes)
+        lines.extend(closing_lines(self.last_seat, self.tie, self.notes))
         return "\n".join(lines)
 
     def summary(self) -> str:

@@ -46,6 +46,7 @@ from escrutinio.law.apportionment import (
     _resolve_tie,
     apportion,
     check_votes,
+    closing_lines,
     json_safe,
     method,
     qualifying,
@@ -97,11 +98,7 @@ class MixedResult:
                 lines.append(f"  {p} won {n} single-member seat(s) beyond its proportional entitlement (overhang).")
         if self.undetermined:
             lines.append(f"  {self.undetermined} single-member seat(s) have no winner in the data yet.")
-        if self.last_seat:
-            lines.append("  " + self.last_seat["text"])
-        if self.tie:
-            lines.append("  " + self.tie.describe() + ".")
-        lines.extend("  Note: " + n for n in self.notes)
+        lines.extend(closing_lines(self.last_seat, self.tie, self.notes))
         return "\n".join(lines)
 
     def summary(self) -> str:
