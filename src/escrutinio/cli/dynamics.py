@@ -146,10 +146,12 @@ def _projection_payload(r) -> dict:
 @click.option("--arrival", default=None, help="column (in the partial or in --arrival-from) giving counted tables' arrival order")
 @click.option("--arrival-from", type=click.Path(exists=True, dir_okay=False), help="file holding the --arrival column by table")
 @click.option("--correct-bias", is_flag=True, help="shift by the mean arrival-replay error (with --arrival)")
+@click.option("--completion-adjustment/--no-completion-adjustment", default=True, show_default=True,
+              help="adjust wholly uncounted places when slow places are shown to vote differently (tested)")
 @click.option("--contest", default=None)
 @click.option("--format", "fmt", type=FORMAT, default="table")
 def project_cmd(partial, roll_path, previous, places, simulations, seed, level, min_donors, arrival, arrival_from,
-                correct_bias, contest, fmt):
+                correct_bias, completion_adjustment, contest, fmt):
     """Project the final result from each partial count (hierarchical imputation)."""
     from escrutinio.dynamics.projection import previous_place_rates, project
     from escrutinio.dynamics.sources import read_snapshot
@@ -169,7 +171,8 @@ def project_cmd(partial, roll_path, previous, places, simulations, seed, level, 
             src = read_snapshot(arrival_from).frame.select(pl.col("unit").cast(pl.Utf8), arrival)
             frame = frame.with_columns(pl.col("unit").cast(pl.Utf8)).join(src, on="unit", how="left")
         r = project(frame, roll, s.counted_choices, levels=levels, simulations=simulations, seed=seed, level=level,
-                    min_donors=min_donors, previous=prev, arrival=arrival, correct_bias=correct_bias)
+                    min_donors=min_donors, previous=prev, arrival=arrival, correct_bias=correct_bias,
+                    completion_adjustment=completion_adjustment)
         results.append((p, r))
     if fmt == "json":
         if len(results) == 1:

@@ -68,6 +68,19 @@ def projection_section(title: str, results: Sequence[tuple[str, object]], final_
         html += f"<p>Official final lead: <b>{final_lead:.2f}</b> points.</p>"
     if quote:
         html += f"<p>{_esc(quote)}</p>"
+    seen = set()
+    for label, r in results:
+        t = r.completion_test
+        if not t or (t["t"], t["p_value"]) in seen:  # variants of one projection share one test
+            continue
+        seen.add((t["t"], t["p_value"]))
+        p, areas, lvl, applied, n = t["p_value"], t["areas"], t["area_level"], t["applied"], t["uncounted_places"]
+        html += (f"<p>{_esc(label)}: slow-place test (H0: a counted place's vote rates do not depend on how much of "
+                 f"it is counted, i.e. missing at random given geography): largest t = {t['t']:.2f} "
+                 f"({_esc(r.channels[t['channel']])}) on {t['df']} df, Bonferroni p = {p:.2g}, over {areas:,} "
+                 f"{_esc(lvl)} areas. " + (f"Applied: the {n:,} wholly uncounted places are shifted along the "
+                                          "within-area slope, whose uncertainty widens the interval."
+                                          if applied else "Not applied (p ≥ 0.01).") + "</p>")
     notes = {n for _, r in results for n in r.notes}
     html += "".join(f"<p class=muted>Note: {_esc(n)}</p>" for n in sorted(notes))
     html += f"<p class=muted>Method: {_esc(results[0][1].method)}. Caveat: {_esc(results[0][1].caveat)}</p>"
@@ -253,6 +266,7 @@ def bolivia_report(data: Path, *, simulations: int = 2000, seed: int = 0, backte
 
     # 1. projection from the 19:40:57 TREP alone
     base = project_snapshot(trep, roll19, simulations=simulations, seed=seed)
+    geo = project_snapshot(trep, roll19, simulations=simulations, seed=seed, completion_adjustment=False)
     arr = trep.counted().join(linked.frame.select("unit", "trep_arrival_pct"), on="unit", how="left")
     wide = project(arr, roll19, trep.counted_choices, levels=trep.levels, simulations=simulations, seed=seed,
                    arrival="trep_arrival_pct")
@@ -262,7 +276,8 @@ def bolivia_report(data: Path, *, simulations: int = 2000, seed: int = 0, backte
     final_lead = tl19.rows[-1]["lead"]
     sections.append(projection_section(
         "2019: projection of the final result from the TREP at 19:40:57 (83.85% of tables) alone",
-        [("hierarchical imputation (sampling and group-mean uncertainty only)", base),
+        [("geography only: hierarchical imputation assuming missing at random within areas", geo),
+         ("default: + slow-place adjustment (snapshot and roll only)", base),
          ("+ uncertainty from replaying the counted tables' own TREP arrival order", wide),
          ("+ bias correction from that replay", corr)], final_lead=final_lead, quote=CURIEL_WILLIAMS))
     # 2. counting order in TREP order, with the fan
