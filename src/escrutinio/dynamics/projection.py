@@ -35,7 +35,7 @@ Uncertainty, per simulation:
    for MAS than the counted places of their municipality, and the geography-only interval
    ([10.26, 10.46]) misses the final 10.56. Every place's *completion* (share of its
    registered voters counted) measures how slowly it reports, so the within-area slope
-   of rates on completion is tested (joint Wald, H0: no slope); only when p < 0.01 are
+   of rates on completion is tested (H0: no slope; per-channel t, Bonferroni); only when p < 0.01 are
    wholly uncounted places (completion 0) shifted along it, with the slope redrawn per
    simulation and shrunk by empirical Bayes. See :func:`_completion_shift`.
 
@@ -289,6 +289,17 @@ class ProjectionResult:
                             "between": list(self.lead_pair)}
         return d
 
+    def completion_text(self) -> str:
+        """The slow-place test in one sentence (empty when it did not run)."""
+        ct = self.completion_test
+        if not ct:
+            return ""
+        return (f"slow-place test (H0: {ct['null']}): largest t = {ct['t']:.2f} ({self.channels[ct['channel']]}) "
+                f"on {ct['df']} df, Bonferroni p = {ct['p_value']:.2g}, over {ct['areas']:,} {ct['area_level']} areas; "
+                + (f"applied: the {ct['uncounted_places']:,} wholly uncounted places are shifted along the "
+                   "within-area slope, whose uncertainty widens the interval"
+                   if ct["applied"] else f"not applied (p >= {ct['alpha']})"))
+
     def summary(self) -> str:
         a, b = self.lead_pair
         pct = 100 * self.level
@@ -305,12 +316,8 @@ class ProjectionResult:
         for k, p in self.outcome_probabilities.items():
             lines.append(f"  P({k}) = {p:.3f}")
         lines.append("  imputed at level: " + ", ".join(f"{k} {v:,}" for k, v in self.imputed_at_level.items()))
-        ct = self.completion_test
-        if ct:
-            lines.append(f"  slow-place test (H0: {ct['null']}): t = {ct['t']:.2f} for {self.channels[ct['channel']]}, "
-                         f"df {ct['df']}, Bonferroni p = {ct['p_value']:.2g} over {ct['areas']} {ct['area_level']} areas; "
-                         + (f"applied to {ct['uncounted_places']:,} wholly uncounted places"
-                            if ct["applied"] else f"not applied (p >= {ct['alpha']})"))
+        if self.completion_test:
+            lines.append(f"  {self.completion_text()}")
         lines.extend(f"  note: {n}" for n in self.notes)
         lines.append(f"  caveat: {self.caveat}")
         return "\n".join(lines)
@@ -501,7 +508,8 @@ def _completion_shift(joined: pl.DataFrame, hcols: list[str], is_c: np.ndarray, 
     Statistic: within each area (the level two above the polling place, a municipality
     in Bolivia), the slope of a counted place's rates per registered voter on its
     completion (share of its registered voters already counted), pooled across areas by
-    within-area OLS over places. Completion stands for how fast a place reports; a
+    within-area least squares over places, weighted by counted registered voters (a
+    place's rate varies like 1 / its size). Completion stands for how fast a place reports; a
     non-zero slope means slow places vote differently, which the hot deck, matching only
     by geography, cannot see. A wholly uncounted place has completion 0, so its expected
     rate is its area's mean counted-place rate minus slope x the area's mean completion.
@@ -528,7 +536,6 @@ def _completion_shift(joined: pl.DataFrame, hcols: list[str], is_c: np.ndarray, 
         (pl.col("Rc") / pl.col("R")).clip(0, 1).alias("x"), *[(pl.col(f"y{i}") / pl.col("Rc")) for i in range(C)])
     if live.height < 3:
         return None, None
-    # weighted by counted registered voters: a place's rate varies like 1 / its size
 
     def wmean(c: str) -> pl.Expr:
         return (pl.col(c) * pl.col("Rc")).sum().over("g") / pl.col("Rc").sum().over("g")
@@ -539,7 +546,8 @@ def _completion_shift(joined: pl.DataFrame, hcols: list[str], is_c: np.ndarray, 
                                *[(pl.col("Rc") * pl.col("xc") * pl.col(f"yc{i}")).sum().alias(f"sxy{i}")
                                  for i in range(C)]).sort("g")  # a stable order keeps draws reproducible
     sxx = G["sxx"].to_numpy()
-    if sxx.sum() <= 0:
+    areas = int(sxx.size)
+    if sxx.sum() <= 0 or areas < 3:
         return None, None
     sxy = G.select([f"sxy{i}" for i in range(C)]).to_numpy()
     dead = P.filter(~pl.col("live")).join(G.select("g", "xbar"), on="g", how="inner")
@@ -561,9 +569,6 @@ def _completion_shift(joined: pl.DataFrame, hcols: list[str], is_c: np.ndarray, 
     # with few-cluster df follows Cameron & Miller 2015, J. Human Resources 50(2).)
     from scipy.stats import t as t_dist
 
-    areas = int(sxx.size)
-    if areas < 3:
-        return None, None
     tstat = np.where(se > 0, beta / np.where(se > 0, se, 1), 0.0)
     k = int(np.argmax(np.abs(tstat)))
     p_value = float(min(1.0, C * 2 * t_dist.sf(abs(tstat[k]), areas - 1)))
@@ -578,7 +583,7 @@ def _completion_shift(joined: pl.DataFrame, hcols: list[str], is_c: np.ndarray, 
             "statistic": "largest |slope / bootstrap s.e.| over channels, Student t, Bonferroni",
             "t": float(tstat[k]), "channel": k, "df": areas - 1,
             "p_value": p_value, "alpha": COMPLETION_ALPHA, "applied": p_value < COMPLETION_ALPHA,
-            "areas": int(sxx.size), "area_level": group.removeprefix("_h_"), "uncounted_places": int(dead.height),
+            "areas": areas, "area_level": group.removeprefix("_h_"), "uncounted_places": int(dead.height),
             "registered_weighted_completion": K, "slope": [float(b) for b in beta],
             "slope_se": [float(x) for x in se], "kept": [float(x) for x in keep]}
     if not info["applied"]:

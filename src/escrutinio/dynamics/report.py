@@ -70,17 +70,10 @@ def projection_section(title: str, results: Sequence[tuple[str, object]], final_
         html += f"<p>{_esc(quote)}</p>"
     seen = set()
     for label, r in results:
-        t = r.completion_test
-        if not t or (t["t"], t["p_value"]) in seen:  # variants of one projection share one test
-            continue
-        seen.add((t["t"], t["p_value"]))
-        p, areas, lvl, applied, n = t["p_value"], t["areas"], t["area_level"], t["applied"], t["uncounted_places"]
-        html += (f"<p>{_esc(label)}: slow-place test (H0: a counted place's vote rates do not depend on how much of "
-                 f"it is counted, i.e. missing at random given geography): largest t = {t['t']:.2f} "
-                 f"({_esc(r.channels[t['channel']])}) on {t['df']} df, Bonferroni p = {p:.2g}, over {areas:,} "
-                 f"{_esc(lvl)} areas. " + (f"Applied: the {n:,} wholly uncounted places are shifted along the "
-                                          "within-area slope, whose uncertainty widens the interval."
-                                          if applied else "Not applied (p ≥ 0.01).") + "</p>")
+        text = r.completion_text()
+        if text and text not in seen:  # variants of one projection share one test
+            seen.add(text)
+            html += f"<p>{_esc(label)}: {_esc(text)}.</p>"
     notes = {n for _, r in results for n in r.notes}
     html += "".join(f"<p class=muted>Note: {_esc(n)}</p>" for n in sorted(notes))
     html += f"<p class=muted>Method: {_esc(results[0][1].method)}. Caveat: {_esc(results[0][1].caveat)}</p>"
