@@ -144,3 +144,30 @@ def test_calibration_on_simulated_elections():
     c = calibration(80, seed=2, cut=60, level=0.9, simulations=200, arrival_effect=0.5)
     print(c.summary())
     assert 0.85 <= c.coverage <= 0.95
+
+
+def test_completion_slope_and_shift_by_hand():
+    """Three municipalities of four counted places (4 tables of 100 voters each) whose rate
+    for choice A falls linearly with completion x: rate = 0.5 - 0.2 x, so the slope is
+    -0.2; choice B is flat at 0.5. Each municipality also has one place with 2 uncounted
+    tables. By hand: the hot deck gives an uncounted place the mean counted-place rate,
+    (0.45 + 0.40 + 0.35 + 0.30) / 4 = 0.375, while at completion 0 the line gives 0.5:
+    0.125 more votes per voter, over 6 x 100 uncounted voters = +75 votes for A, 0 for B."""
+    from escrutinio.dynamics.projection import _completion_shift
+
+    rows = []
+    for m in ("M1", "M2", "M3"):
+        for k in range(1, 5):  # place k has k of its 4 tables counted
+            x = k / 4
+            for t in range(4):
+                rows.append((m, f"{m}P{k}", t < k, 0.5 - 0.2 * x, 0.5))
+        rows += [(m, f"{m}D", False, 0.0, 0.0)] * 2
+    joined = pl.DataFrame({"m": [r[0] for r in rows], "l": [r[0] for r in rows], "p": [r[1] for r in rows]})
+    is_c = np.array([r[2] for r in rows])
+    rates = np.array([[r[3], r[4]] for r in rows])
+    reg = np.full(len(rows), 100.0)
+    shift, info = _completion_shift(joined, ["m", "l", "p"], is_c, rates, reg, reg, 200, np.random.default_rng(0))
+    assert info["slope"] == pytest.approx([-0.2, 0.0], abs=1e-12)
+    assert info["registered_weighted_completion"] == pytest.approx(3 * 200 * 0.625)
+    assert info["applied"] and info["uncounted_places"] == 3
+    assert shift.mean(axis=0) == pytest.approx([75.0, 0.0], abs=1e-9)

@@ -555,10 +555,17 @@ def _completion_shift(joined: pl.DataFrame, hcols: list[str], is_c: np.ndarray, 
     if K == 0.0:
         return None, None
     beta = sxy.sum(axis=0) / sxx.sum()
-    # at least 1,000 bootstrap draws for the test's covariance, whatever S is
-    w = rng.poisson(1.0, size=(max(S, 1000), sxx.size)).astype(np.float64)
+    # at least 1,000 bootstrap draws for the standard errors, whatever S is. A draw whose
+    # Poisson weights leave no variation (likely with few areas: all-zero weights have
+    # probability e^-areas) has no slope; it is redrawn, not read as a slope of 0.
+    need = max(S, 1000)
+    w = rng.poisson(1.0, size=(2 * need, sxx.size)).astype(np.float64)
     den = w @ sxx
-    boot = (w @ sxy) / np.where(den > 0, den, np.inf)[:, None]
+    ok = den > 0
+    if ok.sum() < need:
+        return None, None
+    w, den = w[ok][:need], den[ok][:need]
+    boot = (w @ sxy) / den[:, None]
     se = boot.std(axis=0)
     # test of "all slopes are 0": each channel's slope over its bootstrap standard error,
     # referred to Student's t with (areas - 1) df, Bonferroni over channels. The
@@ -569,7 +576,8 @@ def _completion_shift(joined: pl.DataFrame, hcols: list[str], is_c: np.ndarray, 
     # with few-cluster df follows Cameron & Miller 2015, J. Human Resources 50(2).)
     from scipy.stats import t as t_dist
 
-    tstat = np.where(se > 0, beta / np.where(se > 0, se, 1), 0.0)
+    # a slope known without error (se 0) is infinitely significant unless it is 0
+    tstat = np.where(se > 0, beta / np.where(se > 0, se, 1), np.where(beta != 0, np.inf, 0.0))
     k = int(np.argmax(np.abs(tstat)))
     p_value = float(min(1.0, C * 2 * t_dist.sf(abs(tstat[k]), areas - 1)))
     # Empirical-Bayes shrinkage of each slope towards 0 (no adjustment): with a normal
