@@ -55,7 +55,11 @@ def test_counting_order_with_placebos(linked):
     assert r.test.cut == 83.85 and r.test.late_tables == 34555 - round(34555 * 0.8385)
     assert [p.cut for p in r.placebos] == [60, 90]
     assert round(r.test.actual_final_lead, 2) == 10.56
-    assert 0 < r.test.p_value <= 1
+    # with slow places allowed to differ (tested in the counted data), the tables after the
+    # halt are what their places predicted: no break at the halt (Idrobo et al. 2022)
+    assert r.test.p_value > 0.1
+    assert r.test.lo <= r.test.actual_late_lead <= r.test.hi
+    assert r.test.final_lo <= 10.5649 <= r.test.final_hi
     assert "NAIVE" in r.naive.label
     d = r.to_dict()
     assert set(d) >= {"cumulative", "test", "placebos", "naive"}
