@@ -75,6 +75,13 @@ def main() -> None:
     c = clock(f"3a. calibration, {n_el} simulated elections", lambda: calibration(n_el, seed=11, cut=60, level=0.9,
                                                                                  simulations=300, arrival_effect=0.5))
     print("    " + c.summary().splitlines()[0])
+    n_slow = 30 if QUICK else 80
+    for adj in (False, True):
+        c = clock(f"3c. calibration, {n_slow} simulated elections with slow places that differ (128 municipalities), "
+                  f"slow-place adjustment {'on' if adj else 'off'}",
+                  lambda: calibration(n_slow, seed=11, cut=60, level=0.9, simulations=300, arrival_effect=0.5,
+                                      place_effect=1.0, municipalities=32, completion_adjustment=adj))
+        print("    " + c.summary().splitlines()[0])
     linked = read_snapshot(DATA / "2019" / "mesas_2019_linked.csv.gz")
     for order in ("trep_arrival_pct", "computo_arrival_pct"):
         for cal in (False, True):

@@ -271,12 +271,19 @@ def backtest_cmd(path, orders, random_orders, simulations, level, seed, arrival_
 @click.option("--level", default=0.9, show_default=True, type=float)
 @click.option("--simulations", default=300, show_default=True, type=click.IntRange(10))
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--municipalities", default=8, show_default=True, type=click.IntRange(1),
+              help="municipalities per department (4 departments)")
+@click.option("--place-effect", default=0.0, show_default=True, type=float,
+              help="slow places within a municipality lean to choice A by this much (0: they do not)")
+@click.option("--completion-adjustment/--no-completion-adjustment", default=True, show_default=True)
 @click.option("--format", "fmt", type=FORMAT, default="table")
-def calibrate_cmd(elections, cut, level, simulations, seed, fmt):
+def calibrate_cmd(elections, cut, level, simulations, seed, municipalities, place_effect, completion_adjustment, fmt):
     """Interval coverage of the projection on simulated elections with known truth."""
     from escrutinio.dynamics.backtest import calibration
 
-    _emit(calibration(elections, seed=seed, cut=cut, level=level, simulations=simulations, arrival_effect=0.5), fmt)
+    _emit(calibration(elections, seed=seed, cut=cut, level=level, simulations=simulations, arrival_effect=0.5,
+                      municipalities=municipalities, place_effect=place_effect,
+                      completion_adjustment=completion_adjustment), fmt)
 
 
 @main.command("dynamics-report")
