@@ -33,15 +33,16 @@ size.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 
 import numpy as np
 
+from escrutinio.audit.risk_result import RiskVerdict
 from escrutinio.errors import UsageError
 
 
 @dataclass
-class AlphaResult:
+class AlphaResult(RiskVerdict):
     risk: float
     n: int
     sample_mean: float
@@ -50,21 +51,11 @@ class AlphaResult:
     population: int | None
     risk_limit: float | None = None
 
-    @property
-    def confirmed(self) -> bool | None:
-        return None if self.risk_limit is None else self.risk <= self.risk_limit
-
     def summary(self) -> str:
         s = (f"ALPHA: {self.n} draws, sample mean {self.sample_mean:.4f} (null: mean <= 1/2); "
              f"risk {self.risk:.4g}")
-        if self.risk_limit is not None:
-            s += f" ({'confirmed' if self.confirmed else 'not confirmed'} at {self.risk_limit:g})"
+        s += self.verdict()
         return s + ". Caveat: valid for the sampling design declared (with/without replacement)."
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["confirmed"] = self.confirmed
-        return d
 
 
 def alpha_log_martingale(x, *, eta0: float, u: float = 1.0, mu: float = 0.5, N: int | None = None,

@@ -22,16 +22,17 @@ Average sample number (ASN) for a two-choice contest (BRAVO paper, sec. 4), with
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from escrutinio.audit.risk_result import RiskVerdict
 from escrutinio.errors import UsageError
 
 
 @dataclass
-class BravoResult:
+class BravoResult(RiskVerdict):
     risk: float
     log_ratio: float
     reported_winner: int
@@ -40,21 +41,11 @@ class BravoResult:
     sample_loser: int
     risk_limit: float | None = None
 
-    @property
-    def confirmed(self) -> bool | None:
-        return None if self.risk_limit is None else self.risk <= self.risk_limit
-
     def summary(self) -> str:
         s = (f"BRAVO: {self.sample_winner} sampled ballots for the reported winner, "
              f"{self.sample_loser} for the loser; risk {self.risk:.10g}")
-        if self.risk_limit is not None:
-            s += f" ({'confirmed' if self.confirmed else 'not confirmed'} at {self.risk_limit:g})"
+        s += self.verdict()
         return s + ". The risk is the chance of seeing this much evidence if the outcome were wrong."
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["confirmed"] = self.confirmed
-        return d
 
 
 def _share(reported_winner: int, reported_loser: int) -> float:

@@ -30,10 +30,11 @@ Caveat: comparison audits require each sampled ballot to be matched to its own r
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 
 import numpy as np
 
+from escrutinio.audit.risk_result import RiskVerdict
 from escrutinio.errors import UsageError
 
 GAMMA = 1.03905
@@ -62,7 +63,7 @@ def supersimple_sample_size(diluted_margin: float, risk_limit: float, gamma: flo
 
 
 @dataclass
-class SuperSimpleResult:
+class SuperSimpleResult(RiskVerdict):
     risk: float
     n: int
     o1: int
@@ -73,19 +74,10 @@ class SuperSimpleResult:
     gamma: float
     risk_limit: float | None = None
 
-    @property
-    def confirmed(self) -> bool | None:
-        return None if self.risk_limit is None else self.risk <= self.risk_limit
-
     def summary(self) -> str:
         return (f"Super-simple comparison: {self.n} ballots, overstatements {self.o1}/{self.o2}, "
-                f"understatements {self.u1}/{self.u2}; risk {self.risk:.4g}. Caveat: ballots must be "
+                f"understatements {self.u1}/{self.u2}; risk {self.risk:.4g}{self.verdict()}. Caveat: ballots must be "
                 "matched to their own cast-vote records.")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["confirmed"] = self.confirmed
-        return d
 
 
 def supersimple_risk(n: int, diluted_margin: float, o1: int = 0, o2: int = 0, u1: int = 0, u2: int = 0,

@@ -29,16 +29,17 @@ can hold, ``lower_s`` (pass ``-inf`` if unknown: it only makes the risk larger).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import chi2
 
+from escrutinio.audit.risk_result import RiskVerdict
 from escrutinio.errors import UsageError
 
 
 @dataclass
-class StratifiedResult:
+class StratifiedResult(RiskVerdict):
     risk: float
     fisher: float
     allocation: list[float]
@@ -46,19 +47,10 @@ class StratifiedResult:
     draws: list[int]
     risk_limit: float | None = None
 
-    @property
-    def confirmed(self) -> bool | None:
-        return None if self.risk_limit is None else self.risk <= self.risk_limit
-
     def summary(self) -> str:
         return (f"Stratified batch comparison (Kaplan-Markov per stratum, Fisher across {len(self.draws)} strata): "
-                f"risk {self.risk:.4g} with draws {self.draws}; least favourable error split "
+                f"risk {self.risk:.4g}{self.verdict()} with draws {self.draws}; least favourable error split "
                 f"{[round(x, 4) for x in self.allocation]}. Caveat: fixed sample sizes per stratum.")
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["confirmed"] = self.confirmed
-        return d
 
 
 def _minimise(n, S, U, lower, iters: int = 200):
