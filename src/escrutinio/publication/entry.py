@@ -1,0 +1,104 @@
+"""One entry of the results log, and the canonical bytes everything is hashed over.
+
+The canonical form is RFC 8785 (JCS) restricted to what the log carries: objects,
+arrays, strings, integers, booleans and null. Floats are refused rather than
+canonicalised, because votes are integers and a float in the log would make two
+honest verifiers disagree about its digits.
+
+An entry is the object::
+
+    {"seq": 0, "time": "2026-11-30T09:38:26.123456Z", "role": "admin",
+     "kind": "official_record", "payload": {...}, "prev": "<64 hex>"}
+
+``prev`` is the SHA-256 (hex) of the previous entry's canonical bytes, or 64 zeros for
+the first entry. The entry's own hash is SHA-256 of its canonical bytes; its Merkle leaf
+hash is SHA-256(0x00 || canonical bytes), as in RFC 6962.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+GENESIS_PREV = "0" * 64
+ENTRY_KEYS = ("seq", "time", "role", "kind", "payload", "prev")
+
+
+class CanonicalError(ValueError):
+    """A value that has no canonical form in the log (a float, a non-string key...)."""
+
+
+def _check(value: Any, where: str) -> None:
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        return
+    if isinstance(value, float):
+        raise CanonicalError(f"{where}: floats are not allowed in the log (got {value!r}); use integers or strings")
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _check(item, f"{where}[{i}]")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CanonicalError(f"{where}: object keys must be strings (got {key!r})")
+            _check(item, f"{where}.{key}")
+        return
+    raise CanonicalError(f"{where}: {type(value).__name__} has no canonical JSON form")
+
+
+def _sort_key(key: str) -> bytes:
+    # JCS orders member names by their UTF-16 code units, which differs from code-point
+    # order only for characters outside the Basic Multilingual Plane.
+    return key.encode("utf-16-be")
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    if isinstance(value, dict):
+        out.append("{")
+        for i, key in enumerate(sorted(value, key=_sort_key)):
+            if i:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _encode(value[key], out)
+        out.append("}")
+    elif isinstance(value, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    else:
+        # bool before int: True is an int in Python.
+        out.append("true" if value is True else "false" if value is False else json.dumps(value, ensure_ascii=False))
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 canonical UTF-8 bytes of a float-free JSON value."""
+    _check(value, "$")
+    out: list[str] = []
+    _encode(value, out)
+    return "".join(out).encode("utf-8")
+
+
+def utc_now() -> str:
+    """The log's time format: UTC, microseconds, trailing Z."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def make_entry(seq: int, role: str, kind: str, payload: dict, prev: str, time: str | None = None) -> dict:
+    return {"seq": int(seq), "time": time or utc_now(), "role": role, "kind": kind, "payload": payload, "prev": prev}
+
+
+def entry_hash(entry: dict) -> str:
+    """SHA-256 (hex) of the entry's canonical bytes: the next entry's ``prev``."""
+    return hashlib.sha256(canonical_json(entry)).hexdigest()
+
+
+def leaf_hash(entry: dict) -> bytes:
+    """RFC 6962 leaf hash: SHA-256(0x00 || canonical bytes)."""
+    return hashlib.sha256(b"\x00" + canonical_json(entry)).digest()
