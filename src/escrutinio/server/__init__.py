@@ -1,0 +1,2 @@
+"""The observer-network server: API, storage and pages. It holds no counting logic: it
+calls escrutinio.app, escrutinio.observers and escrutinio.publication."""

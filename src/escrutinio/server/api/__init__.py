@@ -1,0 +1,1 @@
+"""HTTP API routers, mounted under /api/v1 by escrutinio.server.app."""
