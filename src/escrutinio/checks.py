@@ -7,6 +7,7 @@ the *published* numbers (withdrawn candidacies included), not on the law view.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 import polars as pl
@@ -14,6 +15,7 @@ import polars as pl
 from escrutinio.model import Snapshot
 
 SEVERITIES = ("error", "warning", "info")
+ACTA_KEY = ["contest", "snapshot", "unit"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class CheckReport:
     findings: pl.DataFrame
     snapshots: list[str] = field(default_factory=list)
     units_checked: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def filter(self, rules: Sequence[str] | None = None, severity: str | None = None) -> "CheckReport":
         f = self.findings
@@ -56,18 +59,18 @@ class CheckReport:
         if severity:
             allowed = SEVERITIES[: SEVERITIES.index(severity) + 1]
             f = f.filter(pl.col("severity").is_in(list(allowed)))
-        return CheckReport(f, self.snapshots, self.units_checked)
+        return CheckReport(f, self.snapshots, self.units_checked, self.notes)
 
     def counts(self) -> list[dict]:
         """Per rule: actas failing and the ballots they hold."""
         out = []
         for name, rule in RULES.items():
             hit = self.findings.filter(pl.col("rule") == name)
-            units = hit.select(["snapshot", "unit"]).unique().height
+            units = hit.select(ACTA_KEY).unique().height
             out.append({
                 "rule": name, "severity": rule.severity, "description": rule.description,
                 "failing_units": units,
-                "ballots": int(hit.unique(["snapshot", "unit"]).get_column("emitted").fill_null(0).sum()),
+                "ballots": int(hit.unique(ACTA_KEY).get_column("emitted").fill_null(0).sum()),
             })
         return out
 
@@ -79,16 +82,47 @@ class CheckReport:
         return {
             "snapshots": self.snapshots,
             "units_checked": self.units_checked,
-            "failing_units": self.findings.select(["snapshot", "unit"]).unique().height,
+            "failing_units": self.failing_units,
             "rules": self.counts(),
             "findings": self.findings.to_dicts(),
+            **({"notes": self.notes} if self.notes else {}),
         }
 
+    @property
+    def failing_units(self) -> int:
+        """Actas failing at least one rule. An acta is one contest's sheet at one table in
+        one snapshot: a file holding two contests has two actas per table."""
+        return self.findings.select(ACTA_KEY).unique().height
+
+    def listing(self, limit: int = 200) -> str:
+        """The summary, then the findings grouped by contest and snapshot, one line each."""
+        text = self.summary()
+        f = self.findings
+        if not f.height:
+            return text
+        lines = []
+        shown = f.head(limit)
+        groups = shown.select(["contest", "snapshot"]).unique(maintain_order=True).rows()
+        for contest, snapshot in groups:
+            part = shown.filter((pl.col("contest") == contest) & (pl.col("snapshot") == snapshot))
+            total = f.filter((pl.col("contest") == contest) & (pl.col("snapshot") == snapshot))
+            n = total.select("unit").unique().height
+            lines.append(f"\n{contest} · {snapshot}: {n:,} acta{'s' if n != 1 else ''}, {total.height:,} finding{'s' if total.height != 1 else ''}")
+            for r in part.iter_rows(named=True):
+                lines.append(f"  {r['rule']:<30} {Path(r['source']).name} row {r['source_row']}  table {r['unit']}: {r['detail']}")
+        text += "\n" + "\n".join(lines)
+        if f.height > limit:
+            text += f"\n  ... {f.height - limit:,} more findings (use --format csv -o FILE)"
+        return text
+
     def summary(self) -> str:
+        n = self.failing_units
         lines = [f"{self.units_checked:,} actas checked in {len(self.snapshots)} snapshot(s); "
-                 f"{self.findings.select(['snapshot', 'unit']).unique().height:,} fail at least one rule"]
+                 f"{n:,} fail{'s' if n == 1 else ''} at least one rule, with {self.findings.height:,} finding(s) in all"]
         for c in self.counts():
             lines.append(f"  [{c['severity']:<7}] {c['rule']:<34} {c['failing_units']:>6,} actas  {c['ballots']:>10,} ballots")
+        for note in self.notes:
+            lines.append(f"note: {note}")
         return "\n".join(lines)
 
 
@@ -184,15 +218,23 @@ def run_checks(snapshots: Iterable[Snapshot], series: bool = True) -> CheckRepor
     parts: list[pl.DataFrame] = []
     for s in snapshots:
         parts.extend(check_snapshot(s))
+    notes: list[str] = []
     if series:
-        by_contest: dict[str, list[Snapshot]] = {}
+        # successive snapshots are one election's dated exports of one contest; files of
+        # different elections, or undated files, have no order to check against
+        by_contest: dict[tuple[str, str], list[Snapshot]] = {}
         for s in snapshots:
-            by_contest.setdefault(s.contest, []).append(s)
-        for items in by_contest.values():
-            ordered = sorted(items, key=lambda s: (s.exported_at is None, s.exported_at or 0))
-            if len(ordered) > 1:
-                parts.extend(check_series(ordered))
+            by_contest.setdefault((s.election, s.contest), []).append(s)
+        for (election, contest), items in by_contest.items():
+            if len(items) < 2:
+                continue
+            undated = [s.name for s in items if s.exported_at is None]
+            if undated:
+                notes.append(f"{election} · {contest}: cross-snapshot rules skipped, {len(undated)} file(s) carry no "
+                             f"export time to order them by ({', '.join(undated[:3])})")
+                continue
+            parts.extend(check_series(sorted(items, key=lambda s: s.exported_at)))
     parts = [p.cast(FINDING_SCHEMA) for p in parts if p.height]
     findings = pl.concat(parts) if parts else pl.DataFrame(schema=FINDING_SCHEMA)
     findings = findings.sort(["contest", "snapshot", "rule", "source_row"])
-    return CheckReport(findings, [s.name for s in snapshots], sum(s.n_units for s in snapshots))
+    return CheckReport(findings, list(dict.fromkeys(s.name for s in snapshots)), sum(s.n_units for s in snapshots), notes)

@@ -7,6 +7,8 @@ them only for display.
 """
 from __future__ import annotations
 
+import difflib
+import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Mapping, Sequence
@@ -35,6 +37,7 @@ class Tabulation:
     progress: dict | None = None
     flagged: dict | None = None
     notes: list[str] = field(default_factory=list)
+    completeness: "Completeness | None" = None
 
     def share(self, choice: str) -> Fraction:
         base = self.totals[self.share_base]
@@ -65,8 +68,11 @@ class Tabulation:
             "share_base": self.share_base,
             **{k: (round(v, 2) if v is not None else None) for k, v in self.rates().items()},
             "withdrawn_rule": self.snapshot.withdrawn_rule and bool(self.snapshot.withdrawn),
-            "verdict": self.verdict.to_dict() if self.verdict else None,
+            "verdict": self._verdict_dict(),
         }
+        if self.completeness is not None:
+            out["final"] = self.final
+            out["completeness"] = self.completeness.to_dict()
         if self.progress:
             out["progress"] = self.progress
         if self.flagged is not None:
@@ -77,6 +83,22 @@ class Tabulation:
             out["level"] = self.level
             out["rows"] = rows_to_dicts(self.rows, list(self.choices), self.share_base)
         return out
+
+    @property
+    def final(self) -> bool:
+        """True only for the whole count with every expected table in (contract C8)."""
+        return bool(self.completeness and self.completeness.final)
+
+    def _verdict_dict(self) -> dict | None:
+        if not self.verdict:
+            return None
+        d = self.verdict.to_dict()
+        if self.completeness is not None:
+            from escrutinio.app.completeness import status
+
+            d["final"] = self.final
+            d["status"] = status(self.completeness)
+        return d
 
     def summary(self) -> str:
         s = self.snapshot
@@ -101,6 +123,13 @@ class Tabulation:
         if self.flagged:
             lines.append(f"flagged actas: {self.flagged['units']:,} holding {self.flagged['emitted']:,} ballots "
                          "(counted as published; see `escrutinio check`)")
+        if self.completeness is not None and not self.progress:
+            c = self.completeness
+            if c.expected_tables is not None:
+                lines.append(f"completeness: {c.counted_tables:,} of {c.expected_tables:,} tables ({100 * c.table_share:.2f}%), "
+                             f"{100 * (c.registered_share or 0):.2f}% of registered voters ({c.note})")
+            else:
+                lines.append(f"completeness: unknown ({c.note})")
         if self.verdict:
             lines.append(self.verdict.summary())
         for n in self.notes:
@@ -126,37 +155,95 @@ def rows_to_dicts(rows: pl.DataFrame, choices: list[str], share_base: str) -> li
     return out
 
 
-def apply_filters(snapshot: Snapshot, filters: Mapping[str, str] | None) -> pl.DataFrame:
-    """Filter the counted frame by ``{level: value}``. A value may be a full path
-    ("Bolivia / Santa Cruz"); a bare name that matches areas under different parents is
-    refused as ambiguous rather than silently merged."""
-    frame = snapshot.counted()
+def fold(text: str) -> str:
+    """Case- and accent-insensitive key: "Potosí", "POTOSI" and " potosi " are one name."""
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.casefold().split())
+
+
+def _folded(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """The column's values folded (computed on its distinct values only, then mapped)."""
+    values = frame.get_column(column).cast(pl.Utf8).unique().drop_nulls().to_list()
+    return pl.col(column).cast(pl.Utf8).replace_strict({v: fold(v) for v in values}, default=None, return_dtype=pl.Utf8)
+
+
+def _no_match(key: str, value: str, candidates: Sequence[str], scope: str = "") -> UsageError:
+    names = sorted({str(c) for c in candidates if c is not None})
+    by_fold = {fold(n): n for n in names}
+    close = [by_fold[k] for k in difflib.get_close_matches(fold(value), list(by_fold), n=5, cutoff=0.6)]
+    if not close:
+        close = [n for n in names if fold(value) in fold(n) or fold(n) in fold(value)][:5]
+    hint = f"closest: {', '.join(repr(c) for c in close)}" if close else f"names are: {', '.join(repr(n) for n in names[:12])}" + (" ..." if len(names) > 12 else "")
+    return UsageError(f"--filter {key}={value!r} matches no table{scope}; {hint}")
+
+
+def resolve_filters(snapshot: Snapshot, filters: Mapping[str, str] | None) -> dict[str, str]:
+    """Check every filter names something in the snapshot and return it spelt as the data
+    spells it. Matching ignores case and accents; a value that matches nothing is refused
+    with the closest names (exit 2), never answered with 0 tables."""
     if not filters:
-        return frame
+        return {}
     levels = list(snapshot.levels) + list(snapshot.attributes)
-    for key, value in filters.items():
+    for key in filters:
         if key not in levels:
             raise UsageError(f"cannot filter on {key!r}: levels are {list(snapshot.levels)}, attributes {list(snapshot.attributes)}")
+    frame = snapshot.frame
+    out: dict[str, str] = {}
     for key, value in filters.items():
-        if key in snapshot.levels and PATH_SEPARATOR.strip() in value and PATH_SEPARATOR in value:
+        value = str(value).strip()
+        if key in snapshot.levels and PATH_SEPARATOR in value:
             parts = [p.strip() for p in value.split(PATH_SEPARATOR.strip())]
             depth = snapshot.levels.index(key) + 1
             if len(parts) != depth:
                 raise UsageError(f"path {value!r} for level {key!r} needs {depth} parts ({' / '.join(snapshot.levels[:depth])})")
+            scope = frame
+            spelt = []
             for lv, part in zip(snapshot.levels[:depth], parts):
-                frame = frame.filter(pl.col(lv) == part)
+                hit = scope.filter(_folded(scope, lv) == fold(part))
+                if hit.height == 0:
+                    raise _no_match(key, value, scope.get_column(lv).cast(pl.Utf8).unique().to_list(),
+                                    f" (no {lv} {part!r}" + (f" under {' / '.join(spelt)}" if spelt else "") + ")")
+                spelt.append(str(hit.get_column(lv)[0]))
+                scope = hit
+            out[key] = PATH_SEPARATOR.join(spelt)
         else:
-            dtype = frame.schema[key]
-            frame = frame.filter(pl.col(key).cast(pl.Utf8) == value) if dtype != pl.Utf8 else frame.filter(pl.col(key) == value)
+            hit = frame.filter(_folded(frame, key) == fold(value))
+            if hit.height == 0:
+                raise _no_match(key, value, frame.get_column(key).cast(pl.Utf8).unique().to_list())
+            spellings = hit.get_column(key).cast(pl.Utf8).unique(maintain_order=True).to_list()
+            out[key] = value if value in spellings else spellings[0]
+    return out
+
+
+def apply_filters(snapshot: Snapshot, filters: Mapping[str, str] | None) -> pl.DataFrame:
+    """Filter the counted frame by ``{level: value}``, ignoring case and accents. A value
+    may be a full path ("Bolivia / Santa Cruz"); a bare name that matches areas under
+    different parents is refused as ambiguous rather than silently merged, and filters
+    that together match no table are refused too."""
+    frame = snapshot.counted()
+    if not filters:
+        return frame
+    filters = resolve_filters(snapshot, filters)
+    for key, value in filters.items():
+        if key in snapshot.levels and PATH_SEPARATOR in value:
+            depth = snapshot.levels.index(key) + 1
+            for lv, part in zip(snapshot.levels[:depth], value.split(PATH_SEPARATOR)):
+                frame = frame.filter(_folded(frame, lv) == fold(part))
+        else:
+            frame = frame.filter(_folded(frame, key) == fold(value))
     for key, value in filters.items():
         if key in snapshot.levels:
             depth = snapshot.levels.index(key) + 1
             paths = frame.select(snapshot.levels[:depth]).unique()
             if paths.height > 1:
-                listed = [PATH_SEPARATOR.join(r) for r in paths.rows()][:10]
+                listed = sorted(PATH_SEPARATOR.join(str(x) for x in r) for r in paths.rows())[:10]
                 raise UsageError(
                     f"{key}={value!r} is ambiguous: it names {paths.height} areas {listed}. "
                     f"Add a filter on a higher level or give the full path, e.g. {key}=\"{listed[0]}\"")
+    if frame.height == 0:
+        given = ", ".join(f"{k}={v}" for k, v in filters.items())
+        raise UsageError(f"the filters {given} each match tables, but no table matches all of them together")
     return frame
 
 
@@ -174,9 +261,15 @@ def tabulate(
     ``share_base`` is ``valid`` (default: shares of the sum of choices) or ``emitted``.
     ``roll`` (see :func:`escrutinio.io.read_roll`) gives progress against expected tables.
     ``flagged_units``: units that failed a check, whose count and ballots are reported.
+
+    The tabulation says how complete the count is (:mod:`escrutinio.app.completeness`),
+    and a verdict on a partial count or a filtered subset says so in its first words.
     """
+    from escrutinio.app.completeness import measure, reword
+
     if share_base not in ("valid", "emitted"):
         raise UsageError("share_base must be 'valid' or 'emitted'")
+    filters = resolve_filters(snapshot, filters)
     frame = apply_filters(snapshot, filters)
     choices = list(snapshot.counted_choices)
     sums = frame.select([pl.col(c).sum() for c in (*TOTAL_KEYS, *choices)]).row(0, named=True)
@@ -196,6 +289,8 @@ def tabulate(
     if flagged_units is not None:
         hit = frame.filter(pl.col("unit").is_in(flagged_units.implode()))
         tab.flagged = {"units": hit.height, "emitted": int(hit.get_column("emitted").sum() or 0)}
+    tab.completeness = measure(snapshot.election, snapshot.contest, frame.height, totals["registered"], tab.filters, tab.progress)
+    tab.verdict = reword(verdict, tab.completeness, tab.filters)
     return tab
 
 

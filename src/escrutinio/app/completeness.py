@@ -1,0 +1,132 @@
+"""How complete a count is (contract C8), and what a verdict on it may claim.
+
+A verdict under the law is a result only on the whole, complete count. On a partial count
+it is provisional; on a filtered subset (one department, votes abroad) it is no result at
+all. Completeness is measured against a roll of expected tables (``--roll``) or, for the
+elections whose official totals are known (below), against those totals. Without either,
+it is unknown, and the verdict says so rather than pretending to be final.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+# Official totals of expected tables and registered voters, for counts whose files do not
+# say how many tables there are. Keyed by (election, contest) as the bundled mappings name
+# them. Sources: examples/bolivia/README.md.
+KNOWN_TOTALS: dict[tuple[str, str], dict] = {
+    ("Bolivia 2019", "PRESIDENTE"): {
+        "tables": 34_555, "registered": 7_315_364,
+        "source": "official final count of 25 Oct 2019 (OEP cómputo): 34,555 tables, 7,315,364 registered",
+    },
+    ("Bolivia 2020", "PRESIDENTE"): {
+        "tables": 35_600, "registered": 7_332_926,
+        "source": "OEP 2020 roll: 35,600 tables; official registered voters 7,332,926",
+    },
+}
+
+OUTCOME_PHRASE = {
+    "first_round_win": "a first-round win",
+    "runoff": "a runoff",
+    "winner": "a plurality win",
+    "tie": "a tie",
+}
+
+
+@dataclass(frozen=True)
+class Completeness:
+    counted_tables: int
+    expected_tables: int | None
+    counted_registered: int
+    expected_registered: int | None
+    note: str
+    filtered: bool = False
+
+    @property
+    def table_share(self) -> float | None:
+        return self.counted_tables / self.expected_tables if self.expected_tables else None
+
+    @property
+    def registered_share(self) -> float | None:
+        return self.counted_registered / self.expected_registered if self.expected_registered else None
+
+    @property
+    def complete(self) -> bool:
+        return self.expected_tables is not None and self.counted_tables >= self.expected_tables
+
+    @property
+    def final(self) -> bool:
+        """A result under the law: the whole count, every expected table in."""
+        return self.complete and not self.filtered
+
+    def to_dict(self) -> dict:
+        def part(counted, expected, share):
+            return {"counted": counted, "expected": expected, "share": round(share, 6) if share is not None else None}
+
+        return {
+            "tables": part(self.counted_tables, self.expected_tables, self.table_share),
+            "registered": part(self.counted_registered, self.expected_registered, self.registered_share),
+            "note": self.note,
+        }
+
+
+def measure(election: str, contest: str, counted_tables: int, counted_registered: int,
+            filters: dict | None = None, progress: dict | None = None) -> Completeness:
+    """Completeness from a roll's progress (preferred) or the known official totals."""
+    filtered = bool(filters)
+    where = (" within " + ", ".join(f"{k}={v}" for k, v in filters.items())) if filtered else ""
+    if progress:
+        c = Completeness(progress["counted_units"], progress["expected_units"], progress["registered_covered"],
+                         progress["registered_expected"], f"measured against the roll{where}", filtered)
+        if progress.get("counted_not_in_roll"):
+            c = replace(c, note=c.note + f"; {progress['counted_not_in_roll']:,} counted tables are not in the roll")
+        return c
+    known = KNOWN_TOTALS.get((election, contest))
+    if known and not filtered:
+        return Completeness(counted_tables, known["tables"], counted_registered, known["registered"],
+                            f"measured against the {known['source']}")
+    reason = ("no roll was given, and expected tables within a filter are known only from a roll (--roll FILE)"
+              if known else "expected tables are unknown without a roll of every table (--roll FILE)")
+    return Completeness(counted_tables, None, counted_registered, None, reason, filtered)
+
+
+def status(c: Completeness) -> str:
+    if c.filtered:
+        return "not_a_result"
+    if c.final:
+        return "final"
+    return "provisional" if c.expected_tables is not None else "completeness_unknown"
+
+
+def prefix(c: Completeness, filters: dict | None) -> str | None:
+    """The first words of a verdict that is not final; None when it is."""
+    if c.filtered:
+        what = ", ".join(f"{k}={v}" for k, v in (filters or {}).items())
+        return f"Not a result under the law: only the tables where {what} (the law applies to the whole count)"
+    if c.final:
+        return None
+    if c.expected_tables is None:
+        return f"Provisional, share of tables counted unknown ({c.counted_tables:,} tables; no roll of expected tables, pass --roll FILE)"
+    share = 100 * (c.table_share or 0)
+    return f"Provisional, {share:.1f}% of tables counted ({c.counted_tables:,} of {c.expected_tables:,})"
+
+
+def reword(verdict, c: Completeness, filters: dict | None):
+    """The verdict with its explanation starting with what it is (C8). Decisions and
+    numbers are untouched; only the claim changes from "wins" to "leads ... would give"."""
+    if verdict is None:
+        return None
+    head = prefix(c, filters)
+    if head is None:
+        return verdict
+    v = verdict
+    if v.outcome in OUTCOME_PHRASE and v.winner is not None:
+        share = 100 * v.winner_votes / v.base_votes if v.base_votes else 0.0
+        body = (f"{v.winner} leads with {share:.2f}% of valid votes, {v.lead_points:.2f} points "
+                f"({v.lead_votes:,} votes) ahead of {v.runner_up}; on these tables alone {v.rule} would give "
+                f"{OUTCOME_PHRASE[v.outcome]}.")
+        if v.outcome == "tie":
+            body = v.explanation
+    else:
+        body = v.explanation
+    tail = "" if c.filtered else " Not the result until every table is counted."
+    return replace(v, explanation=f"{head}: {body}{tail}")

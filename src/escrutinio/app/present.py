@@ -1,0 +1,50 @@
+"""Plain-text and HTML renderings shared by the CLI and notebooks (no counting here)."""
+from __future__ import annotations
+
+import html
+
+
+def rows_table(t) -> str:
+    """Per-area rows of a tabulation: the four leading choices' shares."""
+    choices = sorted(t.choices, key=lambda c: -t.choices[c])[:4]
+    head = f"  {'area':<40} {'tables':>7} {'valid':>11} " + " ".join(f"{c[:10]:>10}" for c in choices)
+    lines = [head]
+    for r in t.rows.iter_rows(named=True):
+        base = r[t.share_base] or 1
+        lines.append(f"  {r['path'][:40]:<40} {r['units']:>7,} {r['valid']:>11,} " +
+                     " ".join(f"{100 * r[c] / base:>9.2f}%" for c in choices))
+    return "\n".join(lines)
+
+
+def frame_html(frame, limit: int = 20) -> str:
+    """A Polars frame as a small HTML table (notebook reprs)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
+                   for row in frame.head(limit).iter_rows())
+    more = f"<p><small>{frame.height - limit:,} more rows</small></p>" if frame.height > limit else ""
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
+
+
+def _cell(v) -> str:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def results_html(res) -> str:
+    t = res.latest
+    verdict = html.escape(t.verdict.explanation) if t.verdict else ""
+    c = t.completeness
+    comp = ""
+    if c is not None:
+        comp = (f"{c.counted_tables:,} of {c.expected_tables:,} tables ({100 * c.table_share:.2f}%)"
+                if c.expected_tables else f"{c.counted_tables:,} tables; completeness unknown")
+    shares = t.shares()
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td><td>{shares[k]:.2f}%</td></tr>"
+                   for k, v in sorted(t.choices.items(), key=lambda kv: -kv[1]))
+    return (f"<div><b>{html.escape(t.snapshot.election)} · {html.escape(t.snapshot.contest)} · "
+            f"{html.escape(t.snapshot.name)}</b><p>{'final' if t.final else 'not final'}: {html.escape(comp)}</p>"
+            f"<p>{verdict}</p><table><thead><tr><th>choice</th><th>votes</th><th>share</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>")
