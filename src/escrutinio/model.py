@@ -67,11 +67,19 @@ class Snapshot:
     # source rows whose record had to be repaired while reading (e.g. an unquoted
     # delimiter inside a name); they are read, counted and flagged by the checks.
     repaired_rows: tuple[int, ...] = ()
+    # Which level is the polling place and which is the area that forensics' outlier checks
+    # compare tables within, as the mapping declares them (contract C7); None when undeclared.
+    place_level: str | None = None
+    area_level: str | None = None
 
     def __post_init__(self) -> None:
         clash = RESERVED.intersection(self.choices) | RESERVED.intersection(self.levels)
         if clash:
             raise ValueError(f"choice or level names clash with reserved columns: {sorted(clash)}")
+        for key in ("place_level", "area_level"):
+            value = getattr(self, key)
+            if value is not None and value not in self.levels:
+                raise ValueError(f"{key} {value!r} is not one of the levels {list(self.levels)}")
 
     # ------------------------------------------------------------------ views
     @property
@@ -127,6 +135,8 @@ class Snapshot:
             "attributes": list(self.attributes),
             "notes": list(self.notes),
             "repaired_rows": list(self.repaired_rows),
+            "place_level": self.place_level,
+            "area_level": self.area_level,
         }
 
 

@@ -64,7 +64,7 @@ def read_snapshots(
     m = _resolve_mapping(mapping)
     if m is None:
         m = _detect(read_header(path), path)
-    tables = read_table(path, m.format, m.encoding, m.delimiter, m.skip_rows, m.sheets, None, m.overflow_column, m.int_columns())
+    tables = read_table(path, m.format, m.encoding, m.delimiter, m.skip_rows, m.sheets, m.member, m.overflow_column, m.int_columns())
     snapshots: list[Snapshot] = []
     for table in tables:
         if table.frame.height == 0:

@@ -22,6 +22,10 @@ from escrutinio.model import RESERVED, VOTE_DTYPE, Snapshot
 
 TOTAL_KEYS = ("registered", "blank", "null", "emitted", "valid", "valid_system", "emitted_system")
 _TOTAL_TARGET = {"valid": "valid_reported"}
+# Totals a layout may lack altogether: a file without a blank column (blank ballots are
+# among the invalid ones, as on Russia's protocols) reads them as 0 and says so.
+ABSENT_OK = ("blank", "null")
+UNIT_SEPARATOR = "/"
 
 
 @dataclass
@@ -42,8 +46,16 @@ class Mapping:
     sheets: list[str] | None = None
     overflow_column: str | None = None
     unit: str = ""
+    unit_columns: list[str] = field(default_factory=list)
+    unit_separator: str = UNIT_SEPARATOR
     totals: dict[str, str] = field(default_factory=dict)
     optional_totals: set[str] = field(default_factory=set)
+    total_sums: dict[str, list[str]] = field(default_factory=dict)
+    absent_totals: set[str] = field(default_factory=set)
+    na_values: list[str] = field(default_factory=list)
+    member: str | None = None
+    place_level: str | None = None
+    area_level: str | None = None
     levels: dict[str, str] = field(default_factory=dict)
     attributes: dict[str, dict] = field(default_factory=dict)
     choices: list[str] = field(default_factory=list)
@@ -81,18 +93,49 @@ class Mapping:
         cols = need(doc, "columns", "top level") if "columns" in doc else {}
         if not cols:
             raise MappingError(f"{origin}: a [columns] table is required (unit, registered, blank, null ...)")
-        totals, optional = {}, set()
+        totals, optional, sums, absent = {}, set(), {}, set()
         for key in TOTAL_KEYS:
             value = cols.get(key)
+            if value is False or (isinstance(value, dict) and value.get("absent")):
+                if key not in ABSENT_OK:
+                    raise MappingError(f"{origin}: [columns] {key!r} cannot be absent (only {list(ABSENT_OK)} can)")
+                absent.add(key)
+                continue
             if isinstance(value, dict):
                 if value.get("optional"):
+                    if key == "registered":
+                        raise MappingError(f"{origin}: [columns] 'registered' cannot be optional: turnout and "
+                                           "every check need it")
                     optional.add(key)
-                value = value.get("column")
+                if "sum" in value:
+                    parts = value["sum"]
+                    if not isinstance(parts, list) or not parts or not all(isinstance(c, str) and c for c in parts):
+                        raise MappingError(f"{origin}: [columns] {key} = {{ sum = [...] }} needs a list of column names")
+                    sums[key] = list(parts)
+                    value = " + ".join(parts)
+                else:
+                    value = value.get("column")
+            if value is not None and not isinstance(value, str):
+                raise MappingError(f"{origin}: [columns] {key} must be a column name, {{ column = ... }}, "
+                                   f"{{ sum = [...] }} or {{ absent = true }}; got {value!r}")
             if value:
                 totals[key] = value
         for key in ("registered", "blank", "null"):
-            if key not in totals:
-                raise MappingError(f"{origin}: [columns] needs {key!r}")
+            if key not in totals and key not in absent:
+                hint = " (or declare it absent: { absent = true })" if key in ABSENT_OK else ""
+                raise MappingError(f"{origin}: [columns] needs {key!r}{hint}")
+        unit_spec = need(cols, "unit", "columns")
+        unit_sep = UNIT_SEPARATOR
+        if isinstance(unit_spec, dict):
+            unit_sep = str(unit_spec.get("separator", UNIT_SEPARATOR))
+            unit_spec = unit_spec.get("columns", unit_spec.get("column"))
+        unit_columns = [unit_spec] if isinstance(unit_spec, str) else list(unit_spec or [])
+        if not unit_columns or not all(isinstance(c, str) and c for c in unit_columns):
+            raise MappingError(f"{origin}: [columns] unit must be a column name or a list of columns "
+                               f"(e.g. unit = [\"Region\", \"Station\"]); got {cols['unit']!r}")
+        na_values = src.get("na_values", [])
+        if isinstance(na_values, str):
+            na_values = [na_values]
         ch = doc.get("choices", {})
         if isinstance(ch, list):
             ch = {"columns": ch}
@@ -120,9 +163,17 @@ class Mapping:
             skip_rows=int(src.get("skip_rows", 0)),
             sheets=src.get("sheets"),
             overflow_column=src.get("overflow_column"),
-            unit=need(cols, "unit", "columns"),
+            unit=unit_columns[0] if len(unit_columns) == 1 else unit_sep.join(unit_columns),
+            unit_columns=unit_columns,
+            unit_separator=unit_sep,
             totals=totals,
             optional_totals=optional,
+            total_sums=sums,
+            absent_totals=absent,
+            na_values=[str(v) for v in na_values],
+            member=src.get("member"),
+            place_level=doc.get("place_level"),
+            area_level=doc.get("area_level"),
             levels=dict(doc.get("levels", {})),
             attributes=attributes,
             choices=list(ch.get("columns", [])),
@@ -141,11 +192,21 @@ class Mapping:
         for name in list(m.levels) + list(m.attributes) + [m.choice_names.get(c, c) for c in m.choices]:
             if name in RESERVED:
                 raise MappingError(f"{origin}: {name!r} is a reserved name (rename it)")
+        for key in ("place_level", "area_level"):
+            value = getattr(m, key)
+            if value is not None and value not in m.levels:
+                raise MappingError(f"{origin}: {key} = {value!r} is not one of the [levels] {list(m.levels)}")
         return m
+
+    def total_columns(self, key: str) -> list[str]:
+        """Source columns behind a total (several for a declared sum)."""
+        if key in self.total_sums:
+            return list(self.total_sums[key])
+        return [self.totals[key]] if key in self.totals else []
 
     def int_columns(self) -> set[str]:
         """Source columns that hold vote counts."""
-        cols = set(self.totals.values())
+        cols = {c for key in self.totals for c in self.total_columns(key)}
         cols.update(self.choices, self.optional_choices, *self.contest_choices.values())
         return cols if not self.thousands else set()
 
@@ -159,7 +220,8 @@ class Mapping:
         raw = table.frame
         where = table.where
         header = [c for c in raw.columns if c != "__row"]
-        required = [self.unit] + [c for k, c in self.totals.items() if k not in self.optional_totals]
+        required = list(self.unit_columns) + [c for k in self.totals if k not in self.optional_totals
+                                              for c in self.total_columns(k)]
         required += list(self.levels.values())
         required += [s["column"] for s in self.attributes.values() if not s.get("optional")]
         if self.contest_column:
@@ -169,12 +231,12 @@ class Mapping:
         for col in dict.fromkeys(required):
             if col not in header:
                 raise InputError(where, f"required column {col!r} is missing (mapping {self.name}); columns: {header}", row=1, column=col)
-        used = {self.unit, *self.levels.values(), *(a["column"] for a in self.attributes.values()),
+        used = {*self.unit_columns, *self.levels.values(), *(a["column"] for a in self.attributes.values()),
                 *(c for p in self.derive.values() for c in _derive_columns(p))}
         if self.contest_column:
             used.add(self.contest_column)
         raw = raw.with_columns(pl.col(c).str.strip_chars() for c in header if c in used and raw.schema[c] == pl.Utf8)
-        for col in [self.unit] + ([self.contest_column] if self.contest_column else []):
+        for col in list(self.unit_columns) + ([self.contest_column] if self.contest_column else []):
             _require_values(raw, col, where)
 
         exported_at = self.exported_at or _time_from_name(table.path, self.exported_at_pattern, self.exported_at_format)
@@ -202,7 +264,11 @@ class Mapping:
         return snapshots
 
     def _build(self, part, where, header, contest, choices, exported_at, notes, withdrawn_rule, label, path) -> Snapshot:
-        exprs = [pl.col(self.unit).alias("unit")]
+        if len(self.unit_columns) == 1:
+            exprs = [pl.col(self.unit).alias("unit")]
+        else:
+            exprs = [pl.concat_str([pl.col(c).cast(pl.Utf8) for c in self.unit_columns],
+                                   separator=self.unit_separator).alias("unit")]
         for target, spec in (("unit_id", self.derive.get("unit_id")), ("place_id", self.derive.get("place_id"))):
             exprs.append(_derive(spec, header, where).alias(target) if spec else pl.lit(None, pl.Utf8).alias(target))
         for level, col in self.levels.items():
@@ -214,21 +280,47 @@ class Mapping:
                 continue
             attributes.append(name)
             exprs.append(_parse_attribute(part, spec, where).alias(name))
-        ints = {}
-        for key in ("registered",):
-            ints["registered"] = self.totals[key]
+        na = set(self.na_values)
+        parsed: dict[str, pl.Series] = {}
+        na_cells = 0
         for c in choices:
-            ints[self.choice_names.get(c, c)] = c
-        for key in ("blank", "null", "emitted", "valid", "valid_system", "emitted_system"):
-            col = self.totals.get(key)
-            if col and col in header:
-                ints[_TOTAL_TARGET.get(key, key)] = col
-        parsed = {target: _parse_int(part, col, where, self.thousands) for target, col in ints.items()}
+            # "NA" in a choice column: the choice was not on that table's ballot (0 votes)
+            series, n_na = _parse_int(part, c, where, self.thousands, na, na_as="zero")
+            parsed[self.choice_names.get(c, c)] = series
+            na_cells += n_na
+        derived = []
+        absent = []
+        for key in ("registered", "blank", "null", "emitted", "valid", "valid_system", "emitted_system"):
+            target = _TOTAL_TARGET.get(key, key)
+            cols = [c for c in self.total_columns(key) if c in header]
+            if key in self.absent_totals or (key in ABSENT_OK and not cols):
+                parsed[target] = pl.Series(target, [0] * part.height, VOTE_DTYPE)
+                absent.append(key)
+                continue
+            if not cols or len(cols) < len(self.total_columns(key)):
+                if key in self.total_sums and cols:
+                    missing = [c for c in self.total_columns(key) if c not in header]
+                    notes.append(f"{key} is declared as a sum but {missing} are not in this file; it is not read")
+                continue
+            # an optional total may be unpublished for some tables ("NA"): null, never 0
+            na_as = "null" if key in ("valid", "valid_system", "emitted_system") else "error"
+            values = None
+            for c in cols:
+                series, _ = _parse_int(part, c, where, self.thousands, na, na_as=na_as)
+                values = series if values is None else values + series
+            parsed[target] = values.alias(target)
+            if key in self.total_sums:
+                notes.append(f"{key} = {' + '.join(cols)} (declared as a sum in mapping {self.name})")
+        for key in absent:
+            notes.append(f"{key} is not published in this file: read as 0 (mapping {self.name} declares it absent; "
+                         "such ballots are counted among the others, e.g. invalid)")
+        if na_cells:
+            notes.append(f"{na_cells:,} cells {sorted(na)} in choice columns read as 0 votes (the choice was not on "
+                         "that table's ballot)")
         frame = part.select(exprs).with_columns(
             [pl.Series(t, s) for t, s in parsed.items()] + [part.get_column("__row").alias("source_row")]
         )
         names = [self.choice_names.get(c, c) for c in choices]
-        derived = []
         if "emitted" not in frame.columns:
             frame = frame.with_columns((pl.sum_horizontal(names) + pl.col("blank") + pl.col("null")).cast(VOTE_DTYPE).alias("emitted"))
             derived.append("emitted")
@@ -252,6 +344,8 @@ class Mapping:
             derived=tuple(derived),
             label=label or _default_label(path, exported_at),
             notes=tuple(notes),
+            place_level=self.place_level,
+            area_level=self.area_level,
         )
 
 
@@ -264,9 +358,41 @@ _INT_RE = r"^[+-]?\d+$"
 _INTEGRAL_FLOAT_RE = r"^[+-]?\d+\.0*$"
 
 
-def _parse_int(part: pl.DataFrame, col: str, where: str, thousands: str) -> pl.Series:
-    """Parse a vote column to Int64, or raise naming the first bad cell."""
+def _parse_int(part: pl.DataFrame, col: str, where: str, thousands: str, na: set[str] | None = None,
+               na_as: str | None = None) -> pl.Series | tuple[pl.Series, int]:
+    """Parse a vote column to Int64, or raise naming the first bad cell.
+
+    ``na``: the mapping's not-available markers (``na_values``). With ``na_as`` given the
+    result is (series, cells that were NA): ``"zero"`` reads them as 0, ``"null"`` as
+    null (not published), ``"error"`` refuses them."""
     s = part.get_column(col)
+    if na_as is None:
+        return _parse_int_cells(part, s, col, where, thousands)
+    if s.dtype == pl.Int64 or not na:
+        return _parse_int_cells(part, s, col, where, thousands), 0
+    text = s.cast(pl.Utf8).str.strip_chars()
+    is_na = text.is_in(sorted(na)).fill_null(False)
+    n_na = int(is_na.sum())
+    if n_na == 0:
+        return _parse_int_cells(part, s, col, where, thousands), 0
+    if na_as == "error":
+        idx = int(is_na.arg_max())
+        raise InputError(where, f"{text[idx]!r} (not available) in a total column: a missing total is never read "
+                         "as 0; correct the file or declare the total absent in the mapping",
+                         row=int(part.get_column("__row")[idx]), column=col)
+    filler = "0" if na_as == "zero" else None
+    cleaned = text.zip_with(~is_na, pl.Series(col, [filler] * len(text), pl.Utf8))
+    if na_as == "null":
+        keep = ~is_na
+        out = pl.Series(col, [None] * part.height, pl.Int64)
+        if keep.any():
+            good = _parse_int_cells(part.filter(keep), cleaned.filter(keep), col, where, thousands)
+            out = out.scatter(keep.arg_true(), good)
+        return out, n_na
+    return _parse_int_cells(part, cleaned, col, where, thousands), n_na
+
+
+def _parse_int_cells(part: pl.DataFrame, s: pl.Series, col: str, where: str, thousands: str) -> pl.Series:
     if s.dtype == pl.Int64:
         return s  # parsed by the fast path, which accepts only clean integers
     if s.dtype != pl.Utf8:

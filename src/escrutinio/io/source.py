@@ -47,12 +47,32 @@ def detect_format(path: str, declared: str | None = None) -> str:
     return "csv"
 
 
+MEMBER_SEPARATOR = "::"
+
+
+def _split_member(path: str, member: str | None) -> tuple[str, str | None]:
+    """``archive.zip::inner.csv`` names one member of a zip archive on the command line."""
+    if member is None and MEMBER_SEPARATOR in path and not Path(path).exists():
+        outer, inner = path.rsplit(MEMBER_SEPARATOR, 1)
+        return outer, inner
+    return path, member
+
+
 def read_bytes(path: str, member: str | None = None) -> tuple[bytes, str]:
     """The file's bytes, decompressed, and the inner name (for format detection)."""
+    path, member = _split_member(path, member)
     p = Path(path)
+    if p.is_dir():
+        raise InputError(path, "is a directory, not a file: give the files inside it (e.g. "
+                         f"{Path(path) / '*.csv'}), or --combine them if they are parts of one count")
     if not p.exists():
         raise InputError(path, "no such file")
-    data = p.read_bytes()
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read the file: {exc.strerror or exc}") from exc
+    if not data.strip():
+        raise InputError(path, "empty file" + (" (0 bytes)" if not data else " (only blank space)"))
     if data[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(data), p.name[:-3] if p.name.endswith(".gz") else p.name
@@ -64,10 +84,15 @@ def read_bytes(path: str, member: str | None = None) -> tuple[bytes, str]:
             names = [n for n in zf.namelist() if n.lower().endswith(DATA_SUFFIXES) and not n.endswith("/")]
             if member is None:
                 if len(names) != 1:
-                    raise InputError(path, f"the zip archive holds {len(names)} data files {names}; name one with member=")
+                    example = f"{path}{MEMBER_SEPARATOR}{names[0]}" if names else None
+                    how = (f"; name one on the command line as ARCHIVE{MEMBER_SEPARATOR}MEMBER (e.g. {example}) "
+                           "or in the mapping's [source] member = \"...\"") if names else ""
+                    raise InputError(path, f"the zip archive holds {len(names)} data files {names}{how}")
                 member = names[0]
+            if member not in zf.namelist():
+                raise InputError(path, f"the zip archive has no member {member!r}; data files: {names}")
             return zf.read(member), member
-        except (zipfile.BadZipFile, KeyError, zlib.error, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise InputError(path, f"the zip archive is truncated or corrupt ({exc})") from exc
     return data, p.name
 
@@ -111,15 +136,91 @@ def _column_at(header: str, line_prefix: str) -> str | None:
         return None
 
 
-def _check_header(names: list[str], where: str) -> None:
+def header_names(names: list[str]) -> list[str]:
+    """Stripped column names; an empty header cell is named ``column_N`` (its 1-based
+    position), so that a mapping can refer to it and nothing is dropped."""
+    return [n.strip() if n is not None and n.strip() else f"column_{i + 1}" for i, n in enumerate(names)]
+
+
+def _check_header(names: list[str], where: str) -> list[str]:
+    names = header_names(names)
     seen: dict[str, int] = {}
-    for i, name in enumerate(names):
-        key = name.strip()
-        if key == "":
-            raise InputError(where, f"header cell {i + 1} is empty", row=1)
+    for i, key in enumerate(names):
         if key in seen:
             raise InputError(where, f"duplicated header: columns {seen[key] + 1} and {i + 1} are both named {key!r}", row=1, column=key)
         seen[key] = i
+    return names
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # legacy .xls
+
+
+def _control_share(sample: bytes) -> float:
+    if not sample:
+        return 0.0
+    ctrl = sum(1 for b in sample if (b < 0x20 and b not in (9, 10, 13)) or b == 0x7F)
+    return ctrl / len(sample)
+
+
+def _utf16(data: bytes) -> str | None:
+    """The UTF-16 flavour of text bytes (BOM, or the NUL pattern of mostly-ASCII text)."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    sample = data[:4096]
+    if len(sample) >= 8:
+        even, odd = sample[0::2], sample[1::2]
+        if odd.count(0) > 0.6 * len(odd) and even.count(0) < 0.1 * len(even):
+            return "utf-16-le"
+        if even.count(0) > 0.6 * len(even) and odd.count(0) < 0.1 * len(odd):
+            return "utf-16-be"
+    return None
+
+
+def sniff(data: bytes, path: str, inner: str, fmt: str) -> bytes:
+    """Check that the bytes are what the format says, before any parser sees them.
+
+    UTF-16 text is transcoded to UTF-8 (the readers work on UTF-8 and Latin-1); a
+    spreadsheet named as CSV, CSV named as a spreadsheet, a truncated workbook and binary
+    content are refused with a message saying what the file is."""
+    head = data[:8]
+    if fmt == "xlsx":
+        if head.startswith(_ZIP_MAGIC):
+            try:
+                bad = zipfile.ZipFile(io.BytesIO(data)).testzip()
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+                raise InputError(path, f"the XLSX workbook is truncated or corrupt ({exc}); nothing was read") from exc
+            if bad is not None:
+                raise InputError(path, f"the XLSX workbook is corrupt (member {bad!r} fails its checksum)")
+            return data
+        if head.startswith(_OLE_MAGIC):
+            return data
+        if _utf16(data) or _control_share(data[:65536]) < 0.01:
+            raise InputError(path, f"{Path(inner).name} is named as a spreadsheet but holds text (CSV?): rename it "
+                             "to .csv, or declare format = \"csv\" in the mapping's [source]")
+        raise InputError(path, "not an XLSX workbook (the bytes are neither a workbook nor text)")
+    if fmt == "parquet":
+        if not head.startswith(b"PAR1"):
+            raise InputError(path, "not a Parquet file (no PAR1 signature)")
+        return data
+    # CSV / text
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_OLE_MAGIC):
+        how = ("the mapping declares format = \"csv\": remove that line or declare \"xlsx\""
+               if inner.lower().endswith((".xlsx", ".xlsm", ".xls")) else
+               "give it an .xlsx name, or declare format = \"xlsx\" in the mapping's [source]")
+        raise InputError(path, f"this is a spreadsheet (XLSX/XLS workbook or zip archive), not CSV text: {how}")
+    kind = _utf16(data)
+    if kind:
+        try:
+            text = data.decode(kind)
+        except UnicodeDecodeError as exc:
+            raise InputError(path, f"the file looks like {kind.upper()} text but byte {exc.start} does not "
+                             "decode; nothing was read") from exc
+        return text.lstrip("\ufeff").encode("utf-8")
+    if b"\x00" in data[:65536] or _control_share(data[:65536]) > 0.01:
+        raise InputError(path, "not a text table: the file holds binary content (a spreadsheet, an archive or "
+                         "another format?); CSV must be text")
+    return data
 
 
 def read_csv_text(
@@ -129,11 +230,13 @@ def read_csv_text(
     lines of records repaired by merging extra fields into ``overflow_column``."""
     lines = text.split("\n", skip_rows + 1)
     header_line = lines[skip_rows] if len(lines) > skip_rows else ""
-    names = next(csv.reader([header_line.rstrip("\r")], delimiter=delimiter), [])
+    try:
+        names = next(csv.reader([header_line.rstrip("\r")], delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV header: {exc}", row=skip_rows + 1) from exc
     if not names or not text.strip():
         raise InputError(path, "the file is empty (no header row)", row=skip_rows + 1)
-    _check_header(names, path)
-    names = [n.strip() for n in names]
+    names = _check_header(names, path)
     try:
         frame = pl.read_csv(
             io.BytesIO(text.encode("utf-8")),
@@ -240,6 +343,10 @@ def read_table(
     text so that the error names the exact row and column."""
     data, inner = read_bytes(path, member)
     fmt = detect_format(inner, fmt)
+    transcoded = data
+    data = sniff(data, path, inner, fmt)
+    if data is not transcoded and encoding.lower().replace("-", "").replace("_", "").startswith("utf16"):
+        encoding = "utf-8"  # already transcoded from UTF-16
     if fmt == "csv" and int_columns and encoding in ("auto", "utf-8", "utf8") and skip_rows == 0:
         fast = _fast_csv(data, delimiter, int_columns)
         if fast is not None:
@@ -261,30 +368,41 @@ def read_table(
             frame = pl.read_parquet(io.BytesIO(data))
         except Exception as exc:  # noqa: BLE001 - any parquet failure is an input error
             raise InputError(path, f"cannot read Parquet: {exc}") from exc
-        _check_header(frame.columns, path)
+        frame.columns = _check_header(frame.columns, path)
         frame = frame.select([pl.col(c).cast(pl.Utf8) for c in frame.columns])
         return [RawTable(path, frame.with_row_index("__row", offset=1).with_columns(pl.col("__row").cast(pl.Int64)))]
     raise InputError(path, f"unknown format {fmt!r}")
 
 
-def read_header(path: str, fmt: str = "auto", encoding: str = "auto", delimiter: str = ",", skip_rows: int = 0) -> list[str]:
+def read_header(path: str, fmt: str = "auto", encoding: str = "auto", delimiter: str = ",", skip_rows: int = 0,
+                member: str | None = None) -> list[str]:
     """Column names only, cheaply (used to pick a mapping)."""
-    data, inner = read_bytes(path)
+    data, inner = read_bytes(path, member)
     fmt = detect_format(inner, fmt)
+    data = sniff(data, path, inner, fmt)
     if fmt == "csv":
         end = data.find(b"\n", 0)
         for _ in range(skip_rows):
             end = data.find(b"\n", end + 1)
         start = 0 if skip_rows == 0 else data.rfind(b"\n", 0, end) + 1
-        text, _ = decode(data[start : end if end >= 0 else len(data)], path, encoding)
-        return [n.strip() for n in next(csv.reader([text.rstrip("\r")], delimiter=delimiter), [])]
+        text, _ = decode(data[start : end if end >= 0 else len(data)], path, "auto" if encoding.lower().startswith("utf-16") else encoding)
+        try:
+            return header_names(next(csv.reader([text.rstrip("\r")], delimiter=delimiter), []))
+        except csv.Error as exc:
+            raise InputError(path, f"malformed CSV header: {exc}", row=1) from exc
     if fmt == "xlsx":
         import fastexcel
 
-        book = fastexcel.read_excel(data)
-        header = book.load_sheet(book.sheet_names[0], header_row=None, n_rows=skip_rows + 1).to_polars()
-        return [("" if v is None else str(v)).strip() for v in header.row(skip_rows)] if header.height > skip_rows else []
-    return [c.strip() for c in pl.read_parquet_schema(io.BytesIO(data))]
+        try:
+            book = fastexcel.read_excel(data)
+            header = book.load_sheet(book.sheet_names[0], header_row=None, n_rows=skip_rows + 1).to_polars()
+        except Exception as exc:  # noqa: BLE001 - any workbook failure is an input error
+            raise InputError(path, f"cannot open as XLSX: {exc}") from exc
+        return header_names([("" if v is None else str(v)) for v in header.row(skip_rows)]) if header.height > skip_rows else []
+    try:
+        return header_names(list(pl.read_parquet_schema(io.BytesIO(data))))
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(path, f"cannot read Parquet: {exc}") from exc
 
 
 def _read_xlsx(data: bytes, path: str, sheets: list[str] | None, skip_rows: int) -> list[RawTable]:
@@ -304,13 +422,16 @@ def _read_xlsx(data: bytes, path: str, sheets: list[str] | None, skip_rows: int)
             header = book.load_sheet(sheet, header_row=None, n_rows=skip_rows + 1).to_polars()
             heads = [("" if v is None else str(v)) for v in header.row(skip_rows)] if header.height > skip_rows else []
             where = f"{path} [sheet {sheet!r}]"
-            _check_header(heads, where)
+            heads = _check_header(heads, where)
             frame = book.load_sheet(sheet, header_row=skip_rows, dtypes="string").to_polars()
         except InputError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise InputError(path, f"cannot read sheet {sheet!r}: {exc}") from exc
-        frame = frame.rename({c: c.strip() for c in frame.columns})
+        if frame.width == len(heads):
+            frame.columns = heads
+        else:
+            frame = frame.rename({c: c.strip() for c in frame.columns})
         frame = frame.with_row_index("__row", offset=skip_rows + 2).with_columns(pl.col("__row").cast(pl.Int64))
         tables.append(RawTable(path, frame, sheet, None))
     return tables
