@@ -105,6 +105,8 @@ class Tabulation:
         lines = [f"{s.election} · {s.contest} · {s.name}"]
         if self.filters:
             lines.append("filter: " + ", ".join(f"{k}={v}" for k, v in self.filters.items()))
+        if self.completeness is not None:
+            lines.append(completeness_line(self.completeness, self.final))
         t = self.totals
         r = self.rates()
         lines.append(
@@ -112,7 +114,7 @@ class Tabulation:
             + (f" (turnout {r['turnout']:.2f}%)" if r["turnout"] is not None else "")
         )
         lines.append(f"valid {t['valid']:,}   blank {t['blank']:,}   null {t['null']:,}")
-        if self.progress:
+        if self.progress and self.completeness is None:
             p = self.progress
             lines.append(f"progress: {p['counted_units']:,} of {p['expected_units']:,} tables ({p['units_pct']:.2f}%), "
                          f"{p['registered_pct']:.2f}% of registered voters")
@@ -123,18 +125,22 @@ class Tabulation:
         if self.flagged:
             lines.append(f"flagged actas: {self.flagged['units']:,} holding {self.flagged['emitted']:,} ballots "
                          "(counted as published; see `escrutinio check`)")
-        if self.completeness is not None and not self.progress:
-            c = self.completeness
-            if c.expected_tables is not None:
-                lines.append(f"completeness: {c.counted_tables:,} of {c.expected_tables:,} tables ({100 * c.table_share:.2f}%), "
-                             f"{100 * (c.registered_share or 0):.2f}% of registered voters ({c.note})")
-            else:
-                lines.append(f"completeness: unknown ({c.note})")
         if self.verdict:
             lines.append(self.verdict.summary())
         for n in self.notes:
             lines.append(f"note: {n}")
         return "\n".join(lines)
+
+
+def completeness_line(c, final: bool) -> str:
+    """One line saying what the figures below are: final, partial, a subset, or unknown."""
+    if c.expected_tables is not None:
+        share = f"{c.counted_tables:,} of {c.expected_tables:,} tables ({100 * c.table_share:.2f}%), " \
+                f"{100 * (c.registered_share or 0):.2f}% of registered voters"
+    else:
+        share = f"{c.counted_tables:,} tables; expected tables unknown"
+    head = "FINAL COUNT" if final else ("SUBSET, NOT A RESULT" if c.filtered else "PARTIAL COUNT")
+    return f"{head}: {share} ({c.note})"
 
 
 def rows_to_dicts(rows: pl.DataFrame, choices: list[str], share_base: str) -> list[dict]:

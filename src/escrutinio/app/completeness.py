@@ -8,6 +8,7 @@ it is unknown, and the verdict says so rather than pretending to be final.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 # Official totals of expected tables and registered voters, for counts whose files do not
@@ -106,7 +107,8 @@ def prefix(c: Completeness, filters: dict | None) -> str | None:
         return None
     if c.expected_tables is None:
         return f"Provisional, share of tables counted unknown ({c.counted_tables:,} tables; no roll of expected tables, pass --roll FILE)"
-    share = 100 * (c.table_share or 0)
+    # rounded down, so that a count one table short never reads "100.0%"
+    share = math.floor(1000 * (c.table_share or 0)) / 10
     return f"Provisional, {share:.1f}% of tables counted ({c.counted_tables:,} of {c.expected_tables:,})"
 
 

@@ -18,7 +18,7 @@ h1{font-size:1.6rem;margin-bottom:.2rem} h2{font-size:1.2rem;margin-top:2rem;bor
 table{border-collapse:collapse;font-size:.88rem;margin:.5rem 0} td,th{padding:.25rem .6rem;border-bottom:1px solid #eef;text-align:right}
 th{background:#f4f6fa} td:first-child,th:first-child{text-align:left}
 .verdict{font-size:1.1rem;padding:.8rem 1rem;border-left:5px solid #1f5fa6;background:#f4f7fc}
-.runoff{border-color:#d1495b;background:#fdf3f4} .muted{color:#667;font-size:.85rem} .ok{color:#2a7a3a} .fail{color:#b02a37}
+.runoff{border-color:#d1495b;background:#fdf3f4} .provisional{border-color:#edae49;background:#fdf8ec} .completeness{font-size:.92rem;margin:.5rem 0 0} .muted{color:#667;font-size:.85rem} .ok{color:#2a7a3a} .fail{color:#b02a37}
 code{background:#f3f3f6;padding:0 .2rem}
 """
 
@@ -57,14 +57,30 @@ def verdict_section(tab: Tabulation) -> str:
     if v is None:
         return ""
     cls = "verdict runoff" if v.outcome == "runoff" else "verdict"
+    if not tab.final:
+        cls += " provisional"
     rows = [[esc(f"clause {c.clause + 1}: {c.line}"), "<span class=ok>holds</span>" if c.holds else "<span class=fail>fails</span>",
              f"{c.value_points:.2f}", f"{c.distance_points:+.2f}", f"{c.margin_votes:+,}", f"{c.votes_to_flip:,}"]
             for c in v.conditions]
     detail = table_html(["condition", "", "value (points)", "distance (points)", "margin (votes)", "votes moved to flip"], rows) if rows else ""
-    return (f"<h2>Verdict under {esc(v.rule)}</h2><div class='{cls}'>{esc(v.explanation)}</div>{detail}"
+    return (f"<h2>Verdict under {esc(v.rule)}</h2><div class='{cls}'>{esc(v.explanation)}{completeness_html(tab)}</div>{detail}"
             "<p class=muted>Margin: votes above (+) or below (−) the line with everything else fixed. "
             "Votes moved to flip: the fewest votes that, moved from the leader to the runner-up (lead lines) or "
             "to other parties (share lines), would reverse that condition. Decisions use exact integer arithmetic.</p>")
+
+
+def completeness_html(tab: Tabulation) -> str:
+    """What share of the count the verdict rests on (contract C8), inside the verdict box."""
+    c = tab.completeness
+    if c is None:
+        return ""
+    if c.expected_tables is not None:
+        what = (f"{c.counted_tables:,} of {c.expected_tables:,} tables counted ({100 * c.table_share:.2f}%), "
+                f"{100 * (c.registered_share or 0):.2f}% of registered voters")
+    else:
+        what = f"{c.counted_tables:,} tables counted; how many are expected is unknown"
+    label = "Final count" if tab.final else ("Subset" if c.filtered else "Partial count")
+    return f"<p class=completeness><b>{label}:</b> {esc(what)} <span class=muted>({esc(c.note)})</span></p>"
 
 
 def national_section(tab: Tabulation) -> str:

@@ -1,0 +1,115 @@
+"""Issue 14 item 1 and contract C8: a verdict on a partial count or a filtered subset says
+so in its first words, and the JSON carries `final` and `completeness`."""
+import json
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from escrutinio import app
+from escrutinio.cli import main
+
+BOLIVIA = Path(__file__).resolve().parents[2] / "examples" / "bolivia"
+FINAL_2019 = str(BOLIVIA / "2019" / "computo_2019-10-25.csv.gz")
+TREP_2019 = str(BOLIVIA / "2019" / "trep_2019-10-20T19-40-57.csv.gz")
+EARLY_2020 = str(BOLIVIA / "2020" / "computo_20201018T232833.csv.gz")
+ROLL_2020 = str(BOLIVIA / "2020" / "roll_2020.csv.gz")
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def run_json(*args):
+    return json.loads(run(*args, "--format", "json"))
+
+
+def test_early_2020_export_is_provisional_not_a_first_round_win():
+    out = run("results", EARLY_2020)
+    assert "wins in the first round" not in out
+    verdict_line = next(line for line in out.splitlines() if "CC leads" in line)
+    assert verdict_line.startswith("Provisional, 3.0% of tables counted (1,084 of 35,600)")
+    # the status comes before any figure
+    assert out.splitlines()[1].startswith("PARTIAL COUNT: 1,084 of 35,600 tables (3.04%)")
+
+
+def test_early_2020_export_json_carries_final_and_completeness():
+    r = run_json("results", EARLY_2020)
+    assert r["final"] is False
+    c = r["completeness"]
+    assert c["tables"] == {"counted": 1084, "expected": 35600, "share": round(1084 / 35600, 6)}
+    assert c["registered"]["counted"] == 224659 and c["registered"]["expected"] == 7332926
+    assert c["note"]
+    v = r["verdict"]
+    assert v["final"] is False and v["status"] == "provisional"
+    assert v["explanation"].startswith("Provisional, 3.0% of tables counted")
+    # the decision under the law on these tables is kept, with every existing key
+    assert v["outcome"] == "first_round_win" and v["winner"] == "CC" and v["lead_points"] == 21.7
+
+
+def test_early_2020_export_with_the_roll():
+    r = run_json("results", EARLY_2020, "--roll", ROLL_2020)
+    assert r["final"] is False
+    assert r["completeness"]["tables"]["counted"] == 1084 and r["completeness"]["tables"]["expected"] == 35600
+    assert r["completeness"]["note"].startswith("measured against the roll")
+    assert r["progress"]["counted_units"] == 1084  # the existing key stays
+
+
+def test_report_puts_completeness_in_the_verdict_box(tmp_path):
+    out = tmp_path / "r.html"
+    text = run("report", EARLY_2020, "-o", str(out))
+    assert "wins in the first round" not in text
+    page = out.read_text()
+    box = re.search(r"<div class='verdict[^']*'>(.*?)</div>", page, re.S).group(1)
+    assert box.startswith("Provisional, 3.0% of tables counted")
+    assert "Partial count:" in box and "1,084 of 35,600 tables counted (3.04%)" in box
+    r = run_json("report", EARLY_2020, "-o", str(out))
+    assert r["final"] is False
+
+
+def test_final_2019_count_is_final():
+    r = run_json("results", FINAL_2019)
+    assert r["final"] is True and r["verdict"]["status"] == "final"
+    assert r["completeness"]["tables"] == {"counted": 34555, "expected": 34555, "share": 1.0}
+    assert r["verdict"]["explanation"].startswith("MAS - IPSP wins in the first round with 47.08%")
+    assert run("results", FINAL_2019).splitlines()[1].startswith("FINAL COUNT: 34,555 of 34,555 tables")
+
+
+def test_trep_halt_is_provisional():
+    r = run_json("results", TREP_2019)
+    assert r["final"] is False
+    assert r["verdict"]["explanation"].startswith("Provisional, 83.8% of tables counted (28,975 of 34,555)")
+
+
+def test_filtered_subset_is_not_a_result():
+    r = run_json("results", FINAL_2019, "--filter", "country=Bolivia")
+    assert r["final"] is False and r["verdict"]["status"] == "not_a_result"
+    assert r["verdict"]["explanation"].startswith("Not a result under the law: only the tables where country=Bolivia")
+    assert r["completeness"]["tables"]["expected"] is None and "roll" in r["completeness"]["note"]
+    assert r["verdict"]["outcome"] == "runoff"  # what the rule gives on the subset, as before
+
+
+def test_each_snapshot_has_its_own_completeness():
+    r = run_json("results", *sorted(str(p) for p in (BOLIVIA / "2020").glob("computo_2020*")), "--each-snapshot")
+    finals = [s["final"] for s in r["snapshots"]]
+    counted = [s["completeness"]["tables"]["counted"] for s in r["snapshots"]]
+    assert finals == [False] * 5 and counted == sorted(counted)
+
+
+def test_unknown_completeness_without_roll(tmp_path):
+    """A file no bundled total covers: expected unknown, said so, and never final."""
+    src = tmp_path / "tiny.csv"
+    src.write_text("mesa,region,inscritos,A,B,blancos,nulos\n1,Norte,100,60,30,5,5\n2,Sur,100,20,70,5,5\n")
+    mapping = tmp_path / "tiny.toml"
+    mapping.write_text(
+        'name = "tiny"\n[election]\nname = "Tiny 2024"\ncontest = "president"\n'
+        '[columns]\nunit = "mesa"\nregistered = "inscritos"\nblank = "blancos"\nnull = "nulos"\n'
+        '[levels]\nregion = "region"\n[choices]\ncolumns = ["A", "B"]\n')
+    res = app.results(app.read([str(src)], mapping=str(mapping)), rule="majority")
+    d = res.to_dict()
+    assert d["final"] is False
+    assert d["completeness"]["tables"] == {"counted": 2, "expected": None, "share": None}
+    assert "roll" in d["completeness"]["note"]
+    assert d["verdict"]["explanation"].startswith("Provisional, share of tables counted unknown")
