@@ -274,6 +274,8 @@ class ProjectionResult:
     channels: list[str] = field(default_factory=list)
     arrival_calibration: dict | None = None
     completion_test: dict | None = None
+    extrapolation: dict | None = None
+    multilevel: dict | None = None
     method: str = "hierarchical hot-deck, nested bootstrap (CEPR 2019; Curiel & Williams 2020)"
 
     def interval(self, name: str) -> tuple[float, float]:
@@ -499,6 +501,81 @@ def _simulate(plan: _Plan, S: int, rng: np.random.Generator, s0: int = 0) -> np.
 
 
 COMPLETION_ALPHA = 0.01
+EXTRAPOLATION_K = 10  # a stratum with fewer counted tables than this is "extrapolated"
+
+
+def _stratum_codes(joined: pl.DataFrame, cols: Sequence[str]) -> np.ndarray:
+    if not cols:
+        return np.zeros(joined.height, np.int64)
+    key = pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("?") for c in cols], separator="|")
+    return _codes(joined.select(key.alias("k"))["k"])
+
+
+def _extrapolation(joined, cols, is_c, Rr, k, by=None) -> dict:
+    """Share of uncounted voters in strata (``cols`` together) with fewer than k counted
+    tables, overall and by the values of the ``by`` column."""
+    from escrutinio.dynamics.multilevel import extrapolation
+
+    code = _stratum_codes(joined, cols)
+    U = np.where(is_c, 0.0, Rr)
+    out = extrapolation(code, is_c, U, k)
+    out["stratum"] = " x ".join(c.removeprefix("_h_") for c in cols)
+    if by is not None:
+        n = int(code.max()) + 1
+        ct = np.bincount(code, is_c.astype(np.float64), n)[code]
+        frame = pl.DataFrame({"g": joined[by].cast(pl.Utf8).fill_null("?"), "U": U, "few": (ct < k) & (U > 0),
+                              "none": (ct == 0) & (U > 0)})
+        g = frame.group_by("g").agg(pl.col("U").sum(), (pl.col("U") * pl.col("few")).sum().alias("Uf"),
+                                    (pl.col("U") * pl.col("none")).sum().alias("Un")).sort("g")
+        out["by"] = {r["g"]: {"uncounted_registered": int(r["U"]), "share_few": r["Uf"] / r["U"] if r["U"] else 0.0,
+                              "share_none": r["Un"] / r["U"] if r["U"] else 0.0} for r in g.iter_rows(named=True)}
+    return out
+
+
+def _hotdeck_extrapolation(joined, hcols, is_c, Rr, k) -> dict:
+    """For the hot deck: strata are the level two above the polling place (municipality)."""
+    cols = [hcols[-3]] if len(hcols) >= 3 else hcols[:1]
+    return _extrapolation(joined, cols, is_c, Rr, k)
+
+
+def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, channels, S, rng, k, chunk):
+    """Multilevel imputation (see :mod:`escrutinio.dynamics.multilevel`): S x C draws and info."""
+    from escrutinio.dynamics import multilevel as ml
+
+    place = _codes(joined[hcols[-1]])
+    P = int(place.max()) + 1
+    C = len(channels)
+    cnt = is_c & donor
+    cR = np.bincount(place, np.where(cnt, denom, 0.0), P)
+    cV = np.vstack([np.bincount(place, np.where(cnt, V[:, c], 0.0), P) for c in range(C)]).T
+    uR = np.bincount(place, np.where(is_c, 0.0, Rr), P)
+    keys = []
+    for i in range(len(strata)):
+        t = _stratum_codes(joined, strata[: i + 1])
+        kp = np.zeros(P, np.int64)
+        kp[place] = t
+        keys.append(kp)
+    x = None
+    info: dict = {}
+    if previous is not None:
+        Pt, matched, filled = _previous_rates(joined, previous, channels, hcols)
+        x = np.zeros((P, C))
+        x[place] = Pt
+        info["previous_note"] = (f"previous election as a covariate (rate now = slope x rate then + strata): channels "
+                                 f"{matched}; {filled} tables without a previous result at their place took their area's")
+    f = ml.fit(keys, [c.removeprefix("_h_") for c in strata], cR, cV, uR, place[cnt], denom[cnt], V[cnt], x, rng)
+    sims = ml.simulate(f, S, rng, chunk=max(1, chunk // 2))
+    info["levels"] = [{"level": n, "tau": [float(np.sqrt(t)) for t in lev.tau2], "df": lev.df,
+                       "nodes": int(lev.parent.size), "nodes_with_data": int(np.isfinite(lev.v[:, 0]).sum())}
+                      for n, lev in zip(f.names, f.levels)]
+    info["strata"] = [c.removeprefix("_h_") for c in strata]
+    info["phi"] = [float(p) for p in f.phi]
+    if x is not None:
+        info["previous_slope"] = [float(b) for b in f.beta]
+        info["previous_slope_se"] = [float(s) for s in f.beta_boot.std(axis=0)]
+    ext_cols = strata[:2] if len(strata) >= 2 else strata
+    info["extrapolation"] = _extrapolation(joined, ext_cols, is_c, Rr, k, by=strata[0] if strata else None)
+    return sims, info
 
 
 def _completion_shift(joined: pl.DataFrame, hcols: list[str], is_c: np.ndarray, rates: np.ndarray,
@@ -619,6 +696,9 @@ def project(
     key: str | None = None,
     chunk: int | None = None,
     threads: int | None = None,
+    strata: Sequence[str] | None = None,
+    model: str = "auto",
+    extrapolation_k: int = EXTRAPOLATION_K,
 ) -> ProjectionResult:
     """Project final totals from a partial count.
 
@@ -626,7 +706,19 @@ def project(
     ``unit_id``), ``registered``, one column per counted choice, ``blank``, ``null``.
     ``roll``: every expected table: the same key, levels or ``place_id``, ``registered``.
     ``choices``: the choices whose votes are valid (shares are of their sum).
+    ``strata``: roll columns known for every table, coarse to fine (e.g. area type,
+    department, municipality). With ``model="auto"`` they switch the imputation to the
+    multilevel model of :mod:`escrutinio.dynamics.multilevel`; ``model="hotdeck"`` keeps
+    the hierarchical hot deck, ``model="multilevel"`` uses the geographic levels as strata
+    when none are given.
     """
+    if model not in ("auto", "hotdeck", "multilevel"):
+        raise UsageError(f"unknown model {model!r}: auto, hotdeck or multilevel")
+    strata = [c for c in (strata or ())]
+    for c in strata:
+        if c not in roll.columns:
+            raise UsageError(f"the roll has no stratum column {c!r}")
+    use_ml = model == "multilevel" or (model == "auto" and bool(strata))
     if not 0 < level < 1:
         raise UsageError("level must be between 0 and 1")
     if simulations < 1:
@@ -654,6 +746,7 @@ def project(
     depth_names = ["country(all)"] + [c.removeprefix("_h_") for c in hcols] + ["table"]
     cnt = counted.select(pl.col(key).cast(pl.Utf8), pl.col("registered").alias("_reg_c"), *channels)
     keep = [key, "registered", *hcols] + (["place_id"] if "place_id" in rollh.columns else [])
+    keep += [c for c in strata if c not in keep]
     joined = rollh.select(keep).join(cnt, on=key, how="left")
     extra = cnt.join(rollh.select(key), on=key, how="anti")
     notes = []
@@ -675,6 +768,15 @@ def project(
         H[:, i + 1] = _codes(joined[c])
     prev_const = np.zeros(len(channels))
     swing_note = None
+    if use_ml:
+        rng = np.random.default_rng(seed)
+        sims, ml_info = _multilevel(joined, strata or [c for c in hcols[:-1]], hcols, is_c, donor, V, denom, Rr,
+                                    previous, channels, simulations, rng, extrapolation_k, min(simulations, 250))
+        if ml_info.get("previous_note"):
+            notes.append(ml_info["previous_note"])
+        return _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const, simulations, seed, level,
+                       rule, notes, {"multilevel": int((~is_c).sum())}, None, None, ml_info.pop("extrapolation"),
+                       "multilevel empirical Bayes by stratum (DerSimonian & Laird 1986; Fay & Herriot 1979)", ml_info)
     if previous is not None:
         P, matched, filled = _previous_rates(joined, previous, channels, hcols)
         # swing model: a donor passes on its change since the previous election at its
@@ -724,6 +826,7 @@ def project(
         if shift is not None:
             sims = sims + shift
     arrival_info = None
+    ext = _hotdeck_extrapolation(joined, hcols, is_c, Rr, extrapolation_k) if plan is not None else None
     if arrival is not None and plan is not None:
         E = arrival_errors(counted, arrival, roll, choices, levels=levels, key=key, cuts=calibration_cuts,
                            min_donors=min_donors, size_strata=size_strata, previous=previous)
@@ -743,6 +846,16 @@ def project(
                         "relative_errors": {c: [float(x) for x in E[:, i]] for i, c in enumerate(channels)}}
         notes.append("uncertainty widened by the imputation's own errors when replayed on the counted tables' "
                      f"arrival order ({arrival!r}) at {', '.join(f'{100 * c:.0f}%' for c in calibration_cuts)} of them")
+    return _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const, S, seed, level, rule, notes,
+                   plan.imputed_at if plan else {}, arrival_info, completion_info, ext,
+                   "hierarchical hot-deck, nested bootstrap (CEPR 2019; Curiel & Williams 2020)")
+
+
+def _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const, S, seed, level, rule, notes,
+            imputed_at, arrival_info, completion_info, ext, method, ml=None) -> ProjectionResult:
+    """Shares, lead, intervals and verdict probabilities from simulated uncounted totals."""
+    counted_tot = V[is_c].sum(axis=0) + (extra.select(channels).to_numpy().sum(axis=0) if extra.height else 0)
+    counted_tot = counted_tot + prev_const
     final = np.rint(sims).astype(np.int64) + np.rint(counted_tot).astype(np.int64)[None, :]
     nch = len(choices)
     valid = final[:, :nch].sum(axis=1).astype(np.float64)
@@ -780,7 +893,7 @@ def project(
         lead={"point": lead_point, "lo": float(l_lo), "hi": float(l_hi)},
         lead_quantiles={str(q): float(v) for q, v in zip(qs, np.quantile(lead, qs))},
         outcome_probabilities=probs,
-        imputed_at_level=plan.imputed_at if plan else {},
+        imputed_at_level=imputed_at,
         counted_shares={c: float(c_share[i]) for i, c in enumerate(choices)},
         counted_lead=float(c_share[ia] - c_share[ib]),
         unmatched_counted=int(extra.height),
@@ -789,6 +902,9 @@ def project(
         channels=channels,
         arrival_calibration=arrival_info,
         completion_test=completion_info,
+        extrapolation=ext,
+        multilevel=ml,
+        method=method,
     )
 
 
