@@ -1,0 +1,124 @@
+"""`escrutinio pvt design|estimate|compare`: parallel vote tabulation (docs/pvt.md)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from escrutinio.cli import main
+from escrutinio.errors import UsageError
+
+FORMATS = click.Choice(["table", "json"])
+
+
+@main.group()
+def pvt() -> None:
+    """Parallel vote tabulation: a seeded random sample of tables, estimated with margins."""
+
+
+def _roll_frame(path: str, mapping: str | None, needed: list[str]):
+    """The sampling frame: a roll file or any count file a mapping reads."""
+    from escrutinio import app
+    from escrutinio.io import read_roll
+
+    if mapping is None:
+        frame = read_roll(path)
+        levels = [c for c in frame.columns if c not in ("unit", "unit_id", "place_id", "registered")]
+        if all(c in frame.columns for c in needed):
+            return frame, levels
+    election = app.read([path], mapping=mapping)
+    snap = election.series(election.contests[0])[-1]
+    return snap.frame, list(snap.levels)
+
+
+def _previous(path: str, mapping: str | None):
+    from escrutinio import app
+    from escrutinio.pvt.design import Previous
+
+    election = app.read([path], mapping=mapping)
+    snap = election.series(election.contests[0])[-1]
+    return Previous(frame=snap.counted(), choices=list(snap.counted_choices), source=Path(path).name)
+
+
+def _reports(paths, mapping, contest, combine):
+    """The latest snapshot of the contest (or, with --combine, the files added up)."""
+    from escrutinio import app
+
+    election = app.read(list(paths), mapping=mapping, combine=combine)
+    contest = app.pick_contest(election, contest)
+    return election.series(contest)[-1], election
+
+
+@pvt.command("design")
+@click.option("--roll", required=True, type=click.Path(exists=True, dir_okay=False), help="Every expected table with its registered voters (a roll or a count file).")
+@click.option("--n", "n", required=True, type=int, help="Number of tables to sample.")
+@click.option("--seed", required=True, help="Public seed (e.g. dice rolled in public); the sample depends on it and the roll alone.")
+@click.option("--strata", default=None, help="LEVEL[,ATTR]: stratify by a geographic level, optionally crossed with an attribute.")
+@click.option("--allocation", type=click.Choice(["proportional", "neyman"]), default="proportional", show_default=True)
+@click.option("--previous", type=click.Path(exists=True, dir_okay=False), default=None, help="Previous election's results: expected margins per choice (and Neyman's S_h).")
+@click.option("--mapping", default=None, help="Mapping TOML file or bundled mapping name for the roll and --previous.")
+@click.option("--min-per-stratum", type=int, default=2, show_default=True, help="Strata smaller than this under proportional allocation are pooled.")
+@click.option("--level", type=float, default=0.95, show_default=True, help="Confidence level of the expected margins.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write the design JSON here.")
+def design_cmd(roll, n, seed, strata, allocation, previous, mapping, min_per_stratum, level, fmt, output):
+    """Draw a stratified random sample of tables for a PVT and write its design."""
+    from escrutinio import app
+    from escrutinio.pvt.design import make_design
+
+    by = [s.strip() for s in strata.split(",") if s.strip()] if strata else []
+    if len(by) > 2:
+        raise UsageError("--strata takes LEVEL or LEVEL,ATTR")
+    frame, levels = _roll_frame(roll, mapping, by)
+    prev = _previous(previous, mapping) if previous else None
+    d = make_design(frame, n, seed, by, levels, allocation=allocation, previous=prev,
+                    min_per_stratum=min_per_stratum, level=level, source=Path(roll).name)
+    text = d.to_json()
+    if output:
+        app.write_atomic(output, text)
+    if fmt == "json":
+        click.echo(text, nl=False)
+    else:
+        click.echo(d.summary())
+        if output:
+            click.echo(f"  design written to {output} (SHA-256 {d.sha256})")
+
+
+def _estimate(reports, design_path, mapping, contest, rule, level, combine, draws):
+    from escrutinio import app
+    from escrutinio.pvt.design import Design
+    from escrutinio.pvt.estimate import estimate
+
+    d = Design.load(design_path)
+    snap, election = _reports(reports, mapping, contest, combine)
+    law = app.resolve_rule(rule, election)
+    est = estimate(d, snap.counted(), list(snap.counted_choices), law, level=level, draws=draws)
+    return d, snap, est, law
+
+
+def _estimate_options(f):
+    f = click.option("--draws", type=int, default=20000, show_default=True, help="Draws from the joint normal for P(verdict).")(f)
+    f = click.option("--combine", is_flag=True, help="The files are disjoint parts of the reports: add them up.")(f)
+    f = click.option("--level", type=float, default=0.95, show_default=True)(f)
+    f = click.option("--rule", default=None, help="Presidential rule preset (default: the mapping's, e.g. bolivia).")(f)
+    f = click.option("--contest", default=None)(f)
+    f = click.option("--mapping", default=None, help="Mapping TOML file or bundled mapping name.")(f)
+    f = click.option("--design", "design_path", required=True, type=click.Path(exists=True, dir_okay=False))(f)
+    return f
+
+
+@pvt.command("estimate")
+@click.argument("reports", nargs=-1, required=True, type=click.Path())
+@_estimate_options
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def estimate_cmd(reports, design_path, mapping, contest, rule, level, combine, draws, fmt):
+    """Estimate shares, lead, turnout and P(verdict) from the sampled tables' reports.
+
+    REPORTS may hold more than the sample (e.g. the whole count): only sampled tables are used.
+    """
+    _, _, est, _ = _estimate(reports, design_path, mapping, contest, rule, level, combine, draws)
+    if fmt == "json":
+        click.echo(json.dumps(est.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        click.echo(est.summary())
