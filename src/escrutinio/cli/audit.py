@@ -197,6 +197,9 @@ def sample_cmd(seed, ids, n, with_replacement, ceremony, name, workspace, fmt):
         out = {"sample": [t.id for t in tickets], "seed": seed, "method": "rivest-consistent-sampler",
                "with_replacement": with_replacement, "tickets": [t.to_dict() for t in tickets]}
         _emit({"sample": out["sample"], **{k: v for k, v in out.items() if k != "sample"}}, fmt,
+              f"{len(tickets)} of {len(items)} ids, seed {seed}, Rivest consistent sampler"
+              f"{' with replacement' if with_replacement else ''}; hand-count in this order\n"
+              "id\tticket number\tgeneration\n" +
               "\n".join(f"{t.id}\t{t.number[:14]}\t{t.generation}" for t in tickets))
         return
     from escrutinio.audit import workflow
@@ -204,7 +207,8 @@ def sample_cmd(seed, ids, n, with_replacement, ceremony, name, workspace, fmt):
     with _workspace(workspace) as ws:
         out = workflow.draw(ws, name, seed=seed, n=n, ceremony=ceremony)
     _emit({"sample": [d["id"] for d in out["draws"]], **out}, fmt,
-          "\n".join(f"{d['draw']}\t{d['id']}\tcounter {d['counter']}" for d in out["draws"]))
+          f"{len(out['draws'])} draws, seed {out.get('seed', seed)}\ndraw\tid\tcounter\n" +
+          "\n".join(f"{d['draw']}\t{d['id']}\t{d['counter']}" for d in out["draws"]))
 
 
 @audit.command("record")
