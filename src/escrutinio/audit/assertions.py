@@ -297,6 +297,50 @@ def dhondt(totals: Mapping[str, int], seats: int) -> list[Assertion]:
     return out
 
 
+def from_rule(totals: Mapping[str, int], rule) -> list[Assertion]:
+    """Assertions for the outcome of any presidential rule (:mod:`escrutinio.law.presidential`:
+    a preset name, a law TOML file, or a rule object).
+
+    Bolivia, Argentina and Ecuador keep their :func:`first_round` sets. A plurality rule
+    is :func:`plurality`. Otherwise, for a first-round win, each clause (share, and lead
+    over every other choice when the clause has one) is a candidate set and the one with
+    the largest smallest margin is proved; for a runoff, every clause is refuted through
+    its easier condition, and the two entrants beat every other choice."""
+    from escrutinio.law import presidential
+
+    if isinstance(rule, str):
+        if rule in RULES:
+            return first_round(totals, rule)
+        rule = presidential.preset(rule)
+    if rule.kind == "plurality" or not rule.clauses:
+        return plurality(totals)
+    order = _ranked(totals)
+    w = order[0]
+
+    def clause_set(c) -> list[Assertion]:
+        out = [share_above(w, c.min_share)]
+        if c.min_lead is not None:
+            out += [lead_at_least(w, r, c.min_lead) for r in order[1:]]
+        return out
+
+    win_sets = [clause_set(c) for c in rule.clauses]
+    valid_sets = [s for s in win_sets if all(a.holds(totals) for a in s)]
+    if valid_sets:
+        return max(valid_sets, key=lambda s: _min_margin(s, totals))
+    out: list[Assertion] = []
+    for c in rule.clauses:
+        share_fail = share_above(w, c.min_share).negated(f"share {w} <= {float(c.min_share) * 100:g}%")
+        options = [[share_fail]]
+        if c.min_lead is not None:
+            lead_fail = lead_at_least(w, order[1], c.min_lead).negated(
+                f"lead {w} over {order[1]} <= {float(c.min_lead) * 100:g} pts")
+            options.append([lead_fail])
+        holding = [s for s in options if all(a.holds(totals) for a in s)]
+        chosen = max(holding, key=lambda s: _min_margin(s, totals)) if holding else options[0]
+        out += [a for a in chosen if a.name not in {x.name for x in out}]
+    return out + [pairwise(e, l) for e in order[:2] for l in order[2:]]
+
+
 def build(kind: str, totals: Mapping[str, int], *, winner: str | None = None, threshold=None,
           lead=None, seats: int | None = None) -> list[Assertion]:
     """Assertion set by name: ``plurality``, ``majority``, ``share``, ``lead``,
@@ -314,6 +358,8 @@ def build(kind: str, totals: Mapping[str, int], *, winner: str | None = None, th
         return [lead_at_least(w, r, d) for r in order if r != w]
     if kind in RULES:
         return first_round(totals, kind)
+    if kind.startswith("rule:"):
+        return from_rule(totals, kind.removeprefix("rule:"))
     if kind == "dhondt":
         if seats is None:
             raise UsageError("dhondt needs seats")

@@ -51,11 +51,12 @@ def file_sha256(path: str | Path) -> str:
 
 
 # ------------------------------------------------------------------ inputs
-def load_results(path: str | Path, contest: str | None = None):
-    """The contest's snapshot (law view) from a results file, via escrutinio.io."""
+def load_results(path: str | Path, contest: str | None = None, mapping=None):
+    """The contest's snapshot (law view) from a results file, via escrutinio.io (a bundled
+    layout, or any layout through ``mapping``)."""
     from escrutinio.io import read_snapshots
 
-    snaps = read_snapshots(path)
+    snaps = read_snapshots(path, mapping=mapping)
     if contest is None:
         if len(snaps) > 1:
             raise UsageError(f"{path} holds several contests {[s.contest for s in snaps]}: choose one with --contest")
@@ -207,24 +208,42 @@ def _log(audit: Audit, event: str, **data) -> None:
     audit.state.setdefault("log", []).append({"at": _now(), "event": event, **data})
 
 
-def estimate_plan(results: str | Path, *, risk_limit: float, assertion_kind: str = "bolivia",
+def assertion_kind_in_force(kind: str | None, mapping=None, snapshot=None) -> tuple[str, str]:
+    """The assertion set to audit and why: the one asked for, else the presidential rule
+    the mapping (or the bundled layout) declares, else plurality, said as such."""
+    if kind:
+        return kind, "--assertions"
+    from escrutinio.io import _resolve_mapping, builtin_mappings
+
+    m = _resolve_mapping(mapping) if mapping is not None else None
+    if m is None and snapshot is not None:
+        m = next((b for b in builtin_mappings().values() if b.election == snapshot.election and b.preset), None)
+    preset = m.preset if m is not None else None
+    if preset:
+        kind = preset if preset in A.RULES or preset == "plurality" else f"rule:{preset}"
+        return kind, f"the presidential rule declared by mapping {m.name} ({preset})"
+    return "plurality", "no presidential rule declared (mapping [law] or --assertions): plurality"
+
+
+def estimate_plan(results: str | Path, *, risk_limit: float, assertion_kind: str | None = None,
                   manifest: str | Path | None = None, contest: str | None = None, threshold=None, lead=None,
                   seats: int | None = None, discrepancies: str | Path | None = None, reps: int = 1000,
-                  seed: int = 0, strata: str | None = None) -> dict:
+                  seed: int = 0, strata: str | None = None, mapping=None) -> dict:
     """Everything ``plan`` computes, without touching a workspace (also used by
     ``audit sample-size --method macro``)."""
     if not 0 < risk_limit < 1:
         raise UsageError("risk limit must be in (0, 1)")
-    snap = load_results(results, contest)
+    snap = load_results(results, contest, mapping)
     man = load_manifest(manifest) if manifest else None
     b = batch_inputs(snap, man)
     totals = reported_totals(b["votes"], b["choices"], b["missing"])
+    assertion_kind, kind_source = assertion_kind_in_force(assertion_kind, mapping, snap)
     asr = make_assertions(assertion_kind, totals, threshold=threshold, lead=lead, seats=seats)
     model = km.build_batches(asr, b["ids"], b["votes"], b["choices"], b["ballots"], b["missing"])
     est = km.estimate(model, risk_limit)
     scen_d = None
     if discrepancies:
-        other = load_results(discrepancies, snap.contest)
+        other = load_results(discrepancies, snap.contest, mapping)
         of = other.counted().with_columns(pl.col(b["key"]).cast(pl.Utf8))
         of = of.drop_nulls([*b["choices"], b["key"]])
         t, ndiff = scenario_taints(model, b["choices"], of[b["key"]].to_list(),
@@ -248,6 +267,8 @@ def estimate_plan(results: str | Path, *, risk_limit: float, assertion_kind: str
     summary = {
         "risk_limit": risk_limit,
         "contest": snap.contest,
+        "assertion_kind": assertion_kind,
+        "assertion_source": kind_source,
         "tables": len(b["ids"]),
         "missing_tables": int(b["missing"].sum()),
         "assertions": [{"name": a.name, "diluted_margin": margins[a.name]} for a in asr],
@@ -261,17 +282,19 @@ def estimate_plan(results: str | Path, *, risk_limit: float, assertion_kind: str
             "estimate": est, "summary": summary}
 
 
-def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str = "bolivia",
+def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str | None = None,
          manifest: str | Path | None = None, contest: str | None = None, name: str = "default",
          threshold=None, lead=None, seats: int | None = None, discrepancies: str | Path | None = None,
-         reps: int = 1000, seed: int = 0, overwrite: bool = False, strata: str | None = None) -> dict:
+         reps: int = 1000, seed: int = 0, overwrite: bool = False, strata: str | None = None,
+         mapping=None) -> dict:
     """Create an audit and estimate its sample size."""
     if ws.get(NAMESPACE, name) is not None and not overwrite:
         raise UsageError(f"audit {name!r} already exists in {ws.path}; use another --name or --overwrite")
     e = estimate_plan(results, risk_limit=risk_limit, assertion_kind=assertion_kind, manifest=manifest,
                       contest=contest, threshold=threshold, lead=lead, seats=seats, discrepancies=discrepancies,
-                      reps=reps, seed=seed, strata=strata)
+                      reps=reps, seed=seed, strata=strata, mapping=mapping)
     snap, b, totals, asr, est = e["snapshot"], e["batches"], e["totals"], e["assertions"], e["estimate"]
+    assertion_kind = e["summary"]["assertion_kind"]
     state = {
         "version": STATE_VERSION,
         "name": name,
@@ -281,6 +304,7 @@ def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str = "b
         "contest": snap.contest,
         "election": snap.election,
         "results": {"path": str(results), "sha256": file_sha256(results)},
+        "mapping": _mapping_record(mapping),
         "manifest": ({"path": str(manifest), "sha256": file_sha256(manifest),
                       "units_sha256": sampling.manifest_hash(b["ids"], b["ballots"])}
                      if manifest else {"path": None, "from": "registered voters in the results",
@@ -302,6 +326,18 @@ def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str = "b
     _log(audit, "plan", risk_limit=risk_limit, assertions=[a.name for a in asr])
     _save(ws, audit)
     return {"name": name, **e["summary"]}
+
+
+def _mapping_record(mapping) -> dict | None:
+    """The mapping that read the results, by name and (for a file) its SHA-256."""
+    if mapping is None:
+        return None
+    from escrutinio.io import _resolve_mapping
+
+    m = _resolve_mapping(mapping)
+    src = Path(m.source_file)
+    return {"name": m.name, "path": str(mapping) if isinstance(mapping, (str, Path)) else m.source_file,
+            "sha256": file_sha256(src) if src.is_file() else None}
 
 
 def draw(ws, name: str, seed: str | None = None, n: int | None = None, ceremony: str | None = None) -> dict:

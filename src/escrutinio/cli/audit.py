@@ -44,9 +44,10 @@ def audit() -> None:
 @click.option("--method", type=click.Choice(["bravo", "supersimple", "alpha", "macro"]), required=True)
 @click.option("--risk-limit", type=float, required=True)
 @click.option("--results", type=click.Path(exists=True, dir_okay=False), help="macro: results file")
-@click.option("--assertions", "kind", default="bolivia", show_default=True,
+@click.option("--assertions", "kind", default=None,
               type=click.Choice(["plurality", "majority", "share", "lead", "bolivia", "argentina", "ecuador", "dhondt"]),
-              help="macro: assertion set")
+              help="macro: assertion set (default: the rule the mapping declares, else plurality, said in the output)")
+@click.option("--mapping", default=None, help="macro: mapping TOML (or bundled mapping name) for the results file")
 @click.option("--contest", help="macro: contest in the results file")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False),
               help="macro: tables with ballots (CSV unit,ballots) or a roll; default: registered voters")
@@ -60,7 +61,7 @@ def audit() -> None:
 @click.option("--simulations", type=int, default=0, help="simulated audits for quantiles (alpha: default 1000)")
 @click.option("--seed", type=int, default=0, show_default=True, help="simulation seed")
 @click.option("--format", "fmt", type=FORMATS, default="table")
-def sample_size_cmd(method, risk_limit, results, kind, contest, manifest, discrepancies, shares, diluted_margin, gamma,
+def sample_size_cmd(method, risk_limit, results, kind, mapping, contest, manifest, discrepancies, shares, diluted_margin, gamma,
                     error_rates, population, simulations, seed, fmt):
     """Sample size by formula or simulation."""
     from escrutinio.audit import sample_size as ss
@@ -71,8 +72,11 @@ def sample_size_cmd(method, risk_limit, results, kind, contest, manifest, discre
         if not results:
             raise UsageError("--method macro needs --results")
         e = workflow.estimate_plan(results, risk_limit=risk_limit, assertion_kind=kind, contest=contest,
-                                   manifest=manifest, discrepancies=discrepancies, reps=simulations or 1000, seed=seed)
-        _emit(e["summary"] | {"method": "macro"}, fmt, e["estimate"].summary())
+                                   manifest=manifest, discrepancies=discrepancies, reps=simulations or 1000, seed=seed,
+                                   mapping=mapping)
+        _emit(e["summary"] | {"method": "macro"}, fmt,
+              f"Assertions: {e['summary']['assertion_kind']} ({e['summary']['assertion_source']}).\n"
+              + e["estimate"].summary())
         return
     if method in ("bravo", "alpha") and not shares:
         raise UsageError(f"--method {method} needs --shares")
@@ -126,8 +130,11 @@ def risk_cmd(method, tallies, diluted_margin, gamma, risk_limit, fmt):
               help="tables with their ballots (CSV unit,ballots) or a roll; default: registered voters")
 @click.option("--contest")
 @click.option("--risk-limit", type=float, required=True)
-@click.option("--assertions", "kind", default="bolivia", show_default=True,
-              type=click.Choice(["plurality", "majority", "share", "lead", "bolivia", "argentina", "ecuador", "dhondt"]))
+@click.option("--assertions", "kind", default=None,
+              type=click.Choice(["plurality", "majority", "share", "lead", "bolivia", "argentina", "ecuador", "dhondt"]),
+              help="assertion set (default: the presidential rule the mapping declares, else plurality; the output "
+                   "says which)")
+@click.option("--mapping", default=None, help="mapping TOML (or bundled mapping name) for the results file")
 @click.option("--threshold", help="share: threshold (e.g. 0.4)")
 @click.option("--lead", help="lead: points as a fraction (e.g. 0.1)")
 @click.option("--seats", type=int)
@@ -139,7 +146,7 @@ def risk_cmd(method, tallies, diluted_margin, gamma, risk_limit, fmt):
 @click.option("--overwrite", is_flag=True)
 @click.option("--workspace", default="escrutinio.duckdb", show_default=True)
 @click.option("--format", "fmt", type=FORMATS, default="table")
-def plan_cmd(results, manifest, contest, risk_limit, kind, threshold, lead, seats, discrepancies, simulations,
+def plan_cmd(results, manifest, contest, risk_limit, kind, mapping, threshold, lead, seats, discrepancies, simulations,
              strata, name, overwrite, workspace, fmt):
     """Create a batch-comparison audit of tally sheets and estimate its size."""
     from fractions import Fraction
@@ -157,9 +164,11 @@ def plan_cmd(results, manifest, contest, risk_limit, kind, threshold, lead, seat
     with _workspace(workspace) as ws:
         out = workflow.plan(ws, results, risk_limit=risk_limit, assertion_kind=kind, manifest=manifest,
                             contest=contest, name=name, threshold=frac(threshold), lead=frac(lead), seats=seats,
-                            discrepancies=discrepancies, reps=simulations, overwrite=overwrite, strata=strata)
+                            discrepancies=discrepancies, reps=simulations, overwrite=overwrite, strata=strata,
+                            mapping=mapping)
     text = [f"Audit {out['name']}: {out['tables']} tables ({out['missing_tables']} without a usable tally), "
-            f"risk limit {out['risk_limit']:g}."]
+            f"risk limit {out['risk_limit']:g}.",
+            f"Assertions: {out['assertion_kind']} ({out['assertion_source']})."]
     text += [f"  {a['name']}: diluted margin {a['diluted_margin']:.4%}" for a in out["assertions"]]
     text.append(f"Tables to draw if no discrepancy is found: {out['zero_discrepancy']} "
                 f"(total error bound {out['total_error_bound']:.2f}).")

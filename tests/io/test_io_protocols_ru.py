@@ -1,0 +1,102 @@
+"""Acceptance (issue 14): a Russia-like protocol layout through every command, read by
+a mapping alone (examples/protocols_ru): ballots issued summed from three columns, no
+blank column, a unit key from region + UIK, forensics outliers by area (the TIK the
+mapping declares) with leader share over valid + invalid, projection, and an audit plan.
+"""
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from escrutinio.cli import main
+from escrutinio.io import read_snapshots
+
+EX = Path(__file__).resolve().parents[2] / "examples" / "protocols_ru"
+MAPPING = EX / "protocols_ru.toml"
+FINAL = EX / "protocols_ru_2024-03-18T09-00-00.csv"
+PARTIAL = EX / "protocols_ru_2024-03-17T21-00-00.csv"
+
+
+def run(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_read_through_the_mapping():
+    (snap,) = read_snapshots(FINAL, mapping=str(MAPPING))
+    f = snap.frame
+    assert snap.n_units == 600
+    # UIK numbers repeat across regions; the key does not
+    assert f["uik"].n_unique() == 150 and f["unit"].n_unique() == 600
+    assert f["unit"][0] == "Северная область/1"
+    assert f["blank"].sum() == 0
+    assert (snap.place_level, snap.area_level) == ("uik", "tik")
+    # issued = early + at the station + outside, computed independently from the raw file
+    raw = pl.read_csv(FINAL)
+    issued = raw.select(pl.sum_horizontal([c for c in raw.columns if c.startswith("Число бюллетеней, выданных")]))
+    assert f["emitted"].to_list() == issued.to_series().to_list()
+    assert f["emitted"][0] == 7 + 438 + 27
+
+
+def test_results_totals_are_exact():
+    out = json.loads(run("results", FINAL, "--mapping", MAPPING, "--format", "json"))
+    assert out["units"] == 600
+    assert out["registered"] == 799_138
+    assert out["blank"] == 0
+    assert out["valid"] + out["null"] == out["emitted"] - 9  # 6 precincts issued 9 ballots not in the box
+    assert out["choices"]["Иванов"] == 246_443
+
+
+def test_check_names_the_issued_but_missing_ballots():
+    out = json.loads(run("check", FINAL, "--mapping", MAPPING, "--format", "json"))
+    rules = {r["rule"]: r["failing_units"] for r in out["rules"]}
+    assert rules["valid_blank_null_sum_to_emitted"] == 6
+    assert rules["choices_sum_to_valid"] == 0
+
+
+def test_audit_plan_with_the_mapping(tmp_path):
+    ws = tmp_path / "ws.duckdb"
+    out = json.loads(run("audit", "plan", "--results", FINAL, "--mapping", MAPPING, "--risk-limit", "0.05",
+                         "--workspace", ws, "--format", "json"))
+    assert out["tables"] == 600
+    assert out["assertion_kind"] == "rule:majority"
+    assert "protocols-ru" in out["assertion_source"]
+    assert out["zero_discrepancy"] > 0
+    size = json.loads(run("audit", "sample-size", "--method", "macro", "--results", FINAL, "--mapping", MAPPING,
+                          "--risk-limit", "0.05", "--format", "json"))
+    assert size["zero_discrepancy"] == out["zero_discrepancy"]
+
+
+def test_forensics_outliers_by_area():
+    out = run("forensics", FINAL, "--mapping", MAPPING, "--placebo-sims", "0", "--draws", "200", "--format", "json")
+    data = json.loads(out)
+    text = json.dumps(data, ensure_ascii=False)
+    assert "skipped" not in text.lower() or "outlier" not in text.lower().split("skipped")[0][-200:]
+    assert "tik" in text  # outliers compare precincts within their TIK
+
+
+# These two need FOREN's leader-share option and PROJ's `project --mapping` (issue 14);
+# they are written to the contract and run as soon as those land.
+PENDING_FOREN = pytest.mark.xfail(reason="waiting for forensics' leader-share denominator option", strict=False)
+PENDING_PROJ = pytest.mark.xfail(reason="waiting for `project --mapping`", strict=False)
+
+
+@PENDING_FOREN
+def test_forensics_leader_share_over_valid_plus_invalid():
+    out = run("forensics", FINAL, "--mapping", MAPPING, "--placebo-sims", "0", "--draws", "200",
+              "--leader-share-base", "valid+invalid", "--format", "json")
+    assert "valid+invalid" in out or "valid + invalid" in out
+
+
+@PENDING_PROJ
+def test_project_from_the_partial_snapshot():
+    out = json.loads(run("project", PARTIAL, "--mapping", MAPPING, "--roll", FINAL, "--simulations", "200",
+                         "--format", "json"))
+    assert out["counted_units"] == 340 and out["expected_units"] == 600
+    share = out["choices"]["Иванов"]
+    assert share["lo"] <= 49.47 <= share["hi"]  # the final count's share
