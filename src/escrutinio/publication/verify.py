@@ -203,8 +203,9 @@ def _shape_problem(obj: dict) -> str | None:
 
 
 class _Verifier:
-    def __init__(self, public_key, checkpoints, totals, require_checkpoint, max_problems):
+    def __init__(self, public_key, checkpoints, totals, require_checkpoint, max_problems, observer=None):
         self.report = LogReport()
+        self.observer = observer
         self.public_key = public_key
         self.require_checkpoint = require_checkpoint
         self.max_problems = max_problems
@@ -336,7 +337,10 @@ class _Verifier:
             self.unknown_roles.add(obj["role"])
         kind = obj["kind"]
         self.report.kinds[kind] += 1
-        self.tree.append(hashlib.sha256(b"\x00" + data).digest())
+        leaf = hashlib.sha256(b"\x00" + data).digest()
+        self.tree.append(leaf)
+        if self.observer is not None:
+            self.observer(entry, leaf)
         self.report.entries += 1
         self.report.last_hash = self.prev
         if self.builder is not None and kind in KNOWN_KINDS:
@@ -385,15 +389,16 @@ class _Verifier:
 
 def verify_log(lines: Iterable[str | bytes | dict], public_key: Ed25519PublicKey | None = None,
                checkpoints: Sequence[Checkpoint | dict] = (), totals: bool = True,
-               require_checkpoint: bool = True, max_problems: int = 1000) -> LogReport:
+               require_checkpoint: bool = True, max_problems: int = 1000, observer=None) -> LogReport:
     """Verify a log streamed as JSON Lines (or parsed entries), in bounded memory.
 
     ``checkpoints`` are checked against ``public_key`` and against the roots of the
     log's prefixes as it streams. ``totals`` recomputes every total from the entries
     (see :func:`escrutinio.publication.totals.recompute_totals`); compare them with what
-    a server publishes with :func:`compare_totals`.
+    a server publishes with :func:`escrutinio.publication.compare.compare_totals`.
+    ``observer(entry, leaf_hash)`` is called for every entry in log order.
     """
-    v = _Verifier(public_key, checkpoints, totals, require_checkpoint, max_problems)
+    v = _Verifier(public_key, checkpoints, totals, require_checkpoint, max_problems, observer)
     for item in lines:
         v.add(item)
     return v.finish()

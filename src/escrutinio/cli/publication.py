@@ -1,0 +1,203 @@
+"""`escrutinio verify-log`, `escrutinio export` and `escrutinio server keygen`:
+tamper-evident publication from the command line."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from escrutinio.cli import main
+from escrutinio.errors import UsageError
+
+
+def _public_key(option: str | None, source) -> tuple[object | None, str | None]:
+    """The key to check signatures with, and a warning when it is not pinned."""
+    from escrutinio.publication.checkpoint import load_public_key, read_public_key
+
+    if option:
+        return read_public_key(option), None
+    pem = source.public_key_pem()
+    if pem is None:
+        return None, None
+    where = "the server itself" if hasattr(source, "base") else "the saved directory"
+    return load_public_key(pem), (f"public key taken from {where}: this proves the log is intact and signed by that "
+                                  "key, not whose key it is; pin the key you trust with --public-key")
+
+
+def run_verification(source_arg: str, public_key: str | None = None, checkpoints: str | None = None,
+                     inclusion: str | None = None, contest: str | None = None, totals: bool = True,
+                     save: str | None = None, client=None) -> dict:
+    """verify-log without the printing: returns the JSON document (``ok`` decides the
+    exit status). Used by the command and by tests against a live app."""
+    from escrutinio.publication.compare import compare_totals
+    from escrutinio.publication.inclusion import UnitRecords, check_proof
+    from escrutinio.publication.sources import ServerSource, open_source
+    from escrutinio.publication.verify import Problem, verify_log
+
+    source = open_source(source_arg, checkpoints, client=client)
+    try:
+        key, key_warning = _public_key(public_key, source)
+        cps = source.checkpoints()
+        is_server = isinstance(source, ServerSource)
+        server_proof = None
+        if inclusion and is_server:
+            server_proof = source.inclusion(inclusion, contest)
+        observer = UnitRecords(inclusion, contest) if inclusion else None
+        lines = source.lines()
+        if save:
+            lines = _tee(lines, Path(save), cps, key)
+        report = verify_log(lines, key, cps, totals=totals, observer=observer)
+        if key_warning:
+            report.warnings.insert(0, key_warning)
+        if totals and is_server and report.totals is not None:
+            report.comparisons = compare_totals(report.totals, source.results)
+            for c in report.comparisons:
+                if not c["ok"]:
+                    level = c["level"] or "total"
+                    report.problems.append(Problem(
+                        f"published {c['source']} results for {c['contest']} ({level}) differ from the totals "
+                        f"recomputed from the log: " + "; ".join(c["differences"][:3])))
+        # Consistency proofs between successive checkpoints, as the server serves them.
+        if is_server and len(cps) > 1:
+            from escrutinio.publication.merkle import verify_consistency
+            ordered = sorted(cps, key=lambda c: c.tree_size)
+            for a, b in zip(ordered, ordered[1:]):
+                if a.tree_size == b.tree_size or b.tree_size > report.entries:
+                    continue
+                doc = source.consistency(a.tree_size, b.tree_size)
+                path = [bytes.fromhex(h) for h in doc.get("proof", [])]
+                if not verify_consistency(a.tree_size, b.tree_size, bytes.fromhex(a.root_hash),
+                                          bytes.fromhex(b.root_hash), path):
+                    report.problems.append(Problem(
+                        f"the server's consistency proof from size {a.tree_size} to {b.tree_size} does not verify",
+                        checkpoint=b.id))
+        doc = report.to_dict()
+        doc["source"] = source.name
+        doc["summary"] = report.summary()
+        if inclusion:
+            proofs = [server_proof] if server_proof else observer.proofs(cps)
+            results = []
+            for p in proofs:
+                problems = check_proof(p, key)
+                if server_proof:
+                    seen = observer.found.get((p["entry"]["payload"].get("contest"),
+                                               "official" if p["entry"]["kind"] == "official_record" else "copy"))
+                    if seen is None or seen["seq"] != p["seq"]:
+                        problems.append("the server proves an entry that is not the unit's latest record in the log")
+                results.append({**p, "ok": not problems, "problems": problems})
+            if not results:
+                report.problems.append(Problem(f"no published record of unit {inclusion!r} in the log"))
+            for r in results:
+                if not r["ok"]:
+                    report.problems.append(Problem(f"inclusion of unit {inclusion!r}: " + "; ".join(r["problems"]),
+                                                   seq=r["seq"]))
+            doc["inclusion"] = results
+            doc["ok"] = report.ok
+            doc["problems"] = [p.to_dict() for p in report.problems]
+            doc["summary"] = report.summary() + "".join(_inclusion_text(r) for r in results)
+        else:
+            doc["ok"] = report.ok
+            doc["problems"] = [p.to_dict() for p in report.problems]
+            doc["summary"] = report.summary()
+        doc["first_bad_entry"] = report.first_bad_entry
+        return doc
+    finally:
+        if hasattr(source, "close"):
+            source.close()
+
+
+def _inclusion_text(r: dict) -> str:
+    cp = r.get("checkpoint") or {}
+    lines = [f"\ninclusion: unit {r['unit']} ({r['contest']}, {r['record']} record) is entry {r['seq']}: "
+             + ("PROVEN" if r["ok"] else "NOT PROVEN: " + "; ".join(r["problems"])),
+             f"  leaf hash {r['leaf_hash']}",
+             f"  audit path ({len(r['proof'])} hashes) to root {r['root_hash']} of the first {r['tree_size']} entries"]
+    if cp:
+        lines.append(f"  signed by checkpoint {cp.get('id', '')} at {cp.get('time')} (key {cp.get('key_id')})")
+    return "\n".join(lines)
+
+
+def _tee(lines, folder: Path, cps, key):
+    """Save what is being verified: log.jsonl, checkpoints.json, public-key.pem."""
+    from escrutinio.publication.checkpoint import public_pem
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "checkpoints.json").write_text(json.dumps({"checkpoints": [c.to_dict() for c in cps]}, indent=1))
+    if key is not None:
+        (folder / "public-key.pem").write_bytes(public_pem(key))
+    tmp = folder / ".log.jsonl.tmp"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        for line in lines:
+            line = line.rstrip("\r\n")
+            fh.write(line + "\n")
+            yield line
+    tmp.replace(folder / "log.jsonl")
+
+
+@main.command("verify-log")
+@click.argument("source")
+@click.option("--public-key", "public_key", type=click.Path(dir_okay=False), default=None,
+              help="The log's Ed25519 public key (PEM, or 32 bytes base64/hex). Pin the key you trust.")
+@click.option("--checkpoints", type=click.Path(dir_okay=False), default=None,
+              help="Saved checkpoints (JSON from GET /api/v1/checkpoints) for a saved log file.")
+@click.option("--inclusion", "inclusion", default=None, metavar="UNIT",
+              help="Also prove that this acta's published record is in the signed log.")
+@click.option("--contest", default=None, help="With --inclusion: only this contest's record.")
+@click.option("--no-totals", is_flag=True, help="Check the chain and signatures only, not the totals.")
+@click.option("--save", type=click.Path(file_okay=False), default=None,
+              help="Save the verified log, checkpoints and key in this folder (verify it later offline).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def verify_log_command(source, public_key, checkpoints, inclusion, contest, no_totals, save, fmt):
+    """Verify a results log: hash chain, signed checkpoints, totals recomputed from
+    the entries and, for a server, compared with its published results.
+
+    SOURCE is a server URL (http://127.0.0.1:8000) or a saved log: a JSON Lines file
+    (with --public-key and --checkpoints) or a folder saved with --save. Exit status 0
+    only if everything holds; 1 if anything does not (the first bad entry is named).
+    """
+    doc = run_verification(source, public_key, checkpoints, inclusion, contest, not no_totals, save)
+    if fmt == "json":
+        doc = {k: v for k, v in doc.items() if k != "summary"}
+        click.echo(json.dumps(doc, ensure_ascii=False, indent=1))
+    else:
+        click.echo(doc["summary"])
+    sys.exit(0 if doc["ok"] else 1)
+
+
+# ------------------------------------------------------------- server keygen
+def _keygen_command():
+    @click.command("keygen")
+    @click.option("--signing-key", "signing_key", type=click.Path(dir_okay=False), default=None,
+                  help="Where to write the private key (default: next to the database file, or in the data directory).")
+    @click.option("--database", default=None, help="Database URL, to place the key where `escrutinio serve` looks.")
+    @click.option("--force", is_flag=True, help="Replace an existing key (earlier checkpoints stay verifiable only with the old public key).")
+    def keygen(signing_key, database, force):
+        """Make the Ed25519 key pair that signs the results log's checkpoints.
+
+        Writes the private key (mode 0600) and KEY.pub; prints the public key, which
+        observers pin with `escrutinio verify-log --public-key`.
+        """
+        from escrutinio.publication.checkpoint import generate_key, key_id, public_path, public_pem
+
+        if signing_key is None:
+            from escrutinio.server.settings import DEFAULT_DATABASE, Settings
+            signing_key = Settings(database_url=database or DEFAULT_DATABASE).signing_key
+        key = generate_key(signing_key, overwrite=force)
+        click.echo(public_pem(key.public_key()).decode("ascii"), nl=False)
+        click.echo(f"private key: {signing_key} (keep it secret)\npublic key: {public_path(signing_key)}\n"
+                   f"key id: {key_id(key.public_key())}", err=True)
+    return keygen
+
+
+def _register_keygen() -> None:
+    try:
+        from escrutinio.cli.server import server  # SERVER's group
+    except ImportError:
+        return
+    if "keygen" not in server.commands:
+        server.add_command(_keygen_command())
+
+
+_register_keygen()
