@@ -28,6 +28,7 @@ def main() -> None:
 def _register() -> None:
     from escrutinio.cli import results, seats, dynamics, forensics, audit  # noqa: F401
     from escrutinio.cli import pvt  # noqa: F401
+    from escrutinio.cli import publication  # noqa: F401
 
 
 _register()
