@@ -32,7 +32,7 @@ import polars as pl
 from scipy.stats import norm
 
 from escrutinio.errors import UsageError
-from escrutinio.pvt.tickets import ticket_order, tickets_for
+from escrutinio.pvt.tickets import pick, ticket_order, tickets_for
 
 DESIGN_KIND = "escrutinio.pvt.design"
 DESIGN_VERSION = 1
@@ -386,13 +386,7 @@ def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), l
         weights = N.astype(np.float64)
     nh = allocate(N, weights, n, min_per_stratum)
 
-    order = ticket_order(units.to_list(), seed)
-    codes_ord = codes[order]
-    by_stratum = np.argsort(codes_ord, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(N)[:-1]])
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[by_stratum] = np.arange(len(order)) - starts[codes_ord[by_stratum]]
-    chosen = order[rank < nh[codes_ord]]  # in national ticket order
+    chosen = pick(ticket_order(units.to_list(), seed), codes, N, nh)  # in national ticket order
     unit_list = units.to_list()
     sample = [unit_list[i] for i in chosen]
     sample_strata = [names[codes[i]] for i in chosen]

@@ -22,11 +22,15 @@ _BILLION = np.uint64(10**9)
 _SHIFT = np.uint64(32)
 
 
-def digests(ids: Sequence[str], seed) -> np.ndarray:
-    """SHA-256 of ``hex(SHA256(str(seed))) + id`` for every id: an (N, 8) uint64 array of
-    the digest's big-endian 32-bit limbs."""
-    prefix = sha256_hex(str(seed))
-    raw = b"".join([hashlib.sha256((prefix + i).encode("utf-8")).digest() for i in ids])
+def digests(ids: Sequence[str] | Sequence[bytes], seed) -> np.ndarray:
+    """SHA-256 of ``hex(SHA256(str(seed))) + id`` for every id (str, or UTF-8 bytes
+    already encoded): an (N, 8) uint64 array of the digest's big-endian 32-bit limbs."""
+    prefix = sha256_hex(str(seed)).encode("ascii")
+    sha = hashlib.sha256
+    if ids and isinstance(ids[0], str):
+        raw = b"".join([sha((prefix.decode("ascii") + i).encode("utf-8")).digest() for i in ids])
+    else:
+        raw = b"".join([sha(prefix + i).digest() for i in ids])
     return np.frombuffer(raw, dtype=">u4").reshape(-1, 8).astype(np.uint64)
 
 
@@ -56,12 +60,13 @@ def order_keys(limbs: np.ndarray) -> np.ndarray:
     return _reverse9(_mod_billion(limbs))
 
 
-def ticket_order(ids: Sequence[str], seed) -> np.ndarray:
-    """Indexes of ``ids`` in increasing ticket order (the consistent sampler's draw order)."""
-    ids = [str(i) for i in ids]
-    if not ids:
+def ticket_order(ids: Sequence[str], seed, encoded: Sequence[bytes] | None = None) -> np.ndarray:
+    """Indexes of ``ids`` in increasing ticket order (the consistent sampler's draw
+    order). ``encoded``: the ids as UTF-8 bytes, when the caller reuses them across seeds."""
+    ids = [str(i) for i in ids] if encoded is None else ids
+    if len(ids) == 0:
         return np.zeros(0, dtype=np.int64)
-    keys = order_keys(digests(ids, seed))
+    keys = order_keys(digests(encoded if encoded is not None else ids, seed))
     order = np.argsort(keys, kind="stable")
     sk = keys[order]
     tied = np.flatnonzero(sk[1:] == sk[:-1])
@@ -72,8 +77,20 @@ def ticket_order(ids: Sequence[str], seed) -> np.ndarray:
             while stop < len(sk) and sk[stop] == sk[start]:
                 stop += 1
             members = order[start:stop]
-            order[start:stop] = sorted(members, key=lambda j: first_ticket(ids[j], seed))
+            order[start:stop] = sorted(members, key=lambda j: first_ticket(str(ids[j]), seed))
     return order
+
+
+def pick(order: np.ndarray, codes: np.ndarray, sizes: np.ndarray, take: np.ndarray) -> np.ndarray:
+    """The selection rule: in each stratum ``h`` (``codes``, with ``sizes[h]`` tables) the
+    ``take[h]`` tables that come first in ``order``. Returns their indexes in ``order``'s
+    (national ticket) order."""
+    codes_ord = codes[order]
+    by_stratum = np.argsort(codes_ord, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[by_stratum] = np.arange(len(order)) - starts[codes_ord[by_stratum]]
+    return order[rank < take[codes_ord]]
 
 
 def tickets_for(ids: Sequence[str], seed) -> list[str]:
