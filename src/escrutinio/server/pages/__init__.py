@@ -1,4 +1,10 @@
-"""HTML pages of the dashboard (filled in by its owner)."""
-from fastapi import APIRouter
+"""HTML pages of the dashboard: the public results page at ``/`` and the observers' pages
+(data entry, second entry, resolution, discrepancies, PVT, audit), in Spanish and English.
 
-router = APIRouter()
+``router`` is mounted by :func:`escrutinio.server.app.create_app` without a prefix; the
+static files live in ``static/`` (served at ``/static``), the templates in ``templates/``
+and the gettext catalogues in ``escrutinio/server/locale/``.
+"""
+from escrutinio.server.pages.views import STATIC, router
+
+__all__ = ["STATIC", "router"]

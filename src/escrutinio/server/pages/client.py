@@ -1,0 +1,57 @@
+"""The pages read and write through the public JSON API, in process (as datasette's
+internal client does): what a page shows is, by construction, what its JSON link returns,
+and every role check stays where the API makes it. The user's token travels from the
+HttpOnly cookie to the API as a bearer header; it is never written into a page."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from starlette.requests import Request
+
+TOKEN_COOKIE = "escrutinio_token"
+ROLES = ("admin", "coordinator", "typist", "watcher", "reader")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def error(self) -> str:
+        if isinstance(self.body, dict):
+            return str(self.body.get("error") or self.body.get("detail") or self.status)
+        return str(self.body or self.status)
+
+
+def token_of(request: Request) -> str | None:
+    return request.cookies.get(TOKEN_COOKIE) or None
+
+
+async def call(request: Request, method: str, path: str, *, params=None, json=None, data=None, files=None,
+               token: str | None = None, timeout: float = 120.0) -> Reply:
+    """One API call on the same application, with the caller's credentials."""
+    headers = {"accept": "application/json"}
+    token = token if token is not None else token_of(request)
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    if params:
+        params = {k: v for k, v in params.items() if v not in (None, "")}
+    transport = httpx.ASGITransport(app=request.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://escrutinio.internal", timeout=timeout) as client:
+        response = await client.request(method, path, params=params, json=json, data=data, files=files, headers=headers)
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text
+    return Reply(response.status_code, body)
+
+
+async def get(request: Request, path: str, **params) -> Reply:
+    return await call(request, "GET", path, params=params)

@@ -1,0 +1,265 @@
+"""What the results page shows, computed from the API's JSON: pure functions, no HTTP.
+
+Kept apart from the router so that each figure (completeness, verdict distances, the
+lead-against-counted chart with its projection fan, the dot map) can be tested on plain
+dictionaries. The SVG geometry is plain arithmetic on coordinates: no tiles, no fonts,
+nothing fetched, so the page works on a closed network.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+# Okabe-Ito palette (distinguishable with the common colour-vision deficiencies), darkened
+# where needed so that every colour keeps 3:1 contrast against the white page for the
+# map's dots and the legend's swatches.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#8F7A00", "#56B4E9", "#E69F00", "#6A3D9A", "#000000")
+OTHER_COLOUR = "#595959"
+
+
+def ranked_choices(result: dict) -> list[str]:
+    choices = result.get("choices") or {}
+    return sorted(choices, key=lambda c: (-int(choices[c] or 0), c))
+
+
+def colours(result: dict) -> dict[str, str]:
+    """Each choice's colour by national rank, so that the leader always gets the first one."""
+    return {c: PALETTE[i] if i < len(PALETTE) else OTHER_COLOUR for i, c in enumerate(ranked_choices(result))}
+
+
+def completeness(result: dict) -> dict:
+    """Contract C8's completeness block; derived from the older `progress` block when the
+    results JSON does not carry it yet. `final` is never guessed true without a roll."""
+    comp = result.get("completeness")
+    if isinstance(comp, dict) and comp.get("tables"):
+        tables = comp["tables"]
+        registered = comp.get("registered") or {}
+        out = {
+            "counted": tables.get("counted"),
+            "expected": tables.get("expected"),
+            "share": tables.get("share"),
+            "registered_counted": registered.get("counted"),
+            "registered_expected": registered.get("expected"),
+            "registered_share": registered.get("share"),
+            "note": comp.get("note") or "",
+        }
+    else:
+        progress = result.get("progress") or {}
+        expected = progress.get("expected_units")
+        out = {
+            "counted": progress.get("counted_units", result.get("units")),
+            "expected": expected,
+            "share": (progress["units_pct"] / 100.0) if progress.get("units_pct") is not None else None,
+            "registered_counted": progress.get("registered_covered"),
+            "registered_expected": progress.get("registered_expected"),
+            "registered_share": (progress["registered_pct"] / 100.0) if progress.get("registered_pct") is not None else None,
+            "note": "" if expected else "no roll of expected tables: completeness unknown",
+        }
+    if "final" in result:
+        out["final"] = bool(result["final"])
+    else:
+        out["final"] = out["share"] is not None and out["share"] >= 1.0
+    out["known"] = out["share"] is not None
+    return out
+
+
+@dataclass
+class Condition:
+    name: str
+    op: str | None
+    line: str
+    holds: bool
+    value_points: float | None
+    threshold_points: float | None
+    distance_points: float | None
+    margin_votes: int | None
+    votes_to_flip: int | None
+
+
+def conditions(result: dict) -> list[Condition]:
+    verdict = result.get("verdict") or {}
+    out = []
+    for c in verdict.get("conditions") or []:
+        line = c.get("line", "")
+        match = re.match(r"^\w+ ([<>=≤≥]+) ", line)
+        out.append(Condition(c.get("name", ""), match.group(1) if match else None, line, bool(c.get("holds")), c.get("value_points"), c.get("threshold_points"),
+                             c.get("distance_points"), c.get("margin_votes"), c.get("votes_to_flip")))
+    return out
+
+
+def lead_threshold(result: dict) -> float | None:
+    """The lead (in points) the rule asks for, if it has one (Bolivia: 10)."""
+    for c in (result.get("verdict") or {}).get("conditions") or []:
+        if c.get("name") == "lead" and c.get("threshold_points") is not None:
+            return float(c["threshold_points"])
+    return None
+
+
+def lead_points(result: dict) -> float | None:
+    verdict = result.get("verdict") or {}
+    if verdict.get("lead_points") is not None:
+        return float(verdict["lead_points"])
+    ranked = ranked_choices(result)
+    shares = result.get("shares") or {}
+    if len(ranked) >= 2 and ranked[0] in shares and ranked[1] in shares:
+        return float(shares[ranked[0]]) - float(shares[ranked[1]])
+    return None
+
+
+@dataclass
+class Chart:
+    """Lead of the leader over the runner-up (points) against the share of tables counted."""
+    width: int = 640
+    height: int = 300
+    left: int = 56
+    right: int = 16
+    top: int = 16
+    bottom: int = 44
+    y_min: float = 0.0
+    y_max: float = 1.0
+    points: list = field(default_factory=list)     # (x, y, label, counted_pct, lead)
+    fan: list | None = None                       # polygon points
+    fan_line: tuple | None = None
+    threshold_y: float | None = None
+    threshold: float | None = None
+    y_ticks: list = field(default_factory=list)    # (y, value)
+    x_ticks: list = field(default_factory=list)    # (x, pct)
+    projection: dict | None = None
+
+    def x(self, pct: float) -> float:
+        return self.left + (self.width - self.left - self.right) * max(0.0, min(100.0, pct)) / 100.0
+
+    def y(self, value: float) -> float:
+        span = self.y_max - self.y_min or 1.0
+        return self.top + (self.height - self.top - self.bottom) * (self.y_max - value) / span
+
+
+def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    span = hi - lo
+    if span <= 0:
+        return [lo]
+    raw = span / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=raw)
+    first = math.ceil(lo / step) * step
+    ticks = []
+    t = first
+    while t <= hi + 1e-9 and len(ticks) < 20:
+        ticks.append(round(t, 10))
+        t += step
+    return ticks
+
+
+def lead_chart(series: list[dict], projection: dict | None, threshold: float | None) -> Chart | None:
+    """series: [{"counted_pct", "lead", "label"}] in counting order; projection: the
+    projection JSON (lead lo/hi at 100 % counted) or None."""
+    pts = [s for s in series if s.get("counted_pct") is not None and s.get("lead") is not None]
+    if not pts:
+        return None
+    chart = Chart(threshold=threshold)
+    values = [float(s["lead"]) for s in pts]
+    lead = (projection or {}).get("lead") or (projection or {}).get("lead_points")
+    if isinstance(lead, dict) and lead.get("lo") is not None and lead.get("hi") is not None:
+        values += [float(lead["lo"]), float(lead["hi"])]
+        chart.projection = {"point": lead.get("point"), "lo": float(lead["lo"]), "hi": float(lead["hi"])}
+    if threshold is not None:
+        values.append(threshold)
+    lo, hi = min(values), max(values)
+    pad = max(0.5, 0.15 * (hi - lo))
+    chart.y_min, chart.y_max = math.floor(lo - pad), math.ceil(hi + pad)
+    chart.y_ticks = [(chart.y(v), v) for v in _nice_ticks(chart.y_min, chart.y_max)]
+    chart.x_ticks = [(chart.x(p), p) for p in (0, 25, 50, 75, 100)]
+    for s in pts:
+        chart.points.append((round(chart.x(s["counted_pct"]), 1), round(chart.y(float(s["lead"])), 1), s.get("label", ""),
+                             s["counted_pct"], float(s["lead"])))
+    if threshold is not None:
+        chart.threshold_y = round(chart.y(threshold), 1)
+    if chart.projection is not None and pts[-1]["counted_pct"] < 100:
+        last = pts[-1]
+        x0, y0 = chart.x(last["counted_pct"]), chart.y(float(last["lead"]))
+        x1 = chart.x(100)
+        chart.fan = [(round(x0, 1), round(y0, 1)), (round(x1, 1), round(chart.y(chart.projection["hi"]), 1)),
+                     (round(x1, 1), round(chart.y(chart.projection["lo"]), 1))]
+        if chart.projection.get("point") is not None:
+            chart.fan_line = (round(x0, 1), round(y0, 1), round(x1, 1), round(chart.y(float(chart.projection["point"])), 1))
+    return chart
+
+
+@dataclass
+class DotMap:
+    width: int = 560
+    height: int = 560
+    dots: list = field(default_factory=list)       # (cx, cy, colour or None, title)
+    outside: int = 0
+    without_coordinates: int = 0
+    counted: int = 0
+    uncounted: int = 0
+    legend: list = field(default_factory=list)     # (choice, colour, places)
+
+    def paths(self) -> list[tuple[str | None, str]]:
+        """One SVG path per colour (None = uncounted), each dot a zero-length round-capped
+        segment: a fifth of the bytes of one <circle> per place, for thousands of places."""
+        groups: dict[str | None, list[str]] = {}
+        for cx, cy, colour, _title, _leader in self.dots:
+            groups.setdefault(colour, []).append(f"M{cx} {cy}h0")
+        ordered = sorted(groups.items(), key=lambda kv: kv[0] is not None)
+        return [(colour, "".join(segments)) for colour, segments in ordered]
+
+
+def _quantile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    i = q * (len(sorted_values) - 1)
+    lo = math.floor(i)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (i - lo)
+
+
+def dot_map(places: list[dict], palette: dict[str, str], width: int = 560) -> DotMap:
+    """Equirectangular projection scaled by cos(latitude) about the bulk of the places.
+
+    The frame covers the central 98 % of places in each coordinate, padded; the few
+    outside it (voting abroad, a mistyped coordinate) are counted and said, not drawn
+    off-scale, so that one embassy does not shrink a country to a dot."""
+    out = DotMap(width=width, height=width)
+    located = []
+    for p in places:
+        lat, lon = p.get("lat"), p.get("lon")
+        if p.get("counted"):
+            out.counted += 1
+        else:
+            out.uncounted += 1
+        if lat is None or lon is None or not (-90 <= float(lat) <= 90) or not (-180 <= float(lon) <= 180):
+            out.without_coordinates += 1
+            continue
+        located.append((float(lat), float(lon), p))
+    if not located:
+        return out
+    lats = sorted(v[0] for v in located)
+    lons = sorted(v[1] for v in located)
+    lat_lo, lat_hi = _quantile(lats, 0.01), _quantile(lats, 0.99)
+    lon_lo, lon_hi = _quantile(lons, 0.01), _quantile(lons, 0.99)
+    pad_lat = max(0.05, 0.08 * (lat_hi - lat_lo))
+    pad_lon = max(0.05, 0.08 * (lon_hi - lon_lo))
+    lat_lo, lat_hi, lon_lo, lon_hi = lat_lo - pad_lat, lat_hi + pad_lat, lon_lo - pad_lon, lon_hi + pad_lon
+    k = math.cos(math.radians((lat_lo + lat_hi) / 2))
+    span_x, span_y = (lon_hi - lon_lo) * k, (lat_hi - lat_lo)
+    scale = (width - 20) / max(span_x, span_y, 1e-9)
+    out.width = int(round(span_x * scale + 20))
+    out.height = int(round(span_y * scale + 20))
+    counts: dict[str, int] = {}
+    # Uncounted places first, so that counted dots are drawn on top of them.
+    for lat, lon, p in sorted(located, key=lambda v: bool(v[2].get("counted"))):
+        if not (lat_lo <= lat <= lat_hi and lon_lo <= lon <= lon_hi):
+            out.outside += 1
+            continue
+        cx = 10 + (lon - lon_lo) * k * scale
+        cy = 10 + (lat_hi - lat) * scale
+        leader = p.get("leader") if p.get("counted") else None
+        colour = palette.get(leader, OTHER_COLOUR) if leader else None
+        if leader:
+            counts[leader] = counts.get(leader, 0) + 1
+        out.dots.append((round(cx, 1), round(cy, 1), colour, p.get("name") or p.get("place") or "", leader))
+    out.legend = [(c, palette.get(c, OTHER_COLOUR), n) for c, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+    return out

@@ -1,0 +1,407 @@
+"""The dashboard's HTML routes: the public results page at ``/`` and the observers' pages.
+
+Pages are rendered on the server (Jinja2 + Babel) and talk to the data only through the
+JSON API (:mod:`.client`), so that every figure has the JSON link it shows. Live updates
+re-fetch a server-rendered fragment when ``/api/v1/events`` announces a change, so the
+numbers on screen are always formatted by Babel, never by the browser.
+"""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import jinja2
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from escrutinio.server.pages import client, figures
+from escrutinio.server.pages.i18n import (LANG_COOKIE, LANGUAGE_NAMES, LOCALES, Formatter, negotiate,
+                                          translations)
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+router = APIRouter(include_in_schema=False)
+
+# Where each role lands after logging in, and which pages it may open. The API makes the
+# authoritative checks; these only keep a user away from pages that would be all errors.
+HOME = {"typist": "/entry", "coordinator": "/resolve", "admin": "/", "watcher": "/discrepancies", "reader": "/"}
+ENTRY_ROLES = ("typist",)
+RESOLVE_ROLES = ("coordinator",)
+OBSERVER_ROLES = ("admin", "coordinator", "typist", "watcher")
+
+
+def _environment(locale: str) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    env.install_gettext_translations(translations(locale), newstyle=True)
+    fmt = Formatter(locale)
+    env.filters.update(num=fmt.num, pct=fmt.pct, points=fmt.points, signed=fmt.signed, when=fmt.when,
+                       decimal=fmt.decimal)
+    env.globals["fmt"] = fmt
+    return env
+
+
+ENVIRONMENTS = {code: _environment(code) for code in LOCALES}
+
+
+def locale_of(request: Request) -> str:
+    return negotiate(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
+                     request.headers.get("accept-language"))
+
+
+async def current_user(request: Request) -> dict | None:
+    """The logged-in user ({"id", "name", "role"}) or None (public reader)."""
+    if not client.token_of(request):
+        return None
+    reply = await client.get(request, "/pages/session.json")
+    return reply.body if reply.ok and isinstance(reply.body, dict) else None
+
+
+def _with_lang(request: Request, code: str) -> str:
+    params = dict(request.query_params)
+    params["lang"] = code
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def render(request: Request, template: str, status: int = 200, user: dict | None = None, **context) -> HTMLResponse:
+    locale = locale_of(request)
+    env = ENVIRONMENTS[locale]
+    html = env.get_template(template).render(
+        request=request, lang=locale, user=user, path=request.url.path,
+        languages=[(code, LANGUAGE_NAMES[code], _with_lang(request, code)) for code in LOCALES],
+        **context)
+    response = HTMLResponse(html, status_code=status)
+    query_lang = request.query_params.get("lang")
+    if query_lang in LOCALES and request.cookies.get(LANG_COOKIE) != query_lang:
+        response.set_cookie(LANG_COOKIE, query_lang, max_age=365 * 24 * 3600, samesite="strict", path="/")
+    response.headers["Content-Language"] = locale
+    response.headers["Vary"] = "Accept-Language, Cookie"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _same_origin(request: Request) -> bool:
+    """Forms post with a SameSite=Strict cookie; refusing a foreign Origin as well costs nothing."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        return True
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+async def _gate(request: Request, roles: tuple[str, ...]):
+    """(user, None) when the user may open the page, else (user, response)."""
+    user = await current_user(request)
+    if user is None:
+        return None, RedirectResponse(f"/login?{urlencode({'next': str(request.url.path)})}", status_code=303)
+    if user.get("role") not in roles:
+        return user, render(request, "forbidden.html", status=403, user=user, roles=roles)
+    return user, None
+
+
+# --- session -------------------------------------------------------------------------------
+
+def _session_dependency():
+    try:
+        from escrutinio.server.auth import require
+    except ImportError:  # the server's auth module is not installed: nobody is logged in
+        def refuse():
+            from fastapi import HTTPException
+            raise HTTPException(401, "authentication unavailable")
+        return refuse
+    return require(*client.ROLES)
+
+
+@router.get("/pages/session.json")
+async def session_json(user=Depends(_session_dependency())):
+    """Who the caller is, as the API's own auth sees them (used by the pages' navigation)."""
+    get = user.get if isinstance(user, dict) else (lambda k: getattr(user, k, None))
+    return {"id": get("id"), "name": get("name"), "role": get("role")}
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, next: str = "/"):
+    return render(request, "login.html", user=await current_user(request), next=_safe_next(next), error=None)
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else ""
+
+
+@router.post("/login", response_class=HTMLResponse)
+async def login(request: Request, token: str = Form(""), next: str = Form("")):
+    if not _same_origin(request):
+        return JSONResponse({"error": "cross-origin form refused"}, status_code=403)
+    token = token.strip()
+    reply = await client.call(request, "GET", "/pages/session.json", token=token) if token else None
+    if reply is None or not reply.ok:
+        return render(request, "login.html", status=401, user=None, next=_safe_next(next),
+                      error="invalid")
+    role = reply.body.get("role")
+    response = RedirectResponse(_safe_next(next) or HOME.get(role, "/"), status_code=303)
+    response.set_cookie(client.TOKEN_COOKIE, token, httponly=True, samesite="strict", path="/",
+                        secure=request.url.scheme == "https", max_age=24 * 3600)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request):
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(client.TOKEN_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+# --- public results --------------------------------------------------------------------------
+
+async def _results_context(request: Request, contest: str | None) -> dict:
+    params = {"source": "official", "level": "department", "contest": contest}
+    official = await client.get(request, "/api/v1/results", **params)
+    ctx: dict = {"contest": contest, "results_url": "/api/v1/results?" + urlencode({k: v for k, v in params.items() if v})}
+    if not official.ok or not isinstance(official.body, dict) or not official.body.get("choices"):
+        ctx.update(result=None, error=None if official.status == 404 or official.ok else official.error)
+        return ctx
+    result = official.body
+    contest = contest or result.get("contest")
+    palette = figures.colours(result)
+    ranked = figures.ranked_choices(result)
+    projection = await client.get(request, "/api/v1/projection", contest=contest)
+    projection_body = projection.body if projection.ok and isinstance(projection.body, dict) else None
+    places = await client.get(request, "/api/v1/places", contest=contest)
+    place_list = places.body if places.ok and isinstance(places.body, list) else (
+        places.body.get("places") if places.ok and isinstance(places.body, dict) else None)
+    series = await client.get(request, "/pages/series.json", contest=contest)
+    comp = figures.completeness(result)
+    series_points = series.body.get("series", []) if series.ok and isinstance(series.body, dict) else []
+    chart = figures.lead_chart(series_points, projection_body if not comp["final"] else None,
+                               figures.lead_threshold(result))
+    rows = result.get("rows") or []
+    ctx.update(
+        result=result, error=None, contest=contest, ranked=ranked, palette=palette, completeness=comp,
+        conditions=figures.conditions(result), lead=figures.lead_points(result), chart=chart,
+        projection=projection_body, map=figures.dot_map(place_list, palette) if place_list else None,
+        rows=rows, top=ranked[:3],
+        projection_url="/api/v1/projection?" + urlencode({"contest": contest}),
+        places_url="/api/v1/places?" + urlencode({"contest": contest}),
+        series_url="/pages/series.json?" + urlencode({"contest": contest}),
+    )
+    return ctx
+
+
+@router.get("/", response_class=HTMLResponse)
+async def results_page(request: Request, contest: str | None = None):
+    ctx = await _results_context(request, contest)
+    return render(request, "results.html", user=await current_user(request), **ctx)
+
+
+@router.get("/fragments/results", response_class=HTMLResponse)
+async def results_fragment(request: Request, contest: str | None = None):
+    ctx = await _results_context(request, contest)
+    return render(request, "_results_body.html", **ctx)
+
+
+# --- data entry --------------------------------------------------------------------------------
+
+@router.get("/entry", response_class=HTMLResponse)
+async def entry_index(request: Request, contest: str | None = None, saved: str | None = None, state: str | None = None):
+    user, refusal = await _gate(request, ENTRY_ROLES)
+    if refusal:
+        return refusal
+    pending = await client.get(request, "/api/v1/entries/pending", contest=contest)
+    items = pending.body if pending.ok and isinstance(pending.body, list) else (
+        pending.body.get("pending", []) if pending.ok and isinstance(pending.body, dict) else [])
+    return render(request, "entry_index.html", user=user, pending=items, contest=contest, saved=saved, state=state,
+                  error=None if pending.ok else pending.error)
+
+
+@router.get("/entry/go")
+async def entry_go(request: Request, unit: str = "", contest: str | None = None):
+    unit = unit.strip()
+    target = f"/entry/{unit}" + (f"?{urlencode({'contest': contest})}" if contest else "") if unit else "/entry"
+    return RedirectResponse(target, status_code=303)
+
+
+async def _layout(request: Request, unit: str, contest: str | None) -> tuple[dict | None, str | None]:
+    reply = await client.get(request, f"/api/v1/units/{unit}", contest=contest)
+    if not reply.ok or not isinstance(reply.body, dict):
+        return None, reply.error
+    return reply.body, None
+
+
+def _fields(layout: dict) -> tuple[list[str], str]:
+    choices = layout.get("choices") or []
+    return list(choices), layout.get("contest") or ""
+
+
+@router.get("/entry/{unit}", response_class=HTMLResponse)
+async def entry_form(request: Request, unit: str, contest: str | None = None):
+    user, refusal = await _gate(request, ENTRY_ROLES)
+    if refusal:
+        return refusal
+    layout, error = await _layout(request, unit, contest)
+    if layout is None:
+        return render(request, "entry_missing.html", status=404, user=user, unit=unit, error=error)
+    choices, contest = _fields(layout)
+    return render(request, "entry_form.html", user=user, unit=unit, layout=layout, choices=choices, contest=contest,
+                  values={}, client_id=uuid.uuid4().hex, error=None)
+
+
+@router.post("/entry/{unit}", response_class=HTMLResponse)
+async def entry_submit(request: Request, unit: str):
+    if not _same_origin(request):
+        return JSONResponse({"error": "cross-origin form refused"}, status_code=403)
+    user, refusal = await _gate(request, ENTRY_ROLES)
+    if refusal:
+        return refusal
+    form = await request.form()
+    contest = str(form.get("contest") or "")
+    layout, error = await _layout(request, unit, contest or None)
+    if layout is None:
+        return render(request, "entry_missing.html", status=404, user=user, unit=unit, error=error)
+    choices, contest = _fields(layout)
+    values, bad = _read_values(form, choices)
+    client_id = str(form.get("client_id") or uuid.uuid4().hex)
+    if not bad:
+        reply = await client.call(request, "POST", "/api/v1/entries",
+                                  json={"unit": unit, "contest": contest, "values": values, "client_id": client_id})
+        if reply.ok:
+            state = reply.body.get("state", "") if isinstance(reply.body, dict) else ""
+            return RedirectResponse("/entry?" + urlencode({"saved": unit, "state": state}), status_code=303)
+        error = reply.error
+    else:
+        error = "fields"
+    # The form comes back with what this typist typed (never anyone else's values).
+    return render(request, "entry_form.html", status=422, user=user, unit=unit, layout=layout, choices=choices,
+                  contest=contest, values={k: form.get(k, "") for k in _field_names(choices)}, client_id=client_id,
+                  error=error, bad=bad)
+
+
+def _field_names(choices: list[str]) -> list[str]:
+    return [*choices, "blank", "null", "registered", "emitted"]
+
+
+def _read_values(form, choices: list[str]) -> tuple[dict[str, int], list[str]]:
+    values, bad = {}, []
+    for name in _field_names(choices):
+        raw = str(form.get(name, "")).strip().replace(".", "").replace(",", "").replace(" ", "")
+        if not raw.isdigit():
+            bad.append(name)
+            continue
+        values[name] = int(raw)
+    return values, bad
+
+
+# --- coordinator ------------------------------------------------------------------------------------
+
+@router.get("/resolve", response_class=HTMLResponse)
+async def resolve_index(request: Request, done: str | None = None):
+    user, refusal = await _gate(request, RESOLVE_ROLES)
+    if refusal:
+        return refusal
+    reply = await client.get(request, "/api/v1/entries/different")
+    items = reply.body if reply.ok and isinstance(reply.body, list) else (
+        reply.body.get("entries", []) if reply.ok and isinstance(reply.body, dict) else [])
+    cases = [_resolution_case(item) for item in items]
+    return render(request, "resolve.html", user=user, cases=cases, done=done, error=None if reply.ok else reply.error)
+
+
+def _resolution_case(item: dict) -> dict:
+    """Both entries side by side, field by field, with the differing fields marked."""
+    first = item.get("first") or {}
+    second = item.get("second") or {}
+    first_values = first.get("values", first) if isinstance(first, dict) else {}
+    second_values = second.get("values", second) if isinstance(second, dict) else {}
+    choices = list(item.get("choices") or [k for k in first_values if k not in ("blank", "null", "registered", "emitted")])
+    names = _field_names(choices)
+    rows = [(n, first_values.get(n), second_values.get(n), first_values.get(n) != second_values.get(n)) for n in names]
+    return {"unit": item.get("unit"), "contest": item.get("contest"), "state": item.get("state"), "rows": rows,
+            "findings": item.get("findings") or [], "levels": item.get("levels") or {}}
+
+
+@router.post("/resolve/{unit}")
+async def resolve_submit(request: Request, unit: str):
+    if not _same_origin(request):
+        return JSONResponse({"error": "cross-origin form refused"}, status_code=403)
+    user, refusal = await _gate(request, RESOLVE_ROLES)
+    if refusal:
+        return refusal
+    form = await request.form()
+    contest = str(form.get("contest") or "")
+    names = [k[len("keep_"):] for k in form.keys() if k.startswith("keep_")]
+    values, bad = {}, []
+    for name in names:
+        raw = str(form.get("keep_" + name, "")).strip()
+        if raw.isdigit():
+            values[name] = int(raw)
+        else:
+            bad.append(name)
+    if bad:
+        return RedirectResponse("/resolve?" + urlencode({"done": "error:" + ",".join(bad)}), status_code=303)
+    reply = await client.call(request, "POST", f"/api/v1/entries/{unit}/resolve", json={"contest": contest, "values": values})
+    marker = unit if reply.ok else "error:" + reply.error
+    return RedirectResponse("/resolve?" + urlencode({"done": marker}), status_code=303)
+
+
+# --- discrepancies, PVT, audit -----------------------------------------------------------------------
+
+@router.get("/discrepancies", response_class=HTMLResponse)
+async def discrepancies(request: Request, contest: str | None = None, area: str | None = None,
+                        field: str | None = None, min_size: str | None = None):
+    user = await current_user(request)
+    params = {"contest": contest, "area": area, "field": field, "min_size": min_size}
+    reply = await client.get(request, "/api/v1/discrepancies", **params)
+    if reply.status in (401, 403):
+        if user is None:
+            return RedirectResponse("/login?" + urlencode({"next": "/discrepancies"}), status_code=303)
+        return render(request, "forbidden.html", status=403, user=user, roles=OBSERVER_ROLES)
+    body = reply.body
+    items = body if isinstance(body, list) else (body.get("discrepancies", []) if isinstance(body, dict) else [])
+    only = body.get("only_in", []) if isinstance(body, dict) else []
+    by_area = body.get("by_area", []) if isinstance(body, dict) else []
+    for d in items:
+        if d.get("official") is not None and d.get("copy") is not None:
+            d.setdefault("size", abs(int(d["copy"]) - int(d["official"])))
+    fields_seen = sorted({d.get("field") for d in items if d.get("field")})
+    return render(request, "discrepancies.html", user=user, items=items, only_in=only, by_area=by_area, params=params,
+                  fields_seen=fields_seen, json_url="/api/v1/discrepancies?" + urlencode({k: v for k, v in params.items() if v}),
+                  error=None if reply.ok else reply.error)
+
+
+@router.post("/discrepancies/explain")
+async def explain(request: Request, unit: str = Form(...), field: str = Form(...), note: str = Form(...),
+                  contest: str = Form("")):
+    if not _same_origin(request):
+        return JSONResponse({"error": "cross-origin form refused"}, status_code=403)
+    await client.call(request, "POST", "/api/v1/discrepancies/explain",
+                      json={"unit": unit, "field": field, "note": note, "contest": contest or None})
+    return RedirectResponse("/discrepancies", status_code=303)
+
+
+@router.get("/pvt", response_class=HTMLResponse)
+async def pvt_page(request: Request, contest: str | None = None):
+    user = await current_user(request)
+    status = await client.get(request, "/api/v1/pvt/status", contest=contest)
+    estimate = await client.get(request, "/api/v1/pvt/estimate", contest=contest)
+    return render(request, "pvt.html", user=user,
+                  progress=status.body if status.ok and isinstance(status.body, dict) else None,
+                  estimate=estimate.body if estimate.ok and isinstance(estimate.body, dict) else None)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit_page(request: Request):
+    user = await current_user(request)
+    reply = await client.get(request, "/api/v1/audit/status")
+    return render(request, "audit.html", user=user, audit=reply.body if reply.ok and isinstance(reply.body, dict) else None)
+
+
+@router.get("/static/{path:path}", include_in_schema=False)
+async def static_file(path: str):
+    """Fallback for the static folder when the app does not mount it (contract C5 says it does)."""
+    target = (STATIC / path).resolve()
+    if STATIC not in target.parents or not target.is_file():
+        return Response(status_code=404)
+    types = {".css": "text/css", ".js": "text/javascript", ".png": "image/png", ".svg": "image/svg+xml"}
+    return Response(target.read_bytes(), media_type=types.get(target.suffix, "application/octet-stream"),
+                    headers={"Cache-Control": "public, max-age=3600"})
