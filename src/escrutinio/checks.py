@@ -51,6 +51,7 @@ class CheckReport:
     snapshots: list[str] = field(default_factory=list)
     units_checked: int = 0
     notes: list[str] = field(default_factory=list)
+    contests: list[str] = field(default_factory=list)
 
     def filter(self, rules: Sequence[str] | None = None, severity: str | None = None) -> "CheckReport":
         f = self.findings
@@ -59,7 +60,7 @@ class CheckReport:
         if severity:
             allowed = SEVERITIES[: SEVERITIES.index(severity) + 1]
             f = f.filter(pl.col("severity").is_in(list(allowed)))
-        return CheckReport(f, self.snapshots, self.units_checked, self.notes)
+        return CheckReport(f, self.snapshots, self.units_checked, self.notes, self.contests)
 
     def counts(self) -> list[dict]:
         """Per rule: actas failing and the ballots they hold."""
@@ -87,6 +88,20 @@ class CheckReport:
             "findings": self.findings.to_dicts(),
             **({"notes": self.notes} if self.notes else {}),
         }
+
+    def to_polars(self) -> pl.DataFrame:
+        """The findings, one row each."""
+        return self.findings
+
+    def _repr_html_(self) -> str:
+        import html
+
+        from escrutinio.app.present import frame_html
+
+        return f"<div><pre>{html.escape(self.summary())}</pre>{frame_html(self.findings)}</div>"
+
+    def __repr__(self) -> str:
+        return self.summary()
 
     @property
     def failing_units(self) -> int:
@@ -117,7 +132,8 @@ class CheckReport:
 
     def summary(self) -> str:
         n = self.failing_units
-        lines = [f"{self.units_checked:,} actas checked in {len(self.snapshots)} snapshot(s); "
+        where = f"{len(self.snapshots)} snapshot(s)" + (f" of {len(self.contests)} contests" if len(self.contests) > 1 else "")
+        lines = [f"{self.units_checked:,} actas checked in {where}; "
                  f"{n:,} fail{'s' if n == 1 else ''} at least one rule, with {self.findings.height:,} finding(s) in all"]
         for c in self.counts():
             lines.append(f"  [{c['severity']:<7}] {c['rule']:<34} {c['failing_units']:>6,} actas  {c['ballots']:>10,} ballots")
@@ -237,4 +253,5 @@ def run_checks(snapshots: Iterable[Snapshot], series: bool = True) -> CheckRepor
     parts = [p.cast(FINDING_SCHEMA) for p in parts if p.height]
     findings = pl.concat(parts) if parts else pl.DataFrame(schema=FINDING_SCHEMA)
     findings = findings.sort(["contest", "snapshot", "rule", "source_row"])
-    return CheckReport(findings, list(dict.fromkeys(s.name for s in snapshots)), sum(s.n_units for s in snapshots), notes)
+    return CheckReport(findings, list(dict.fromkeys(s.name for s in snapshots)), sum(s.n_units for s in snapshots), notes,
+                       list(dict.fromkeys(s.contest for s in snapshots)))

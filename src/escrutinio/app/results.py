@@ -13,6 +13,33 @@ from escrutinio.model import Election, Snapshot
 
 
 # ------------------------------------------------------------------ reading
+class ElectionData(Election):
+    """An Election as read by :func:`read`, with the faces every API result has."""
+
+    def to_dict(self) -> dict:
+        return {"election": self.name, "contests": self.contests, "snapshots": [s.describe() for s in self.snapshots]}
+
+    def to_polars(self) -> pl.DataFrame:
+        """Every snapshot's unit frame, one after the other, with its contest and snapshot."""
+        frames = [s.frame.with_columns(pl.lit(s.contest).alias("contest"), pl.lit(s.name).alias("snapshot"))
+                  for s in self.snapshots]
+        return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+
+    def summary(self) -> str:
+        lines = [f"{self.name}: {len(self.snapshots)} snapshot(s), contests {self.contests}"]
+        for s in self.snapshots:
+            lines.append(f"  {s.contest} · {s.name} · {s.n_units:,} tables · levels {', '.join(s.levels)}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(f"<tr><td>{html.escape(s.contest)}</td><td>{html.escape(s.name)}</td><td>{s.n_units:,}</td></tr>"
+                       for s in self.snapshots)
+        return (f"<div><b>{html.escape(self.name)}</b><table><thead><tr><th>contest</th><th>snapshot</th>"
+                f"<th>tables</th></tr></thead><tbody>{rows}</tbody></table></div>")
+
+
 def read(paths, mapping=None, combine: bool = False, count_withdrawn: bool = False,
          progress: Callable[[str], None] | None = None) -> Election:
     """Read files (any layout a bundled or given mapping reads; CSV/XLSX/Parquet, gz/zip)
@@ -33,6 +60,7 @@ def read(paths, mapping=None, combine: bool = False, count_withdrawn: bool = Fal
         for s in election.snapshots:
             parts.setdefault((s.election, s.contest), []).append(s)
         election = Election(election.name, [combine_parts(v) if len(v) > 1 else v[0] for v in parts.values()])
+    election = ElectionData(election.name, election.snapshots)
     m = _resolve_mapping(mapping)
     election.law_preset = m.preset if m is not None else _builtin_preset(election)
     election.combined = combine
