@@ -27,6 +27,7 @@ def main() -> None:
 
 def _register() -> None:
     from escrutinio.cli import results, seats, dynamics, forensics, audit  # noqa: F401
+    from escrutinio.cli import server  # noqa: F401
     from escrutinio.cli import pvt  # noqa: F401
     from escrutinio.cli import publication  # noqa: F401
 

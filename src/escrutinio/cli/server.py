@@ -1,0 +1,134 @@
+"""`escrutinio server init | user add | demo` and `escrutinio serve`: the observer network."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from escrutinio.cli import main
+from escrutinio.server.settings import DEFAULT_DATABASE
+
+DB_OPTION = click.option("--database", default=DEFAULT_DATABASE, show_default=True, envvar="ESCRUTINIO_DATABASE",
+                         help="sqlite:///FILE (embedded) or postgresql://USER@HOST/DB")
+
+
+@main.group()
+def server() -> None:
+    """The observer-network server's database and accounts."""
+
+
+@server.command("init")
+@DB_OPTION
+def init(database):
+    """Create or upgrade the server's database schema (Alembic migrations)."""
+    from escrutinio.server.storage.db import Database, migrate
+
+    rev = migrate(database)
+    db = Database(database)
+    db.check_schema()
+    click.echo(f"database {db.safe_url()} at migration {rev}", err=True)
+    db.dispose()
+
+
+@server.group("user")
+def user_group() -> None:
+    """Accounts: admin, coordinator, typist, watcher, reader."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["admin", "coordinator", "typist", "watcher", "reader"]))
+@click.option("--password-stdin", is_flag=True, help="Also set a password (for the pages' login form), read from stdin.")
+@DB_OPTION
+def user_add(name, role, password_stdin, database):
+    """Create an account and print its token, alone, on stdout (shown once; stored hashed)."""
+    from escrutinio.errors import UsageError
+    from escrutinio.server.storage import users
+    from escrutinio.server.storage.db import Database
+
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    db = Database(database)
+    db.check_schema()
+    try:
+        with db.session(write=True) as s:
+            _, token = users.add_user(s, name, role, password)
+    except users.UserError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        db.dispose()
+    click.echo(token)
+
+
+def _settings(database, data_dir, signing_key, roll):
+    from escrutinio.server.settings import Settings
+
+    return Settings(database_url=database, data_dir=Path(data_dir) if data_dir else None,
+                    signing_key=Path(signing_key) if signing_key else None, roll=Path(roll) if roll else None)
+
+
+def _first_admin(database) -> str | None:
+    """On a database without accounts, create ``admin`` and return its token (once)."""
+    from escrutinio.server.storage import users
+    from escrutinio.server.storage.db import Database
+
+    db = Database(database)
+    try:
+        with db.session(write=True) as s:
+            if users.list_users(s):
+                return None
+            return users.add_user(s, "admin", "admin")[1]
+    finally:
+        db.dispose()
+
+
+@main.command()
+@DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64), help="Server worker processes.")
+@click.option("--data-dir", default=None, type=click.Path(), help="Photos and uploads (default: next to the database).")
+@click.option("--signing-key", default=None, type=click.Path(), help="The results log's signing key file.")
+@click.option("--roll", default=None, type=click.Path(exists=True), help="Expected tables, for completeness and projection.")
+@click.option("--log-level", default="info", show_default=True)
+def serve(database, host, port, workers, data_dir, signing_key, roll, log_level):
+    """Serve the observer network's API (OpenAPI at /openapi.json) and pages.
+
+    The database is created or upgraded first, so on the embedded default this one
+    command is enough. On a database without accounts an `admin` account is created and
+    its token printed once.
+    """
+    import uvicorn
+
+    from escrutinio.server.storage.db import migrate
+
+    settings = _settings(database, data_dir, signing_key, roll)
+    migrate(settings.database_url)
+    token = _first_admin(settings.database_url)
+    if token:
+        click.echo(f"created account 'admin' (role admin); its token, shown once:\n{token}", err=True)
+    os.environ["ESCRUTINIO_SETTINGS"] = json.dumps({
+        "database_url": settings.database_url, "data_dir": str(settings.data_dir), "signing_key": str(settings.signing_key),
+        "roll": str(settings.roll) if settings.roll else None})
+    click.echo(f"serving http://{host}:{port}/ (API /api/v1, spec /openapi.json) with {workers} worker(s)", err=True)
+    uvicorn.run("escrutinio.server.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level)
+
+
+@server.command("demo")
+@click.option("--database", default="sqlite:///escrutinio-demo.db", show_default=True, envvar="ESCRUTINIO_DATABASE")
+@click.option("--actas", default=300, show_default=True, type=click.IntRange(10, 5000), help="Copies entered twice.")
+@click.option("--seed", default=2019, show_default=True, type=int)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def demo(database, actas, seed, fmt):
+    """Election night from the bundled 2019 data, through the real API: load the TREP
+    at 19:40, then the final count; two typists enter copies of a few hundred actas
+    (with deliberate transcription slips and a few copies that really differ); a
+    coordinator resolves; print the discrepancies and the live results."""
+    from escrutinio.server.demo import run_demo
+
+    out = run_demo(database, n_actas=actas, seed=seed, echo=(lambda m: click.echo(m, err=True)) if fmt == "json" else click.echo)
+    if fmt == "json":
+        click.echo(json.dumps(out, ensure_ascii=False, indent=1))

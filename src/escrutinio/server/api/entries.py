@@ -1,0 +1,196 @@
+"""Watchers' copies: double entry by typists, resolution by coordinators, photos."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, HTTPException, Path as PathParam, Query, Request, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field, StrictInt
+
+from escrutinio.observers import double_entry as de
+from escrutinio.publication.entry import utc_now
+from escrutinio.server import services
+from escrutinio.server.auth import ALL_ROLES, User, require
+from escrutinio.server.storage import copies
+from escrutinio.server.storage.tables import photos
+from escrutinio.server.storage.users import audit
+
+router = APIRouter(tags=["copies"])
+
+Unit = Annotated[str, Field(min_length=1, max_length=100)]
+UnitPath = Annotated[str, PathParam(min_length=1, max_length=100)]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+ShaPath = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$")]
+
+
+class EntryIn(BaseModel):
+    unit: Unit
+    contest: str | None = Field(None, max_length=200)
+    values: dict[str, StrictInt]
+    client_id: str = Field(min_length=1, max_length=200, description="chosen by the client; resending it changes nothing")
+    photo_sha256: Sha256 | None = None
+
+
+class EntryOut(BaseModel):
+    entry_id: int
+    state: str
+    replayed: bool = False
+
+
+class ResolveIn(BaseModel):
+    contest: str | None = Field(None, max_length=200)
+    values: dict[str, StrictInt]
+    note: str = Field("", max_length=2000)
+
+
+class ReleaseIn(BaseModel):
+    contest: str | None = Field(None, max_length=200)
+    note: str = Field("", max_length=2000)
+
+
+class ActaOut(BaseModel):
+    unit: str
+    contest: str
+    state: str
+    findings: list[str] = []
+
+
+def _prepare(s, unit: str, contest: str | None, values: dict):
+    info = services.contest_of(s, contest)
+    snap = services.snapshot_of(s, info)
+    return info["contest"], de.validate_values(values, snap.choices), services.checker(snap), services.unit_levels(snap, unit)
+
+
+def _seen(db, unit: str, contest: str, state: str) -> None:
+    if state in de.COUNTED:
+        with db.session(write=True) as s:
+            services.record_seen(s, contest, [unit])
+
+
+@router.post("/entries", response_model=EntryOut, summary="Enter a copy of an acta (typist)",
+             responses={409: {"description": "same typist, acta closed, or client_id reused"},
+                        422: {"description": "values do not fit the acta"}})
+def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("typist"))) -> EntryOut:
+    """First or second entry of an acta's copy. Returns ``state``: ``first_entered``,
+    ``agreed``, ``different`` or ``quarantined``. The second entry must come from a
+    different typist (409 otherwise)."""
+    db = request.app.state.db
+    with db.session(write=True) as s:
+        contest, values, check, levels = _prepare(s, body.unit, body.contest, body.values)
+        if body.photo_sha256 and s.execute(photos.select().where(photos.c.sha256 == body.photo_sha256)).first() is None:
+            raise HTTPException(422, f"photo {body.photo_sha256} was not uploaded (POST /api/v1/photos first)")
+        out = copies.submit(s, unit=body.unit, contest=contest, values=values, client_id=body.client_id, user=user,
+                            check=check, levels=levels, photo_sha256=body.photo_sha256)
+    if not out["replayed"]:
+        _seen(db, body.unit, contest, out["state"])
+    return EntryOut(**out)
+
+
+@router.post("/entries/{unit}/resolve", response_model=ActaOut, summary="Keep these values for a differing acta (coordinator)",
+             responses={404: {"description": "no such acta"}, 409: {"description": "not in state different or quarantined"}})
+def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User = Depends(require("coordinator"))) -> ActaOut:
+    db = request.app.state.db
+    with db.session(write=True) as s:
+        contest, values, check, levels = _prepare(s, unit, body.contest, body.values)
+        acta = copies.resolve(s, unit=unit, contest=contest, values=values, user=user, check=check, levels=levels, note=body.note)
+    _seen(db, unit, contest, acta.state)
+    return ActaOut(unit=unit, contest=contest, state=acta.state, findings=list(acta.findings))
+
+
+@router.post("/entries/{unit}/release", response_model=ActaOut, summary="Count a quarantined copy as it is (coordinator)",
+             responses={404: {"description": "no such acta"}, 409: {"description": "not quarantined"}})
+def release_entry(unit: UnitPath, body: ReleaseIn, request: Request, user: User = Depends(require("coordinator"))) -> ActaOut:
+    db = request.app.state.db
+    with db.session(write=True) as s:
+        info = services.contest_of(s, body.contest)
+        snap = services.snapshot_of(s, info)
+        acta = copies.release(s, unit=unit, contest=info["contest"], user=user, levels=services.unit_levels(snap, unit), note=body.note)
+    _seen(db, unit, info["contest"], acta.state)
+    return ActaOut(unit=unit, contest=info["contest"], state=acta.state, findings=list(acta.findings))
+
+
+@router.get("/entries/pending", summary="Actas waiting for a second entry (without the first entry's values)")
+def pending(request: Request, contest: str | None = Query(None, max_length=200),
+            user: User = Depends(require("typist", "coordinator"))) -> list[dict]:
+    with request.app.state.db.session() as s:
+        return copies.pending(s, contest, user.id if user.role == "typist" else None)
+
+
+@router.get("/entries/different", summary="Actas whose entries differ or that are quarantined, with both entries (coordinator)")
+def different(request: Request, contest: str | None = Query(None, max_length=200),
+              user: User = Depends(require("coordinator"))) -> list[dict]:
+    with request.app.state.db.session() as s:
+        return copies.different(s, contest)
+
+
+@router.get("/entries/states", summary="How many actas are in each double-entry state")
+def entry_states(request: Request, contest: str | None = Query(None, max_length=200),
+                 user: User = Depends(require(*ALL_ROLES))) -> dict:
+    with request.app.state.db.session() as s:
+        return {"contest": contest, "states": copies.states(s, contest)}
+
+
+@router.get("/units/{unit}", summary="An acta's layout: contest, choices, fields, place (never entered values)",
+            responses={404: {"description": "no official snapshot of that contest"}})
+def unit_layout(unit: UnitPath, request: Request, contest: str | None = Query(None, max_length=200),
+                user: User = Depends(require(*ALL_ROLES))) -> dict:
+    with request.app.state.db.session() as s:
+        return services.layout(s, unit, contest)
+
+
+MAGIC = (
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+)
+
+
+def photo_type(head: bytes) -> tuple[str, str] | None:
+    """The photo's type from its first bytes (JPEG, PNG, WebP), whatever its name says."""
+    for magic, ctype, ext in MAGIC:
+        if head.startswith(magic):
+            return ctype, ext
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp", "webp"
+    return None
+
+
+@router.post("/photos", summary="Upload a photo of an acta (typist, watcher); stored by content",
+             responses={413: {"description": "too large"}, 415: {"description": "not a JPEG, PNG or WebP image"}})
+def upload_photo(request: Request, file: UploadFile = File(...), user: User = Depends(require("typist", "watcher"))) -> dict:
+    settings, db = request.app.state.settings, request.app.state.db
+    data = file.file.read(settings.max_photo_bytes + 1)
+    if len(data) > settings.max_photo_bytes:
+        raise HTTPException(413, f"photo larger than {settings.max_photo_bytes:,} bytes")
+    kind = photo_type(data[:16])
+    if kind is None:
+        raise HTTPException(415, "not a JPEG, PNG or WebP image (checked by content, not by name)")
+    ctype, ext = kind
+    sha = hashlib.sha256(data).hexdigest()
+    folder = settings.data_dir / "photos" / sha[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{sha}.{ext}"
+    if not target.exists():
+        tmp = folder / f".{sha}.{os.getpid()}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    with db.session(write=True) as s:
+        if s.execute(photos.select().where(photos.c.sha256 == sha)).first() is None:
+            s.execute(photos.insert().values(sha256=sha, content_type=ctype, size=len(data),
+                                             path=str(target.relative_to(settings.data_dir)), uploaded_by=user.id,
+                                             created_at=utc_now()))
+            audit(s, user, "photo_uploaded", f"photo:{sha}", {"size": len(data), "content_type": ctype})
+    return {"sha256": sha, "content_type": ctype, "size": len(data)}
+
+
+@router.get("/photos/{sha256}", summary="A stored photo", response_class=FileResponse,
+            responses={404: {"description": "no such photo"}})
+def get_photo(sha256: ShaPath, request: Request, user: User = Depends(require("admin", "coordinator", "typist", "watcher"))):
+    settings = request.app.state.settings
+    with request.app.state.db.session() as s:
+        row = s.execute(photos.select().where(photos.c.sha256 == sha256)).first()
+    if row is None:
+        raise HTTPException(404, "no such photo")
+    return FileResponse(Path(settings.data_dir) / row.path, media_type=row.content_type)

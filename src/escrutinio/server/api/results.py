@@ -1,0 +1,55 @@
+"""Live results (official count, watchers' copies, side by side), projection, places."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from escrutinio.app import parse_pairs
+from escrutinio.server import services
+from escrutinio.server.auth import ALL_ROLES, User, require
+from escrutinio.server.storage import copies, official
+
+router = APIRouter(tags=["results"])
+
+
+@router.get("/results", summary="Totals, verdict and completeness (the `escrutinio results --format json` contract)",
+            responses={400: {"description": "bad level, filter or source"}, 404: {"description": "nothing loaded"}})
+def results(request: Request,
+            source: str = Query("official", pattern="^(official|copies|both)$",
+                                description="official count, counted watchers' copies, or both side by side"),
+            level: str | None = Query(None, max_length=100, description="one row per area at this level (default country)"),
+            contest: str | None = Query(None, max_length=200),
+            filter: list[str] = Query([], max_length=20, description="LEVEL=VALUE, repeatable"),
+            user: User = Depends(require(*ALL_ROLES))) -> dict:
+    """With ``source=both``: ``official``, ``copies`` and ``official_same_units`` (the
+    official count restricted to the actas that have a counted copy, for a like-for-like
+    comparison)."""
+    with request.app.state.db.session() as s:
+        return services.results(s, source, contest, level, parse_pairs(filter))
+
+
+@router.get("/projection", summary="Projection from the latest (partial) official snapshot",
+            responses={404: {"description": "nothing loaded"}})
+def projection(request: Request, contest: str | None = Query(None, max_length=200),
+               user: User = Depends(require(*ALL_ROLES))) -> dict:
+    with request.app.state.db.session() as s:
+        return services.projection(s, contest, request.app.state.settings.roll)
+
+
+@router.get("/places", summary="Polling places (lat/lon where known), tables counted and the leader",
+            responses={404: {"description": "nothing loaded"}})
+def places(request: Request, contest: str | None = Query(None, max_length=200),
+           user: User = Depends(require(*ALL_ROLES))) -> dict:
+    with request.app.state.db.session() as s:
+        return services.places(s, contest)
+
+
+@router.get("/contests", summary="Contests loaded: latest snapshot and double-entry progress")
+def contests(request: Request, user: User = Depends(require(*ALL_ROLES))) -> list[dict]:
+    with request.app.state.db.session() as s:
+        out = []
+        for name, info in official.latest(s).items():
+            d = info["description"]
+            out.append({"contest": name, "election": d["election"], "snapshot_id": info["snapshot_id"], "units": info["units"],
+                        "exported_at": d["exported_at"], "loaded_at": info["loaded_at"], "choices": d["choices"],
+                        "levels": d["levels"], "copies": copies.states(s, name)})
+        return out

@@ -1,0 +1,213 @@
+"""The app factory (contract C5): ``create_app(settings) -> FastAPI``.
+
+The app is stateless: everything lives in the database (and photos in the data
+directory), so any number of worker processes behind any load balancer answer alike.
+"""
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from escrutinio import __version__
+from escrutinio.errors import EscrutinioError, InputError, MappingError
+from escrutinio.observers.double_entry import EntryError
+from escrutinio.server.auth import ROLES
+from escrutinio.server.services import NotFound
+from escrutinio.server.settings import Settings
+from escrutinio.server.storage import Database
+
+log = logging.getLogger("escrutinio.server")
+API = "/api/v1"
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit before reading them (Content-Length), and
+    stop reading chunked bodies once they pass it: 413 either way."""
+
+    def __init__(self, app, settings: Settings):
+        self.app, self.settings = app, settings
+
+    def limit(self, path: str) -> int:
+        if path == f"{API}/official":
+            return self.settings.max_upload_bytes
+        if path == f"{API}/photos":
+            return self.settings.max_photo_bytes + 64 * 1024
+        return self.settings.max_request_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.limit(scope["path"])
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await _too_large(limit)(scope, receive, send)
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge(limit)
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge as exc:
+            await _too_large(exc.limit)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    def __init__(self, limit: int):
+        self.limit = limit
+
+
+def _too_large(limit: int):
+    return JSONResponse({"error": f"request body larger than {limit:,} bytes"}, status_code=413)
+
+
+def _error(status: int, message: str, **extra) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        return _error(exc.status_code, str(exc.detail), ) if not exc.headers else JSONResponse(
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        errors = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        return _error(422, f"{'.'.join(first['loc'])}: {first['msg']}", detail=errors)
+
+    @app.exception_handler(EntryError)
+    async def entry_error(request: Request, exc: EntryError):
+        return _error(exc.status, str(exc), code=exc.code)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound):
+        return _error(404, str(exc.args[0]) if exc.args else "not found")
+
+    @app.exception_handler(LookupError)
+    async def lookup(request: Request, exc: LookupError):
+        return _error(404, str(exc.args[0]) if exc.args else "not found")
+
+    @app.exception_handler(EscrutinioError)
+    async def user_error(request: Request, exc: EscrutinioError):
+        status = 422 if isinstance(exc, (InputError, MappingError)) else 400
+        return _error(status, str(exc))
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal error (logged on the server)")
+
+
+def _document_roles(app: FastAPI) -> None:
+    """Write each route's admitted roles into the OpenAPI spec as ``x-roles`` (routes
+    without a role check are public: every role)."""
+    from fastapi.routing import APIRoute
+
+    def roles_of(dependant) -> set[str] | None:
+        found = None
+        for dep in dependant.dependencies:
+            r = getattr(dep.call, "roles", None)
+            if r is not None:
+                found = set(r) if found is None else found & set(r)
+            inner = roles_of(dep)
+            if inner is not None:
+                found = inner if found is None else found & inner
+        return found
+
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            roles = roles_of(route.dependant)
+            extra = dict(route.openapi_extra or {})
+            extra["x-roles"] = sorted(roles if roles is not None else ROLES, key=ROLES.index)
+            route.openapi_extra = extra
+
+
+async def _checkpoint_loop(app: FastAPI) -> None:
+    """Once a minute while the log grows, let LOG's checkpointing decide whether to sign."""
+    if importlib.util.find_spec("escrutinio.server.checkpointing") is None:
+        return
+    from escrutinio.server import checkpointing
+    from escrutinio.server.storage import log as results_log
+
+    db, settings = app.state.db, app.state.settings
+    last = -1
+
+    def tick(last: int) -> int:
+        with db.session() as s:
+            size = results_log.size(s)
+        if size != last and size > 0:
+            with db.session(write=True) as s:
+                checkpointing.maybe_sign(s, settings)
+        return size
+
+    while True:
+        await asyncio.sleep(settings.checkpoint_interval)
+        try:
+            last = await asyncio.to_thread(tick, last)
+        except Exception:  # keep serving; the next tick retries
+            log.exception("background checkpoint")
+
+
+def create_app(settings: Settings | None = None, check_schema: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    db = Database(settings.database_url)
+    if check_schema:
+        db.check_schema()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        task = asyncio.create_task(_checkpoint_loop(app))
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    app = FastAPI(title="escrutinio observer network", version=__version__, lifespan=lifespan,
+                  description="Watchers' copies of actas, double entry, discrepancies with the official count, live "
+                              "results and a signed results log. Roles per operation: `x-roles`.")
+    app.state.settings = settings
+    app.state.db = db
+    _install_errors(app)
+
+    from escrutinio.server.api import admin, discrepancies, entries, events, official, results
+    from escrutinio.server.api import log as log_api, pvt as pvt_api
+    from escrutinio.server import pages
+
+    for module in (official, entries, results, discrepancies, events, admin):
+        app.include_router(module.router, prefix=API)
+    app.include_router(log_api.router, prefix=API)
+    app.include_router(pvt_api.router, prefix=API)
+    app.include_router(pages.router)
+    static = resources.files("escrutinio.server") / "pages" / "static"
+    if static.is_dir():
+        from fastapi.staticfiles import StaticFiles
+
+        app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    _document_roles(app)
+    app.add_middleware(BodyLimit, settings=settings)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """For ``uvicorn --factory`` with several workers: settings from ESCRUTINIO_* variables."""
+    import json
+    import os
+
+    raw = json.loads(os.environ.get("ESCRUTINIO_SETTINGS", "{}"))
+    return create_app(Settings(**raw))

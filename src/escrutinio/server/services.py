@@ -1,0 +1,339 @@
+"""What the API does, in terms of the repositories and the application layer.
+
+No counting here: reading files, tabulating, applying the law and projecting are
+``escrutinio.app``'s; comparing copies with the official count is
+``escrutinio.observers``'. This module only fetches the stored data those functions
+take, and caches their answers per process keyed by the database's change counter (so
+every worker answers the same, and a change anywhere invalidates every cache).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Mapping
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from escrutinio.errors import UsageError
+from escrutinio.model import Election, Snapshot
+from escrutinio.observers import discrepancies as disc
+from escrutinio.observers import double_entry as de
+from escrutinio.server.storage import copies, events, official
+from escrutinio.server.storage.tables import discrepancy_seen, explanations, projections
+
+SOURCES = ("official", "copies", "both")
+
+
+class NotFound(LookupError):
+    pass
+
+
+# ------------------------------------------------------------------ reading uploads
+def read_upload(path: Path, mapping: str | None) -> tuple[list[Snapshot], str | None]:
+    """Read an uploaded file the way `escrutinio results` does; returns the snapshots and
+    the law preset its mapping names."""
+    from escrutinio import app
+
+    election = app.read([str(path)], mapping=mapping)
+    return list(election.snapshots), getattr(election, "law_preset", None)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------ contests and layouts
+def contest_of(session: Session, contest: str | None) -> dict:
+    """The latest official snapshot of ``contest`` (or of the only contest loaded)."""
+    latest = official.latest(session)
+    if not latest:
+        raise NotFound("no official snapshot has been loaded yet")
+    if contest is None:
+        if len(latest) > 1:
+            raise UsageError(f"several contests are loaded; say which with contest=: {sorted(latest)}")
+        return next(iter(latest.values()))
+    if contest not in latest:
+        raise NotFound(f"unknown contest {contest!r}; contests: {sorted(latest)}")
+    return latest[contest]
+
+
+def snapshot_of(session: Session, info: dict) -> Snapshot:
+    return official.load(session, info["snapshot_id"], info["contest"])
+
+
+def unit_levels(snap: Snapshot, unit: str) -> dict[str, str | None]:
+    row = snap.frame.filter(pl.col("unit") == unit).select(list(snap.levels)).head(1)
+    if row.height == 0:
+        return {}
+    return row.row(0, named=True)
+
+
+def layout(session: Session, unit: str, contest: str | None) -> dict:
+    """An acta's layout: contest, choices, the fields to type, its place; never values."""
+    info = contest_of(session, contest)
+    snap = snapshot_of(session, info)
+    levels = unit_levels(snap, unit)
+    acta = copies.get(session, unit, info["contest"])
+    return {"unit": unit, "contest": info["contest"], "election": snap.election, "choices": list(snap.choices),
+            "fields": list(de.layout_fields(snap.choices)), "levels": levels, "in_official": bool(levels),
+            "state": acta.state if acta else None}
+
+
+def checker(snap: Snapshot) -> de.Checker:
+    return de.copy_checker(snap.choices, snap.contest)
+
+
+# ------------------------------------------------------------------ results
+_cache: dict = {}
+
+
+def _cached(session: Session, key: tuple, compute):
+    stamp = events.last_id(session)
+    full = (str(session.get_bind().engine.url), stamp, *key)
+    hit = _cache.get(full)
+    if hit is None:
+        hit = compute()
+        if len(_cache) > 256:
+            _cache.clear()
+        _cache[full] = hit
+    return hit
+
+
+def _election(snap: Snapshot, preset: str | None) -> Election:
+    e = Election(snap.election, [snap])
+    e.law_preset = preset
+    return e
+
+
+def copies_snapshot(session: Session, snap: Snapshot) -> Snapshot:
+    """The counted copies of a contest as a snapshot with the official one's layout (and
+    its geography for the units it knows)."""
+    fields = list(de.layout_fields(snap.choices))
+    counted = copies.counted_frame(session, snap.contest, fields).drop("counted_at")
+    geo = snap.frame.select("unit", "unit_id", "place_id", *snap.levels, *snap.attributes).unique("unit", keep="first")
+    frame = counted.join(geo, on="unit", how="left").with_columns(
+        pl.lit(None, pl.Int64).alias("valid_reported"), pl.lit(None, pl.Int64).alias("valid_system"),
+        pl.lit(None, pl.Int64).alias("emitted_system"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("source_row"))
+    frame = frame.select([c for c in snap.frame.columns if c in frame.columns])
+    return replace(snap, frame=frame, source="watchers' copies", label="watchers' copies", exported_at=None,
+                   derived=(), repaired_rows=(), notes=())
+
+
+def results(session: Session, source: str, contest: str | None, level: str | None, filters: Mapping[str, str]) -> dict:
+    if source not in SOURCES:
+        raise UsageError(f"source must be one of {list(SOURCES)}")
+    info = contest_of(session, contest)
+
+    def compute():
+        from escrutinio import app
+
+        snap = snapshot_of(session, info)
+        lv = level or "country"
+
+        def run(s: Snapshot) -> dict:
+            return app.results(_election(s, info["preset"]), contest=s.contest, level=lv, filters=dict(filters)).to_dict()
+
+        if source == "official":
+            return run(snap)
+        cs = copies_snapshot(session, snap)
+        if source == "copies":
+            return run(cs)
+        same = snap.filter(pl.col("unit").is_in(cs.frame.get_column("unit").implode()))
+        return {"official": run(snap), "copies": run(cs),
+                "official_same_units": run(replace(same, label=f"{snap.name}, only the actas with a counted copy"))}
+
+    return _cached(session, ("results", source, info["snapshot_id"], info["contest"], level, tuple(sorted(filters.items()))), compute)
+
+
+# ------------------------------------------------------------------ discrepancies
+def _pair(session: Session, info: dict) -> tuple[Snapshot, pl.DataFrame]:
+    snap = snapshot_of(session, info)
+    fields = list(de.layout_fields(snap.choices))
+    return snap, copies.counted_frame(session, snap.contest, fields)
+
+
+def discrepancy_frame(session: Session, contest: str | None) -> tuple[Snapshot, pl.DataFrame]:
+    """Every differing field of every counted copy against the latest official row, with
+    its area, since when it has been seen and whether it has been explained."""
+    info = contest_of(session, contest)
+
+    def compute():
+        snap, cp = _pair(session, info)
+        d = disc.compare(snap.frame, cp.drop("counted_at"))
+        seen = pl.DataFrame(session.execute(discrepancy_seen.select().where(discrepancy_seen.c.contest == snap.contest)).all(),
+                            schema={"unit": pl.Utf8, "contest": pl.Utf8, "field": pl.Utf8, "official": pl.Int64,
+                                    "copy": pl.Int64, "since": pl.Utf8}, orient="row").drop("contest")
+        notes = pl.DataFrame(session.execute(explanations.select().where(explanations.c.contest == snap.contest)
+                                             .order_by(explanations.c.id)).all(),
+                             schema={"id": pl.Int64, "unit": pl.Utf8, "contest": pl.Utf8, "field": pl.Utf8, "note": pl.Utf8,
+                                     "user_id": pl.Int64, "time": pl.Utf8}, orient="row")
+        notes = notes.unique(["unit", "field"], keep="last").select("unit", "field", "note", pl.col("time").alias("explained_at"))
+        geo = snap.frame.select("unit", *snap.levels).unique("unit", keep="first").with_columns(
+            pl.concat_str([pl.col(c).fill_null("?") for c in snap.levels], separator=" / ").alias("path"))
+        out = (d.join(seen, on=["unit", "field", "official", "copy"], how="left")
+               .join(cp.select("unit", "counted_at"), on="unit", how="left")
+               .with_columns(pl.coalesce("since", "counted_at").alias("since"))
+               .drop("counted_at")
+               .join(notes, on=["unit", "field"], how="left")
+               .with_columns(pl.col("note").is_not_null().alias("explained"),
+                             (pl.col("copy") - pl.col("official")).alias("difference"))
+               .join(geo, on="unit", how="left"))
+        return snap, out
+
+    return _cached(session, ("discrepancies", info["snapshot_id"], info["contest"]), compute)
+
+
+def discrepancies(session: Session, contest: str | None, area: str | None = None, field: str | None = None,
+                  min_size: int | None = None, explained: bool | None = None) -> list[dict]:
+    snap, d = discrepancy_frame(session, contest)
+    if area:
+        d = d.filter(pl.any_horizontal([pl.col(c) == area for c in snap.levels]) | pl.col("path").str.starts_with(area))
+    if field:
+        d = d.filter(pl.col("field") == field)
+    if min_size:
+        d = d.filter(pl.col("difference").abs() >= min_size)
+    if explained is not None:
+        d = d.filter(pl.col("explained") == explained)
+    return d.select("unit", "field", "official", "copy", "difference", "since", "explained", "note", "explained_at",
+                    "path").to_dicts()
+
+
+def discrepancies_by_area(session: Session, contest: str | None, level: str | None) -> dict:
+    snap, d = discrepancy_frame(session, contest)
+    level = level or (snap.levels[1] if len(snap.levels) > 1 else snap.levels[0])
+    if level not in snap.levels:
+        raise UsageError(f"unknown level {level!r}: levels are {list(snap.levels)}")
+    keys = list(snap.levels[: snap.levels.index(level) + 1])
+    _, cp = _pair(session, contest_of(session, snap.contest))
+    compared = cp.select("unit").join(snap.frame.select("unit", *keys), on="unit", how="inner")
+    area = pl.concat_str([pl.col(k).fill_null("?") for k in keys], separator=" / ").alias("area")
+    counts = (compared.group_by(area).agg(pl.len().alias("compared"))
+              .join(d.join(snap.frame.select("unit", *keys).unique("unit"), on="unit", how="left")
+                    .group_by(area).agg(pl.col("unit").n_unique().alias("units_with_differences"), pl.len().alias("fields"),
+                                        pl.col("explained").sum().alias("explained")),
+                    on="area", how="left")
+              .with_columns(pl.col("units_with_differences", "fields", "explained").fill_null(0))
+              .sort(["units_with_differences", "area"], descending=[True, False]))
+    return {"contest": snap.contest, "level": level, "areas": counts.to_dicts()}
+
+
+def only_in(session: Session, contest: str | None) -> dict:
+    info = contest_of(session, contest)
+    snap, cp = _pair(session, info)
+    o = disc.only_in(snap.frame, cp)
+    return {"contest": snap.contest,
+            "official_only": o.filter(pl.col("source") == "official").height,
+            "copies_only": o.filter(pl.col("source") == "copies").get_column("unit").to_list(),
+            "note": "official_only counts official actas with no counted copy yet; copies_only lists counted copies of "
+                    "actas absent from the latest official snapshot"}
+
+
+def record_seen(session: Session, contest: str, units: list[str] | None = None) -> int:
+    """Remember when each (acta, field, official, copy) difference was first seen; returns
+    how many differences are new (each publishes a ``discrepancy`` event)."""
+    from escrutinio.publication.entry import utc_now
+
+    info = contest_of(session, contest)
+    snap, cp = _pair(session, info)
+    base = snap.frame
+    if units is not None:
+        cp = cp.filter(pl.col("unit").is_in(units))
+        base = base.filter(pl.col("unit").is_in(units))
+    d = disc.compare(base, cp.drop("counted_at"))
+    if d.height == 0:
+        return 0
+    seen = pl.DataFrame(session.execute(discrepancy_seen.select().where(discrepancy_seen.c.contest == contest)).all(),
+                        schema={"unit": pl.Utf8, "contest": pl.Utf8, "field": pl.Utf8, "official": pl.Int64,
+                                "copy": pl.Int64, "since": pl.Utf8}, orient="row")
+    new = d.join(seen, on=["unit", "field", "official", "copy"], how="anti")
+    if new.height:
+        now = utc_now()
+        session.execute(discrepancy_seen.insert(), new.with_columns(pl.lit(contest).alias("contest"), pl.lit(now).alias("since")).to_dicts())
+        events.publish(session, "discrepancy", {"contest": contest, "new": new.height,
+                                                "units": new.get_column("unit").unique().sort().to_list()[:50]})
+    return new.height
+
+
+# ------------------------------------------------------------------ projection and places
+def projection(session: Session, contest: str | None, roll_path: Path | None) -> dict:
+    """The projection from the latest official snapshot, computed once per snapshot and
+    kept in the database (every worker reads the same stored answer)."""
+    info = contest_of(session, contest)
+    row = session.execute(projections.select().where(projections.c.snapshot_id == info["snapshot_id"],
+                                                     projections.c.contest == info["contest"])).first()
+    if row is not None:
+        return json.loads(row.result)
+    return {"snapshot_id": info["snapshot_id"], "contest": info["contest"], "status": "pending",
+            "note": "the projection for this snapshot is being computed; it is announced by a `projection` event"}
+
+
+def compute_projection(db, contest: str, snapshot_id: int, roll_path: Path | None) -> dict:
+    """Compute and store a snapshot's projection (run after a load, off the request)."""
+    from escrutinio.publication.entry import utc_now
+
+    with db.session() as s:
+        snap = official.load(s, snapshot_id, contest)
+        preset = official.latest(s).get(contest, {}).get("preset")
+    try:
+        from escrutinio.app import projection as proj  # contract C1 (PROJ)
+    except ImportError:
+        proj = None
+    if proj is None:
+        result = {"status": "unavailable", "note": "the projection module (escrutinio.app.projection) is not installed"}
+    else:
+        try:
+            roll = None
+            if roll_path is not None:
+                from escrutinio.io import read_roll
+
+                roll = read_roll(roll_path)
+            e = _election(snap, preset)
+            result = {"status": "ok", **proj.project(e, roll=roll, seed=0).to_dict()}
+        except Exception as exc:  # a projection that cannot be made is reported, not a crash
+            result = {"status": "unavailable", "note": f"no projection from this snapshot: {exc}"}
+    result = {"snapshot_id": snapshot_id, "contest": contest, "partial": True, **result}
+    body = json.dumps(result, ensure_ascii=False, default=str)
+    with db.session(write=True) as s:
+        exists = s.execute(projections.select().where(projections.c.snapshot_id == snapshot_id,
+                                                      projections.c.contest == contest)).first()
+        if exists is None:
+            s.execute(projections.insert().values(snapshot_id=snapshot_id, contest=contest, computed_at=utc_now(), result=body))
+            events.publish(s, "projection", {"snapshot_id": snapshot_id, "contest": contest, "status": result["status"]})
+    return result
+
+
+def places(session: Session, contest: str | None) -> dict:
+    """Polling places with lat/lon where known, tables counted and the leading choice."""
+    info = contest_of(session, contest)
+
+    def compute():
+        snap = snapshot_of(session, info)
+        f = snap.counted()
+        key = "place_id" if f.get_column("place_id").null_count() < f.height else None
+        keys = [key] if key else list(snap.levels)
+        choices = list(snap.counted_choices)
+        has_geo = "lat" in f.columns and "lon" in f.columns
+        agg = [pl.len().alias("tables"), *[pl.col(c).sum() for c in choices],
+               *[pl.col(lv).first() for lv in snap.levels if lv not in keys]]
+        if has_geo:
+            agg += [pl.col("lat").cast(pl.Float64, strict=False).first(), pl.col("lon").cast(pl.Float64, strict=False).first()]
+        g = f.group_by(keys, maintain_order=True).agg(agg)
+        votes = g.select(choices).to_numpy() if choices else None
+        leader = [choices[i] if row.max() > 0 else None for i, row in zip(votes.argmax(axis=1), votes)] if choices and g.height else []
+        out = []
+        for r, lead in zip(g.iter_rows(named=True), leader):
+            out.append({"place": r.get("place_id") or " / ".join(str(r[lv]) for lv in snap.levels),
+                        "name": r.get(snap.levels[-1]) if snap.levels else None,
+                        "path": " / ".join(str(r[lv]) for lv in snap.levels),
+                        "lat": r.get("lat") if has_geo else None, "lon": r.get("lon") if has_geo else None,
+                        "tables": r["tables"], "counted": True, "leader": lead})
+        return {"contest": snap.contest, "snapshot_id": info["snapshot_id"], "places": out}
+
+    return _cached(session, ("places", info["snapshot_id"], info["contest"]), compute)

@@ -1,0 +1,66 @@
+"""Server settings: where the data lives and how much a request may carry."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+DEFAULT_DATABASE = "sqlite:///escrutinio.db"
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here (SQLAlchemy's default driver is psycopg2)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(normalise_url(url)).get_backend_name() == "sqlite"
+
+
+@dataclass
+class Settings:
+    database_url: str = DEFAULT_DATABASE
+    #: photos, uploaded files being read, static snapshots; default: next to the SQLite
+    #: file (``escrutinio.db`` -> ``escrutinio-data/``), or ``./escrutinio-data`` for PostgreSQL
+    data_dir: Path | None = None
+    #: the results log's signing key (LOG's ``escrutinio server keygen`` writes it)
+    signing_key: Path | None = None
+    #: expected tables (any file `escrutinio results --roll` takes), for completeness and projection
+    roll: Path | None = None
+    max_upload_bytes: int = 256 * 1024 * 1024
+    max_photo_bytes: int = 16 * 1024 * 1024
+    #: any other request body (JSON entries, other areas' uploads)
+    max_request_bytes: int = 16 * 1024 * 1024
+    #: seconds between background checkpoint checks while the log grows
+    checkpoint_interval: float = 60.0
+    #: seconds between polls of the database by each SSE stream
+    events_poll: float = 0.5
+    #: seconds an SSE stream stays open before asking the client to reconnect (bounded)
+    events_lifetime: float = 300.0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.database_url = normalise_url(self.database_url)
+        if self.data_dir is None:
+            url = make_url(self.database_url)
+            if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+                db = Path(url.database)
+                self.data_dir = db.with_name(db.stem + "-data")
+            else:
+                self.data_dir = Path("escrutinio-data")
+        self.data_dir = Path(self.data_dir)
+        if self.signing_key is None:
+            url = make_url(self.database_url)
+            if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+                db = Path(url.database)
+                self.signing_key = db.with_name(db.stem + "-signing-key.pem")
+            else:
+                self.signing_key = self.data_dir / "signing-key.pem"
+        self.signing_key = Path(self.signing_key)
+
+    @property
+    def sqlite(self) -> bool:
+        return is_sqlite(self.database_url)

@@ -1,0 +1,166 @@
+"""Engines, sessions, migrations and the write lock.
+
+SQLite (the embedded default) runs in WAL mode: readers never block the writer. Write
+sessions start with ``BEGIN IMMEDIATE`` so that two writers queue on the database lock
+instead of failing half-way; read sessions start a plain deferred transaction.
+PostgreSQL write transactions take one advisory transaction lock, which serialises
+writers exactly where the log's hash chain and the double-entry states need it.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from escrutinio.server.settings import normalise_url
+
+#: pg_advisory_xact_lock key of the server's single writer lock ("escrutin" in ASCII)
+WRITE_LOCK_KEY = 0x657363727574696E
+APPEND_ONLY_TABLES = ("log_entries", "checkpoints", "audit_log")
+BUSY_TIMEOUT_MS = 120_000
+
+
+class SchemaError(RuntimeError):
+    """The database is missing its schema or its append-only guards."""
+
+
+def _sqlite_engine(url: str, begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn, record):  # pragma: no cover - driver callback
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):  # pragma: no cover - driver callback
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    """One server's database: a read and a write session factory over one URL."""
+
+    def __init__(self, url: str, pool_size: int = 10):
+        self.url = normalise_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.write_engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
+            self.read_engine = _sqlite_engine(self.url, "BEGIN")
+        elif self.dialect == "postgresql":
+            self.write_engine = create_engine(self.url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
+            self.read_engine = self.write_engine
+        else:
+            raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///FILE or postgresql://...")
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    @property
+    def postgresql(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def sessionmaker(self, write: bool) -> sessionmaker:
+        return self._write if write else self._read
+
+    @contextmanager
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error."""
+        s = self.sessionmaker(write)()
+        try:
+            if write:
+                write_lock(s)
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
+
+    def dispose(self) -> None:
+        self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            self.read_engine.dispose()
+
+    def check_schema(self) -> None:
+        """Refuse to serve a database that is not at the latest migration or whose
+        append-only triggers are gone (checked at startup)."""
+        with self.session() as s:
+            try:
+                current = s.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            except Exception as exc:
+                raise SchemaError(f"{self.safe_url()} has no escrutinio schema: run `escrutinio server init --database URL` first") from exc
+            if current != head_revision():
+                raise SchemaError(f"{self.safe_url()} is at migration {current}, this server needs {head_revision()}: "
+                                  "run `escrutinio server init` to upgrade")
+            if self.postgresql:
+                names = set(s.execute(text(
+                    "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                    "WHERE c.relnamespace = to_regnamespace(current_schema())::oid AND t.tgname LIKE '%append_only'")).scalars())
+                missing = [t for t in APPEND_ONLY_TABLES if t not in names]
+            else:
+                names = set(s.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+                missing = [t for t in APPEND_ONLY_TABLES if not {f"{t}_no_update", f"{t}_no_delete"} <= names]
+            if missing:
+                raise SchemaError(f"append-only triggers missing on {missing}: the results log is not protected")
+
+    def safe_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+def write_lock(session: Session) -> None:
+    """Serialise writers (PostgreSQL: advisory transaction lock; SQLite: the write
+    session's BEGIN IMMEDIATE already holds the database's write lock)."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
+
+
+def _alembic_config(url: str):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("escrutinio.server") / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+
+
+def migrate(url: str) -> str:
+    """Create or upgrade the schema to the latest migration; returns the revision."""
+    from alembic import command
+
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            cfg = _alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()
+    return head_revision()

@@ -1,0 +1,94 @@
+"""The results log's storage (contract C3): append-only, hash-chained entries.
+
+Entries are appended in the caller's transaction, under the writer lock, so the chain
+has no gaps or forks: ``seq`` runs from 0 and each ``prev`` is the hash of the entry
+before. The entry format and hashing are :mod:`escrutinio.publication.entry`'s; this
+module only stores them. The public log carries roles, never user names or tokens.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Iterable, Sequence
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from escrutinio.publication.entry import GENESIS_PREV, canonical_json, entry_hash, make_entry, utc_now
+from escrutinio.server.storage.db import write_lock
+from escrutinio.server.storage.tables import log_entries
+
+
+def head(session: Session) -> tuple[int, str]:
+    """(next seq, hash of the last entry) of the log."""
+    row = session.execute(select(log_entries.c.seq, log_entries.c.hash).order_by(log_entries.c.seq.desc()).limit(1)).first()
+    return (0, GENESIS_PREV) if row is None else (int(row.seq) + 1, row.hash)
+
+
+def size(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(log_entries)).scalar() or 0)
+
+
+def append(session: Session, role: str, kind: str, payload: dict) -> dict:
+    """Append one entry; returns it with its ``hash``."""
+    return append_many(session, role, kind, [payload])[0]
+
+
+def append_many(session: Session, role: str, kind: str, payloads: Iterable[dict]) -> list[dict]:
+    """Append entries of one kind, in order, in the caller's transaction."""
+    write_lock(session)
+    seq, prev = head(session)
+    time = utc_now()
+    rows, out = [], []
+    for payload in payloads:
+        entry = make_entry(seq, role, kind, payload, prev, time)
+        h = entry_hash(entry)
+        rows.append({"seq": seq, "time": time, "role": role, "kind": kind,
+                     "payload": canonical_json(payload).decode("utf-8"), "prev": prev, "hash": h})
+        out.append({**entry, "hash": h})
+        prev, seq = h, seq + 1
+    if rows:
+        session.execute(insert(log_entries), rows)
+    return out
+
+
+def _entry_bytes(seq: int, time: str, role: str, kind: str, payload: str, prev: str) -> bytes:
+    # canonical_json(make_entry(...)) with the payload's canonical text spliced in: the
+    # entry's keys in JCS order are kind, payload, prev, role, seq, time
+    return ('{"kind":' + json.dumps(kind, ensure_ascii=False) + ',"payload":' + payload + ',"prev":"' + prev
+            + '","role":' + json.dumps(role, ensure_ascii=False) + ',"seq":' + str(seq) + ',"time":"' + time + '"}').encode("utf-8")
+
+
+def append_canonical(session: Session, role: str, kind: str, payloads: Sequence[str]) -> tuple[int, int, str]:
+    """Append entries whose payloads are already canonical JSON text (e.g. encoded by
+    Polars for a 35,000-row snapshot). Each payload is spot-checked against
+    :func:`canonical_json` (first and last, and every one when there are few).
+    Returns (first seq, last seq, last hash)."""
+    if not payloads:
+        seq, prev = head(session)
+        return seq, seq - 1, prev
+    probe = payloads if len(payloads) <= 16 else [payloads[0], payloads[len(payloads) // 2], payloads[-1]]
+    for p in probe:
+        if canonical_json(json.loads(p)).decode("utf-8") != p:
+            raise ValueError(f"payload is not canonical JSON: {p[:200]}")
+    write_lock(session)
+    first, prev = head(session)
+    time = utc_now()
+    seq = first
+    rows = []
+    sha = hashlib.sha256
+    for p in payloads:
+        h = sha(_entry_bytes(seq, time, role, kind, p, prev)).hexdigest()
+        rows.append({"seq": seq, "time": time, "role": role, "kind": kind, "payload": p, "prev": prev, "hash": h})
+        prev, seq = h, seq + 1
+    session.execute(insert(log_entries), rows)
+    return first, seq - 1, prev
+
+
+def entries(session: Session, start: int = 0, stop: int | None = None) -> list[dict]:
+    """Entries with ``start <= seq < stop`` as stored (payload parsed), plus ``hash``."""
+    q = select(log_entries).where(log_entries.c.seq >= start).order_by(log_entries.c.seq)
+    if stop is not None:
+        q = q.where(log_entries.c.seq < stop)
+    return [{"seq": int(r.seq), "time": r.time, "role": r.role, "kind": r.kind, "payload": json.loads(r.payload),
+             "prev": r.prev, "hash": r.hash} for r in session.execute(q)]

@@ -1,0 +1,150 @@
+"""Official snapshots: stored whole (the unit frame as Parquet, one row per contest) and
+logged row by row (one ``official_record`` entry per acta, contract C3), in one
+transaction: a load is all rows or none, even if the process is killed half-way.
+
+A snapshot is identified by its file's SHA-256: loading the same bytes twice adds nothing.
+"""
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime
+
+import polars as pl
+from sqlalchemy import insert, select, update, func
+from sqlalchemy.orm import Session
+
+from escrutinio.model import Snapshot
+from escrutinio.publication.entry import _sort_key, canonical_json, utc_now
+from escrutinio.server.storage import events, log
+from escrutinio.server.storage.db import write_lock
+from escrutinio.server.storage.tables import snapshot_contests, snapshots
+from escrutinio.server.storage.users import User, audit
+
+VALUE_TOTALS = ("registered", "blank", "null", "emitted")
+
+
+def find(session: Session, file_sha256: str) -> dict | None:
+    row = session.execute(select(snapshots).where(snapshots.c.file_sha256 == file_sha256)).first()
+    return dict(row._mapping) if row else None
+
+
+def _sorted(names) -> list[str]:
+    return sorted(names, key=_sort_key)
+
+
+def record_payloads(snapshot_id: int, snap: Snapshot) -> list[str]:
+    """Canonical JSON of every ``official_record`` payload of a snapshot, encoded over
+    whole columns by Polars (keys in JCS order; integers and strings only)."""
+    f = snap.frame
+    value_cols = _sorted([*VALUE_TOTALS, *snap.choices])
+    fields = {
+        "contest": pl.lit(snap.contest, pl.Utf8),
+        "levels": pl.struct([pl.col(lv).cast(pl.Utf8) for lv in _sorted(snap.levels)]) if snap.levels else None,
+        "snapshot_id": pl.lit(snapshot_id, pl.Int64),
+        "unit": pl.col("unit").cast(pl.Utf8),
+        "values": pl.struct([pl.col(c).cast(pl.Int64) for c in value_cols]),
+    }
+    exprs = [e.alias(k) for k, e in ((k, fields[k]) for k in _sorted(fields)) if e is not None]
+    encoded = f.select(pl.struct(exprs).struct.json_encode().alias("j")).get_column("j").to_list()
+    if not snap.levels:  # an empty struct has no JSON form in Polars: splice "levels":{} in
+        encoded = [e.replace(',"snapshot_id":', ',"levels":{},"snapshot_id":', 1) for e in encoded]
+    return encoded
+
+
+def _to_parquet(frame: pl.DataFrame) -> bytes:
+    buf = io.BytesIO()
+    frame.write_parquet(buf, compression="zstd", statistics=False)
+    return buf.getvalue()
+
+
+def store(session: Session, *, file_sha256: str, source: str, mapping: str | None, snaps: list[Snapshot],
+          presets: dict[str, str | None], user: User) -> dict:
+    """Store a read snapshot file and log it. Returns {"snapshot_id", "units", "created"}."""
+    write_lock(session)
+    existing = find(session, file_sha256)
+    if existing:
+        return {"snapshot_id": existing["id"], "units": existing["units"], "created": False}
+    units = sum(s.n_units for s in snaps)
+    election = " + ".join(dict.fromkeys(s.election for s in snaps))
+    now = utc_now()
+    sid = session.execute(insert(snapshots).values(
+        file_sha256=file_sha256, source=source, mapping=mapping, election=election, units=units, loaded_at=now,
+        loaded_by=user.id).returning(snapshots.c.id)).scalar_one()
+    for s in snaps:
+        d = s.describe()
+        session.execute(insert(snapshot_contests).values(
+            snapshot_id=sid, contest=s.contest, election=s.election, exported_at=d["exported_at"], units=s.n_units,
+            description=json.dumps(d, ensure_ascii=False), preset=presets.get(s.contest), frame=_to_parquet(s.frame)))
+    exported = [s.exported_at for s in snaps if s.exported_at]
+    header = log.append(session, user.role, "official_snapshot", {
+        "snapshot_id": sid, "file_sha256": file_sha256, "source": source, "election": election,
+        "contests": [s.contest for s in snaps], "units": units,
+        "exported_at": max(exported).isoformat() if exported else None})
+    for s in snaps:
+        log.append_canonical(session, user.role, "official_record", record_payloads(sid, s))
+    session.execute(update(snapshots).where(snapshots.c.id == sid).values(log_seq=header["seq"]))
+    audit(session, user, "official_loaded", f"snapshot:{sid}",
+          {"source": source, "file_sha256": file_sha256, "units": units, "contests": [s.contest for s in snaps]})
+    events.publish(session, "snapshot", {"snapshot_id": sid, "contests": [s.contest for s in snaps], "units": units})
+    return {"snapshot_id": sid, "units": units, "created": True}
+
+
+def list_snapshots(session: Session) -> list[dict]:
+    q = (select(snapshots.c.id, snapshots.c.source, snapshots.c.file_sha256, snapshots.c.election, snapshots.c.units,
+                snapshots.c.loaded_at, snapshot_contests.c.contest, snapshot_contests.c.exported_at)
+         .join(snapshot_contests, snapshot_contests.c.snapshot_id == snapshots.c.id).order_by(snapshots.c.id))
+    out: dict[int, dict] = {}
+    for r in session.execute(q):
+        d = out.setdefault(r.id, {"snapshot_id": r.id, "source": r.source, "file_sha256": r.file_sha256,
+                                  "election": r.election, "units": r.units, "loaded_at": r.loaded_at, "contests": []})
+        d["contests"].append({"contest": r.contest, "exported_at": r.exported_at})
+    return list(out.values())
+
+
+def latest(session: Session) -> dict[str, dict]:
+    """Per contest, the latest loaded snapshot that includes it (C3: a snapshot replaces
+    the previous one wholly, contest by contest): {contest: {"snapshot_id", "preset", ...}}."""
+    newest = (select(snapshot_contests.c.contest, func.max(snapshot_contests.c.snapshot_id).label("sid"))
+              .group_by(snapshot_contests.c.contest).subquery())
+    q = (select(snapshot_contests.c.snapshot_id, snapshot_contests.c.contest, snapshot_contests.c.preset,
+                snapshot_contests.c.description, snapshot_contests.c.units, snapshots.c.loaded_at)
+         .join(newest, (newest.c.contest == snapshot_contests.c.contest) & (newest.c.sid == snapshot_contests.c.snapshot_id))
+         .join(snapshots, snapshots.c.id == snapshot_contests.c.snapshot_id)
+         .order_by(snapshot_contests.c.snapshot_id, snapshot_contests.c.contest))
+    return {r.contest: {"snapshot_id": r.snapshot_id, "contest": r.contest, "preset": r.preset, "units": r.units,
+                        "loaded_at": r.loaded_at, "description": json.loads(r.description)} for r in session.execute(q)}
+
+
+def load(session: Session, snapshot_id: int, contest: str) -> Snapshot:
+    """The stored snapshot of one contest (cached per process: a stored snapshot never changes)."""
+    return _load(session.get_bind().engine.url.render_as_string(hide_password=False), session, snapshot_id, contest)
+
+
+def _snapshot(frame: bytes, description: str) -> Snapshot:
+    d = json.loads(description)
+    return Snapshot(
+        election=d["election"], contest=d["contest"], frame=pl.read_parquet(io.BytesIO(frame)),
+        levels=tuple(d["levels"]), choices=tuple(d["choices"]), source=d["source"],
+        exported_at=datetime.fromisoformat(d["exported_at"]) if d["exported_at"] else None,
+        withdrawn=tuple(d["withdrawn"]), withdrawn_rule=d["withdrawn_rule"], attributes=tuple(d["attributes"]),
+        derived=tuple(d["derived"]), label=d["label"], notes=tuple(d["notes"]), repaired_rows=tuple(d["repaired_rows"]))
+
+
+_keys: dict[tuple, Snapshot] = {}
+
+
+def _load(url: str, session: Session, snapshot_id: int, contest: str) -> Snapshot:
+    key = (url, snapshot_id, contest)
+    hit = _keys.get(key)
+    if hit is not None:
+        return hit
+    row = session.execute(select(snapshot_contests.c.frame, snapshot_contests.c.description).where(
+        snapshot_contests.c.snapshot_id == snapshot_id, snapshot_contests.c.contest == contest)).first()
+    if row is None:
+        raise KeyError(f"no snapshot {snapshot_id} of contest {contest!r}")
+    snap = _snapshot(bytes(row.frame), row.description)
+    if len(_keys) > 16:
+        _keys.clear()
+    _keys[key] = snap
+    return snap

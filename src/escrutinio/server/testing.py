@@ -1,0 +1,153 @@
+"""Test helpers for the server and the areas built on it (LOG, PVT, DASH).
+
+Databases: ``sqlite_url(tmp_path)`` (a fresh embedded file) and ``postgres_url()`` (a
+context manager: a fresh schema in the PostgreSQL named by ``ESCRUTINIO_TEST_POSTGRES``,
+default ``postgresql://postgres@127.0.0.1:5432/test``, dropped afterwards). When
+PostgreSQL is unreachable the test FAILS under ``CI=true`` and is skipped elsewhere, with
+the reason shown.
+
+Pytest fixtures (import them into a conftest.py, e.g.
+``from escrutinio.server.testing import database_url, server_client  # noqa: F401``):
+
+* ``database_url``: parametrised over ``sqlite`` and ``postgresql``; migrated, empty.
+* ``server_client``: a :class:`ServerClient` on that database: ``.client`` (a Starlette
+  TestClient on ``create_app``), ``.token(role)`` / ``.headers(role)`` making users, and
+  ``.load(path)`` posting an official file as admin.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from escrutinio.server.settings import Settings
+from escrutinio.server.storage import users
+from escrutinio.server.storage.db import Database, migrate
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def postgres_base() -> str:
+    return os.environ.get("ESCRUTINIO_TEST_POSTGRES", DEFAULT_POSTGRES)
+
+
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used (None when it can)."""
+    try:
+        import psycopg
+
+        with psycopg.connect(postgres_base(), connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+        return None
+    except Exception as exc:
+        return f"PostgreSQL at {postgres_base()} unreachable: {exc.__class__.__name__}: {str(exc).strip()[:200]}"
+
+
+def require_postgres() -> None:
+    reason = postgres_unreachable()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason + " (required under CI=true)")
+    pytest.skip(reason)
+
+
+def sqlite_url(tmp_path: Path, name: str = "escrutinio.db") -> str:
+    return f"sqlite:///{Path(tmp_path) / name}"
+
+
+@contextmanager
+def postgres_url() -> Iterator[str]:
+    """A fresh schema (search_path set in the URL), dropped on exit."""
+    import psycopg
+
+    require_postgres()
+    schema = "t_" + secrets.token_hex(6)
+    base = postgres_base()
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    try:
+        yield url
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of ``kind`` (``sqlite`` or ``postgresql``)."""
+    if kind == "sqlite":
+        url = sqlite_url(tmp_path)
+        migrate(url)
+        yield url
+    else:
+        with postgres_url() as url:
+            migrate(url)
+            yield url
+
+
+def add_user(url: str, role: str, name: str | None = None) -> str:
+    db = Database(url)
+    try:
+        with db.session(write=True) as s:
+            return users.add_user(s, name or f"{role}-{secrets.token_hex(3)}", role)[1]
+    finally:
+        db.dispose()
+
+
+class ServerClient:
+    """A TestClient on a migrated database, with users made on demand."""
+
+    def __init__(self, url: str, tmp_path: Path, **settings):
+        from fastapi.testclient import TestClient
+
+        from escrutinio.server.app import create_app
+
+        self.url = url
+        self.settings = Settings(database_url=url, data_dir=Path(tmp_path) / "data", **settings)
+        self.app = create_app(self.settings)
+        self.client = TestClient(self.app)
+        self._tokens: dict[str, str] = {}
+
+    def token(self, role: str, name: str | None = None) -> str:
+        if name is None and role in self._tokens:
+            return self._tokens[role]
+        token = add_user(self.url, role, name)
+        if name is None:
+            self._tokens[role] = token
+        return token
+
+    def headers(self, role: str, name: str | None = None) -> dict:
+        return {"Authorization": f"Bearer {self.token(role, name)}"}
+
+    def load(self, path: Path, mapping_name: str | None = None) -> dict:
+        with open(path, "rb") as f:
+            r = self.client.post("/api/v1/official", files={"file": (Path(path).name, f)},
+                                 data={"mapping_name": mapping_name} if mapping_name else None, headers=self.headers("admin"))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def close(self) -> None:
+        self.client.close()
+        self.app.state.db.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> Iterator[str]:
+    with database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def server_client(database_url, tmp_path) -> Iterator[ServerClient]:
+    c = ServerClient(database_url, tmp_path, events_lifetime=1.0, events_poll=0.05)
+    try:
+        yield c
+    finally:
+        c.close()
