@@ -114,9 +114,9 @@ def _install_errors(app: FastAPI) -> None:
         return _error(500, "internal error (logged on the server)")
 
 
-def _document_roles(app: FastAPI) -> None:
+def _document_roles(router) -> None:
     """Write each route's admitted roles into the OpenAPI spec as ``x-roles`` (routes
-    without a role check are public: every role)."""
+    without a role check are public: every role). Walks included routers too."""
     from fastapi.routing import APIRoute
 
     def roles_of(dependant) -> set[str] | None:
@@ -130,12 +130,15 @@ def _document_roles(app: FastAPI) -> None:
                 found = inner if found is None else found & inner
         return found
 
-    for route in app.routes:
+    for route in getattr(router, "routes", ()):
         if isinstance(route, APIRoute):
             roles = roles_of(route.dependant)
             extra = dict(route.openapi_extra or {})
             extra["x-roles"] = sorted(roles if roles is not None else ROLES, key=ROLES.index)
             route.openapi_extra = extra
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            _document_roles(inner)
 
 
 async def _checkpoint_loop(app: FastAPI) -> None:
@@ -189,17 +192,16 @@ def create_app(settings: Settings | None = None, check_schema: bool = True) -> F
     from escrutinio.server.api import log as log_api, pvt as pvt_api
     from escrutinio.server import pages
 
-    for module in (official, entries, results, discrepancies, events, admin):
-        app.include_router(module.router, prefix=API)
-    app.include_router(log_api.router, prefix=API)
-    app.include_router(pvt_api.router, prefix=API)
-    app.include_router(pages.router)
+    for router, prefix in ((official.router, API), (entries.router, API), (results.router, API),
+                           (discrepancies.router, API), (events.router, API), (admin.router, API),
+                           (log_api.router, API), (pvt_api.router, API), (pages.router, "")):
+        _document_roles(router)
+        app.include_router(router, prefix=prefix)
     static = resources.files("escrutinio.server") / "pages" / "static"
     if static.is_dir():
         from fastapi.staticfiles import StaticFiles
 
         app.mount("/static", StaticFiles(directory=str(static)), name="static")
-    _document_roles(app)
     app.add_middleware(BodyLimit, settings=settings)
     return app
 

@@ -1,0 +1,49 @@
+"""`escrutinio server init`, `server user add` (the token alone on stdout), `server demo`."""
+import re
+
+from click.testing import CliRunner
+
+from escrutinio.cli import main
+from escrutinio.server.storage import users
+from escrutinio.server.storage.db import Database
+
+
+def test_init_and_user_add_print_the_token_alone(database_url):
+    runner = CliRunner()
+    r = runner.invoke(main, ["server", "init", "--database", database_url])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["server", "user", "add", "ana", "--role", "typist", "--database", database_url])
+    assert r.exit_code == 0, r.output
+    token = r.stdout.strip()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{40,}", token) and r.stdout == token + "\n"
+    db = Database(database_url)
+    with db.session() as s:
+        assert users.by_token(s, token).name == "ana"
+    db.dispose()
+    r = runner.invoke(main, ["server", "user", "add", "ana", "--role", "typist", "--database", database_url])
+    assert r.exit_code != 0 and "already exists" in r.output
+    r = runner.invoke(main, ["server", "user", "add", "x", "--role", "king", "--database", database_url])
+    assert r.exit_code != 0
+
+
+def test_tokens_are_stored_hashed(database_url):
+    from sqlalchemy import text
+
+    db = Database(database_url)
+    with db.session(write=True) as s:
+        _, token = users.add_user(s, "beto", "coordinator")
+    with db.session() as s:
+        stored = s.execute(text("SELECT token_hash FROM users")).scalars().all()
+    db.dispose()
+    assert token not in stored and users.hash_token(token) in stored
+
+
+def test_demo_runs_through_the_api(tmp_path):
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    r = CliRunner().invoke(main, ["server", "demo", "--database", url, "--actas", "60"])
+    assert r.exit_code == 0, r.output
+    assert "Discrepancies between counted copies and the official count" in r.output
+    assert "Provisional, 83.8% of tables counted" in r.output
+    # a second run adds nothing: same files, same client ids
+    again = CliRunner().invoke(main, ["server", "demo", "--database", url, "--actas", "60"])
+    assert again.exit_code == 0 and "already loaded" in again.output
