@@ -109,6 +109,24 @@ def taints(model: BatchModel, rows: np.ndarray, actual: np.ndarray) -> np.ndarra
     return e / model.bounds[rows][:, None]
 
 
+def macro_taints(model: BatchModel, rows: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """MACRO taint of each draw: the worst (largest) taint over all assertions,
+    ``t_j = max_a e_pa / u_p`` (Stark 2009, "Efficient post-election audits of multiple
+    contests"). One Kaplan-Markov product over these taints bounds the risk of every
+    assertion at once, so a batch's overstatement of one assertion is never offset by
+    its understatement of another."""
+    return taints(model, rows, actual).max(axis=1)
+
+
+def macro_risk(t_macro: np.ndarray, total_bound: float) -> float:
+    """The MACRO Kaplan-Markov P-value: ``prod_j (1 - 1/U) / (1 - t_j)`` over the draws'
+    MACRO taints (``t_j >= 1`` gives 1: only a full hand count settles it)."""
+    t = np.asarray(t_macro, dtype=np.float64).reshape(-1, 1)
+    if t.size == 0:
+        return 1.0
+    return float(km_risk(t, total_bound)[0])
+
+
 def km_risk(t: np.ndarray, total_bound: float) -> np.ndarray:
     """Kaplan-Markov P-value per assertion from the taints of the draws (n x A); a batch
     drawn twice counts twice."""

@@ -345,6 +345,9 @@ def draw(ws, name: str, seed: str | None = None, n: int | None = None, ceremony:
     round). The seed is fixed on the first call and cannot change."""
     audit = _load(ws, name)
     st = audit.state
+    if st.get("draws_imported"):
+        raise UsageError(f"audit {name!r} holds draws made elsewhere ({st['draws_imported']['path']}); import the "
+                         "further draws too (`escrutinio audit import-draws`) instead of drawing here")
     if st["seed"] is None:
         if seed is None:
             raise UsageError("the first sample needs --seed (from a public ceremony)")
@@ -375,6 +378,102 @@ def draw(ws, name: str, seed: str | None = None, n: int | None = None, ceremony:
     _save(ws, audit)
     distinct = list(dict.fromkeys(d["id"] for d in new if d["id"] not in st["hand_counts"]))
     return {"name": name, "seed": st["seed"], "draws": new, "tables_to_count": distinct}
+
+
+def _read_draws(path: str | Path) -> list[dict]:
+    """A CSV of draws made elsewhere: ``unit`` (or ``id``), in draw order, optionally
+    ``draw`` (1, 2, ...; checked to be consecutive) and ``counter`` / ``value``."""
+    path = str(path)
+    try:
+        frame = pl.read_csv(path, infer_schema_length=0)
+    except Exception as exc:  # noqa: BLE001 - any CSV failure is an input error
+        raise InputError(path, f"cannot read CSV: {exc}") from exc
+    key = "unit" if "unit" in frame.columns else "id" if "id" in frame.columns else None
+    if key is None:
+        raise InputError(path, "draws need a 'unit' (or 'id') column, one row per draw in draw order", row=1)
+    out = []
+    for i, row in enumerate(frame.iter_rows(named=True)):
+        unit = (row[key] or "").strip()
+        if not unit:
+            raise InputError(path, "empty unit", row=i + 2, column=key)
+        if "draw" in frame.columns:
+            try:
+                k = int(str(row["draw"]).strip())
+            except ValueError:
+                raise InputError(path, f"draw number {row['draw']!r} is not an integer", row=i + 2, column="draw") from None
+            if k != i + 1:
+                raise InputError(path, f"draws must be numbered 1, 2, ... in order; row {i + 2} says {k}", row=i + 2,
+                                 column="draw")
+        out.append({"draw": i + 1, "id": unit, "counter": row.get("counter"), "value": row.get("value"),
+                    "imported": True})
+    if not out:
+        raise InputError(path, "no draws in the file")
+    return out
+
+
+def import_draws(ws, name: str, draws: str | Path, note: str | None = None) -> dict:
+    """Record a sample drawn elsewhere (another tool, a past audit) so that its hand
+    counts can be re-checked here. The risk is computed as for our own draws, which is
+    valid only if the draws were made with replacement with probability proportional to
+    each table's MACRO error bound, as the plan's ``bounds`` give; the audit record says
+    that they were imported and from which file (SHA-256)."""
+    audit = _load(ws, name)
+    st = audit.state
+    if st["draws"] and not st.get("draws_imported"):
+        raise UsageError(f"audit {name!r} already has draws from seed {st['seed']!r}; plan a new audit to import "
+                         "draws made elsewhere")
+    rows = _read_draws(draws)
+    model = audit.model()
+    idx = model.index()
+    unknown = [d["id"] for d in rows if d["id"] not in idx]
+    if unknown:
+        raise InputError(str(draws), f"{len(unknown)} drawn tables are not in the audit's manifest, e.g. {unknown[:5]}")
+    zero = sorted({d["id"] for d in rows if model.bounds[idx[d["id"]]] == 0})
+    if zero:
+        raise InputError(str(draws), f"tables with no error bound (no usable tally) cannot be drawn: {zero[:5]}")
+    start = len(st["draws"])
+    for d in rows:
+        d["draw"] += start
+    st["draws"].extend(rows)
+    st["draws_imported"] = {"path": str(draws), "sha256": file_sha256(draws), "note": note,
+                            "recorded_at": _now(), "draws": len(st["draws"])}
+    _log(audit, "import_draws", n=len(rows), first_draw=start + 1, file_sha256=file_sha256(draws))
+    _save(ws, audit)
+    distinct = list(dict.fromkeys(d["id"] for d in rows if d["id"] not in st["hand_counts"]))
+    return {"name": name, "imported": len(rows), "draws": len(st["draws"]), "tables_to_count": distinct}
+
+
+class MemoryWorkspace:
+    """A workspace that lives only in memory: re-checking a past audit from its files
+    (``audit risk --method macro``) writes nothing."""
+
+    path = "<memory>"
+
+    def __init__(self) -> None:
+        self._docs: dict = {}
+
+    def get(self, namespace: str, key: str, default=None):
+        import copy
+
+        return copy.deepcopy(self._docs.get((namespace, key), default))
+
+    def put(self, namespace: str, key: str, body) -> None:
+        import copy
+
+        self._docs[(namespace, key)] = copy.deepcopy(body)
+
+
+def recheck(results: str | Path, draws: str | Path, counts: str | Path, *, risk_limit: float,
+            assertion_kind: str | None = None, manifest: str | Path | None = None, contest: str | None = None,
+            mapping=None, threshold=None, lead=None, seats: int | None = None) -> "Status":
+    """The MACRO risk of a past batch-comparison audit, from its files alone: the results
+    it audited, its draws (in order) and its hand counts."""
+    ws = MemoryWorkspace()
+    plan(ws, results, risk_limit=risk_limit, assertion_kind=assertion_kind, manifest=manifest, contest=contest,
+         mapping=mapping, threshold=threshold, lead=lead, seats=seats, reps=1)
+    import_draws(ws, "default", draws)
+    record(ws, "default", counts)
+    return status(ws, "default")
 
 
 def _read_counts(path: str | Path, choices: Sequence[str]) -> dict[str, dict]:
@@ -457,13 +556,18 @@ class Status:
     transcription_discrepancies: int = 0
     next_round: int | None = None
     note: str = ""
-    risk_by_draw: list = field(default_factory=list)  # largest risk over assertions after each draw
+    risk_by_draw: list = field(default_factory=list)  # MACRO risk after each counted draw
+    risk: float = 1.0  # MACRO Kaplan-Markov P-value (worst taint over assertions per draw)
+    risk_method: str = ("MACRO Kaplan-Markov: per draw the worst taint over all assertions (Stark 2009); "
+                        "one P-value for every assertion")
 
     def summary(self) -> str:
         lines = [f"Audit at risk limit {self.risk_limit:g}: {self.draws_recorded} of {self.draws} draws counted "
-                 f"({self.sampled_units} tables), {self.discrepancies} with discrepancies."]
+                 f"({self.sampled_units} tables), {self.discrepancies} with discrepancies.",
+                 f"Measured risk (MACRO, the worst taint over all assertions in each draw): {self.risk:.4g}."]
         for a in self.assertions:
-            lines.append(f"  {a['name']}: risk {a['risk']:.4g} {'confirmed' if a['confirmed'] else 'not yet confirmed'}")
+            lines.append(f"  {a['name']}: {'confirmed' if a['confirmed'] else 'not yet confirmed'} "
+                         f"(its own Kaplan-Markov P-value {a['risk_assertion']:.4g})")
         lines.append(f"Decision: {self.decision}. {self.note}")
         return "\n".join(lines)
 
@@ -507,14 +611,21 @@ def status(ws, name: str) -> Status:
             disc.add(u)
         per_unit[u] = km.taints(model, np.array([j]), actual[None, :])[0]
     t = np.array([per_unit[u] for u in used]).reshape(len(used), nA)
-    risks = km.km_risk(t, model.total_bound) if used else np.ones(nA)
+    # MACRO: one P-value from each draw's worst taint over all assertions (what the plan's
+    # simulation assumes); each assertion's own Kaplan-Markov P-value is kept for reference
+    # and is never larger.
+    t_macro = t.max(axis=1) if used else np.zeros(0)
+    own = km.km_risk(t, model.total_bound) if used else np.ones(nA)
+    macro = km.macro_risk(t_macro, model.total_bound)
     with np.errstate(divide="ignore"):
-        steps = math.log(1 - 1 / model.total_bound) - np.log1p(-np.minimum(t, 1.0))
-    trajectory = np.minimum(1.0, np.exp(np.cumsum(steps, axis=0))) if used else np.ones((0, nA))
+        steps = math.log(1 - 1 / model.total_bound) - np.log1p(-np.minimum(t_macro, 1.0))
+    trajectory = np.minimum(1.0, np.exp(np.cumsum(steps))) if used else np.ones(0)
     if full_count:
-        risks = np.ones(nA)
+        own, macro = np.ones(nA), 1.0
+    risks = np.full(nA, macro)
     alpha = st["risk_limit"]
-    rows = [{"name": a.name, "risk": float(r), "confirmed": bool(r <= alpha)} for a, r in zip(model.assertions, risks)]
+    rows = [{"name": a.name, "risk": float(r), "risk_assertion": float(o), "confirmed": bool(r <= alpha)}
+            for a, r, o in zip(model.assertions, risks, own)]
     done = all(r["confirmed"] for r in rows)
     # transcription layer: acta as read vs the published digital record
     tr = 0
@@ -538,7 +649,7 @@ def status(ws, name: str) -> Status:
         note = f"Draw {len(used) + 1} ({st['draws'][len(used)]['id']}) is not counted yet."
     else:
         decision = "escalate"
-        worst = float(np.max(risks))
+        worst = float(macro)
         U = model.total_bound
         # draws still needed if no further discrepancy appears
         need = math.ceil(math.log(alpha / worst) / math.log(1 - 1 / U)) if worst > alpha else 0
@@ -546,7 +657,7 @@ def status(ws, name: str) -> Status:
         note = (f"Not confirmed yet: draw at least {next_round} more tables (more if discrepancies continue); "
                 "escalation ends in a full hand count.")
     return Status(alpha, rows, len(set(used)), len(disc), len(st["draws"]), len(used), decision, tr,
-                  next_round, note, trajectory.max(axis=1).round(12).tolist())
+                  next_round, note, trajectory.round(12).tolist(), float(macro))
 
 
 def report(ws, name: str) -> dict:
@@ -582,7 +693,7 @@ def risk_plot_svg(rep: dict) -> str:
     s = rep["status"]
     fig, ax = figure()
     y = s["risk_by_draw"]
-    ax.plot(range(1, len(y) + 1), y, color="black", lw=1.2, label="largest risk over assertions")
+    ax.plot(range(1, len(y) + 1), y, color="black", lw=1.2, label="MACRO risk (worst taint over assertions)")
     ax.axhline(s["risk_limit"], color="firebrick", ls="--", lw=1, label=f"risk limit {s['risk_limit']:g}")
     ax.set_yscale("log")
     ax.set_xlabel("draws counted")

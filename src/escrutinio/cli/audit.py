@@ -95,16 +95,41 @@ def sample_size_cmd(method, risk_limit, results, kind, mapping, contest, manifes
 
 
 @audit.command("risk")
-@click.option("--method", type=click.Choice(["bravo", "supersimple"]), required=True)
-@click.option("--tallies", required=True,
+@click.option("--method", type=click.Choice(["bravo", "supersimple", "macro"]), required=True)
+@click.option("--tallies",
               help="bravo: reported_winner,reported_loser,sample_winner,sample_loser; "
                    "supersimple: n,o1,o2,u1,u2")
 @click.option("--diluted-margin", type=float)
 @click.option("--gamma", type=float, default=1.03905, show_default=True)
 @click.option("--risk-limit", type=float)
+@click.option("--results", type=click.Path(exists=True, dir_okay=False), help="macro: the results the audit checked")
+@click.option("--mapping", default=None, help="macro: mapping TOML (or bundled mapping name) for the results")
+@click.option("--draws", "draws_path", type=click.Path(exists=True, dir_okay=False),
+              help="macro: CSV of the draws in order (column unit)")
+@click.option("--counts", type=click.Path(exists=True, dir_okay=False),
+              help="macro: CSV of hand counts (unit, one column per choice)")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False), help="macro: tables with ballots")
+@click.option("--contest", help="macro: contest in the results file")
+@click.option("--assertions", "kind", default=None,
+              type=click.Choice(["plurality", "majority", "share", "lead", "bolivia", "argentina", "ecuador", "dhondt"]),
+              help="macro: assertion set (default: the rule the mapping declares, else plurality)")
 @click.option("--format", "fmt", type=FORMATS, default="table")
-def risk_cmd(method, tallies, diluted_margin, gamma, risk_limit, fmt):
-    """Measured risk from sample tallies."""
+def risk_cmd(method, tallies, diluted_margin, gamma, risk_limit, results, mapping, draws_path, counts, manifest,
+             contest, kind, fmt):
+    """Measured risk from sample tallies, or (macro) re-check a past batch audit from its files."""
+    if method == "macro":
+        from escrutinio.audit import workflow
+
+        lacking = [o for o, v in (("--results", results), ("--draws", draws_path), ("--counts", counts),
+                                  ("--risk-limit", risk_limit)) if v is None]
+        if lacking:
+            raise UsageError(f"--method macro needs {', '.join(lacking)}")
+        s = workflow.recheck(results, draws_path, counts, risk_limit=risk_limit, assertion_kind=kind,
+                             manifest=manifest, contest=contest, mapping=mapping)
+        _emit(s.to_dict(), fmt, s.summary())
+        return
+    if tallies is None:
+        raise UsageError(f"--method {method} needs --tallies")
     try:
         t = [int(x) for x in tallies.split(",")]
     except ValueError:
@@ -218,6 +243,23 @@ def sample_cmd(seed, ids, n, with_replacement, ceremony, name, workspace, fmt):
     _emit({"sample": [d["id"] for d in out["draws"]], **out}, fmt,
           f"{len(out['draws'])} draws, seed {out.get('seed', seed)}\ndraw\tid\tcounter\n" +
           "\n".join(f"{d['draw']}\t{d['id']}\t{d['counter']}" for d in out["draws"]))
+
+
+@audit.command("import-draws")
+@click.option("--draws", "draws_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="CSV: one row per draw in draw order, column unit (optional draw, counter, value)")
+@click.option("--note", help="where and how the draws were made")
+@click.option("--name", default="default", show_default=True)
+@click.option("--workspace", default="escrutinio.duckdb", show_default=True)
+@click.option("--format", "fmt", type=FORMATS, default="table")
+def import_draws_cmd(draws_path, note, name, workspace, fmt):
+    """Record a sample drawn elsewhere, to re-check a past audit's hand counts."""
+    from escrutinio.audit import workflow
+
+    with _workspace(workspace) as ws:
+        out = workflow.import_draws(ws, name, draws_path, note=note)
+    _emit(out, fmt, f"Imported {out['imported']} draws ({len(out['tables_to_count'])} tables to count). The risk is "
+                    "valid only if they were drawn with replacement, proportional to the plan's error bounds.")
 
 
 @audit.command("record")
