@@ -167,15 +167,23 @@ class Design:
 # ------------------------------------------------------------------ frame
 def frame_sha256(units: pl.Series, registered: pl.Series) -> str:
     """SHA-256 of the canonical frame text (see module docstring)."""
-    f = pl.DataFrame({"unit": units, "registered": registered}).sort("unit")
-    text = f.select(pl.concat_str([pl.col("unit"), pl.lit(","), pl.col("registered").cast(pl.Utf8), pl.lit("\n")]))
-    return hashlib.sha256("".join(text.to_series().to_list()).encode("utf-8")).hexdigest()
+    return frame_hashes(units, registered)[0]
 
 
-def strata_sha256(units: pl.Series, strata: pl.Series) -> str:
-    f = pl.DataFrame({"unit": units, "stratum": strata}).sort("unit")
-    text = f.select(pl.concat_str([pl.col("unit"), pl.lit("\t"), pl.col("stratum"), pl.lit("\n")]))
-    return hashlib.sha256("".join(text.to_series().to_list()).encode("utf-8")).hexdigest()
+def frame_hashes(units: pl.Series, registered: pl.Series, strata: pl.Series | None = None) -> tuple[str, str | None]:
+    """SHA-256 of the canonical frame text and of the canonical strata text."""
+    cols = {"unit": units, "registered": registered}
+    if strata is not None:
+        cols["stratum"] = strata
+    f = pl.DataFrame(cols).sort("unit")
+
+    def digest(parts) -> str:
+        text = f.select(pl.concat_str(parts).alias("t")).to_series().str.join("").item()
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    frame = digest([pl.col("unit"), pl.lit(","), pl.col("registered").cast(pl.Utf8), pl.lit("\n")])
+    strata_hash = digest([pl.col("unit"), pl.lit("\t"), pl.col("stratum"), pl.lit("\n")]) if strata is not None else None
+    return frame, strata_hash
 
 
 def stratum_labels(frame: pl.DataFrame, levels: Sequence[str], by: Sequence[str]) -> pl.Series:
@@ -387,8 +395,7 @@ def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), l
     nh = allocate(N, weights, n, min_per_stratum)
 
     chosen = pick(ticket_order(units.to_list(), seed), codes, N, nh)  # in national ticket order
-    unit_list = units.to_list()
-    sample = [unit_list[i] for i in chosen]
+    sample = units.gather(chosen).to_list()
     sample_strata = [names[codes[i]] for i in chosen]
 
     first = []
@@ -406,9 +413,10 @@ def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), l
         if previous.source:
             notes.append(f"expected margins use the variance of {previous.source}")
     bound = worst_case_margin(N, nh, reg_sum / N, reg_sq / N, z)
+    frame_hash, strata_hash = frame_hashes(units, registered, labels)
     frame_info = {"source": source, "units": int(total_units), "registered": int(reg.sum()),
-                  "sha256": frame_sha256(units, registered), "canonical_form": FRAME_FORM,
-                  "strata_sha256": strata_sha256(units, labels), "strata_canonical_form": STRATA_FORM}
+                  "sha256": frame_hash, "canonical_form": FRAME_FORM,
+                  "strata_sha256": strata_hash, "strata_canonical_form": STRATA_FORM}
     return Design(seed=seed, n=int(nh.sum()), allocation=allocation, strata_by=list(strata), strata=strata_out,
                   sample=sample, sample_strata=sample_strata, frame=frame_info, collapsed=sorted(small),
                   expected_moe=moe, expected_moe_bound=bound, level=level, first_draws=first, notes=notes)

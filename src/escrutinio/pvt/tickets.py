@@ -25,12 +25,13 @@ _SHIFT = np.uint64(32)
 def digests(ids: Sequence[str] | Sequence[bytes], seed) -> np.ndarray:
     """SHA-256 of ``hex(SHA256(str(seed))) + id`` for every id (str, or UTF-8 bytes
     already encoded): an (N, 8) uint64 array of the digest's big-endian 32-bit limbs."""
-    prefix = sha256_hex(str(seed)).encode("ascii")
+    prefix = sha256_hex(str(seed))
     sha = hashlib.sha256
-    if ids and isinstance(ids[0], str):
-        raw = b"".join([sha((prefix.decode("ascii") + i).encode("utf-8")).digest() for i in ids])
+    if len(ids) and isinstance(ids[0], str):
+        raw = b"".join([sha((prefix + i).encode("utf-8")).digest() for i in ids])
     else:
-        raw = b"".join([sha(prefix + i).digest() for i in ids])
+        pb = prefix.encode("ascii")
+        raw = b"".join([sha(pb + i).digest() for i in ids])
     return np.frombuffer(raw, dtype=">u4").reshape(-1, 8).astype(np.uint64)
 
 
@@ -67,7 +68,7 @@ def ticket_order(ids: Sequence[str], seed, encoded: Sequence[bytes] | None = Non
     if len(ids) == 0:
         return np.zeros(0, dtype=np.int64)
     keys = order_keys(digests(encoded if encoded is not None else ids, seed))
-    order = np.argsort(keys, kind="stable")
+    order = np.argsort(keys)  # equal keys are re-ordered below, so no need for a stable sort
     sk = keys[order]
     tied = np.flatnonzero(sk[1:] == sk[:-1])
     if tied.size:
@@ -86,7 +87,8 @@ def pick(order: np.ndarray, codes: np.ndarray, sizes: np.ndarray, take: np.ndarr
     ``take[h]`` tables that come first in ``order``. Returns their indexes in ``order``'s
     (national ticket) order."""
     codes_ord = codes[order]
-    by_stratum = np.argsort(codes_ord, kind="stable")
+    small = codes_ord.astype(np.int16) if len(sizes) < 2 ** 15 else codes_ord  # radix sort
+    by_stratum = np.argsort(small, kind="stable")
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     rank = np.empty(len(order), dtype=np.int64)
     rank[by_stratum] = np.arange(len(order)) - starts[codes_ord[by_stratum]]

@@ -1,0 +1,125 @@
+"""Benchmark and figures for the parallel vote tabulation (docs/pvt.md). Prints; asserts nothing.
+
+    python benchmarks/bench_pvt.py            # everything
+    python benchmarks/bench_pvt.py speed      # only the 1,000,000-table timings
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from escrutinio.io import read_election
+from escrutinio.law.presidential import preset
+from escrutinio.pvt.calibration import coverage, frame_codes, samples, simulate_election
+from escrutinio.pvt.design import Previous, make_design
+from escrutinio.pvt.estimate import estimate
+
+DATA = Path(__file__).parents[1] / "examples" / "bolivia" / "2019"
+
+
+def best_of(label, fn, repeat=3):
+    """Best wall-clock time of ``repeat`` runs, and the CPU time of that run (on a shared
+    machine the CPU time is the steadier figure)."""
+    runs, out = [], None
+    for _ in range(repeat):
+        t, c = time.perf_counter(), time.process_time()
+        out = fn()
+        runs.append((time.perf_counter() - t, time.process_time() - c))
+    wall, cpu = min(runs)
+    print(f"  {label}: best {wall:.3f} s wall ({cpu:.3f} s CPU) of {repeat} (all: {', '.join(f'{w:.3f}' for w, _ in runs)})")
+    return out
+
+
+def million(P=1_000_000, seed=0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    dept = rng.integers(0, 9, P)
+    reg = rng.integers(80, 300, P)
+    emitted = rng.binomial(reg, 0.85)
+    invalid = rng.binomial(emitted, 0.05)
+    valid = emitted - invalid
+    p = np.clip(0.3 + 0.05 * dept + rng.normal(0, 0.1, P), 0.01, 0.99)
+    a = rng.binomial(valid, p)
+    b = rng.binomial(valid - a, 0.7)
+    blank = invalid // 2
+    return pl.DataFrame({"unit": [f"{100000000 + i}" for i in range(P)], "country": "Synthetic",
+                         "department": [f"D{d}" for d in dept], "registered": reg, "A": a, "B": b,
+                         "C": valid - a - b, "blank": blank, "null": invalid - blank, "emitted": emitted})
+
+
+def speed():
+    print(f"== speed: 1,000,000 tables (generated), 9 strata; load average {' '.join(f'{v:.1f}' for v in os.getloadavg())} "
+          f"on {os.cpu_count()} CPUs ==")
+    f = million()
+    roll = f.select("unit", "country", "department", "registered")
+    rule = preset("bolivia")
+    for n in (3_000, 100_000):
+        d = best_of(f"design n = {n:,} (hash the frame, tickets for 1,000,000 tables, allocate, select)",
+                    lambda: make_design(roll, n, 2026, ["department"], ["country", "department"]))
+        best_of(f"estimate n = {n:,} from a 1,000,000-row reports frame (select the sample, ratio estimates, "
+                f"covariance, 20,000 verdict draws)", lambda: estimate(d, f, ["A", "B", "C"], rule))
+
+
+def bolivia():
+    print("== calibration: 2019 cómputo, 500 designs (seeds 1..500), n = 1,500, strata = department, proportional ==")
+    snap = read_election([str(DATA / "computo_2019-10-25.csv.gz")]).snapshots[0]
+    f = snap.counted()
+    levels = list(snap.levels)
+    d = make_design(f, 1500, 0, ["department"], levels)
+    codes = frame_codes(f, levels, d)
+    N = np.array([v["tables"] for v in d.strata.values()])
+    nh = np.array([v["sample"] for v in d.strata.values()])
+    t = time.perf_counter()
+    (rows,) = samples(f["unit"].to_list(), range(1, 501), codes, N, [nh])
+    mas, cc, x = (f[c].to_numpy().astype(float) for c in ("MAS - IPSP", "CC", "valid"))
+    truth = [100 * mas.sum() / x.sum(), 100 * (mas.sum() - cc.sum()) / x.sum()]
+    cov = coverage(np.column_stack([mas, mas - cc]), x, codes, N, rows, truth, ["MAS - IPSP share", "lead MAS - CC"])
+    print(cov.summary())
+    print(f"  ({time.perf_counter() - t:.1f} s for 500 designs and estimates)")
+
+
+def simulated():
+    print("== simulated elections with strong stratum effects (6 strata, 20,000 tables), n = 1,000, 500 designs ==")
+    for sim_seed in (0, 1):
+        cur, prev = simulate_election(sim_seed)
+        levels = ["country", "region"]
+        previous = Previous(prev, ["A", "B", "C"])
+        dp = make_design(cur, 1000, 0, ["region"], levels, previous=previous)
+        dn = make_design(cur, 1000, 0, ["region"], levels, allocation="neyman", previous=previous)
+        codes = frame_codes(cur, levels, dp)
+        N = np.array([v["tables"] for v in dp.strata.values()])
+        alloc = [np.array([v["sample"] for v in dd.strata.values()]) for dd in (dp, dn)]
+        rp, rn = samples(cur["unit"].to_list(), range(1, 501), codes, N, alloc)
+        a, b = cur["A"].to_numpy().astype(float), cur["B"].to_numpy().astype(float)
+        x = a + b + cur["C"].to_numpy().astype(float)
+        truth = [100 * a.sum() / x.sum(), 100 * (a.sum() - b.sum()) / x.sum()]
+        print(f" simulation seed {sim_seed}; allocation proportional {alloc[0].tolist()}, Neyman {alloc[1].tolist()}")
+        for label, rows, d in (("proportional", rp, dp), ("Neyman", rn, dn)):
+            c = coverage(np.column_stack([a, a - b]), x, codes, N, rows, truth, ["A share", "lead A - B"])
+            print(f" {label}: expected margin from the previous election: A ±{d.expected_moe['A']:.3f}, "
+                  f"lead ±{d.expected_moe['lead (A - B)']:.3f}")
+            print("  " + c.summary().replace("\n", "\n  "))
+
+
+def worked_example():
+    print("== worked example: seed 7, the 2019 roll, first 5 draws ==")
+    from escrutinio.io import read_roll
+
+    roll = read_roll(DATA / "computo_2019-10-25.csv.gz")
+    levels = [c for c in roll.columns if c not in ("unit", "unit_id", "place_id", "registered")]
+    d = make_design(roll, 1500, "7", ["department"], levels)
+    print(f"  SHA256('7') = {d.first_draws[0]['hashed'][:64]}")
+    for i, fd in enumerate(d.first_draws, 1):
+        print(f"  {i}. unit {fd['unit']} ({fd['stratum']}): SHA256({fd['hashed'][:8]}...{fd['hashed'][56:]}) = "
+              f"{fd['sha256']}\n     ticket {fd['ticket']}")
+    print(f"  frame SHA-256 {d.frame['sha256']}; strata SHA-256 {d.frame['strata_sha256']}")
+
+
+if __name__ == "__main__":
+    parts = sys.argv[1:] or ["speed", "bolivia", "simulated", "worked_example"]
+    for p in parts:
+        globals()[p]()
