@@ -51,6 +51,12 @@ def read(paths, mapping=None, combine: bool = False, count_withdrawn: bool = Fal
     if isinstance(paths, (str, Path)):
         paths = [paths]
     paths = [str(p) for p in paths]
+    seen: dict[Path, str] = {}
+    for p in paths:
+        key = Path(p.split("::", 1)[0]).resolve()
+        if key in seen and p == seen[key]:
+            raise UsageError(f"{p} is given twice: each file is read once")
+        seen.setdefault(key, p)
     for p in paths:
         if Path(p).is_dir():
             raise UsageError(f"{p} is a directory: pass the files in it (e.g. {p.rstrip('/')}/*.csv)")
@@ -121,7 +127,7 @@ def resolve_rule(rule, election: Election | None = None):
     try:
         return presidential.preset(key)
     except KeyError as exc:
-        raise UsageError(str(exc)) from exc
+        raise UsageError(exc.args[0] if exc.args else str(exc)) from exc
 
 
 def series_to_tabulate(election: Election, contest: str, each_snapshot: bool = False) -> list[Snapshot]:
