@@ -195,3 +195,23 @@ def serious_violations(page) -> list[dict]:
 
 def describe(violations: list[dict]) -> str:
     return json.dumps(violations, indent=1, ensure_ascii=False)
+
+
+@pytest.fixture
+def shoot():
+    """shoot(page, name): a full-page screenshot into tests/_artifacts/screenshots/."""
+    return screenshot
+
+
+@pytest.fixture
+def axe():
+    """axe(page) -> axe-core's serious and critical violations, as readable JSON text ('' when none)."""
+    def run(page) -> str:
+        bad = serious_violations(page)
+        return describe(bad) if bad else ""
+    return run
+
+
+@pytest.fixture(scope="session")
+def bolivia_2019():
+    return {"computo": COMPUTO_2019, "trep": TREP_2019}

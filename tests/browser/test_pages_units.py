@@ -148,3 +148,11 @@ def test_catalogue_template_is_current():
     known = {m.id for m in pot if m.id}
     assert len(found) > 100
     assert found - known == set(), "run pybabel extract (see locale/babel.cfg)"
+
+
+def test_every_template_compiles_in_both_languages():
+    from escrutinio.server.pages.views import ENVIRONMENTS, TEMPLATES
+
+    for env in ENVIRONMENTS.values():
+        for path in TEMPLATES.glob("*.html"):
+            env.get_template(path.name)

@@ -5,6 +5,9 @@
 static files live in ``static/`` (served at ``/static``), the templates in ``templates/``
 and the gettext catalogues in ``escrutinio/server/locale/``.
 """
+from escrutinio.server.pages import data
 from escrutinio.server.pages.views import STATIC, router
+
+router.include_router(data.router)
 
 __all__ = ["STATIC", "router"]

@@ -175,8 +175,8 @@ def lead_chart(series: list[dict], projection: dict | None, threshold: float | N
                              s["counted_pct"], float(s["lead"])))
     if threshold is not None:
         chart.threshold_y = round(chart.y(threshold), 1)
-    if chart.projection is not None and pts[-1]["counted_pct"] < 100:
-        last = pts[-1]
+    last = next((s for s in pts if s.get("latest")), pts[-1])   # the projection is made from the latest snapshot
+    if chart.projection is not None and last["counted_pct"] < 100:
         x0, y0 = chart.x(last["counted_pct"]), chart.y(float(last["lead"]))
         x1 = chart.x(100)
         chart.fan = [(round(x0, 1), round(y0, 1)), (round(x1, 1), round(chart.y(chart.projection["hi"]), 1)),

@@ -12,8 +12,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import jinja2
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from escrutinio.server.pages import client, figures
 from escrutinio.server.pages.i18n import (LANG_COOKIE, LANGUAGE_NAMES, LOCALES, Formatter, negotiate,
@@ -56,8 +56,10 @@ async def current_user(request: Request) -> dict | None:
     """The logged-in user ({"id", "name", "role"}) or None (public reader)."""
     if not client.token_of(request):
         return None
-    reply = await client.get(request, "/pages/session.json")
-    return reply.body if reply.ok and isinstance(reply.body, dict) else None
+    reply = await client.get(request, "/api/v1/me")
+    if not reply.ok or not isinstance(reply.body, dict) or reply.body.get("id") is None:
+        return None
+    return reply.body
 
 
 def _with_lang(request: Request, code: str) -> str:
@@ -104,24 +106,6 @@ async def _gate(request: Request, roles: tuple[str, ...]):
 
 # --- session -------------------------------------------------------------------------------
 
-def _session_dependency():
-    try:
-        from escrutinio.server.auth import require
-    except ImportError:  # the server's auth module is not installed: nobody is logged in
-        def refuse():
-            from fastapi import HTTPException
-            raise HTTPException(401, "authentication unavailable")
-        return refuse
-    return require(*client.ROLES)
-
-
-@router.get("/pages/session.json")
-async def session_json(user=Depends(_session_dependency())):
-    """Who the caller is, as the API's own auth sees them (used by the pages' navigation)."""
-    get = user.get if isinstance(user, dict) else (lambda k: getattr(user, k, None))
-    return {"id": get("id"), "name": get("name"), "role": get("role")}
-
-
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, next: str = "/"):
     return render(request, "login.html", user=await current_user(request), next=_safe_next(next), error=None)
@@ -136,8 +120,8 @@ async def login(request: Request, token: str = Form(""), next: str = Form("")):
     if not _same_origin(request):
         return JSONResponse({"error": "cross-origin form refused"}, status_code=403)
     token = token.strip()
-    reply = await client.call(request, "GET", "/pages/session.json", token=token) if token else None
-    if reply is None or not reply.ok:
+    reply = await client.call(request, "GET", "/api/v1/me", token=token) if token else None
+    if reply is None or not reply.ok or not isinstance(reply.body, dict) or reply.body.get("id") is None:
         return render(request, "login.html", status=401, user=None, next=_safe_next(next),
                       error="invalid")
     role = reply.body.get("role")
@@ -169,7 +153,7 @@ async def _results_context(request: Request, contest: str | None) -> dict:
     ranked = figures.ranked_choices(result)
     projection = await client.get(request, "/api/v1/projection", contest=contest)
     projection_body = projection.body if projection.ok and isinstance(projection.body, dict) else None
-    places = await client.get(request, "/api/v1/places", contest=contest)
+    places = await client.get(request, "/pages/places.json", contest=contest)
     place_list = places.body if places.ok and isinstance(places.body, list) else (
         places.body.get("places") if places.ok and isinstance(places.body, dict) else None)
     series = await client.get(request, "/pages/series.json", contest=contest)
@@ -184,7 +168,7 @@ async def _results_context(request: Request, contest: str | None) -> dict:
         projection=projection_body, map=figures.dot_map(place_list, palette) if place_list else None,
         rows=rows, top=ranked[:3],
         projection_url="/api/v1/projection?" + urlencode({"contest": contest}),
-        places_url="/api/v1/places?" + urlencode({"contest": contest}),
+        places_url="/pages/places.json?" + urlencode({"contest": contest}),
         series_url="/pages/series.json?" + urlencode({"contest": contest}),
     )
     return ctx
@@ -309,15 +293,15 @@ async def resolve_index(request: Request, done: str | None = None):
 
 def _resolution_case(item: dict) -> dict:
     """Both entries side by side, field by field, with the differing fields marked."""
-    first = item.get("first") or {}
-    second = item.get("second") or {}
-    first_values = first.get("values", first) if isinstance(first, dict) else {}
-    second_values = second.get("values", second) if isinstance(second, dict) else {}
-    choices = list(item.get("choices") or [k for k in first_values if k not in ("blank", "null", "registered", "emitted")])
-    names = _field_names(choices)
-    rows = [(n, first_values.get(n), second_values.get(n), first_values.get(n) != second_values.get(n)) for n in names]
+    entries = item.get("entries") or []
+    first = (entries[0].get("values") if entries else None) or {}
+    second = (entries[1].get("values") if len(entries) > 1 else None) or {}
+    names = list(first) or list(second)
+    totals = [n for n in ("blank", "null", "registered", "emitted") if n in names]
+    names = [n for n in names if n not in totals] + totals      # the acta's order: choices, then totals
+    rows = [(n, first.get(n), second.get(n), bool(second) and first.get(n) != second.get(n)) for n in names]
     return {"unit": item.get("unit"), "contest": item.get("contest"), "state": item.get("state"), "rows": rows,
-            "findings": item.get("findings") or [], "levels": item.get("levels") or {}}
+            "findings": item.get("findings") or [], "since": item.get("since")}
 
 
 @router.post("/resolve/{unit}")
@@ -356,17 +340,16 @@ async def discrepancies(request: Request, contest: str | None = None, area: str 
         if user is None:
             return RedirectResponse("/login?" + urlencode({"next": "/discrepancies"}), status_code=303)
         return render(request, "forbidden.html", status=403, user=user, roles=OBSERVER_ROLES)
-    body = reply.body
-    items = body if isinstance(body, list) else (body.get("discrepancies", []) if isinstance(body, dict) else [])
-    only = body.get("only_in", []) if isinstance(body, dict) else []
-    by_area = body.get("by_area", []) if isinstance(body, dict) else []
-    for d in items:
-        if d.get("official") is not None and d.get("copy") is not None:
-            d.setdefault("size", abs(int(d["copy"]) - int(d["official"])))
+    items = reply.body if reply.ok and isinstance(reply.body, list) else []
+    by_area = await client.get(request, "/api/v1/discrepancies/by-area", contest=contest)
+    only = await client.get(request, "/api/v1/discrepancies/only-in", contest=contest)
     fields_seen = sorted({d.get("field") for d in items if d.get("field")})
-    return render(request, "discrepancies.html", user=user, items=items, only_in=only, by_area=by_area, params=params,
-                  fields_seen=fields_seen, json_url="/api/v1/discrepancies?" + urlencode({k: v for k, v in params.items() if v}),
-                  error=None if reply.ok else reply.error)
+    return render(request, "discrepancies.html", user=user, items=items, params=params, fields_seen=fields_seen,
+                  by_area=by_area.body.get("areas", []) if by_area.ok and isinstance(by_area.body, dict) else [],
+                  by_area_level=by_area.body.get("level") if by_area.ok and isinstance(by_area.body, dict) else None,
+                  only_in=only.body if only.ok and isinstance(only.body, dict) else None,
+                  json_url="/api/v1/discrepancies?" + urlencode({k: v for k, v in params.items() if v}),
+                  error=None if reply.ok or reply.status == 404 else reply.error)
 
 
 @router.post("/discrepancies/explain")
@@ -394,14 +377,3 @@ async def audit_page(request: Request):
     user = await current_user(request)
     reply = await client.get(request, "/api/v1/audit/status")
     return render(request, "audit.html", user=user, audit=reply.body if reply.ok and isinstance(reply.body, dict) else None)
-
-
-@router.get("/static/{path:path}", include_in_schema=False)
-async def static_file(path: str):
-    """Fallback for the static folder when the app does not mount it (contract C5 says it does)."""
-    target = (STATIC / path).resolve()
-    if STATIC not in target.parents or not target.is_file():
-        return Response(status_code=404)
-    types = {".css": "text/css", ".js": "text/javascript", ".png": "image/png", ".svg": "image/svg+xml"}
-    return Response(target.read_bytes(), media_type=types.get(target.suffix, "application/octet-stream"),
-                    headers={"Cache-Control": "public, max-age=3600"})

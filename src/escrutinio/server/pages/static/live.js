@@ -32,12 +32,9 @@
 
   if (window.EventSource) {
     var source = new EventSource("/api/v1/events");
-    ["snapshot", "entry", "discrepancy", "checkpoint", "pvt", "message"].forEach(function (name) {
-      source.addEventListener(name, function (ev) {
-        var kind = name;
-        try { kind = JSON.parse(ev.data).kind || name; } catch (e) { /* not JSON: refresh anyway */ }
-        if (kind === "snapshot" || name === "snapshot" || kind === "official_snapshot" || name === "message") { schedule(); }
-      });
+    // The public page shows the official count and its projection: those two kinds change it.
+    ["snapshot", "projection"].forEach(function (name) {
+      source.addEventListener(name, schedule);
     });
     source.addEventListener("open", function () { say(status.getAttribute("data-connected")); });
     source.addEventListener("error", function () { say(status.getAttribute("data-offline")); });
