@@ -56,7 +56,9 @@ def _emit(payload: dict, text: str, fmt: str) -> None:
 
 @main.command("seats")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False))
-@click.option("--preset", type=click.Choice(["bolivia"]), help="Country rules to apply to the count files.")
+@click.option("--preset", default=None, metavar="bolivia|LAW.toml",
+              help="Country rules to apply to the count files: bolivia, or a law TOML file declaring chambers "
+                   "(docs/seats.md). Default: the law file the mapping's [law] names.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Preset option (repeatable), e.g. threshold_base=department, special_in_base=true.")
 @click.option("--roll", type=click.Path(exists=True, dir_okay=False),
@@ -79,8 +81,11 @@ def seats(paths, preset, options, roll, mapping, method_name, n_seats, votes, th
             raise UsageError("use either count files with --preset, or --method/--seats/--votes, not both")
         if not paths:
             raise UsageError("--preset needs count files (PATH...)")
-        if preset is None:
-            raise UsageError("count files need --preset (available: bolivia)")
+        if preset is None or preset.lower().endswith(".toml"):
+            _law_file(paths, preset, mapping, options, roll, tie, seed, fmt, simulations)
+            return
+        if preset != "bolivia":
+            raise UsageError(f"--preset {preset!r}: use bolivia, or the path of a law TOML file (docs/seats.md)")
         _preset(paths, preset, options, roll, mapping, tie, seed, fmt, simulations)
         return
     if options or roll or simulations:
@@ -105,6 +110,28 @@ def seats(paths, preset, options, roll, mapping, method_name, n_seats, votes, th
         text += "\n\nQuotients (seats won + the next one):"
         for p, row in table.items():
             text += f"\n  {p:<{width}} " + "  ".join("inf" if q == float("inf") else f"{q:,.2f}" for q in row)
+    _emit(payload, text, fmt)
+
+
+def _law_file(paths, law_path, mapping, options, roll, tie, seed, fmt, simulations):
+    """Chambers declared by a law TOML file (``--preset FILE``, or the mapping's [law] file)."""
+    from escrutinio.io import _resolve_mapping, read_election
+    from escrutinio.law.lawfile import load_law, seats_from_election
+
+    if options or roll or simulations:
+        raise UsageError("--option, --roll and --probabilities go with --preset bolivia")
+    if law_path is None:
+        m = _resolve_mapping(mapping) if mapping else None
+        law_path = m.law_file if m is not None else None
+        if law_path is None:
+            raise UsageError("count files need rules: --preset bolivia, --preset LAW.toml (a law file declaring "
+                             "chambers, docs/seats.md), or a mapping whose [law] names such a file")
+    law = load_law(law_path)
+    election = read_election(list(paths), mapping=mapping)
+    results = seats_from_election(election, law, tie=tie, seed=seed)
+    payload = {"law": {"name": law.name, "file": str(law_path)},
+               "chambers": {k: r.to_dict() for k, r in results.items()}}
+    text = "\n\n".join([f"Rules in force: {law.name} ({law_path})"] + [r.summary() for r in results.values()])
     _emit(payload, text, fmt)
 
 

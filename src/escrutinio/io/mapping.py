@@ -67,6 +67,7 @@ class Mapping:
     derive: dict[str, list] = field(default_factory=dict)
     detect_columns: list[str] = field(default_factory=list)
     preset: str | None = None
+    law_file: str | None = None
     source_file: str = ""
 
     # ----------------------------------------------------------------- load
@@ -184,7 +185,8 @@ class Mapping:
             withdrawn_rule=bool(ch.get("withdrawn_rule", True)),
             derive=dict(doc.get("derive", {})),
             detect_columns=list(doc.get("detect", {}).get("columns", [])),
-            preset=doc.get("law", {}).get("preset"),
+            preset=_law_preset(doc.get("law", {}), origin),
+            law_file=_law_file(doc.get("law", {}), origin),
             source_file=origin,
         )
         if not m.choices and not m.contest_choices:
@@ -347,6 +349,32 @@ class Mapping:
             place_level=self.place_level,
             area_level=self.area_level,
         )
+
+
+def _law_file(law: dict, origin: str) -> str | None:
+    """``[law] file = "law.toml"``, resolved next to the mapping."""
+    f = law.get("file")
+    if not f:
+        return None
+    p = Path(f)
+    if not p.is_absolute() and origin and not origin.startswith("<"):
+        p = Path(origin).parent / p
+    if not p.is_file():
+        raise MappingError(f"{origin}: [law] file {f!r} not found (looked for {p})")
+    return str(p)
+
+
+def _law_preset(law: dict, origin: str) -> str | None:
+    """The presidential rule a mapping declares: a preset name, else its law file's."""
+    if law.get("preset"):
+        return str(law["preset"])
+    path = _law_file(law, origin)
+    if path:
+        from escrutinio.law.lawfile import load_law
+
+        if load_law(path).presidential is not None:
+            return path
+    return None
 
 
 def _default_label(path: str, exported_at: datetime | None) -> str:

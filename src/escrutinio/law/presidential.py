@@ -171,8 +171,10 @@ def decide(rule: PresidentialRule, votes: Mapping[str, int]) -> Verdict:
         tied = [n for n, v in ranked if v == w]
         return Verdict(outcome="tie", winner=None, runner_up=None, explanation=f"Exact tie at the top between {tied} with {w:,} votes each; the law's tie-break applies.", **common)
     if rule.kind == "plurality":
+        said = (" No presidential rule is declared for these files (--rule, or the mapping's [law]): plurality "
+                "applies by default." if rule.source == DEFAULT_SOURCE else "")
         return Verdict(outcome="winner", winner=wname, runner_up=rname,
-                       explanation=f"{wname} wins by plurality with {float(Fraction(w, total) * 100):.2f}% ({w - r:,} votes ahead of {rname}).", **common)
+                       explanation=f"{wname} wins by plurality with {float(Fraction(w, total) * 100):.2f}% ({w - r:,} votes ahead of {rname}).{said}", **common)
     conditions: list[Condition] = []
     deciding = None
     for i, c in enumerate(rule.clauses):
@@ -225,7 +227,31 @@ def presets() -> dict[str, PresidentialRule]:
 
 
 def preset(name: str) -> PresidentialRule:
+    """A bundled preset by name, or the ``[presidential]`` rule of a law TOML file
+    (:mod:`escrutinio.law.lawfile`) given by its path."""
     all_ = presets()
-    if name not in all_:
-        raise KeyError(f"no presidential rule preset {name!r}; presets: {sorted(all_)}")
-    return all_[name]
+    if name in all_:
+        return all_[name]
+    if str(name).lower().endswith(".toml"):
+        from escrutinio.law.lawfile import load_law
+
+        law = load_law(name)
+        if law.presidential is None:
+            raise KeyError(f"law file {name} declares no [presidential] rule")
+        return law.presidential
+    raise KeyError(f"no presidential rule preset {name!r}; presets: {sorted(all_)}, or a law TOML file")
+
+
+DEFAULT_SOURCE = ("default: no presidential rule is declared for these files (--rule, or the mapping's [law]); "
+                  "plurality applies")
+
+
+def resolve(name: str | None = None, declared: str | None = None) -> PresidentialRule:
+    """The rule in force: the one asked for (``--rule``), else the one the mapping
+    declares, else plurality, marked as a default so that the verdict says so."""
+    key = name or declared
+    if key:
+        return preset(key)
+    from dataclasses import replace
+
+    return replace(preset("plurality"), source=DEFAULT_SOURCE)
