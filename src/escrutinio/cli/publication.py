@@ -42,8 +42,12 @@ def run_verification(source_arg: str, public_key: str | None = None, checkpoints
         cps = source.checkpoints()
         is_server = isinstance(source, ServerSource)
         server_proof = None
+        proof_error = None
         if inclusion and is_server:
-            server_proof = source.inclusion(inclusion, contest)
+            try:
+                server_proof = source.inclusion(inclusion, contest)
+            except UsageError as exc:
+                proof_error = str(exc)
         observer = UnitRecords(inclusion, contest) if inclusion else None
         lines = source.lines()
         if save:
@@ -66,8 +70,14 @@ def run_verification(source_arg: str, public_key: str | None = None, checkpoints
             for a, b in zip(ordered, ordered[1:]):
                 if a.tree_size == b.tree_size or b.tree_size > report.entries:
                     continue
-                doc = source.consistency(a.tree_size, b.tree_size)
-                path = [bytes.fromhex(h) for h in doc.get("proof", [])]
+                try:
+                    doc = source.consistency(a.tree_size, b.tree_size)
+                    path = [bytes.fromhex(h) for h in doc.get("proof", [])]
+                except (UsageError, ValueError, TypeError, AttributeError) as exc:
+                    report.problems.append(Problem(
+                        f"the server cannot prove consistency from size {a.tree_size} to {b.tree_size}: {exc}",
+                        checkpoint=b.id))
+                    continue
                 if not verify_consistency(a.tree_size, b.tree_size, bytes.fromhex(a.root_hash),
                                           bytes.fromhex(b.root_hash), path):
                     report.problems.append(Problem(
@@ -87,7 +97,9 @@ def run_verification(source_arg: str, public_key: str | None = None, checkpoints
                     if seen is None or seen["seq"] != p["seq"]:
                         problems.append("the server proves an entry that is not the unit's latest record in the log")
                 results.append({**p, "ok": not problems, "problems": problems})
-            if not results:
+            if proof_error:
+                report.problems.append(Problem(f"the server gives no inclusion proof for unit {inclusion!r}: {proof_error}"))
+            elif not results:
                 report.problems.append(Problem(f"no published record of unit {inclusion!r} in the log"))
             for r in results:
                 if not r["ok"]:

@@ -315,17 +315,20 @@ class _Verifier:
             self.problem(f"entry {seq} appears again after entry {self.expected_seq - 1} (duplicated or reordered)",
                          seq=seq)
             gap = True
-        if not gap and obj["prev"] != self.prev:
+        stored = obj.get("hash")
+        altered = stored is not None and stored != digest
+        if altered:
+            self.problem(f"entry {seq}'s content hashes to {digest[:16]}..., but the log records {stored[:16]}...: "
+                         f"it was altered after it was written (or moved: its seq is part of its content)", seq=seq)
+        elif not gap and obj["prev"] != self.prev:
             if seq == 0:
                 self.problem(f"the first entry's prev is {obj['prev'][:16]}..., not 64 zeros", seq=0)
             else:
+                # This entry is intact (its own hash holds, when published), so the one
+                # before no longer hashes to what was written then.
                 self.problem(f"entry {seq - 1} does not hash to the prev that entry {seq} records "
                              f"({self.prev[:16]}... != {obj['prev'][:16]}...): entry {seq - 1} was altered, "
                              f"replaced or reordered after entry {seq} was written", seq=seq - 1)
-        stored = obj.get("hash")
-        if stored is not None and stored != digest:
-            self.problem(f"entry {seq}'s content hashes to {digest[:16]}..., but the log records {stored[:16]}...: "
-                         f"it was altered after it was written", seq=seq)
         # The chain continues from what the next entry should reference, so one altered
         # entry is reported once rather than at every later entry.
         self.prev = stored if stored is not None else digest

@@ -1,0 +1,180 @@
+"""Signed checkpoints of the results log, and the static publication they write.
+
+``maybe_sign(session, settings, force=False)`` (contract C3) signs the current tree head
+when the log has grown since the last checkpoint: always after an official snapshot
+(``force=True``), and at most once per ``settings.checkpoint_interval`` otherwise (the
+server's background task calls it once a minute while the log grows; several worker
+processes calling it at once add at most one checkpoint per interval each).
+
+Each new checkpoint also writes an immutable folder that any web server or CDN can
+serve as static files, under ``<data_dir>/publication/<tree size, 12 digits>/``::
+
+    checkpoint.json        the signed checkpoint
+    public-key.pem         the key that signed it
+    log-segment.jsonl      the log entries since the previous folder (concatenate the
+                           folders' segments in order to get the whole log)
+    results/<contest>/<source>-<level>.json   results per level (the API's JSON)
+    actas.parquet          the official actas in force (one row per acta and contest)
+    MANIFEST.json          SHA-256 of every file above
+
+``escrutinio verify-log <data_dir>/publication`` verifies the lot offline.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from escrutinio.publication.checkpoint import Checkpoint, key_id, load_private_key, public_pem, sign
+from escrutinio.publication.entry import utc_now
+from escrutinio.server.storage import publication as repo
+
+log = logging.getLogger("escrutinio.server.checkpointing")
+PUBLICATION_DIR = "publication"
+
+
+def _age_seconds(time: str) -> float:
+    try:
+        then = datetime.strptime(time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return float("inf")
+    return (datetime.now(timezone.utc) - then).total_seconds()
+
+
+def maybe_sign(session: Session, settings, force: bool = False) -> dict:
+    """Sign a checkpoint of the log as it stands in ``session`` when one is due.
+
+    Returns {"signed": bool, "checkpoint": {...} | None, "reason": str}. A missing
+    signing key is reported, not raised: the server keeps counting, unsigned, and says
+    so (``escrutinio server keygen`` makes the key).
+    """
+    key_path = Path(settings.signing_key)
+    latest = repo.latest_checkpoint(session)
+    t = repo.tree(session)
+    n = len(t)
+    if latest is not None and latest.tree_size == n:
+        return {"signed": False, "checkpoint": latest.to_dict(), "reason": "no new entries since the last checkpoint"}
+    if n == 0:
+        return {"signed": False, "checkpoint": None, "reason": "the log is empty"}
+    if not force and latest is not None and _age_seconds(latest.time) < 0.9 * settings.checkpoint_interval:
+        return {"signed": False, "checkpoint": latest.to_dict(), "reason": "signed less than an interval ago"}
+    if not key_path.exists():
+        return {"signed": False, "checkpoint": latest.to_dict() if latest else None,
+                "reason": f"no signing key at {key_path}: run `escrutinio server keygen`"}
+    key = load_private_key(key_path)
+    cp = repo.add_checkpoint(session, sign(key, n, t.root(n).hex(), utc_now()))
+    try:
+        from escrutinio.server.storage import events
+        events.publish(session, "checkpoint", {"seq": n - 1, "kind": "checkpoint", "tree_size": n,
+                                               "root_hash": cp.root_hash, "id": cp.id})
+    except Exception:  # pragma: no cover - the feed is a convenience; the checkpoint stands
+        log.exception("checkpoint event")
+    pem = public_pem(key.public_key())
+    data_dir = Path(settings.data_dir)
+    # The folder is written once the checkpoint is committed: a rolled-back checkpoint
+    # leaves no folder behind.
+    event.listen(session, "after_commit", lambda s: _publish_after_commit(s, data_dir, cp, pem), once=True)
+    return {"signed": True, "checkpoint": cp.to_dict(), "reason": "signed", "key_id": key_id(key.public_key())}
+
+
+_readers: dict[str, object] = {}
+
+
+def _reader(session: Session):
+    """A plain engine on the same database for reading after the commit: the server's
+    write engine would take the writer lock for the whole static write."""
+    from sqlalchemy import create_engine
+
+    url = session.get_bind().engine.url
+    key = url.render_as_string(hide_password=False)
+    engine = _readers.get(key)
+    if engine is None:
+        engine = _readers[key] = create_engine(url)
+    return engine
+
+
+def _publish_after_commit(session: Session, data_dir: Path, cp: Checkpoint, pem: bytes) -> None:
+    try:
+        with Session(_reader(session)) as s:
+            write_static(s, data_dir, cp, pem)
+    except Exception:  # the checkpoint is committed and published by the API regardless
+        log.exception("static publication of checkpoint %s", cp.id)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "contest"
+
+
+def write_static(session: Session, data_dir: Path, cp: Checkpoint, pem: bytes) -> Path | None:
+    """Write the static folder of checkpoint ``cp`` (skipped if it exists: immutable)."""
+    root = Path(data_dir) / PUBLICATION_DIR
+    target = root / f"{cp.tree_size:012d}"
+    if target.exists():
+        return None
+    root.mkdir(parents=True, exist_ok=True)
+    earlier = sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit() and int(p.name) < cp.tree_size)
+    start = earlier[-1] if earlier else 0
+    tmp = root / f".{target.name}.{os.getpid()}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    (tmp / "checkpoint.json").write_text(json.dumps(cp.to_dict(), indent=1) + "\n", encoding="utf-8")
+    (tmp / "public-key.pem").write_bytes(pem)
+    with open(tmp / "log-segment.jsonl", "w", encoding="utf-8", newline="\n") as fh:
+        for line in repo.lines(session, start, cp.tree_size):
+            fh.write(line + "\n")
+    _write_results(session, tmp)
+    manifest = {"checkpoint": cp.to_dict(), "segment": {"first": start, "last": cp.tree_size - 1},
+                "files": {}}
+    for f in sorted(tmp.rglob("*")):
+        if f.is_file():
+            manifest["files"][f.relative_to(tmp).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
+    (tmp / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    for f in tmp.rglob("*"):
+        if f.is_file():
+            f.chmod(0o444)
+    try:
+        tmp.rename(target)
+    except OSError:  # another worker published the same checkpoint first
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
+    return target
+
+
+def _write_results(session: Session, folder: Path) -> None:
+    """Results JSON per contest, source and level, and the Parquet of official actas,
+    from the same code the results API runs."""
+    try:
+        import polars as pl
+
+        from escrutinio.server import services
+        from escrutinio.server.storage import copies, official
+    except ImportError:  # pragma: no cover - the server's storage is part of the package
+        return
+    frames = []
+    with_copies = set(copies.contests_with_copies(session))
+    for contest, info in official.latest(session).items():
+        snap = official.load(session, info["snapshot_id"], contest)
+        frames.append(snap.frame.with_columns(pl.lit(contest).alias("contest"),
+                                              pl.lit(info["snapshot_id"]).alias("snapshot_id")))
+        out = folder / "results" / _slug(contest)
+        out.mkdir(parents=True, exist_ok=True)
+        sources = ["official"] + (["copies"] if contest in with_copies else [])
+        for source in sources:
+            for level in snap.levels:
+                try:
+                    doc = services.results(session, source, contest, level, {})
+                except Exception as exc:  # say what is missing rather than skip silently
+                    doc = {"error": str(exc)}
+                (out / f"{source}-{_slug(level)}.json").write_text(
+                    json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+    if frames:
+        pl.concat(frames, how="diagonal_relaxed").write_parquet(folder / "actas.parquet", compression="zstd")
