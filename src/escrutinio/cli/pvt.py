@@ -122,3 +122,26 @@ def estimate_cmd(reports, design_path, mapping, contest, rule, level, combine, d
         click.echo(json.dumps(est.to_dict(), ensure_ascii=False, indent=1))
     else:
         click.echo(est.summary())
+
+
+@pvt.command("compare")
+@click.argument("reports", type=click.Path())
+@click.argument("official", type=click.Path())
+@_estimate_options
+@click.option("--official-mapping", default=None, help="Mapping for OFFICIAL when it differs from the reports'.")
+@click.option("--against", "against_level", type=float, default=0.99, show_default=True, help="Confidence level of the interval the official shares are judged against.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def compare_cmd(reports, official, design_path, mapping, contest, rule, level, combine, draws, official_mapping, against_level, fmt):
+    """The official count against the PVT: per choice "consistent" or "outside the 99%
+    interval by X points", a joint test, and table-by-table differences on sampled tables."""
+    from escrutinio import app
+    from escrutinio.pvt.compare import compare
+
+    d, snap, est, _ = _estimate([reports], design_path, mapping, contest, rule, level, combine, draws)
+    election = app.read([official], mapping=official_mapping or mapping)
+    off = election.series(app.pick_contest(election, contest or snap.contest))[-1]
+    res = compare(d, est, off, snap, level=against_level)
+    if fmt == "json":
+        click.echo(json.dumps(res.to_dict(), ensure_ascii=False, indent=1))
+    else:
+        click.echo(res.summary())

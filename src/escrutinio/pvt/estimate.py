@@ -125,7 +125,7 @@ def verdict_probabilities(draws: np.ndarray, choices: Sequence[str], rule: Presi
     """Share of draws (rows: share vectors as fractions) in which each outcome holds, with
     the rule's clauses evaluated as :func:`escrutinio.law.presidential.decide` does."""
     k = draws.shape[1]
-    if k == 0:
+    if k == 0 or draws.shape[0] == 0:
         return {}
     leader = np.argmax(draws, axis=1)
     srt = np.sort(draws, axis=1)
@@ -176,7 +176,7 @@ class PVTEstimate:
     ignored_rows: int
     excluded_strata: list[str]
     design_sha256: str
-    covariance: list[list[float]] = field(repr=False, default_factory=list)
+    covariance: list[list[float]] = field(repr=False, default_factory=list)  # of the shares, in points²
     notes: list[str] = field(default_factory=list)
     caveat: str = CAVEAT
     sources: str = SOURCES
@@ -210,7 +210,7 @@ class PVTEstimate:
             "verdict_probabilities": self.verdict_probabilities,
             "sensitivity": self.sensitivity,
             "strata": self.strata,
-            "covariance": self.covariance,
+            "covariance": [[float(f"{v:.8g}") for v in row] for row in self.covariance],
             "design_sha256": self.design_sha256,
             "method": "combined ratio estimator, stratified cluster (table) variance with finite population correction; normal interval",
             "notes": self.notes,
@@ -347,7 +347,7 @@ def estimate(design: Design, reports: pl.DataFrame, choices: Sequence[str], rule
         verdict_probabilities=probs, sensitivity=sens, missing_by_stratum=missing_by,
         missing_units=missing_frame.get_column("unit").to_list(), strata=strata_out, ignored_rows=int(ignored),
         excluded_strata=excluded, design_sha256=design.sha256,
-        covariance=[[round(float(v) * 1e4, 8) for v in row] for row in cov], notes=notes + notes_design)
+        covariance=[[float(v) * 1e4 for v in row] for row in cov], notes=notes + notes_design)
 
 
 def sensitivity(verdict, rule: PresidentialRule, share: float, lead: float, w: float, a: str, b: str, missing: int) -> dict:
