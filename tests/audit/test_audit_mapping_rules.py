@@ -55,3 +55,18 @@ def test_from_rule_first_round_win_and_runoff():
     totals = {"A": 47, "B": 36, "C": 17}
     assert [a.name for a in A.from_rule(totals, "bolivia")] == [a.name for a in A.first_round(totals, "bolivia")]
     assert [a.name for a in A.from_rule(totals, "plurality")] == ["A beats B", "A beats C"]
+
+
+def test_bad_input_leaves_no_workspace(tmp_path):
+    """A results file the reader refuses fails before the workspace is opened."""
+    from click.testing import CliRunner
+
+    from escrutinio.cli import main
+
+    ws = tmp_path / "ws.duckdb"
+    unknown = ROOT / "examples" / "protocols_ru" / "protocols_ru_2024-03-18T09-00-00.csv"
+    r = CliRunner().invoke(main, ["audit", "plan", "--results", str(unknown), "--risk-limit", "0.05",
+                                  "--workspace", str(ws)])
+    assert r.exit_code == 2 and "unknown layout" in r.output and not ws.exists()
+    r = CliRunner().invoke(main, ["audit", "status", "--workspace", str(ws)])
+    assert r.exit_code == 2 and "audit plan" in r.output and not ws.exists()

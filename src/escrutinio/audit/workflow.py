@@ -286,13 +286,15 @@ def plan(ws, results: str | Path, *, risk_limit: float, assertion_kind: str | No
          manifest: str | Path | None = None, contest: str | None = None, name: str = "default",
          threshold=None, lead=None, seats: int | None = None, discrepancies: str | Path | None = None,
          reps: int = 1000, seed: int = 0, overwrite: bool = False, strata: str | None = None,
-         mapping=None) -> dict:
-    """Create an audit and estimate its sample size."""
+         mapping=None, estimate: dict | None = None) -> dict:
+    """Create an audit and estimate its sample size. ``estimate``: the result of
+    :func:`estimate_plan` with the same arguments, when the caller computed it first (so
+    that a bad input fails before any workspace is opened)."""
     if ws.get(NAMESPACE, name) is not None and not overwrite:
         raise UsageError(f"audit {name!r} already exists in {ws.path}; use another --name or --overwrite")
-    e = estimate_plan(results, risk_limit=risk_limit, assertion_kind=assertion_kind, manifest=manifest,
-                      contest=contest, threshold=threshold, lead=lead, seats=seats, discrepancies=discrepancies,
-                      reps=reps, seed=seed, strata=strata, mapping=mapping)
+    e = estimate or estimate_plan(results, risk_limit=risk_limit, assertion_kind=assertion_kind, manifest=manifest,
+                                  contest=contest, threshold=threshold, lead=lead, seats=seats,
+                                  discrepancies=discrepancies, reps=reps, seed=seed, strata=strata, mapping=mapping)
     snap, b, totals, asr, est = e["snapshot"], e["batches"], e["totals"], e["assertions"], e["estimate"]
     assertion_kind = e["summary"]["assertion_kind"]
     state = {

@@ -29,9 +29,17 @@ def _floats(text: str, what: str) -> list[float]:
         raise UsageError(f"{what}: comma-separated numbers expected, got {text!r}") from None
 
 
-def _workspace(path: str):
+def _workspace(path: str, must_exist: bool = True):
+    """The workspace; every command but ``plan`` needs one that exists (a mistyped path
+    must not leave an empty workspace behind)."""
+    from pathlib import Path
+
     from escrutinio.workspace import Workspace
 
+    if Path(path).is_dir():
+        raise UsageError(f"--workspace {path} is a directory: give a file name, e.g. {Path(path) / 'escrutinio.duckdb'}")
+    if must_exist and not Path(path).exists():
+        raise UsageError(f"no workspace {path}: run `escrutinio audit plan` first (or give --workspace)")
     return Workspace(path)
 
 
@@ -186,11 +194,13 @@ def plan_cmd(results, manifest, contest, risk_limit, kind, mapping, threshold, l
         except ValueError:
             raise UsageError(f"not a number: {x!r}") from None
 
-    with _workspace(workspace) as ws:
-        out = workflow.plan(ws, results, risk_limit=risk_limit, assertion_kind=kind, manifest=manifest,
-                            contest=contest, name=name, threshold=frac(threshold), lead=frac(lead), seats=seats,
-                            discrepancies=discrepancies, reps=simulations, overwrite=overwrite, strata=strata,
-                            mapping=mapping)
+    options = dict(risk_limit=risk_limit, assertion_kind=kind, manifest=manifest, contest=contest,
+                   threshold=frac(threshold), lead=frac(lead), seats=seats, discrepancies=discrepancies,
+                   reps=simulations, strata=strata, mapping=mapping)
+    # everything is read and checked before the workspace is opened: a bad input leaves no file
+    estimate = workflow.estimate_plan(results, **options)
+    with _workspace(workspace, must_exist=False) as ws:
+        out = workflow.plan(ws, results, name=name, overwrite=overwrite, estimate=estimate, **options)
     text = [f"Audit {out['name']}: {out['tables']} tables ({out['missing_tables']} without a usable tally), "
             f"risk limit {out['risk_limit']:g}.",
             f"Assertions: {out['assertion_kind']} ({out['assertion_source']})."]
