@@ -10,6 +10,7 @@ and ``completeness`` (C8).
 from escrutinio.app.results import (
     Results,
     check,
+    check_output,
     parse_pairs,
     pick_contest,
     read,
@@ -20,5 +21,5 @@ from escrutinio.app.results import (
     write_atomic,
 )
 
-__all__ = ["Results", "check", "parse_pairs", "pick_contest", "read", "report_html", "resolve_rule", "results",
+__all__ = ["Results", "check", "check_output", "parse_pairs", "pick_contest", "read", "report_html", "resolve_rule", "results",
            "series_to_tabulate", "write_atomic"]

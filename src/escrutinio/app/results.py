@@ -296,18 +296,16 @@ def report_html(res: Results) -> str:
     return results_report(res.latest, res.checks, res.election)
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write whole or not at all: a temporary file in the same folder renamed into place.
-    A missing folder or a directory as target is refused before anything is written."""
-    target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"{path} is a directory: give a file name, e.g. {Path(path) / 'report.html'}")
-    if not target.parent.exists():
-        raise UsageError(f"cannot write {path}: folder {target.parent} does not exist")
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+def write_atomic(path: str | Path, text: str | bytes) -> Path:
+    """Write whole or not at all (:func:`escrutinio.io.atomic.write_atomic`): a missing
+    folder or a directory as target is refused, and no temporary file is left behind."""
+    from escrutinio.io.atomic import write_atomic as write
+
+    return write(path, text)
+
+
+def check_output(path: str | Path) -> Path:
+    """Refuse an output path that cannot be written, before any work is done."""
+    from escrutinio.io.atomic import check_target
+
+    return check_target(path)

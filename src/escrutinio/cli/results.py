@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import click
-import polars as pl
 
 from escrutinio.cli import main
 
@@ -100,6 +97,8 @@ def check(paths, mapping, contest, count_withdrawn, rules, severity, fmt, output
     """
     from escrutinio import app
 
+    if output:
+        app.check_output(output)  # refused before any reading
     election = load_election(paths, mapping, count_withdrawn)
     report = app.check(election, contest=contest, rules=rules, severity=severity)
     if fmt == "json":
@@ -127,8 +126,7 @@ def report(paths, mapping, contest, count_withdrawn, filters, rule, roll, output
     """Print the verdict and write a self-contained HTML report."""
     from escrutinio import app
 
-    if Path(output).is_dir() or not Path(output).resolve().parent.exists():
-        app.write_atomic(output, "")  # refuses with the reason, before any reading
+    app.check_output(output)  # refused before any reading
     election = load_election(paths, mapping, count_withdrawn)
     res = app.results(election, contest=contest, level=None, filters=parse_filters(filters), rule=rule, roll=roll)
     app.write_atomic(output, app.report_html(res))
