@@ -142,3 +142,14 @@ def test_atomic_write_leaves_no_tmp_on_failure(tmp_path, monkeypatch):
     with pytest.raises(UsageError, match="No space left"):
         write_atomic(tmp_path / "r.html", "x")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", [None, b"\xff\xfe\x00binary"])
+def test_mapping_that_is_a_directory_or_not_text(tmp_path, content):
+    m = tmp_path / "m.toml"
+    if content is None:
+        m.mkdir()
+    else:
+        m.write_bytes(content)
+    r = run("results", DEMO / "freedonia_2025.csv", "--mapping", m)
+    assert r.exit_code == 2 and ("is a directory" in r.output or "must be UTF-8 text" in r.output)

@@ -28,6 +28,21 @@ ABSENT_OK = ("blank", "null")
 UNIT_SEPARATOR = "/"
 
 
+def read_toml(path: str | Path, what: str = "mapping") -> dict[str, Any]:
+    """A TOML document (a mapping or a law file), or a MappingError naming the file."""
+    if Path(path).is_dir():
+        raise MappingError(f"{what} file {path} is a directory")
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise MappingError(f"{what} file not found: {path}") from exc
+    except UnicodeDecodeError as exc:
+        raise MappingError(f"{path}: a {what} file must be UTF-8 text ({exc.reason})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise MappingError(f"{path}: not valid TOML: {exc}") from exc
+
+
 @dataclass
 class Mapping:
     name: str
@@ -73,14 +88,7 @@ class Mapping:
     # ----------------------------------------------------------------- load
     @classmethod
     def from_toml(cls, path: str | Path) -> "Mapping":
-        try:
-            with open(path, "rb") as fh:
-                doc = tomllib.load(fh)
-        except FileNotFoundError as exc:
-            raise MappingError(f"mapping file not found: {path}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise MappingError(f"{path}: not valid TOML: {exc}") from exc
-        return cls.from_dict(doc, str(path))
+        return cls.from_dict(read_toml(path, "mapping"), str(path))
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any], origin: str = "<mapping>") -> "Mapping":

@@ -29,7 +29,6 @@ district without counted tables gets no seats; the result says which districts t
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -73,14 +72,9 @@ class Law:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Law":
-        try:
-            with open(path, "rb") as fh:
-                doc = tomllib.load(fh)
-        except FileNotFoundError as exc:
-            raise MappingError(f"law file not found: {path}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise MappingError(f"{path}: not valid TOML: {exc}") from exc
-        return cls.from_dict(doc, str(path))
+        from escrutinio.io.mapping import read_toml
+
+        return cls.from_dict(read_toml(path, "law"), str(path))
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any], origin: str = "<law>") -> "Law":
