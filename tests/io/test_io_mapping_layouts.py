@@ -155,3 +155,12 @@ def test_empty_header_cell_gets_a_positional_name(tmp_path):
 def test_bolivia_builtin_mappings_declare_levels():
     for m in builtin_mappings().values():
         assert (m.place_level, m.area_level) == ("polling_place", "municipality")
+
+
+def test_roll_from_any_count_through_a_mapping():
+    from escrutinio.io import read_roll
+
+    ex = Path(__file__).resolve().parents[2] / "examples" / "protocols_ru"
+    roll = read_roll(ex / "protocols_ru_2024-03-18T09-00-00.csv", mapping=str(ex / "protocols_ru.toml"))
+    assert roll.height == 600 and roll["registered"].sum() == 799_138
+    assert roll.columns == ["unit", "unit_id", "place_id", "region", "tik", "uik", "registered"]

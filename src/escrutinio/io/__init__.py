@@ -111,6 +111,12 @@ def combine(parts: Iterable[Snapshot], label: str | None = None) -> Snapshot:
                    repaired_rows=tuple(r for p in parts for r in p.repaired_rows))
 
 
+def _roll_from_count(snaps: list[Snapshot], contest: str | None) -> pl.DataFrame:
+    snap = next((s for s in snaps if contest is None or s.contest == contest), snaps[0])
+    keep = ["unit", "unit_id", "place_id", *snap.levels, "registered"]
+    return snap.frame.select(keep)
+
+
 ROLL_COLUMNS = {
     "unit_id": ("ID_MESA", "mesa_id", "unit_id"),
     "unit": ("Número Mesa", "CODIGO_MESA", "mesa_code", "unit"),
@@ -119,22 +125,23 @@ ROLL_COLUMNS = {
 }
 
 
-def read_roll(path: str | Path, contest: str | None = None) -> pl.DataFrame:
+def read_roll(path: str | Path, contest: str | None = None, mapping: str | Mapping | None = None) -> pl.DataFrame:
     """The list of expected tables with their registered voters.
 
-    Accepts a roll file (Bolivia 2020 ``roll_2020.csv.gz``: ID_MESA, HAB, ID_RECI) or any
-    count file a bundled mapping reads (e.g. the 2019 final count), from which only
-    identity, geography and registered voters are kept. Returns columns ``unit``,
-    ``unit_id``, ``place_id``, the geographic levels where known, and ``registered``.
+    Accepts a roll file (Bolivia 2020 ``roll_2020.csv.gz``: ID_MESA, HAB, ID_RECI), any
+    count file a bundled mapping reads (e.g. the 2019 final count), or any file read
+    through ``mapping`` (e.g. another country's final count); from a count only identity,
+    geography and registered voters are kept. Returns columns ``unit``, ``unit_id``,
+    ``place_id``, the geographic levels where known, and ``registered``.
     """
     path = str(path)
+    m = _resolve_mapping(mapping)
+    if m is not None:
+        return _roll_from_count(read_snapshots(path, mapping=m), contest)
     header = read_header(path)
     for m in builtin_mappings().values():
         if m.matches(header):
-            snaps = read_snapshots(path, mapping=m)
-            snap = next((s for s in snaps if contest is None or s.contest == contest), snaps[0])
-            keep = ["unit", "unit_id", "place_id", *snap.levels, "registered"]
-            return snap.frame.select(keep)
+            return _roll_from_count(read_snapshots(path, mapping=m), contest)
     found = {}
     for target, options in ROLL_COLUMNS.items():
         found[target] = next((c for c in options if c in header), None)
