@@ -69,10 +69,8 @@ def snapshot_of(session: Session, info: dict) -> Snapshot:
 
 
 def unit_levels(snap: Snapshot, unit: str) -> dict[str, str | None]:
-    row = snap.frame.filter(pl.col("unit") == unit).select(list(snap.levels)).head(1)
-    if row.height == 0:
-        return {}
-    return row.row(0, named=True)
+    row = official.unit_row(snap, unit)
+    return {} if row is None else {lv: row[lv] for lv in snap.levels}
 
 
 def layout(session: Session, unit: str, contest: str | None) -> dict:
@@ -237,21 +235,30 @@ def only_in(session: Session, contest: str | None) -> dict:
 
 def record_seen(session: Session, contest: str, units: list[str] | None = None) -> int:
     """Remember when each (acta, field, official, copy) difference was first seen; returns
-    how many differences are new (each publishes a ``discrepancy`` event)."""
+    how many differences are new (they publish a ``discrepancy`` event). ``units``:
+    only these actas (after an entry), else the whole contest (after a snapshot)."""
     from escrutinio.publication.entry import utc_now
 
     info = contest_of(session, contest)
-    snap, cp = _pair(session, info)
-    base = snap.frame
-    if units is not None:
-        cp = cp.filter(pl.col("unit").is_in(units))
-        base = base.filter(pl.col("unit").is_in(units))
+    snap = snapshot_of(session, info)
+    fields = list(de.layout_fields(snap.choices))
+    if units is None:
+        base, cp = snap.frame, copies.counted_frame(session, contest, fields)
+    else:
+        rows = [r for r in (official.unit_row(snap, u) for u in units) if r is not None]
+        if not rows:
+            return 0
+        base = pl.DataFrame([{"unit": r["unit"], **{f: r[f] for f in fields}} for r in rows],
+                            schema={"unit": pl.Utf8, **{f: pl.Int64 for f in fields}})
+        cp = copies.counted_frame(session, contest, fields, units=units)
     d = disc.compare(base, cp.drop("counted_at"))
     if d.height == 0:
         return 0
-    seen = pl.DataFrame(session.execute(discrepancy_seen.select().where(discrepancy_seen.c.contest == contest)).all(),
-                        schema={"unit": pl.Utf8, "contest": pl.Utf8, "field": pl.Utf8, "official": pl.Int64,
-                                "copy": pl.Int64, "since": pl.Utf8}, orient="row")
+    q = discrepancy_seen.select().where(discrepancy_seen.c.contest == contest)
+    if units is not None:
+        q = q.where(discrepancy_seen.c.unit.in_(list(units)))
+    seen = pl.DataFrame(session.execute(q).all(), schema={"unit": pl.Utf8, "contest": pl.Utf8, "field": pl.Utf8,
+                                                          "official": pl.Int64, "copy": pl.Int64, "since": pl.Utf8}, orient="row")
     new = d.join(seen, on=["unit", "field", "official", "copy"], how="anti")
     if new.height:
         now = utc_now()

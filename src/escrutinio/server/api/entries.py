@@ -64,12 +64,6 @@ def _prepare(s, unit: str, contest: str | None, values: dict):
     return info["contest"], de.validate_values(values, snap.choices), services.checker(snap), services.unit_levels(snap, unit)
 
 
-def _seen(db, unit: str, contest: str, state: str) -> None:
-    if state in de.COUNTED:
-        with db.session(write=True) as s:
-            services.record_seen(s, contest, [unit])
-
-
 @router.post("/entries", response_model=EntryOut, summary="Enter a copy of an acta (typist)",
              responses={409: {"description": "same typist, acta closed, or client_id reused"},
                         422: {"description": "values do not fit the acta"}})
@@ -84,8 +78,8 @@ def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("
             raise HTTPException(422, f"photo {body.photo_sha256} was not uploaded (POST /api/v1/photos first)")
         out = copies.submit(s, unit=body.unit, contest=contest, values=values, client_id=body.client_id, user=user,
                             check=check, levels=levels, photo_sha256=body.photo_sha256)
-    if not out["replayed"]:
-        _seen(db, body.unit, contest, out["state"])
+        if not out["replayed"] and out["state"] in de.COUNTED:
+            services.record_seen(s, contest, [body.unit])
     return EntryOut(**out)
 
 
@@ -96,7 +90,8 @@ def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User 
     with db.session(write=True) as s:
         contest, values, check, levels = _prepare(s, unit, body.contest, body.values)
         acta = copies.resolve(s, unit=unit, contest=contest, values=values, user=user, check=check, levels=levels, note=body.note)
-    _seen(db, unit, contest, acta.state)
+        if acta.state in de.COUNTED:
+            services.record_seen(s, contest, [unit])
     return ActaOut(unit=unit, contest=contest, state=acta.state, findings=list(acta.findings))
 
 
@@ -108,7 +103,7 @@ def release_entry(unit: UnitPath, body: ReleaseIn, request: Request, user: User 
         info = services.contest_of(s, body.contest)
         snap = services.snapshot_of(s, info)
         acta = copies.release(s, unit=unit, contest=info["contest"], user=user, levels=services.unit_levels(snap, unit), note=body.note)
-    _seen(db, unit, info["contest"], acta.state)
+        services.record_seen(s, info["contest"], [unit])
     return ActaOut(unit=unit, contest=info["contest"], state=acta.state, findings=list(acta.findings))
 
 

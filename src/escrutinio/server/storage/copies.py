@@ -154,10 +154,14 @@ def different(session: Session, contest: str | None) -> list[dict]:
     return out
 
 
-def counted_frame(session: Session, contest: str, fields: Sequence[str]) -> pl.DataFrame:
-    """Counted copies of a contest as a unit frame: ``unit``, ``counted_at`` and ``fields``."""
-    rows = session.execute(select(actas.c.unit, actas.c.final, actas.c.updated_at).where(
-        actas.c.contest == contest, actas.c.state.in_(sorted(de.COUNTED)))).all()
+def counted_frame(session: Session, contest: str, fields: Sequence[str], units: Sequence[str] | None = None) -> pl.DataFrame:
+    """Counted copies of a contest (or of some of its ``units``) as a unit frame:
+    ``unit``, ``counted_at`` and ``fields``."""
+    q = select(actas.c.unit, actas.c.final, actas.c.updated_at).where(
+        actas.c.contest == contest, actas.c.state.in_(sorted(de.COUNTED)))
+    if units is not None:
+        q = q.where(actas.c.unit.in_(list(units)))
+    rows = session.execute(q).all()
     data = {"unit": [r.unit for r in rows], "counted_at": [r.updated_at for r in rows]}
     finals = [json.loads(r.final) for r in rows]
     for f in fields:

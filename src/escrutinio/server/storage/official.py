@@ -146,5 +146,25 @@ def _load(url: str, session: Session, snapshot_id: int, contest: str) -> Snapsho
     snap = _snapshot(bytes(row.frame), row.description)
     if len(_keys) > 16:
         _keys.clear()
+        _indexes.clear()
     _keys[key] = snap
     return snap
+
+
+_indexes: dict[int, dict[str, int]] = {}
+
+
+def unit_row(snap: Snapshot, unit: str) -> dict | None:
+    """One acta's row of a stored snapshot (first row of that unit code), by a per-process
+    index built once per snapshot."""
+    index = _indexes.get(id(snap))
+    if index is None:
+        units = snap.frame.get_column("unit").to_list()
+        index = {}
+        for i, u in enumerate(units):
+            index.setdefault(u, i)
+        if len(_indexes) > 32:
+            _indexes.clear()
+        _indexes[id(snap)] = index
+    i = index.get(unit)
+    return None if i is None else snap.frame.row(i, named=True)
