@@ -48,7 +48,7 @@ def forensics_cmd(paths, contest, mapping, by, placebo_paths, placebo_mapping, p
                   min_registered, max_turnout, max_share, klimek, fmt, report_path):
     """Statistical forensics battery on table-level results, with multiple-testing control
     and placebo elections. Anomalies are not fraud: read the caveats."""
-    from escrutinio.forensics.battery import run_battery
+    from escrutinio.forensics.battery import NullCache, run_battery
     from escrutinio.forensics.core import StationFilter
     from escrutinio.forensics.placebo import mark_uninformative, placebo_reference, placebo_simulated
 
@@ -56,13 +56,14 @@ def forensics_cmd(paths, contest, mapping, by, placebo_paths, placebo_mapping, p
         raise UsageError("--max-turnout and --max-share must be in (0, 1]; --min-registered >= 0")
     data = load_data(paths, contest, mapping)
     filt = StationFilter(min_registered, max_turnout, max_share)
-    result = run_battery(data, by=by, seed=seed, draws=draws, station_filter=filt, klimek=klimek)
+    cache = NullCache()
+    result = run_battery(data, by=by, seed=seed, draws=draws, station_filter=filt, klimek=klimek, cache=cache)
     if placebo_paths:
         ref = load_data(placebo_paths, contest, placebo_mapping)
         mark_uninformative(result, placebo_reference(ref, seed=seed + 1, station_filter=filt), "reference")
     if placebo_sims:
-        mark_uninformative(result, placebo_simulated(data, n_sims=placebo_sims, seed=seed + 2, station_filter=filt),
-                           "simulated")
+        mark_uninformative(result, placebo_simulated(data, n_sims=placebo_sims, seed=seed + 2, station_filter=filt,
+                                                     cache=cache), "simulated")
     if report_path:
         from escrutinio.forensics.report import html_page
 

@@ -122,13 +122,29 @@ def _adjust(tests: list[TestResult], areas: bool = False) -> None:
             t.p_adjusted_areas = float(a)
 
 
+class NullCache:
+    """Binomial nulls shared by an election, its areas and its placebo copies: the digit
+    class probabilities and the round-number hit probabilities of every distinct
+    (size, count) pair, each computed once per run."""
+
+    def __init__(self, min_count: int = 10):
+        from escrutinio.forensics.binomial import HitCache
+        from escrutinio.forensics.digits import DigitNull
+        from escrutinio.forensics.integer_percentages import ROUND_HITS
+
+        self.digits = DigitNull(min_count=min_count)
+        self.hits = HitCache(ROUND_HITS)
+
+
 def core_tests(data: StationData, seed, draws: int, station_filter: StationFilter, scope: str,
-               digit_sims: int | None, dip_max_n: int) -> tuple[list[TestResult], dict]:
+               digit_sims: int | None, dip_max_n: int, cache: NullCache | None = None
+               ) -> tuple[list[TestResult], dict]:
+    cache = cache or NullCache()
     ss = np.random.SeedSequence(seed)
     s1, s2, s3 = (int(x.generate_state(1)[0]) for x in ss.spawn(3))
     rn = round_number_tests(data, draws=draws, seed=s1, station_filter=station_filter, scope=scope,
-                            which=("integer", "coarse", "p05"))
-    tests = digit_tests(data, sims=digit_sims, seed=s2, scope=scope)
+                            which=("integer", "coarse", "p05"), hit_cache=cache.hits)
+    tests = digit_tests(data, sims=digit_sims, seed=s2, scope=scope, null=cache.digits)
     tests += distribution_tests(data, station_filter=station_filter, seed=s3, draws=draws, scope=scope,
                                 dip_max_n=dip_max_n)
     tests += rn["p05"].as_tests() + rn["integer"].as_tests() + rn["coarse"].as_tests()
@@ -139,14 +155,15 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
                 station_filter: StationFilter | None = None, klimek: bool = True, klimek_boot: int = 100,
                 digit_sims: int | None = None, area_draws: int = 1000, outliers: bool = True,
                 outlier_options: dict | None = None, dip_max_n: int = 20_000, alpha: float = 0.05,
-                min_area_units: int = 200) -> BatteryResult:
+                min_area_units: int = 200, cache: NullCache | None = None) -> BatteryResult:
     """Run the whole battery on ``data``. ``by`` names a key of ``data.groups`` for the
     area-level tests (areas with fewer than ``min_area_units`` tables are skipped and
     listed in the result's timings as skipped)."""
     filt = station_filter or StationFilter()
+    cache = cache or NullCache()
     timings: dict = {}
     t0 = time.perf_counter()
-    tests, rn = core_tests(data, seed, draws, filt, "all", digit_sims, dip_max_n)
+    tests, rn = core_tests(data, seed, draws, filt, "all", digit_sims, dip_max_n, cache)
     _adjust(tests)
     timings["national_tests_s"] = time.perf_counter() - t0
     if by is not None:
@@ -164,7 +181,7 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
                 continue
             sub = data.subset(mask)
             at, _ = core_tests(sub, None if seed is None else seed + 1000 + k, area_draws, filt, f"{by}={area}",
-                               digit_sims, dip_max_n)
+                               digit_sims, dip_max_n, cache)
             area_tests += at
         _adjust(area_tests, areas=True)
         tests += area_tests

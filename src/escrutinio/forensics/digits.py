@@ -18,10 +18,16 @@ Two nulls for every test:
 * classical: the textbook digit law (Benford's second-digit law; uniform last digit;
   last two digits uniform on 00-99), counts treated as independent;
 * simulated: each count is redrawn as Binomial(valid_i, count_ij/valid_i) at its own
-  station's observed rate (binomial resampling; for cells with n p (1-p) >= 4 the
-  binomial is drawn by its rounded normal approximation, which is indistinguishable for
-  digits and ten times faster); the count threshold is applied after resampling. The
-  statistic is recomputed on every draw. For means and shares the p-value is a t
+  station's observed rate (binomial resampling); the count threshold is applied after
+  resampling. The statistics only depend on how many redrawn counts fall in each digit
+  class (second digit 0-9, last digit 0-9, last two digits equal / adjacent / other, or
+  below the threshold), so the null is computed from histograms: for every distinct
+  (valid, count) pair the exact binomial pmf gives its class probabilities, the class
+  counts of the whole election are sums of independent categorical draws with exact
+  mean and covariance, and each of the S draws is a draw of those sums (normal: the sums
+  run over tens of thousands of counts). The statistic is recomputed on every draw; no
+  count is resampled one by one, so S costs nothing and the cost does not grow with the
+  number of stations beyond one histogram pass. For means and shares the p-value is a t
   prediction tail from the draws' mean and sd rather than their rank, which could not go
   below 1/(S+1) and so could never survive Holm. For the two chi-square tests the rank
   p-value is kept: the smooth alternative (an F tail against moment-matched simulated
@@ -29,7 +35,8 @@ Two nulls for every test:
   (false-positive rates 0.105 and 0.115 at alpha 0.05). Because
   resampling around noisy observed rates adds a second layer of binomial noise, every
   simulated statistic is shifted by the change one more generation of resampling
-  produces (bootstrap bias correction, Efron & Tibshirani 1993, ch. 10). This null keeps
+  produces (computed exactly: the class probabilities of a count redrawn twice are the
+  pmf-weighted class probabilities of its redraws) (bootstrap bias correction, Efron & Tibshirani 1993, ch. 10). This null keeps
   the election's own heterogeneity: it asks "are the digits what counting noise around
   these rates produces?"
 
@@ -59,29 +66,141 @@ def _digit_tables(vmax: int):
     return second, last, pen
 
 
-def _stats_from_hist(h: np.ndarray, second, last, pen) -> dict:
-    """All digit statistics from a histogram of count values (h[v] = #cells equal to v)."""
-    n2 = h[second >= 0].sum()
-    d2 = np.bincount(second[second >= 0], weights=h[second >= 0], minlength=10)
-    dl = np.bincount(last, weights=h, minlength=10)
-    n = h.sum()
-    rep = h[(pen >= 0) & (pen == last)].sum()
-    adj = h[(pen >= 0) & (np.abs(pen - last) == 1)].sum()
-    return {"n": n, "d2": d2, "dl": dl, "mean2": (d2 * np.arange(10)).sum() / max(n2, 1),
-            "meanl": (dl * np.arange(10)).sum() / max(n, 1), "zero_five": (dl[0] + dl[5]) / max(n, 1),
-            "repeated": rep / max(n, 1), "adjacent": adj / max(n, 1)}
+# digit classes of a count: columns 0-9 second digit (10: none or below threshold),
+# 11-20 last digit (21: below threshold), 22 last two digits equal, 23 adjacent, 24 other,
+# 25 below threshold
+GROUPS = (slice(0, 11), slice(11, 22), slice(22, 26))
+N_CLASSES = 26
 
 
-def _resample(counts: np.ndarray, n: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    p = counts / np.maximum(n, 1)
-    var = n * p * (1 - p)
-    out = np.empty(len(counts), np.int64)
-    small = var < 4
-    out[small] = rng.binomial(n[small], p[small])
-    big = ~small
-    z = rng.standard_normal(int(big.sum()), dtype=np.float32)
-    out[big] = np.clip(np.rint(counts[big] + np.sqrt(var[big]) * z), 0, n[big]).astype(np.int64)
+def _classes(vmax: int, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    second, last, pen = _digit_tables(vmax)
+    inside = np.arange(vmax + 1) >= min_count
+    two = inside & (pen >= 0)
+    c2 = np.where(inside & (second >= 0), second, 10)
+    cl = np.where(inside, last, 10) + 11
+    cp = np.where(two & (pen == last), 22, np.where(two & (np.abs(pen - last) == 1), 23, np.where(inside, 24, 25)))
+    return c2, cl, cp
+
+
+def _class_counts(values: np.ndarray, vmax: int, min_count: int) -> np.ndarray:
+    h = np.bincount(values, minlength=vmax + 1).astype(float)
+    out = np.zeros(N_CLASSES)
+    for cls in _classes(vmax, min_count):
+        out += np.bincount(cls, weights=h, minlength=N_CLASSES)
     return out
+
+
+def _stats(v: np.ndarray) -> dict:
+    """Digit statistics from class counts ``v`` (..., 26)."""
+    d2, dl, pr = v[..., 0:10], v[..., 11:21], v[..., 22:25]
+    n2, n, npair = d2.sum(-1), dl.sum(-1), pr.sum(-1)
+    ar = np.arange(10)
+    return {"n": n, "d2": d2, "dl": dl, "mean2": (d2 @ ar) / np.maximum(n2, 1),
+            "meanl": (dl @ ar) / np.maximum(n, 1), "zero_five": (dl[..., 0] + dl[..., 5]) / np.maximum(n, 1),
+            "repeated": pr[..., 0] / np.maximum(npair, 1), "adjacent": pr[..., 1] / np.maximum(npair, 1)}
+
+
+def _pool(data: StationData, min_count: int):
+    """(valid, count) of every count that could reach ``min_count`` after resampling, and
+    the stations/cells excluded."""
+    ok_station = data.valid > 0
+    votes = data.votes[ok_station]
+    valid = np.broadcast_to(data.valid[ok_station][:, None], votes.shape)
+    pool = votes >= max(1, min_count // 5)
+    excluded = {}
+    if (~ok_station).any():
+        excluded["stations without valid votes"] = int((~ok_station).sum())
+    excluded[f"counts below {min_count}"] = int((votes < min_count).sum())
+    return valid[pool].astype(np.int64), votes[pool].astype(np.int64), votes, excluded
+
+
+class DigitNull:
+    """Class probabilities of one and two generations of binomial resampling for every
+    distinct (valid, count) pair seen so far; an election and its placebo copies share
+    almost all pairs, so each pmf is computed once per run."""
+
+    def __init__(self, pairs: list[tuple[np.ndarray, np.ndarray]] = (), min_count: int = 10):
+        self.min_count = min_count
+        self.keys = np.zeros(0, np.int64)
+        self.p1 = np.zeros((0, N_CLASSES))
+        self.p2 = np.zeros((0, N_CLASSES))
+        for n, c in pairs:
+            self.ensure(n, c)
+
+    def ensure(self, n: np.ndarray, c: np.ndarray) -> "DigitNull":
+        from escrutinio.forensics.binomial import unique_pairs
+
+        new, _ = unique_pairs(n, c)
+        if len(self.keys):
+            pos = np.minimum(np.searchsorted(self.keys, new), len(self.keys) - 1)
+            new = new[self.keys[pos] != new]
+        if len(new):
+            p1, p2 = self._compute(new)
+            allk = np.concatenate([self.keys, new])
+            order = np.argsort(allk, kind="stable")
+            self.keys = allk[order]
+            self.p1 = np.concatenate([self.p1, p1])[order]
+            self.p2 = np.concatenate([self.p2, p2])[order]
+        return self
+
+    def _compute(self, keys0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from scipy import sparse
+
+        from escrutinio.forensics.binomial import pair_keys, pmf_chunks, split_keys
+
+        n0, c0 = split_keys(keys0)
+        classes = _classes(int(n0.max()), self.min_count)
+        # first generation: window entries of the pairs; their (n, k) pairs are the
+        # starting points of the second generation
+        rows_l, cols_l, vals_l = [], [], []
+        for rows, kk, prob in pmf_chunks(n0, c0):
+            m = prob > 0
+            rows_l.append(np.broadcast_to(rows[:, None], kk.shape)[m])
+            cols_l.append(pair_keys(np.broadcast_to(n0[rows][:, None], kk.shape)[m], kk[m]))
+            vals_l.append(prob[m])
+        keys1, col1 = np.unique(np.concatenate(cols_l), return_inverse=True)
+        w0 = sparse.csr_matrix((np.concatenate(vals_l), (np.concatenate(rows_l), col1)),
+                               shape=(len(keys0), len(keys1)))
+        n1, k1 = split_keys(keys1)
+        onehot = np.zeros((len(keys1), N_CLASSES))
+        for cls in classes:
+            onehot[np.arange(len(keys1)), cls[k1]] = 1.0
+        p1_of_1 = np.zeros((len(keys1), N_CLASSES))
+        for rows, kk, prob in pmf_chunks(n1, k1):
+            for cls in classes:
+                p1_of_1[rows] += _rowwise_bincount(cls[kk], prob, N_CLASSES)
+        return np.asarray(w0 @ onehot), np.asarray(w0 @ p1_of_1)
+
+    def moments(self, n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Multiplicity of each distinct pair of one election and the class probabilities
+        of its pairs after one and two redraws."""
+        from escrutinio.forensics.binomial import pair_keys
+
+        m = np.bincount(np.searchsorted(self.keys, pair_keys(n, c)), minlength=len(self.keys)).astype(float)
+        used = m > 0
+        return m[used], self.p1[used], self.p2[used]
+
+
+def _draw_counts(m: np.ndarray, p: np.ndarray, sims: int, rng: np.random.Generator) -> np.ndarray:
+    """``sims`` draws of the class counts (sims x 26) of the sum of independent categorical
+    draws (m[i] cells with class probabilities p[i]): normal with the exact mean and
+    covariance, group by group (each group's classes sum to the number of cells)."""
+    mean = m @ p
+    out = np.empty((sims, N_CLASSES))
+    for g in GROUPS:
+        pg = np.ascontiguousarray(p[:, g])
+        cov = np.diag(mean[g]) - pg.T @ (m[:, None] * pg)
+        lam, vec = np.linalg.eigh((cov + cov.T) / 2)
+        root = vec * np.sqrt(np.clip(lam, 0, None))
+        out[:, g] = mean[g] + rng.standard_normal((sims, pg.shape[1])) @ root.T
+    return np.clip(out, 0, None)
+
+
+def _rowwise_bincount(cls: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    r = cls.shape[0]
+    flat = (np.arange(r)[:, None] * k + cls).ravel()
+    return np.bincount(flat, weights=w.ravel(), minlength=r * k).reshape(r, k)
 
 
 def _chi2(obs: np.ndarray, expected_p: np.ndarray) -> float:
@@ -91,11 +210,11 @@ def _chi2(obs: np.ndarray, expected_p: np.ndarray) -> float:
     return float(((obs[ok] - e[ok]) ** 2 / e[ok]).sum())
 
 
-def _chi2_vs_simulated(observed: np.ndarray, simulated: list[np.ndarray]):
+def _chi2_vs_simulated(observed: np.ndarray, simulated: np.ndarray):
     """Chi-square distance of the observed digit counts to the simulated digit law, and
     of every simulated draw to the law estimated from the *other* draws (leave-one-out),
     so that each draw is judged like the observed data: against a law it did not shape."""
-    f = np.array([x / max(x.sum(), 1) for x in simulated])
+    f = simulated / np.maximum(simulated.sum(axis=1, keepdims=True), 1)
     s = len(f)
     centre = f.mean(axis=0)
     obs_stat = _chi2(observed, centre)
@@ -105,59 +224,39 @@ def _chi2_vs_simulated(observed: np.ndarray, simulated: list[np.ndarray]):
 
 
 def digit_tests(data: StationData, sims: int | None = None, seed=None, min_count: int = 10,
-                scope: str = "all", cell_budget: float = 1e7) -> list[TestResult]:
+                scope: str = "all", null: DigitNull | None = None) -> list[TestResult]:
     """Run the digit battery; returns one :class:`TestResult` per test, each carrying the
     classical and simulated p-values (``p_value`` is the recommended one).
 
-    ``sims`` defaults to as many binomial resamples as fit ``cell_budget`` resampled cells
-    (between 19 and 199)."""
+    ``sims`` (default 199) draws of the simulated null; ``null`` reuses the class
+    probabilities computed for several elections at once (placebo copies)."""
     rng = np.random.default_rng(seed)
-    ok_station = data.valid > 0
-    votes = data.votes[ok_station]
-    valid = np.broadcast_to(data.valid[ok_station][:, None], votes.shape)
-    cell = votes >= min_count
-    counts = votes[cell].astype(np.int64)
-    excluded = {}
-    if (~ok_station).any():
-        excluded["stations without valid votes"] = int((~ok_station).sum())
-    excluded[f"counts below {min_count}"] = int((~cell).sum())
-    m = len(counts)
-    if m == 0:
+    pn, pc, votes, excluded = _pool(data, min_count)
+    counts = votes[votes >= min_count]
+    if len(counts) == 0:
         return []
-    # resample every count that could reach min_count, and apply the threshold after
-    # resampling, so that observed and simulated statistics select cells the same way
-    pool = votes >= max(1, min_count // 5)
-    pc = votes[pool].astype(np.int64)
-    pn = valid[pool].astype(np.int64)
-    if sims is None:
-        sims = int(np.clip(cell_budget // max(2 * len(pc), 1), 19, 199))
-    vmax = int(pn.max())
-    second, last, pen = _digit_tables(vmax)
-
-    def stats_of(x):
-        x = x[x >= min_count]
-        return _stats_from_hist(np.bincount(x, minlength=vmax + 1), second, last, pen)
-
-    obs = stats_of(counts)
-    sim, sim2 = [], []
-    for _ in range(sims):
-        x1 = _resample(pc, pn, rng)
-        sim.append(stats_of(x1))
-        # a second generation (resampling the resample) measures how much one round of
-        # resampling moves each statistic; subtracting that shift centres the null on
-        # the observed data rather than on a doubly-noised copy (bootstrap bias correction)
-        sim2.append(stats_of(_resample(x1, pn, rng)))
+    sims = 199 if sims is None else int(sims)
+    if null is None or null.min_count != min_count:
+        null = DigitNull(min_count=min_count)
+    null.ensure(pn, pc)
+    vmax = max(int(votes.max()), 1)
+    obs = _stats(_class_counts(votes.ravel(), vmax, min_count))
+    m, p1, p2 = null.moments(pn, pc)
+    sim = _stats(_draw_counts(m, p1, sims, rng))
+    # one more generation of resampling (resampling the resample) moves each statistic by
+    # the bias that resampling around noisy observed rates adds; subtracting that shift,
+    # computed exactly from the class probabilities after one and two redraws, centres the
+    # null on the observed data rather than on a doubly-noised copy (bootstrap bias
+    # correction, Efron & Tibshirani 1993, ch. 10)
+    e1, e2 = _stats(m @ p1), _stats(m @ p2)
     for key in ("mean2", "meanl", "zero_five", "repeated", "adjacent"):
-        shift = np.mean([b[key] for b in sim2]) - np.mean([a[key] for a in sim])
-        for a in sim:
-            a[key] = a[key] - shift
+        sim[key] = sim[key] - (e2[key] - e1[key])
     for key in ("d2", "dl"):
-        f1 = np.array([a[key] / max(a[key].sum(), 1) for a in sim])
-        f2 = np.array([b[key] / max(b[key].sum(), 1) for b in sim2])
-        shift = f2.mean(axis=0) - f1.mean(axis=0)
-        for a, row in zip(sim, f1):
-            a[key] = np.clip(row - shift, 0, None) * a[key].sum()
+        tot = np.maximum(sim[key].sum(axis=1, keepdims=True), 1)
+        shift = e2[key] / max(e2[key].sum(), 1) - e1[key] / max(e1[key].sum(), 1)
+        sim[key] = np.clip(sim[key] / tot - shift, 0, None) * tot
     n2 = obs["d2"].sum()
+    n_obs = float(obs["n"])
     out: list[TestResult] = []
     sim_null = f"binomial resampling at each station's observed rates ({sims} draws)"
 
@@ -165,7 +264,7 @@ def digit_tests(data: StationData, sims: int | None = None, seed=None, min_count
         p = p_sim if recommended == "simulated" else p_cl
         out.append(TestResult(
             name=name, statistic=float(stat), p_value=p, null=(sim_null if recommended == "simulated" else null_cl),
-            n_units=int(n2 if name.startswith("2bl") else obs["n"]), caveat=caveat, scope=scope,
+            n_units=int(n2 if name.startswith("2bl") else n_obs), caveat=caveat, scope=scope,
             effect_size=effect, effect=eff_name, p_value_classical=p_cl, p_value_simulated=p_sim,
             recommended=recommended, excluded=excluded, citation=cite,
             details={"classical_null": null_cl, "simulated_null": sim_null, **(extra or {})}))
@@ -174,48 +273,48 @@ def digit_tests(data: StationData, sims: int | None = None, seed=None, min_count
     mu = (BENFORD2 * np.arange(10)).sum()
     var = (BENFORD2 * (np.arange(10) - mu) ** 2).sum()
     z = (obs["mean2"] - mu) / np.sqrt(var / max(n2, 1))
-    sims_mean2 = np.array([s["mean2"] for s in sim])
+    sims_mean2 = sim["mean2"]
     caveat_2bl = ("Real vote counts need not follow Benford's law: the classical 2BL null rejects clean elections "
                   "(Deckert, Myagkov & Ordeshook 2011). Read the simulated p-value; even then a departure is an "
                   "anomaly, not evidence of fraud.")
-    add("2bl_mean", obs["mean2"], float(2 * stats.norm.sf(abs(z))), smooth_p_value(obs["mean2"], sims_mean2, "two", 2),
+    add("2bl_mean", obs["mean2"], float(2 * stats.norm.sf(abs(z))), smooth_p_value(obs["mean2"], sims_mean2, "two", 1),
         f"Benford second-digit law, mean {mu:.4f}", float(obs["mean2"] - mu), "mean minus Benford mean",
         caveat_2bl, CITE_2BL, extra={"benford_mean": mu, "simulated_mean": float(sims_mean2.mean()),
-                                     "digits": obs["d2"].tolist()})
+                                     "digits": obs["d2"].astype(int).tolist()})
     # 2BL distribution
     chi_cl = _chi2(obs["d2"], BENFORD2)
-    sim_p2, chi_sim_obs, chi_sims = _chi2_vs_simulated(obs["d2"], [s["d2"] for s in sim])
+    sim_p2, chi_sim_obs, chi_sims = _chi2_vs_simulated(obs["d2"], sim["d2"])
     add("2bl_distribution", chi_cl, float(stats.chi2.sf(chi_cl, 9)), mc_p_value(chi_sim_obs, chi_sims),
         "Benford second-digit law, chi-square 9 df", float(np.sqrt(chi_cl / max(n2, 1))), "Cohen's w",
         caveat_2bl, CITE_2BL, extra={"chi2_vs_simulated": chi_sim_obs, "simulated_digit_p": sim_p2.tolist(),
-                                     "p_smooth": chi2_p_value(chi_sim_obs, chi_sims, 2)})
+                                     "p_smooth": chi2_p_value(chi_sim_obs, chi_sims, 1)})
     # last digit distribution
     uni = np.full(10, 0.1)
     chi_l = _chi2(obs["dl"], uni)
-    sim_pl, chi_l_sim_obs, chi_l_sims = _chi2_vs_simulated(obs["dl"], [s["dl"] for s in sim])
+    sim_pl, chi_l_sim_obs, chi_l_sims = _chi2_vs_simulated(obs["dl"], sim["dl"])
     caveat_last = ("Last digits of counts >= 10 are close to uniform under honest counting; a departure means the "
                    "reported digits are unusual (e.g. invented numbers), which observers should check on the actas. "
                    "Not evidence of fraud by itself.")
     add("last_digit_distribution", chi_l, float(stats.chi2.sf(chi_l, 9)), mc_p_value(chi_l_sim_obs, chi_l_sims),
-        "uniform last digit, chi-square 9 df", float(np.sqrt(chi_l / max(obs["n"], 1))), "Cohen's w",
-        caveat_last, CITE_BS, extra={"digits": obs["dl"].tolist(), "simulated_digit_p": sim_pl.tolist(),
-                                     "p_smooth": chi2_p_value(chi_l_sim_obs, chi_l_sims, 2)})
+        "uniform last digit, chi-square 9 df", float(np.sqrt(chi_l / max(n_obs, 1))), "Cohen's w",
+        caveat_last, CITE_BS, extra={"digits": obs["dl"].astype(int).tolist(), "simulated_digit_p": sim_pl.tolist(),
+                                     "p_smooth": chi2_p_value(chi_l_sim_obs, chi_l_sims, 1)})
     # mean last digit
-    zl = (obs["meanl"] - 4.5) / np.sqrt(8.25 / obs["n"])
+    zl = (obs["meanl"] - 4.5) / np.sqrt(8.25 / n_obs)
     add("last_digit_mean", obs["meanl"], float(2 * stats.norm.sf(abs(zl))),
-        smooth_p_value(obs["meanl"], np.array([s["meanl"] for s in sim]), "two", 2),
+        smooth_p_value(obs["meanl"], sim["meanl"], "two", 1),
         "uniform last digit, mean 4.5", float(obs["meanl"] - 4.5), "mean minus 4.5", caveat_last, CITE_BS)
     # ending in 0 or 5
-    k05 = int(round(obs["zero_five"] * obs["n"]))
-    add("last_digit_zero_five", obs["zero_five"], float(stats.binomtest(k05, int(obs["n"]), 0.2).pvalue),
-        smooth_p_value(obs["zero_five"], np.array([s["zero_five"] for s in sim]), "two", 2),
+    k05 = int(round(obs["zero_five"] * n_obs))
+    add("last_digit_zero_five", obs["zero_five"], float(stats.binomtest(k05, int(n_obs), 0.2).pvalue),
+        smooth_p_value(obs["zero_five"], sim["zero_five"], "two", 1),
         "share of counts ending in 0 or 5 = 0.2 (binomial)", float(obs["zero_five"] - 0.2), "share minus 0.2",
         caveat_last, CITE_BS)
     # Beber-Scacco pairs
     for key, p0, label in (("repeated", 0.1, "last two digits equal"), ("adjacent", 0.18, "last two digits differ by 1")):
-        k = int(round(obs[key] * obs["n"]))
-        add(f"last_pair_{key}", obs[key], float(stats.binomtest(k, int(obs["n"]), p0).pvalue),
-            smooth_p_value(obs[key], np.array([s[key] for s in sim]), "two", 2),
+        k = int(round(obs[key] * n_obs))
+        add(f"last_pair_{key}", obs[key], float(stats.binomtest(k, int(n_obs), p0).pvalue),
+            smooth_p_value(obs[key], sim[key], "two", 1),
             f"{label}: share {p0} under uniform last two digits (binomial)", float(obs[key] - p0),
             f"share minus {p0}", caveat_last, CITE_BS)
     return out

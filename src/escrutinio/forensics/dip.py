@@ -26,30 +26,32 @@ from __future__ import annotations
 import numpy as np
 
 
+def _hull(x: np.ndarray, y: np.ndarray, lower: bool) -> np.ndarray:
+    """Indices of the lower (or upper) convex hull of points sorted by x, in O(n) numpy
+    passes instead of a Python loop: every pass drops, all at once, each point that is not
+    a strict turn between its current neighbours. A dropped point lies on or above (below)
+    the chord of two remaining points and the chain only moves down (up), so it can never
+    be a vertex; the chain left when nothing drops is locally, hence globally, convex:
+    the same vertices as Andrew's monotone chain."""
+    h = np.arange(len(x))
+    while len(h) > 2:
+        a, b, c = h[:-2], h[1:-1], h[2:]
+        cross = (x[b] - x[a]) * (y[c] - y[a]) - (y[b] - y[a]) * (x[c] - x[a])
+        bad = cross <= 0 if lower else cross >= 0
+        if not bad.any():
+            break
+        keep = np.ones(len(h), bool)
+        keep[1:-1] = ~bad
+        h = h[keep]
+    return h
+
+
 def _lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    h: list[int] = []
-    for i in range(len(x)):
-        while len(h) >= 2:
-            a, b = h[-2], h[-1]
-            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) <= 0:
-                h.pop()
-            else:
-                break
-        h.append(i)
-    return np.array(h)
+    return _hull(x, y, True)
 
 
 def _upper_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    h: list[int] = []
-    for i in range(len(x)):
-        while len(h) >= 2:
-            a, b = h[-2], h[-1]
-            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) >= 0:
-                h.pop()
-            else:
-                break
-        h.append(i)
-    return np.array(h)
+    return _hull(x, y, False)
 
 
 def _interp(xq: np.ndarray, xv: np.ndarray, yv: np.ndarray) -> np.ndarray:

@@ -16,8 +16,9 @@ non-voters is added to the leader (ballot stuffing) and the same fraction x_i of
 opposition's votes is moved to the leader (vote stealing), with x_i ~ |N(0, sigma_x)| for
 incremental and x_i ~ 1 - |N(0, sigma_e)| for extreme fraud (clipped to [0, 1]).
 Klimek et al. fit the fair parameters from the bulk of the data; we profile the fair
-means over a coarse grid (-0.05 to +0.01 around each marginal mode, step 0.01, then
-step 0.0025 around the best) and take each sd from the side of the mean that fraud does
+means by a descent on a lattice (-0.05 to +0.01 around each marginal mode, step 0.01,
+from the modes to the best neighbour until none is better; then step 0.0025 around the
+best) and take each sd from the side of the mean that fraud does
 not touch (below it), net of binomial noise.
 
 Fit: minimum squared-Hellinger distance sum (sqrt(H_obs) - sqrt(H_model))^2 between the
@@ -93,6 +94,58 @@ def _simulate_parts(N: np.ndarray, fair: dict, sigma_x: float, sigma_e: float, r
         return it * bins + js
 
     return u, bin_of(np.zeros(n)), bin_of(x_inc), bin_of(x_ext)
+
+
+def _simulate_fitted(N: np.ndarray, fair: dict, sigma_x: float, sigma_e: float, f_i: float, f_e: float,
+                     rng: np.random.Generator, bins: int) -> np.ndarray:
+    """Fingerprint bin of each station in one data set simulated at (f_i, f_e): the class
+    first, then the fraud fraction only where there is fraud (a third of
+    :func:`_simulate_parts`'s work)."""
+    n = len(N)
+    tau = np.clip(rng.normal(fair["mu_t"], fair["sd_t"], n), 0.01, 0.99)
+    nu = np.clip(rng.normal(fair["mu_v"], fair["sd_v"], n), 0.01, 0.99)
+    V = _binomial(N, tau, rng)
+    W = _binomial(V, nu, rng)
+    u = rng.random(n)
+    x = np.zeros(n)
+    ext = u < f_e
+    inc = ~ext & (u < f_e + f_i)
+    x[inc] = np.clip(np.abs(rng.normal(0, sigma_x, int(inc.sum()))), 0, 1)
+    x[ext] = np.clip(1 - np.abs(rng.normal(0, sigma_e, int(ext.sum()))), 0, 1)
+    add = np.rint(x * (N - V))
+    v2 = V + add
+    w2 = W + add + np.rint(x * (V - W))
+    t = v2 / np.maximum(N, 1)
+    s = np.where(v2 > 0, w2 / np.maximum(v2, 1), 0.0)
+    return np.clip((t * bins).astype(np.int64), 0, bins - 1) * bins + np.clip((s * bins).astype(np.int64), 0, bins - 1)
+
+
+def _binomial(n: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Binomial draws; where n p (1 - p) >= 4 by the rounded normal approximation, which is
+    five times faster and indistinguishable on a 25 x 25 fingerprint (bins 4 points wide)."""
+    var = n * p * (1 - p)
+    out = np.empty(len(n), np.int64)
+    small = var < 4
+    out[small] = rng.binomial(n[small], p[small])
+    big = ~small
+    z = rng.standard_normal(int(big.sum()), dtype=np.float32)
+    out[big] = np.clip(np.rint(n[big] * p[big] + np.sqrt(var[big]) * z), 0, n[big])
+    return out
+
+
+def parallel_map(fn, items, workers: int | None = None):
+    """``map`` over a small thread pool: numpy releases the GIL in its random generators
+    and array arithmetic, so independent simulations overlap on a multi-core machine.
+    Results come back in input order (each item carries its own seed)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = workers or min(4, os.cpu_count() or 1)
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(workers) as ex:
+        return list(ex.map(fn, items))
 
 
 def _grid_histograms(u, b_clean, b_inc, b_ext, fi_grid, fe_grid, bins):
@@ -216,15 +269,35 @@ def fit_klimek(data: StationData, bins: int = 25, sigma_x: float = 0.25, sigma_e
         sqrtHs.append(np.sqrt(H).astype(np.float32))
         return float(((np.sqrt(H) - np.sqrt(h_obs)[None, :]) ** 2).sum(axis=1).min())
 
-    # coarse profile of the fair means around the modes, then a finer one around the best
-    coarse = {(mode["mu_t"] + a, mode["mu_v"] + b): add_candidate(mode["mu_t"] + a, mode["mu_v"] + b)
-              for a in mean_offsets_t for b in mean_offsets_v}
-    bt, bv = min(coarse, key=coarse.get)
+    # profile of the fair means: a descent over the same lattice of offsets (0.01 apart,
+    # within the offsets' range), from the marginal modes to the best neighbour until no
+    # neighbour is better, then the same at the refine step (0.0025) around the best. It
+    # visits 15-30 candidates where the full lattice had 49 + 24.
+    seen: dict = {}
+
+    def value(a: float, b: float) -> float:
+        key = (round(a, 6), round(b, 6))
+        if key not in seen:
+            seen[key] = add_candidate(mode["mu_t"] + key[0], mode["mu_v"] + key[1])
+        return seen[key]
+
+    def descend(start, step, lo_t, hi_t, lo_v, hi_v):
+        cur = start
+        while True:
+            around = [(cur[0] + i * step, cur[1] + j * step) for i in (-1, 0, 1) for j in (-1, 0, 1)
+                      if lo_t - 1e-9 <= cur[0] + i * step <= hi_t + 1e-9 and lo_v - 1e-9 <= cur[1] + j * step <= hi_v + 1e-9]
+            best = min(around, key=lambda ab: (value(*ab), ab != cur))
+            if best == cur:
+                return cur
+            cur = best
+
+    ot, ov = np.asarray(mean_offsets_t, float), np.asarray(mean_offsets_v, float)
+    step_t = float(np.min(np.diff(ot))) if len(ot) > 1 else 0.01
+    start = (float(ot[np.argmin(np.abs(ot))]), float(ov[np.argmin(np.abs(ov))]))
+    best = descend(start, step_t, ot.min(), ot.max(), ov.min(), ov.max())
     if refine:
-        for a in (-2, -1, 0, 1, 2):
-            for b in (-2, -1, 0, 1, 2):
-                if a or b:
-                    add_candidate(bt + a * refine, bv + b * refine)
+        best = descend(best, refine, best[0] - 2 * refine, best[0] + 2 * refine,
+                       best[1] - 2 * refine, best[1] + 2 * refine)
     n_grid = len(fi_grid) * len(fe_grid)
     sqrtH = np.concatenate(sqrtHs)      # (candidates * grid) x cells, contiguous for one matvec
     const = np.concatenate(consts)
@@ -241,12 +314,18 @@ def fit_klimek(data: StationData, bins: int = 25, sigma_x: float = 0.25, sigma_e
     # analogue): in data simulated at the fit, how far is the true point's distance above
     # the minimum? Points of the observed profile within that 95 % margin form the set.
     # A flat valley (f_i traded against the fair means) makes the set wide, as it should.
+    def one_boot(child):
+        b = _simulate_fitted(N, fair, sigma_x, sigma_e, f_i, f_e, np.random.default_rng(child), bins)
+        return np.bincount(b, minlength=bins * bins)
+
+    # each bootstrap set has its own seed, so threads give the same answer as one loop;
+    # the distances of all sets to every candidate are one matrix product
+    children = np.random.SeedSequence(int(rng.integers(2**62))).spawn(boot)
     excess = []
-    for _ in range(boot):
-        u, bc, bi, be = _simulate_parts(N, fair, sigma_x, sigma_e, rng, bins)
-        b = np.where(u < f_e, be, np.where(u < f_e + f_i, bi, bc))
-        db = dist_to(np.bincount(b, minlength=bins * bins).astype(float))
-        excess.append(float(db[c, g] - db.min()))
+    if boot:
+        hb = np.array(parallel_map(one_boot, children), float)            # boot x cells
+        db = (const[:, None] - 2 * (sqrtH @ np.sqrt(hb).T.astype(np.float32)) + hb.sum(axis=1)[None, :])
+        excess = (db[c * n_grid + g] - db.min(axis=0)).tolist()
     margin = float(np.quantile(excess, 0.95)) if excess else 0.0
     prof = d.min(axis=0).reshape(len(fi_grid), len(fe_grid))
     inside = prof - d[c, g] <= margin

@@ -24,10 +24,12 @@ Rozenas test, the number of stations whose value equals a coarse fraction exactl
 How the null is computed (why it is fast): for each station the probability q_i that its
 binomial draw lands on a hit is computed exactly from the binomial pmf (log-space
 recursion over +-6 sd). The simulated count is a sum of independent Bernoulli(q_i). The
-1,000 Monte-Carlo draws of the three counts are drawn jointly from stations pooled into
-32 x 32 cells of (q_turnout, q_leader), one binomial per cell; the mean is exact and the
-variance is at most slightly overstated (reported as ``variance_excess``), so the
-p-value errs on the conservative side. Exact mean and sd are reported too.
+1,000 Monte-Carlo draws of the three counts are drawn jointly from the normal with their
+exact mean and covariance (sums of many independent Bernoullis; the p-value is a normal
+tail anyway); for small elections (a null sd below 5) from stations pooled into 32 x 32
+cells of (q_turnout, q_leader), one multinomial per cell, whose variance is at most
+slightly overstated (reported as ``variance_excess``), so the p-value errs on the
+conservative side. Exact mean and sd are reported too.
 
 Caveat: an excess of integer or coarse values means reported numbers were more often
 round than chance allows; it is consistent with numbers being written rather than
@@ -39,7 +41,6 @@ from __future__ import annotations
 from dataclasses import dataclass, asdict
 
 import numpy as np
-from scipy.special import gammaln
 from scipy.stats import norm
 
 from escrutinio.forensics.core import StationData, StationFilter, TestResult, _json, mc_p_value
@@ -60,66 +61,39 @@ def hit_coarse(k: np.ndarray, n: np.ndarray) -> np.ndarray:
     return inside & ((np.mod(20 * k, n) == 0) | (np.mod(3 * k, n) == 0))
 
 
-def hit_probability(n: np.ndarray, k_obs: np.ndarray, hits, sds: float = 6.0,
-                    chunk_cells: int = 4_000_000) -> list[np.ndarray]:
+def hit_probability(n: np.ndarray, k_obs: np.ndarray, hits, sds: float = 6.0) -> list[np.ndarray]:
     """P(hit(X, n)) for X ~ Bin(n, k_obs/n), per station and per hit function in ``hits``,
-    exact up to the tail mass beyond ``sds`` standard deviations (about 1e-9)."""
+    exact up to the tail mass beyond ``sds`` standard deviations (about 1e-9). Each
+    distinct (n, k) pair is computed once (:mod:`.binomial`)."""
+    from escrutinio.forensics.binomial import hit_probability_pairs
+
     single = callable(hits)
-    hits = [hits] if single else list(hits)
-    n = np.asarray(n, np.int64)
-    k_obs = np.asarray(k_obs, np.int64)
-    outs = [np.empty(len(n)) for _ in hits]
-    p = k_obs / np.maximum(n, 1)
-    degenerate = (k_obs <= 0) | (k_obs >= n)
-    for out, hit in zip(outs, hits):
-        out[degenerate] = hit(k_obs[degenerate], np.maximum(n[degenerate], 1)).astype(float)
-    idx = np.flatnonzero(~degenerate)
-    if len(idx):
-        nn_all, pp_all = n[idx], p[idx]
-        sd = np.sqrt(nn_all * pp_all * (1 - pp_all))
-        lo = np.maximum(0, np.floor(nn_all * pp_all - sds * sd - 1)).astype(np.int64)
-        hi = np.minimum(nn_all, np.ceil(nn_all * pp_all + sds * sd + 1)).astype(np.int64)
-        # log pmf at the window start, then the ratio recursion
-        # pmf(k+1)/pmf(k) = (n-k)/(k+1) * p/(1-p): two logs per cell instead of three lgammas
-        log0 = (gammaln(nn_all + 1) - gammaln(lo + 1) - gammaln(nn_all - lo + 1)
-                + lo * np.log(pp_all) + (nn_all - lo) * np.log1p(-pp_all))
-        logit = np.log(pp_all) - np.log1p(-pp_all)
-        width = hi - lo + 1
-        order = np.argsort(width, kind="stable")
-        idx, nn_all, pp_all, lo, hi, log0, logit, width = (
-            a[order] for a in (idx, nn_all, pp_all, lo, hi, log0, logit, width))
-        start = 0
-        while start < len(idx):
-            # stations sorted by window width: each chunk is as narrow as its widest row
-            guess = max(1, chunk_cells // int(width[min(len(idx) - 1, start + 1)]))
-            stop = min(len(idx), start + guess)
-            ww = int(width[stop - 1])
-            stop = min(stop, start + max(1, chunk_cells // ww))
-            sl = slice(start, stop)
-            start = stop
-            offs = np.arange(ww)
-            nn = nn_all[sl][:, None]
-            ks = lo[sl][:, None] + offs[None, :-1]
-            ratio = np.log(np.maximum(nn - ks, 1)) - np.log(ks + 1) + logit[sl][:, None]
-            logpmf = np.empty((ks.shape[0], ww))
-            logpmf[:, 0] = log0[sl]
-            logpmf[:, 1:] = log0[sl][:, None] + np.cumsum(ratio, axis=1)
-            kk = lo[sl][:, None] + offs[None, :]
-            valid = kk <= hi[sl][:, None]
-            prob = np.where(valid, np.exp(logpmf), 0.0)
-            kk = np.minimum(kk, nn)
-            for out, hit in zip(outs, hits):
-                out[idx[sl]] = (prob * hit(kk, nn)).sum(axis=1)
-    outs = [np.clip(o, 0.0, 1.0) for o in outs]
+    outs = hit_probability_pairs(n, k_obs, [hits] if single else list(hits), sds)
     return outs[0] if single else outs
 
 
 def _joint_draws(qa: np.ndarray, qb: np.ndarray, draws: int, rng: np.random.Generator,
                  cells: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Draws of (#a hits, #b hits, #either) for independent Bernoulli(qa_i), Bernoulli(qb_i)."""
+    """Draws of (#a hits, #b hits, #either) for independent Bernoulli(qa_i), Bernoulli(qb_i).
+
+    When every count has a null sd of at least 5 the three counts are drawn from the normal
+    with their exact mean and covariance (sums of thousands of independent Bernoullis; the
+    p-value is a normal tail anyway), which costs nothing and overstates nothing. Otherwise
+    stations are pooled into ``cells`` x ``cells`` cells of (qa, qb) with one multinomial
+    per cell, whose variance overstatement is returned."""
     if len(qa) == 0:
         z = np.zeros(draws)
         return z, z, z, 0.0
+    qe = qa + qb - qa * qb
+    va, vb, ve = (qa * (1 - qa)).sum(), (qb * (1 - qb)).sum(), (qe * (1 - qe)).sum()
+    if min(va, vb, ve) >= 25:
+        # Cov(a, b) = 0; Cov(A, A or B) = qa (1 - qe) per station
+        cae, cbe = (qa * (1 - qe)).sum(), (qb * (1 - qe)).sum()
+        cov = np.array([[va, 0.0, cae], [0.0, vb, cbe], [cae, cbe, ve]])
+        lam, vec = np.linalg.eigh(cov)
+        x = np.array([qa.sum(), qb.sum(), qe.sum()]) + rng.standard_normal((draws, 3)) @ (
+            vec * np.sqrt(np.clip(lam, 0, None))).T
+        return x[:, 0], x[:, 1], x[:, 2], 0.0
     ra = np.minimum((np.argsort(np.argsort(qa, kind="stable"), kind="stable") * cells) // len(qa), cells - 1)
     rb = np.minimum((np.argsort(np.argsort(qb, kind="stable"), kind="stable") * cells) // len(qb), cells - 1)
     cell = ra * cells + rb
@@ -228,8 +202,12 @@ _CAVEAT_P05 = ("Percentages ending in 0 or 5 more often than counting noise allo
                "numbers; an anomaly to check on the actas, not evidence of fraud.")
 
 
+ROUND_HITS = [hit_integer_percent, hit_coarse, hit_p05]
+
+
 def round_number_tests(data: StationData, draws: int = 1000, seed=None, station_filter: StationFilter | None = None,
-                       scope: str = "all", which=("integer", "coarse")) -> dict[str, RoundNumberResult]:
+                       scope: str = "all", which=("integer", "coarse"), hit_cache=None,
+                       ) -> dict[str, RoundNumberResult]:
     """Both round-number tests sharing one pass over the binomial pmfs. Returns
     ``{"integer": ..., "coarse": ...}`` (keys as requested in ``which``)."""
     filt = station_filter or StationFilter()
@@ -241,8 +219,14 @@ def round_number_tests(data: StationData, draws: int = 1000, seed=None, station_
             "coarse": (hit_coarse, "coarse fractions", CITATION_ROZENAS, _CAVEAT_COARSE, "Rozenas 2017"),
             "p05": (hit_p05, "percentages ending in 0 or 5", CITATION_P05, _CAVEAT_P05, "Beber & Scacco 2012")}
     hits = [spec[w][0] for w in which]
-    qts = hit_probability(reg, emi, hits)
-    qls = hit_probability(val, lead, hits)
+    if hit_cache is not None:
+        # a cache shared with the placebo copies, holding all three hit functions
+        pick = [ROUND_HITS.index(h) for h in hits]
+        qt_all, ql_all = hit_cache(reg, emi), hit_cache(val, lead)
+        qts, qls = [qt_all[j] for j in pick], [ql_all[j] for j in pick]
+    else:
+        qts = hit_probability(reg, emi, hits)
+        qls = hit_probability(val, lead, hits)
     results = {}
     for w, hit, q_t, q_l in zip(which, hits, qts, qls):
         _, method, citation, caveat, ref = spec[w]

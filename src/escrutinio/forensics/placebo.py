@@ -26,7 +26,7 @@ import time
 
 from scipy.stats import binomtest
 
-from escrutinio.forensics.battery import BatteryResult, in_family, run_battery
+from escrutinio.forensics.battery import BatteryResult, NullCache, in_family, run_battery
 from escrutinio.forensics.core import StationData, wilson
 from escrutinio.forensics.fingerprint import fit_klimek
 from escrutinio.forensics.simulate import inject_klimek, inject_round_numbers, simulate_fair, simulate_like
@@ -60,7 +60,8 @@ def _rates(runs: list[BatteryResult], alpha: float) -> dict:
 
 
 def placebo_simulated(data: StationData, n_sims: int = 20, seed: int = 0, alpha: float = 0.05,
-                      draws: int = 200, klimek_fits: int = 0, klimek_boot: int = 50, **battery_kw) -> dict:
+                      draws: int = 200, klimek_fits: int = 0, klimek_boot: int = 50, progress=None,
+                      **battery_kw) -> dict:
     """False-positive rate of every test on clean elections simulated like ``data``.
 
     ``klimek_fits`` (default 0) also fits the Klimek model to the first simulations. Off by
@@ -68,11 +69,17 @@ def placebo_simulated(data: StationData, n_sims: int = 20, seed: int = 0, alpha:
     inherit any smear of the fingerprint, fraudulent or not, and the fit on them repeats
     the fit on the data. Use the reference-election placebo for the Klimek fit."""
     kw = {**FAST, **battery_kw}
-    sims = [simulate_like(data, seed=seed + 7919 * i) for i in range(n_sims)]
-    runs = [run_battery(x, seed=seed + i, draws=draws, **kw) for i, x in enumerate(sims)]
+    kw.setdefault("cache", NullCache())   # the copies share their binomial pmfs with each other
+    runs, fits = [], []
+    for i in range(n_sims):   # one copy at a time: memory stays at one election's size
+        x = simulate_like(data, seed=seed + 7919 * i)
+        runs.append(run_battery(x, seed=seed + i, draws=draws, **kw))
+        if i < klimek_fits:
+            fits.append(fit_klimek(x, boot=klimek_boot, seed=seed + i))
+        if progress is not None:
+            progress(1)
     out = _rates(runs, alpha)
     out["kind"] = "simulated clean elections like the observed one (simulate_like)"
-    fits = [fit_klimek(x, boot=klimek_boot, seed=seed + i) for i, x in enumerate(sims[:klimek_fits])]
     out["klimek"] = [{"f_i": f.f_i, "ci_f_i": f.ci_f_i, "f_e": f.f_e, "ci_f_e": f.ci_f_e, "at_boundary": f.at_boundary}
                      for f in fits]
     out["klimek_fires"] = any(f.ci_f_i[0] > 0 or f.ci_f_e[0] > 0 for f in fits)
@@ -119,6 +126,7 @@ def calibration(registered, n_elections: int = 200, seed: int = 0, alpha: float 
                 **battery_kw) -> dict:
     """False-positive rates on clean Klimek-fair elections with this electorate."""
     kw = {**FAST, **battery_kw}
+    kw.setdefault("cache", NullCache())
     t0 = time.perf_counter()
     runs = [run_battery(simulate_fair(registered, seed=seed + 104729 * i), seed=seed + i, draws=draws, **kw)
             for i in range(n_elections)]
@@ -135,6 +143,7 @@ def power(registered, f_i: float, f_e: float, runs: int = 50, seed: int = 0, alp
     injected fraud is written-in round percentages instead (:func:`inject_round_numbers`)
     and no Klimek fit is made."""
     kw = {**FAST, **battery_kw}
+    kw.setdefault("cache", NullCache())
     rej: dict[str, int] = {}
     cover_i = cover_e = cover_both = 0
     fits = []

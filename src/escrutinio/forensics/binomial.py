@@ -1,0 +1,132 @@
+"""Exact binomial pmf windows, shared by the round-number and digit tests.
+
+For X ~ Bin(n, c/n) (a count resampled at its own observed rate) the pmf is computed over
+k in [np - 6 sd - 1, np + 6 sd + 1] (the tail mass left out is about 1e-9) by a
+log-space ratio recursion: two logs per cell instead of three lgammas. Pairs (n, c) are
+processed in chunks of similar window width so that memory stays bounded.
+
+Everything downstream works on *unique* (n, c) pairs: a national election has hundreds of
+thousands of stations but at most a few tens of thousands of distinct (size, count) pairs,
+and the placebo copies share them, so each pmf is computed once per run.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+from scipy.special import gammaln
+
+
+def pmf_chunks(n, c, sds: float = 6.0, chunk_cells: int = 2_000_000
+               ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(rows, k, pmf)``: ``rows`` indexes the input pairs, ``k`` and ``pmf`` are
+    (len(rows), width) arrays; ``pmf`` is 0 outside a pair's window (there ``k`` is clipped
+    to n)."""
+    n = np.asarray(n, np.int64)
+    c = np.asarray(c, np.int64)
+    degenerate = (c <= 0) | (c >= n)
+    rows = np.flatnonzero(degenerate)
+    if len(rows):
+        yield rows, np.clip(c[rows], 0, None)[:, None], np.ones((len(rows), 1))
+    idx = np.flatnonzero(~degenerate)
+    if not len(idx):
+        return
+    nn_all = n[idx]
+    pp_all = c[idx] / nn_all
+    sd = np.sqrt(nn_all * pp_all * (1 - pp_all))
+    lo = np.maximum(0, np.floor(nn_all * pp_all - sds * sd - 1)).astype(np.int64)
+    hi = np.minimum(nn_all, np.ceil(nn_all * pp_all + sds * sd + 1)).astype(np.int64)
+    log0 = (gammaln(nn_all + 1) - gammaln(lo + 1) - gammaln(nn_all - lo + 1)
+            + lo * np.log(pp_all) + (nn_all - lo) * np.log1p(-pp_all))
+    logit = np.log(pp_all) - np.log1p(-pp_all)
+    width = hi - lo + 1
+    order = np.argsort(width, kind="stable")
+    idx, nn_all, lo, hi, log0, logit, width = (a[order] for a in (idx, nn_all, lo, hi, log0, logit, width))
+    start = 0
+    while start < len(idx):
+        # sorted by window width: each chunk is as wide as its widest row
+        stop = min(len(idx), start + max(1, chunk_cells // int(width[min(len(idx) - 1, start + 1)])))
+        ww = int(width[stop - 1])
+        stop = min(stop, start + max(1, chunk_cells // ww))
+        sl = slice(start, stop)
+        start = stop
+        offs = np.arange(ww)
+        nn = nn_all[sl][:, None]
+        ks = lo[sl][:, None] + offs[None, :-1]
+        ratio = np.log(np.maximum(nn - ks, 1)) - np.log(ks + 1) + logit[sl][:, None]
+        logpmf = np.empty((ks.shape[0], ww))
+        logpmf[:, 0] = log0[sl]
+        np.cumsum(ratio, axis=1, out=logpmf[:, 1:])
+        logpmf[:, 1:] += log0[sl][:, None]
+        kk = lo[sl][:, None] + offs[None, :]
+        prob = np.where(kk <= hi[sl][:, None], np.exp(logpmf), 0.0)
+        yield idx[sl], np.minimum(kk, nn), prob
+
+
+def pair_keys(n: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """One int64 key per (n, c) pair (n, c < 2**31)."""
+    return (np.asarray(n, np.int64) << 32) | np.asarray(c, np.int64)
+
+
+def split_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return keys >> 32, keys & 0xFFFFFFFF
+
+
+def unique_pairs(n, c) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (n, c) keys and how many times each occurs; a dense bincount when sizes are
+    small (the usual case: tables of a few hundred voters), else a sort."""
+    n = np.asarray(n, np.int64)
+    c = np.asarray(c, np.int64)
+    if not len(n):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    top = int(max(n.max(), c.max())) + 1
+    if top * top <= 4_000_000 and n.min() >= 0 and c.min() >= 0:
+        counts = np.bincount(n * top + c, minlength=top * top)
+        dense = np.flatnonzero(counts)
+        return pair_keys(dense // top, dense % top), counts[dense]
+    return np.unique(pair_keys(n, c), return_counts=True)
+
+
+class HitCache:
+    """Hit probabilities of each distinct (n, k) pair, kept across the election and its
+    placebo copies so that each binomial pmf is computed once per run."""
+
+    def __init__(self, hits, sds: float = 6.0):
+        self.hits = list(hits)
+        self.sds = sds
+        self.keys = np.zeros(0, np.int64)
+        self.q = np.zeros((len(self.hits), 0))
+
+    def __call__(self, n, c) -> list[np.ndarray]:
+        keys = pair_keys(n, c)
+        new, _ = unique_pairs(n, c)
+        if len(self.keys):
+            pos = np.minimum(np.searchsorted(self.keys, new), len(self.keys) - 1)
+            new = new[self.keys[pos] != new]
+        if len(new):
+            un, uc = split_keys(new)
+            q = np.zeros((len(self.hits), len(new)))
+            for rows, kk, prob in pmf_chunks(un, uc, self.sds):
+                nn = np.maximum(un[rows], 1)[:, None]
+                for j, hit in enumerate(self.hits):
+                    q[j, rows] = (prob * hit(kk, nn)).sum(axis=1)
+            allk = np.concatenate([self.keys, new])
+            order = np.argsort(allk, kind="stable")
+            self.keys = allk[order]
+            self.q = np.concatenate([self.q, np.clip(q, 0.0, 1.0)], axis=1)[:, order]
+        pos = np.searchsorted(self.keys, keys)
+        return [row[pos] for row in self.q]
+
+
+def hit_probability_pairs(n, c, hits, sds: float = 6.0) -> list[np.ndarray]:
+    """P(hit(X, n)) for X ~ Bin(n, c/n) per pair and per hit function, computed once per
+    unique pair."""
+    keys = pair_keys(n, c)
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    un, uc = split_keys(uniq)
+    outs = [np.zeros(len(uniq)) for _ in hits]
+    for rows, kk, prob in pmf_chunks(un, uc, sds):
+        nn = np.maximum(un[rows], 1)[:, None]
+        for out, hit in zip(outs, hits):
+            out[rows] = (prob * hit(kk, nn)).sum(axis=1)
+    return [np.clip(o, 0.0, 1.0)[inverse] for o in outs]
