@@ -3,6 +3,7 @@ tamper-evident publication from the command line."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -176,6 +177,61 @@ def verify_log_command(source, public_key, checkpoints, inclusion, contest, no_t
     else:
         click.echo(doc["summary"])
     sys.exit(0 if doc["ok"] else 1)
+
+
+# -------------------------------------------------------------------- export
+@main.command("export")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["nist-1500-100", "csv"]), required=True,
+              help="nist-1500-100: NIST SP 1500-100 v2 JSON; csv: one CSV per level.")
+@click.option("--mapping", default=None, help="Mapping TOML file or bundled mapping name.")
+@click.option("--contest", default=None, help="Only this contest (default: every contest read).")
+@click.option("--count-withdrawn", is_flag=True, help="Count votes for withdrawn candidacies as valid.")
+@click.option("--status", type=click.Choice(["unofficial-partial", "unofficial-complete", "certified", "correction", "recount"]),
+              default="unofficial-partial", show_default=True, help="NIST: the results' status (escrutinio cannot know it).")
+@click.option("--election-date", default=None, help="NIST: the election day, YYYY-MM-DD (default: the export time's date).")
+@click.option("--no-actas", is_flag=True, help="NIST: stop at the finest area; do not report every acta.")
+@click.option("--output", "-o", type=click.Path(), default=None,
+              help="NIST: the JSON file (default: stdout). CSV: a folder, one file per contest and level.")
+def export_command(paths, fmt, mapping, contest, count_withdrawn, status, election_date, no_actas, output):
+    """Export the latest snapshot of each contest in a standard format.
+
+    With several snapshots of a contest (successive exports), the latest is exported,
+    as `escrutinio results` does.
+    """
+    from escrutinio import app
+    from escrutinio.publication.export import election_report, level_tables
+
+    election = app.read(list(paths), mapping=mapping, count_withdrawn=count_withdrawn)
+    contests = [app.pick_contest(election, contest)] if contest else election.contests
+    snaps = [election.latest(c) for c in contests]
+    if fmt == "nist-1500-100":
+        if election_date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", election_date):
+            raise UsageError(f"--election-date takes YYYY-MM-DD, got {election_date!r}")
+        report = election_report(snaps, status=status, election_date=election_date, units=not no_actas)
+        text = json.dumps(report, ensure_ascii=False, indent=1) + "\n"
+        if output:
+            app.write_atomic(output, text)
+            click.echo(f"wrote {output}: {len(report['GpUnit']):,} reporting units, "
+                       f"{len(report['Election'][0]['Contest'])} contest(s)", err=True)
+        else:
+            click.echo(text, nl=False)
+        return
+    if not output:
+        raise UsageError("--format csv writes one file per level: give a folder with --output")
+    folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder} exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    for snap in snaps:
+        for level, table in level_tables(snap).items():
+            name = folder / f"{_file_slug(snap.contest)}-{_file_slug(level)}.csv"
+            app.write_atomic(name, table.write_csv())
+            click.echo(f"wrote {name} ({table.height:,} rows)", err=True)
+
+
+def _file_slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_").lower() or "x"
 
 
 # ------------------------------------------------------------- server keygen
