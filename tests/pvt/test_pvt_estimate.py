@@ -99,6 +99,7 @@ def test_estimate_reports_missing_and_ignores_other_rows():
     assert sum(part.missing_by_stratum.values()) == 10
     assert part.sensitivity["shift_points"] is not None and "missing sampled tables" in part.sensitivity["text"]
     out = part.to_dict()
+    json.dumps(out, allow_nan=False)  # plain JSON types only (no numpy scalars)
     for c in ("A", "B"):
         assert out["choices"][c]["lo"] < out["choices"][c]["share"] < out["choices"][c]["hi"]
     assert {"point", "lo", "hi"} <= set(out["lead"])

@@ -376,7 +376,8 @@ def sensitivity(verdict, rule: PresidentialRule, share: float, lead: float, w: f
         delta = max(min(needs(c)) for c in rule.clauses)
         what = ("the estimate to fall into a runoff" if verdict.outcome == "first_round_win"
                 else f"{a} to win in the first round")
-    feasible = abs(delta) <= 100
+    delta = float(delta)
+    feasible = bool(abs(delta) <= 100)
     direction = f"from {a} to {b}" if delta >= 0 else f"from {b} to {a}"
     text = (f"the {missing:,} missing sampled tables (about {100 * w:.2f}% of the estimated valid vote) would have to "
             f"move {abs(delta):.2f} points of their valid vote {direction}, compared with the reported tables of "

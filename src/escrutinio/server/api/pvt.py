@@ -1,4 +1,110 @@
-"""/api/v1 routes for the pvt area (filled in by its owner)."""
-from fastapi import APIRouter
+"""/api/v1/pvt: attach a PVT design (admin), follow the sampled tables' reports, and a
+live estimate from the watchers' agreed copies of the sampled tables (docs/pvt.md)."""
+from __future__ import annotations
 
-router = APIRouter()
+from dataclasses import replace
+
+import polars as pl
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+
+from escrutinio.errors import UsageError
+from escrutinio.model import Election
+from escrutinio.pvt.design import Design
+from escrutinio.server import services
+from escrutinio.server.auth import ALL_ROLES, User, require
+from escrutinio.server.storage import pvt as pvt_repo
+from escrutinio.server.storage.users import audit
+
+router = APIRouter(tags=["pvt"])
+
+
+def _attached(request: Request, session) -> tuple[Design, dict]:
+    found = pvt_repo.current(session, request.app.state.settings.data_dir)
+    if found is None:
+        raise services.NotFound("no PVT design is attached to this server (POST /api/v1/pvt/design)")
+    return found
+
+
+def _copies(session, contest: str | None):
+    """Official snapshot (layout, law) and the counted copies as a snapshot."""
+    info = services.contest_of(session, contest)
+    snap = services.snapshot_of(session, info)
+    return info, snap, services.copies_snapshot(session, snap)
+
+
+@router.post("/pvt/design", summary="Attach a PVT design to the election (admin; logged as pvt_design_attached)",
+             responses={400: {"description": "not a PVT design file"}})
+def attach(request: Request, design: dict = Body(..., description="the JSON written by `escrutinio pvt design`"),
+           user: User = Depends(require("admin"))) -> dict:
+    d = Design.from_dict(design)
+    if len(set(d.sample)) != len(d.sample):
+        raise UsageError("the design's sample lists a table twice")
+    with request.app.state.db.session(write=True) as s:
+        out = pvt_repo.attach(s, request.app.state.settings.data_dir, d, user.role)
+        audit(s, user, "pvt_design_attached", f"pvt:{out['design_sha256']}", {"n": d.n, "seed": d.seed})
+    return out
+
+
+@router.get("/pvt/design", summary="The attached PVT design (the sample observers committed to)",
+            responses={404: {"description": "no design attached"}})
+def design(request: Request, user: User = Depends(require(*ALL_ROLES))) -> dict:
+    with request.app.state.db.session() as s:
+        d, entry = _attached(request, s)
+    return {**d.to_dict(), "attached": entry}
+
+
+def _progress(request: Request, contest: str | None) -> dict:
+    with request.app.state.db.session() as s:
+        d, entry = _attached(request, s)
+        info, _, cs = _copies(s, contest)
+    have = set(cs.frame.get_column("unit").to_list())
+    sample = pl.DataFrame({"unit": d.sample, "stratum": d.sample_strata}, schema={"unit": pl.Utf8, "stratum": pl.Utf8})
+    reported = sample.with_columns(pl.col("unit").is_in(list(have)).alias("reported"))
+    by = reported.group_by("stratum", maintain_order=True).agg(pl.len().alias("sampled"), pl.col("reported").sum())
+    counts = {r["stratum"]: r for r in by.iter_rows(named=True)}
+    strata = [{"stratum": name, "tables": s["tables"], "sampled": s["sample"],
+               "reported": int(counts.get(name, {}).get("reported", 0))} for name, s in d.strata.items()]
+    n_rep = int(reported.get_column("reported").sum())
+    return {"design_sha256": entry["design_sha256"], "attached": entry, "contest": info["contest"], "n": len(d.sample),
+            "reported": n_rep, "missing": len(d.sample) - n_rep, "strata": strata,
+            "note": "reported = sampled tables whose watchers' copy is agreed (two matching entries), resolved or released"}
+
+
+@router.get("/pvt/progress", summary="Sampled tables reported so far, per stratum",
+            responses={404: {"description": "no design attached or nothing loaded"}})
+def progress(request: Request, contest: str | None = Query(None, max_length=200),
+             user: User = Depends(require(*ALL_ROLES))) -> dict:
+    return _progress(request, contest)
+
+
+@router.get("/pvt/status", summary="Same as /pvt/progress (used by the PVT page)",
+            responses={404: {"description": "no design attached or nothing loaded"}})
+def status(request: Request, contest: str | None = Query(None, max_length=200),
+           user: User = Depends(require(*ALL_ROLES))) -> dict:
+    return _progress(request, contest)
+
+
+@router.get("/pvt/estimate", summary="Live PVT estimate from the agreed copies of the sampled tables "
+            "(the `escrutinio pvt estimate --format json` contract)",
+            responses={404: {"description": "no design attached or nothing loaded"},
+                       409: {"description": "no sampled table reported yet"}})
+def estimate(request: Request, contest: str | None = Query(None, max_length=200),
+             level: float = Query(0.95, gt=0.5, lt=1.0), user: User = Depends(require(*ALL_ROLES))) -> dict:
+    from escrutinio import app
+    from escrutinio.pvt.estimate import estimate as run
+
+    with request.app.state.db.session() as s:
+        d, entry = _attached(request, s)
+        info, snap, cs = _copies(s, contest)
+    sampled = cs.frame.filter(pl.col("unit").is_in(d.sample))
+    if sampled.height == 0:
+        raise HTTPException(409, f"none of the {len(d.sample):,} sampled tables has an agreed copy yet")
+    cs = replace(cs, frame=sampled)
+    election = Election(snap.election, [snap])
+    election.law_preset = info["preset"]
+    rule = app.resolve_rule(None, election)
+    out = run(d, cs.counted(), list(cs.counted_choices), rule, level=level).to_dict()
+    out["contest"] = info["contest"]
+    out["attached"] = entry
+    out["source"] = "watchers' agreed copies of the sampled tables"
+    return out
