@@ -71,7 +71,8 @@ def read_bytes(path: str, member: str | None = None) -> tuple[bytes, str]:
         data = p.read_bytes()
     except OSError as exc:
         raise InputError(path, f"cannot read the file: {exc.strerror or exc}") from exc
-    if not data.strip():
+    head = data[:65536]
+    if not head.strip() and not data.strip():  # the whole file is copied only if its start is blank
         raise InputError(path, "empty file" + (" (0 bytes)" if not data else " (only blank space)"))
     if data[:2] == b"\x1f\x8b":
         try:
