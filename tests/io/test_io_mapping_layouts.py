@@ -164,3 +164,21 @@ def test_roll_from_any_count_through_a_mapping():
     roll = read_roll(ex / "protocols_ru_2024-03-18T09-00-00.csv", mapping=str(ex / "protocols_ru.toml"))
     assert roll.height == 600 and roll["registered"].sum() == 799_138
     assert roll.columns == ["unit", "unit_id", "place_id", "region", "tik", "uik", "registered"]
+
+
+def test_xlsx_empty_header_cell_and_composite_key(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    header = HEADER.split(",")
+    header[2] = None  # the town column has no name
+    ws.append(header)
+    for r in ROWS:
+        ws.append([int(c) if c.isdigit() else c for c in r.split(",")])
+    p = tmp_path / "protocols.xlsx"
+    wb.save(p)
+    levels = {"region": "region", "town": "column_3", "station": "station"}
+    (snap,) = read_snapshots(p, mapping=mapping(levels=levels))
+    assert snap.frame["town"].to_list() == ["Alpha", "Alpha", "Beta"]
+    assert snap.frame["unit"].to_list() == ["North/1", "North/2", "South/1"]
+    assert snap.frame["emitted"].to_list() == [670, 510, 760]
