@@ -124,6 +124,20 @@ class Design:
         unknown = set(design.sample_strata) - set(design.strata)
         if unknown:
             raise UsageError(f"PVT design file: sampled tables in undeclared strata {sorted(unknown)[:5]}")
+        if len(set(design.sample)) != len(design.sample):
+            raise UsageError("PVT design file: the sample lists a table twice")
+        counts: dict[str, int] = {}
+        for s in design.sample_strata:
+            counts[s] = counts.get(s, 0) + 1
+        for name, s in design.strata.items():
+            if not isinstance(s, dict) or not all(isinstance(s.get(k), int) and not isinstance(s.get(k), bool)
+                                                  for k in ("tables", "sample")):
+                raise UsageError(f"PVT design file: stratum {name!r} needs integer 'tables' and 'sample'")
+            if counts.get(name, 0) != s["sample"] or not 0 <= s["sample"] <= s["tables"]:
+                raise UsageError(f"PVT design file: stratum {name!r} declares {s['sample']} sampled of {s['tables']} "
+                                 f"tables but the sample holds {counts.get(name, 0)}")
+        if not isinstance(design.frame.get("units"), int):
+            raise UsageError("PVT design file: frame.units must be an integer")
         return design
 
     @classmethod
