@@ -198,7 +198,7 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
     # chart data for the report: digit frequencies and marginal histograms
     keep, _ = filt.apply(data)
     t = data.emitted[keep] / data.registered[keep]
-    s = data.votes[keep, data.leader_index] / data.valid[keep]
+    s = data.votes[keep, data.leader_index] / data.share_base[keep]
     dig = {x.name: x.details for x in tests if x.scope == "all" and x.name in ("2bl_mean", "last_digit_distribution")}
     timings["total_s"] = time.perf_counter() - t0
     return BatteryResult(label=data.label, n_units=data.n, filter=filt.to_dict(), tests=tests,

@@ -35,6 +35,7 @@ class StationData:
     groups: Mapping[str, np.ndarray] = field(default_factory=dict)
     label: str = ""
     source: str = ""
+    share_of: str = "valid"   # leader share denominator: "valid" or "valid+invalid" (ballots cast)
 
     def __post_init__(self) -> None:
         n = len(self.registered)
@@ -57,6 +58,19 @@ class StationData:
         return int(np.argmax(self.votes.sum(axis=0)))
 
     @property
+    def share_base(self) -> np.ndarray:
+        """Denominator of the leader's share: valid votes (escrutinio's default) or valid +
+        invalid votes, i.e. all ballots cast (Kobak et al. 2016's published analyses)."""
+        return self.emitted if self.share_of == "valid+invalid" else self.valid
+
+    def with_share_of(self, share_of: str) -> "StationData":
+        if share_of not in ("valid", "valid+invalid"):
+            raise UsageError(f"leader share denominator {share_of!r}: use 'valid' or 'valid+invalid'")
+        from dataclasses import replace
+
+        return replace(self, share_of=share_of)
+
+    @property
     def leader(self) -> str:
         return self.choices[self.leader_index]
 
@@ -67,6 +81,7 @@ class StationData:
             units=None if self.units is None else self.units[mask],
             source_rows=None if self.source_rows is None else self.source_rows[mask],
             groups={k: v[mask] for k, v in self.groups.items()}, label=self.label, source=self.source,
+            share_of=self.share_of,
         )
 
     def unit_labels(self) -> np.ndarray:
@@ -135,6 +150,7 @@ class StationFilter:
 
     def apply(self, data: StationData) -> tuple[np.ndarray, dict[str, int]]:
         reg, emi, val = data.registered, data.emitted, data.valid
+        base = data.share_base
         lead = data.votes[:, data.leader_index]
         reasons: dict[str, int] = {}
         keep = np.ones(data.n, bool)
@@ -153,7 +169,7 @@ class StationFilter:
         drop(reg < self.min_registered, f"fewer than {self.min_registered} registered voters")
         # exact comparison: emitted/registered > max  <=>  emitted*den > max_num*registered
         drop(emi * 1000 > round(self.max_turnout * 1000) * reg, f"turnout above {self.max_turnout:.0%}")
-        drop(lead * 1000 > round(self.max_share * 1000) * np.maximum(val, 1), f"leader share above {self.max_share:.0%}")
+        drop(lead * 1000 > round(self.max_share * 1000) * np.maximum(base, 1), f"leader share above {self.max_share:.0%}")
         return keep, reasons
 
     def to_dict(self) -> dict:

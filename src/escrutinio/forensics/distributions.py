@@ -38,7 +38,7 @@ CITE_P05 = "Beber & Scacco (2012); Kalinin & Mebane, Election Forensics Toolkit"
 
 def rates(data: StationData, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t = data.emitted[keep] / data.registered[keep]
-    s = data.votes[keep, data.leader_index] / data.valid[keep]
+    s = data.votes[keep, data.leader_index] / data.share_base[keep]
     return t, s
 
 
@@ -53,7 +53,7 @@ def distribution_tests(data: StationData, station_filter: StationFilter | None =
         return out
     rng_dip = np.random.default_rng(seed)
     emi_all, reg_all = data.emitted[keep], data.registered[keep]
-    lead_all, val_all = data.votes[keep, data.leader_index], data.valid[keep]
+    lead_all, val_all = data.votes[keep, data.leader_index], data.share_base[keep]
     desc_caveat = ("Descriptive: the normal reference is not a model of clean elections, which are rarely normal "
                    "(heterogeneous regions). Not part of the multiple-testing family; an anomaly, never proof of fraud.")
     for label, x in (("turnout", t), ("leader_share", s)):
@@ -91,7 +91,7 @@ def distribution_tests(data: StationData, station_filter: StationFilter | None =
                           details={"in_family": False}))
     y = data.votes[keep, data.leader_index] / data.registered[keep]
     reg = stats.linregress(t, y)
-    share = float(data.votes[keep, data.leader_index].sum() / data.valid[keep].sum())
+    share = float(data.votes[keep, data.leader_index].sum() / data.share_base[keep].sum())
     out.append(TestResult("sobyanin_sukhovolsky_slope", float(reg.slope), float(reg.pvalue),
                           "zero slope of leader votes per registered voter on turnout (OLS t-test)", n,
                           f"A slope above the leader's share ({share:.3f}) means the leader gains more than "

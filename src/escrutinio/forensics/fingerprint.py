@@ -254,7 +254,7 @@ def fit_klimek(data: StationData, bins: int = 25, sigma_x: float = 0.25, sigma_e
     keep, excluded = _usable(data)
     N = data.registered[keep]
     t = data.emitted[keep] / N
-    s = data.votes[keep, data.leader_index] / data.valid[keep]
+    s = data.votes[keep, data.leader_index] / data.share_base[keep]
     h_obs = fingerprint_histogram(t, s, bins).ravel().astype(float)
     mode = fair_parameters(t, s, N)
     cands, sqrtHs, consts = [], [], []
@@ -347,4 +347,4 @@ def fingerprint(data: StationData, bins: int = 40) -> np.ndarray:
     """The observed fingerprint (same exclusions as :func:`fit_klimek`)."""
     keep, _ = _usable(data)
     N = data.registered[keep]
-    return fingerprint_histogram(data.emitted[keep] / N, data.votes[keep, data.leader_index] / data.valid[keep], bins)
+    return fingerprint_histogram(data.emitted[keep] / N, data.votes[keep, data.leader_index] / data.share_base[keep], bins)

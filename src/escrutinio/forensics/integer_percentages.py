@@ -213,7 +213,7 @@ def round_number_tests(data: StationData, draws: int = 1000, seed=None, station_
     filt = station_filter or StationFilter()
     keep, excluded = filt.apply(data)
     rng = np.random.default_rng(seed)
-    reg, emi, val = data.registered[keep], data.emitted[keep], data.valid[keep]
+    reg, emi, val = data.registered[keep], data.emitted[keep], data.share_base[keep]
     lead = data.votes[keep, data.leader_index]
     spec = {"integer": (hit_integer_percent, "integer percentages", CITATION_KOBAK, _CAVEAT_INT, "Kobak et al. 2016"),
             "coarse": (hit_coarse, "coarse fractions", CITATION_ROZENAS, _CAVEAT_COARSE, "Rozenas 2017"),

@@ -58,7 +58,8 @@ def find_outliers(data: StationData, turnout_level: float = 1.0, unanimity: floa
     lead = data.votes[:, data.leader_index]
     with np.errstate(divide="ignore", invalid="ignore"):
         turnout = np.where(reg > 0, emi / np.maximum(reg, 1), np.nan)
-        share = np.where(val > 0, lead / np.maximum(val, 1), np.nan)
+        base = data.share_base
+        share = np.where(base > 0, lead / np.maximum(base, 1), np.nan)
     units = data.unit_labels()
     rows = data.source_rows
     out: list[dict] = []
@@ -121,7 +122,7 @@ def find_outliers(data: StationData, turnout_level: float = 1.0, unanimity: floa
     keys = [path.get(k, data.groups.get(k)) for k in levels]
     if keys:
         ok = (reg > 0) & (val > 0) & ~over
-        for label, x, n in (("turnout", turnout, reg), ("leader_share", share, val)):
+        for label, x, n in (("turnout", turnout, reg), ("leader_share", share, data.share_base)):
             xv = np.where(ok, x, np.nan)
             z, used = _robust_z(np.nan_to_num(xv, nan=0.0), n, keys, min_group)
             z[~ok] = np.nan
