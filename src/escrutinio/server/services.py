@@ -92,8 +92,11 @@ def checker(snap: Snapshot) -> de.Checker:
 _cache: dict = {}
 
 
-def _cached(session: Session, key: tuple, compute):
-    stamp = events.last_id(session)
+def _cached(session: Session, key: tuple, compute, volatile: bool = True):
+    """``compute()`` once per process per key; ``volatile`` answers (those that depend on
+    copies) are also keyed by the change counter, while answers about a stored snapshot
+    alone never go stale (a snapshot never changes)."""
+    stamp = events.last_id(session) if volatile else 0
     full = (str(session.get_bind().engine.url), stamp, *key)
     hit = _cache.get(full)
     if hit is None:
@@ -124,6 +127,14 @@ def copies_snapshot(session: Session, snap: Snapshot) -> Snapshot:
                    derived=(), repaired_rows=(), notes=())
 
 
+def results_json(session: Session, source: str, contest: str | None, level: str | None, filters: Mapping[str, str]) -> bytes:
+    """:func:`results` encoded once per cache entry (the hot path of the live pages)."""
+    info = contest_of(session, contest)
+    return _cached(session, ("results-json", source, info["snapshot_id"], info["contest"], level, tuple(sorted(filters.items()))),
+                   lambda: json.dumps(results(session, source, contest, level, filters), ensure_ascii=False).encode("utf-8"),
+                   volatile=source != "official")
+
+
 def results(session: Session, source: str, contest: str | None, level: str | None, filters: Mapping[str, str]) -> dict:
     if source not in SOURCES:
         raise UsageError(f"source must be one of {list(SOURCES)}")
@@ -147,7 +158,8 @@ def results(session: Session, source: str, contest: str | None, level: str | Non
         return {"official": run(snap), "copies": run(cs),
                 "official_same_units": run(replace(same, label=f"{snap.name}, only the actas with a counted copy"))}
 
-    return _cached(session, ("results", source, info["snapshot_id"], info["contest"], level, tuple(sorted(filters.items()))), compute)
+    return _cached(session, ("results", source, info["snapshot_id"], info["contest"], level, tuple(sorted(filters.items()))),
+                   compute, volatile=source != "official")
 
 
 # ------------------------------------------------------------------ discrepancies
@@ -343,4 +355,4 @@ def places(session: Session, contest: str | None) -> dict:
                         "tables": r["tables"], "counted": True, "leader": lead})
         return {"contest": snap.contest, "snapshot_id": info["snapshot_id"], "places": out}
 
-    return _cached(session, ("places", info["snapshot_id"], info["contest"]), compute)
+    return _cached(session, ("places", info["snapshot_id"], info["contest"]), compute, volatile=False)

@@ -1,7 +1,7 @@
 """Live results (official count, watchers' copies, side by side), projection, places."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from escrutinio.app import parse_pairs
 from escrutinio.server import services
@@ -12,19 +12,22 @@ router = APIRouter(tags=["results"])
 
 
 @router.get("/results", summary="Totals, verdict and completeness (the `escrutinio results --format json` contract)",
-            responses={400: {"description": "bad level, filter or source"}, 404: {"description": "nothing loaded"}})
+            response_class=Response,
+            responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+                       400: {"description": "bad level, filter or source"}, 404: {"description": "nothing loaded"}})
 def results(request: Request,
             source: str = Query("official", pattern="^(official|copies|both)$",
                                 description="official count, counted watchers' copies, or both side by side"),
             level: str | None = Query(None, max_length=100, description="one row per area at this level (default country)"),
             contest: str | None = Query(None, max_length=200),
             filter: list[str] = Query([], max_length=20, description="LEVEL=VALUE, repeatable"),
-            user: User = Depends(require(*ALL_ROLES))) -> dict:
+            user: User = Depends(require(*ALL_ROLES))) -> Response:
     """With ``source=both``: ``official``, ``copies`` and ``official_same_units`` (the
     official count restricted to the actas that have a counted copy, for a like-for-like
     comparison)."""
     with request.app.state.db.session() as s:
-        return services.results(s, source, contest, level, parse_pairs(filter))
+        body = services.results_json(s, source, contest, level, parse_pairs(filter))
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/projection", summary="Projection from the latest (partial) official snapshot",

@@ -102,9 +102,25 @@ def list_snapshots(session: Session) -> list[dict]:
     return list(out.values())
 
 
+_latest: dict[tuple[str, int], dict] = {}
+
+
 def latest(session: Session) -> dict[str, dict]:
     """Per contest, the latest loaded snapshot that includes it (C3: a snapshot replaces
-    the previous one wholly, contest by contest): {contest: {"snapshot_id", "preset", ...}}."""
+    the previous one wholly, contest by contest): {contest: {"snapshot_id", "preset", ...}}.
+    Cached per process by the newest snapshot id (snapshots are only ever added)."""
+    newest_id = session.execute(select(func.max(snapshots.c.id))).scalar() or 0
+    key = (str(session.get_bind().engine.url), int(newest_id))
+    hit = _latest.get(key)
+    if hit is None:
+        hit = _latest_query(session)
+        if len(_latest) > 64:
+            _latest.clear()
+        _latest[key] = hit
+    return hit
+
+
+def _latest_query(session: Session) -> dict[str, dict]:
     newest = (select(snapshot_contests.c.contest, func.max(snapshot_contests.c.snapshot_id).label("sid"))
               .group_by(snapshot_contests.c.contest).subquery())
     q = (select(snapshot_contests.c.snapshot_id, snapshot_contests.c.contest, snapshot_contests.c.preset,
