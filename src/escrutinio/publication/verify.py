@@ -167,26 +167,41 @@ def _canonical_text(obj: dict) -> str:
     return text
 
 
-def parse_line(line: str | bytes) -> tuple[dict, bool]:
-    """An entry from one JSON Lines line: (object, whether the line was canonical)."""
+_HASH_PREFIX = '{"hash":"'
+
+
+def parse_line(line: str | bytes) -> tuple[dict, bool, str | None]:
+    """An entry from one JSON Lines line: (object, whether the line was canonical, the
+    entry's canonical text without its ``hash`` member when cheaply known, else None)."""
     if isinstance(line, bytes):
         line = line.decode("utf-8")
     line = line.rstrip("\r\n")
     obj = json.loads(line, parse_float=_no_float, parse_constant=_no_constant)
     if not isinstance(obj, dict):
         raise CanonicalError("the line is not a JSON object")
-    if _canonical_text(obj) == line:
-        return obj, True
+    if not _NON_BMP.search(line) and json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False) == line:
+        # Canonical: "hash" sorts first, so the entry's own text is the line without it.
+        if "hash" not in obj:
+            return obj, True, line
+        if line.startswith(_HASH_PREFIX) and isinstance(obj["hash"], str) and len(obj["hash"]) == 64 and len(obj) > 1:
+            return obj, True, "{" + line[len(_HASH_PREFIX) + 66:]
+        return obj, True, None
     # Not canonical: make sure the parser did not silently drop a duplicate key.
     json.loads(line, parse_float=_no_float, parse_constant=_no_constant, object_pairs_hook=_refuse_duplicates)
-    return obj, False
+    return obj, _canonical_text(obj) == line, None
+
+
+_ENTRY_KEYSET = frozenset(ENTRY_KEYS)
+_LINE_KEYSET = frozenset((*ENTRY_KEYS, "hash"))
 
 
 def _shape_problem(obj: dict) -> str | None:
-    extra = set(obj) - set(ENTRY_KEYS) - {"hash"}
-    missing = [k for k in ENTRY_KEYS if k not in obj]
-    if missing or extra:
-        return f"an entry has exactly the keys {list(ENTRY_KEYS)} (+ optional hash); missing {missing}, unexpected {sorted(extra)}"
+    keys = obj.keys()
+    if keys != _LINE_KEYSET and keys != _ENTRY_KEYSET:
+        extra = set(obj) - _LINE_KEYSET
+        missing = [k for k in ENTRY_KEYS if k not in obj]
+        return (f"an entry has exactly the keys {list(ENTRY_KEYS)} (+ optional hash); missing {missing}, "
+                f"unexpected {sorted(extra)}")
     seq = obj["seq"]
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
         return f"seq {seq!r} is not a non-negative integer"
@@ -276,6 +291,7 @@ class _Verifier:
     # --------------------------------------------------------------- entries
     def add(self, item) -> None:
         position = self.expected_seq
+        known = None
         if isinstance(item, dict):
             obj, canonical = item, True
         else:
@@ -283,7 +299,7 @@ class _Verifier:
             if not text.strip():
                 return
             try:
-                obj, canonical = parse_line(text)
+                obj, canonical, known = parse_line(text)
             except (ValueError, CanonicalError) as exc:
                 self.problem(f"line after entry {position - 1} is not a valid log entry: {exc}", seq=position)
                 self.expected_seq += 1
@@ -298,7 +314,12 @@ class _Verifier:
         seq = obj["seq"]
         entry = {k: obj[k] for k in ENTRY_KEYS}
         try:
-            data = canonical_json(entry) if isinstance(item, dict) else _canonical_text(entry).encode("utf-8")
+            if known is not None:
+                data = known.encode("utf-8")
+            elif isinstance(item, dict):
+                data = canonical_json(entry)
+            else:
+                data = _canonical_text(entry).encode("utf-8")
         except (CanonicalError, UnicodeEncodeError) as exc:
             self.problem(f"no canonical form: {exc}", seq=seq)
             self.expected_seq = seq + 1
