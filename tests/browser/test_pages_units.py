@@ -156,3 +156,12 @@ def test_every_template_compiles_in_both_languages():
     for env in ENVIRONMENTS.values():
         for path in TEMPLATES.glob("*.html"):
             env.get_template(path.name)
+
+
+def test_departments_of_the_home_country_come_first():
+    rows = [{"area": "Berlín", "path": "Alemania / Berlín", "units": 2},
+            {"area": "Beni", "path": "Bolivia / Beni", "units": 969},
+            {"area": "La Paz", "path": "Bolivia / La Paz", "units": 9000}]
+    home, abroad, name = figures.split_areas(rows)
+    assert name == "Bolivia" and [r["area"] for r in home] == ["Beni", "La Paz"] and [r["area"] for r in abroad] == ["Berlín"]
+    assert figures.split_areas(rows[1:]) == (rows[1:], [], None)

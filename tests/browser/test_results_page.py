@@ -20,7 +20,7 @@ def _mas_row(page):
 
 
 def test_page_updates_live_without_reload(server, page_in, shoot, bolivia_2019):
-    admin = server.user("admin-live", "admin")
+    admin = server.admin
     page = page_in("es")
     page.goto(server.url + "/")
     assert "Todavía no se cargaron resultados oficiales" in page.inner_text("main")
@@ -48,7 +48,7 @@ def test_page_updates_live_without_reload(server, page_in, shoot, bolivia_2019):
 
 @pytest.mark.parametrize("locale, votes, share", [("en-US", "2,889,359", "(47.08%)"), ("es-BO", "2.889.359", "(47,08 %)")])
 def test_computo_2019_figures_per_language(server, page_in, shoot, bolivia_2019, locale, votes, share):
-    admin = server.user("admin-live", "admin")
+    admin = server.admin
     server.load_official(bolivia_2019["computo"], admin)    # idempotent: already there when the module runs in order
     page = page_in(locale)
     page.goto(server.url + "/")

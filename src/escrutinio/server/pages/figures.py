@@ -113,7 +113,7 @@ class Chart:
     width: int = 640
     height: int = 300
     left: int = 56
-    right: int = 16
+    right: int = 30
     top: int = 16
     bottom: int = 44
     y_min: float = 0.0
@@ -263,3 +263,22 @@ def dot_map(places: list[dict], palette: dict[str, str], width: int = 560) -> Do
         out.dots.append((round(cx, 1), round(cy, 1), colour, p.get("name") or p.get("place") or "", leader))
     out.legend = [(c, palette.get(c, OTHER_COLOUR), n) for c, n in sorted(counts.items(), key=lambda kv: -kv[1])]
     return out
+
+
+def split_areas(rows: list[dict]) -> tuple[list[dict], list[dict], str | None]:
+    """Areas of the country with most tables first, the rest (voting abroad) apart.
+
+    Area paths start with the top level ("Bolivia / Beni", "Argentina / Salta"); when the
+    top level holds several values, the one with most tables is home."""
+    if not rows:
+        return [], [], None
+    tops: dict[str, int] = {}
+    for r in rows:
+        top = (r.get("path") or "").split(" / ")[0]
+        tops[top] = tops.get(top, 0) + int(r.get("units") or 0)
+    if len(tops) < 2:
+        return list(rows), [], None
+    home = max(tops, key=lambda k: tops[k])
+    inside = [r for r in rows if (r.get("path") or "").split(" / ")[0] == home]
+    abroad = [r for r in rows if (r.get("path") or "").split(" / ")[0] != home]
+    return inside, abroad, home

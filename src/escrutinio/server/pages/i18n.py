@@ -86,6 +86,8 @@ class Formatter:
     def num(self, value) -> str:
         if value is None:
             return "—"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return str(value)          # never a 500 for a value that is not a number: show it as it is
         return format_decimal(value, locale=self.locale)
 
     def signed(self, value) -> str:

@@ -107,7 +107,7 @@ async def _gate(request: Request, roles: tuple[str, ...]):
 # --- session -------------------------------------------------------------------------------
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, next: str = "/"):
+async def login_form(request: Request, next: str = ""):
     return render(request, "login.html", user=await current_user(request), next=_safe_next(next), error=None)
 
 
@@ -161,12 +161,12 @@ async def _results_context(request: Request, contest: str | None) -> dict:
     series_points = series.body.get("series", []) if series.ok and isinstance(series.body, dict) else []
     chart = figures.lead_chart(series_points, projection_body if not comp["final"] else None,
                                figures.lead_threshold(result))
-    rows = result.get("rows") or []
+    home_rows, abroad_rows, home = figures.split_areas(result.get("rows") or [])
     ctx.update(
         result=result, error=None, contest=contest, ranked=ranked, palette=palette, completeness=comp,
         conditions=figures.conditions(result), lead=figures.lead_points(result), chart=chart,
         projection=projection_body, map=figures.dot_map(place_list, palette) if place_list else None,
-        rows=rows, top=ranked[:3],
+        rows=home_rows, abroad_rows=abroad_rows, home=home, top=ranked[:3],
         projection_url="/api/v1/projection?" + urlencode({"contest": contest}),
         places_url="/pages/places.json?" + urlencode({"contest": contest}),
         series_url="/pages/series.json?" + urlencode({"contest": contest}),
@@ -287,18 +287,25 @@ async def resolve_index(request: Request, done: str | None = None):
     reply = await client.get(request, "/api/v1/entries/different")
     items = reply.body if reply.ok and isinstance(reply.body, list) else (
         reply.body.get("entries", []) if reply.ok and isinstance(reply.body, dict) else [])
-    cases = [_resolution_case(item) for item in items]
+    cases = []
+    for item in items:
+        layout = await client.get(request, f"/api/v1/units/{item.get('unit')}", contest=item.get("contest"))
+        fields = layout.body.get("fields") if layout.ok and isinstance(layout.body, dict) else None
+        cases.append(_resolution_case(item, fields))
     return render(request, "resolve.html", user=user, cases=cases, done=done, error=None if reply.ok else reply.error)
 
 
-def _resolution_case(item: dict) -> dict:
-    """Both entries side by side, field by field, with the differing fields marked."""
+def _resolution_case(item: dict, fields: list[str] | None = None) -> dict:
+    """Both entries side by side, field by field (in the acta's order), differences marked."""
     entries = item.get("entries") or []
     first = (entries[0].get("values") if entries else None) or {}
     second = (entries[1].get("values") if len(entries) > 1 else None) or {}
     names = list(first) or list(second)
-    totals = [n for n in ("blank", "null", "registered", "emitted") if n in names]
-    names = [n for n in names if n not in totals] + totals      # the acta's order: choices, then totals
+    if fields and set(fields) == set(names):
+        names = list(fields)
+    else:
+        totals = [n for n in ("blank", "null", "registered", "emitted") if n in names]
+        names = [n for n in names if n not in totals] + totals
     rows = [(n, first.get(n), second.get(n), bool(second) and first.get(n) != second.get(n)) for n in names]
     return {"unit": item.get("unit"), "contest": item.get("contest"), "state": item.get("state"), "rows": rows,
             "findings": item.get("findings") or [], "since": item.get("since")}
