@@ -15,8 +15,8 @@ import polars as pl
 
 from escrutinio.io import read_election
 from escrutinio.law.presidential import preset
-from escrutinio.pvt.calibration import coverage, frame_codes, samples, simulate_election
-from escrutinio.pvt.design import Previous, make_design
+from escrutinio.pvt.calibration import allocation_comparison, count_coverage
+from escrutinio.pvt.design import make_design
 from escrutinio.pvt.estimate import estimate
 
 DATA = Path(__file__).parents[1] / "examples" / "bolivia" / "2019"
@@ -67,39 +67,18 @@ def speed():
 def bolivia():
     print("== calibration: 2019 cómputo, 500 designs (seeds 1..500), n = 1,500, strata = department, proportional ==")
     snap = read_election([str(DATA / "computo_2019-10-25.csv.gz")]).snapshots[0]
-    f = snap.counted()
-    levels = list(snap.levels)
-    d = make_design(f, 1500, 0, ["department"], levels)
-    codes = frame_codes(f, levels, d)
-    N = np.array([v["tables"] for v in d.strata.values()])
-    nh = np.array([v["sample"] for v in d.strata.values()])
     t = time.perf_counter()
-    (rows,) = samples(f["unit"].to_list(), range(1, 501), codes, N, [nh])
-    mas, cc, x = (f[c].to_numpy().astype(float) for c in ("MAS - IPSP", "CC", "valid"))
-    truth = [100 * mas.sum() / x.sum(), 100 * (mas.sum() - cc.sum()) / x.sum()]
-    cov = coverage(np.column_stack([mas, mas - cc]), x, codes, N, rows, truth, ["MAS - IPSP share", "lead MAS - CC"])
-    print(cov.summary())
+    print(count_coverage(snap, "MAS - IPSP", "CC", 1500, range(1, 501), ["department"]).summary())
     print(f"  ({time.perf_counter() - t:.1f} s for 500 designs and estimates)")
 
 
 def simulated():
     print("== simulated elections with strong stratum effects (6 strata, 20,000 tables), n = 1,000, 500 designs ==")
     for sim_seed in (0, 1):
-        cur, prev = simulate_election(sim_seed)
-        levels = ["country", "region"]
-        previous = Previous(prev, ["A", "B", "C"])
-        dp = make_design(cur, 1000, 0, ["region"], levels, previous=previous)
-        dn = make_design(cur, 1000, 0, ["region"], levels, allocation="neyman", previous=previous)
-        codes = frame_codes(cur, levels, dp)
-        N = np.array([v["tables"] for v in dp.strata.values()])
-        alloc = [np.array([v["sample"] for v in dd.strata.values()]) for dd in (dp, dn)]
-        rp, rn = samples(cur["unit"].to_list(), range(1, 501), codes, N, alloc)
-        a, b = cur["A"].to_numpy().astype(float), cur["B"].to_numpy().astype(float)
-        x = a + b + cur["C"].to_numpy().astype(float)
-        truth = [100 * a.sum() / x.sum(), 100 * (a.sum() - b.sum()) / x.sum()]
-        print(f" simulation seed {sim_seed}; allocation proportional {alloc[0].tolist()}, Neyman {alloc[1].tolist()}")
-        for label, rows, d in (("proportional", rp, dp), ("Neyman", rn, dn)):
-            c = coverage(np.column_stack([a, a - b]), x, codes, N, rows, truth, ["A share", "lead A - B"])
+        out = allocation_comparison(sim_seed, 1000, range(1, 501))
+        alloc = {k: [s["sample"] for s in d.strata.values()] for k, (d, _) in out.items()}
+        print(f" simulation seed {sim_seed}; allocation proportional {alloc['proportional']}, Neyman {alloc['neyman']}")
+        for label, (d, c) in out.items():
             print(f" {label}: expected margin from the previous election: A ±{d.expected_moe['A']:.3f}, "
                   f"lead ±{d.expected_moe['lead (A - B)']:.3f}")
             print("  " + c.summary().replace("\n", "\n  "))

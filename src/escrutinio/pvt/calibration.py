@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import norm
 
-from escrutinio.pvt.design import Design, stratum_labels
+from escrutinio.pvt.design import Design, Previous, make_design, stratum_labels
 from escrutinio.pvt.estimate import ratio_batch
 from escrutinio.pvt.tickets import pick, ticket_order
 
@@ -134,3 +134,44 @@ def simulate_election(seed: int = 0, strata=STRATA) -> tuple[pl.DataFrame, pl.Da
                                     "emitted": cat(em)}))
     previous, current = frames
     return current, previous
+
+
+# ------------------------------------------------------------ experiments
+def _sizes(design: Design) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([v["tables"] for v in design.strata.values()]),
+            np.array([v["sample"] for v in design.strata.values()]))
+
+
+def count_coverage(snapshot, leader: str, runner_up: str, n: int, seeds: Sequence, strata: Sequence[str],
+                   level: float = 0.95) -> Coverage:
+    """Designs of ``n`` tables (one per seed, proportional allocation) drawn from a
+    complete count, each estimating ``leader``'s share and its lead over ``runner_up``;
+    truth is the count's own figure."""
+    f = snapshot.counted()
+    levels = list(snapshot.levels)
+    d = make_design(f, n, 0, list(strata), levels)
+    codes = frame_codes(f, levels, d)
+    N, nh = _sizes(d)
+    (rows,) = samples(f["unit"].to_list(), seeds, codes, N, [nh])
+    a, b, x = (f[c].to_numpy().astype(np.float64) for c in (leader, runner_up, "valid"))
+    truth = [100 * a.sum() / x.sum(), 100 * (a.sum() - b.sum()) / x.sum()]
+    return coverage(np.column_stack([a, a - b]), x, codes, N, rows, truth,
+                    [f"{leader} share", f"lead {leader} - {runner_up}"], level)
+
+
+def allocation_comparison(sim_seed: int, n: int, seeds: Sequence, level: float = 0.95) -> dict:
+    """Proportional against Neyman allocation on one simulated election, same seeds:
+    ``{"proportional": (design, Coverage), "neyman": (design, Coverage)}``."""
+    cur, prev = simulate_election(sim_seed)
+    levels = ["country", "region"]
+    previous = Previous(prev, ["A", "B", "C"])
+    designs = {a: make_design(cur, n, 0, ["region"], levels, allocation=a, previous=previous)
+               for a in ("proportional", "neyman")}
+    codes = frame_codes(cur, levels, designs["proportional"])
+    N, _ = _sizes(designs["proportional"])
+    rows = samples(cur["unit"].to_list(), seeds, codes, N, [_sizes(d)[1] for d in designs.values()])
+    a, b = cur["A"].to_numpy().astype(np.float64), cur["B"].to_numpy().astype(np.float64)
+    x = a + b + cur["C"].to_numpy().astype(np.float64)
+    truth = [100 * a.sum() / x.sum(), 100 * (a.sum() - b.sum()) / x.sum()]
+    return {k: (d, coverage(np.column_stack([a, a - b]), x, codes, N, r, truth, ["A share", "lead A - B"], level))
+            for (k, d), r in zip(designs.items(), rows)}
