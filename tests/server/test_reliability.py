@@ -166,6 +166,15 @@ def test_50_concurrent_writers_lose_no_entry(kind, tmp_path, small_computo):
                 seqs = s.execute(text("SELECT seq FROM log_entries ORDER BY seq")).scalars().all()
             db.dispose()
             assert seqs == list(range(len(seqs)))  # no gap, no fork under concurrency
+            # the change feed is the database's: any worker streams every worker's events
+            seen = {"snapshot": 0, "entry": 0}
+            with httpx.stream("GET", base + "/api/v1/events", params={"after": 0}, timeout=60) as r:
+                for line in r.iter_lines():
+                    if line.startswith("event: ") and line[7:] in seen:
+                        seen[line[7:]] += 1
+                    if seen["entry"] >= 2 * 50 * per:
+                        break
+            assert seen == {"snapshot": 1, "entry": 2 * 50 * per}
             copies = httpx.get(base + "/api/v1/results", params={"source": "copies"}).json()
             assert copies["units"] == 50 * per
             assert httpx.get(base + "/api/v1/discrepancies").json() == []
