@@ -151,3 +151,40 @@ def test_reproducible_design_on_the_2019_roll(bolivia):
     lapaz = roll.filter((pl.col("country") == "Bolivia") & (pl.col("department") == "La Paz"))["unit"].to_list()
     n_lp = d["strata"]["Bolivia / La Paz"]["sample"]
     assert [t.id for t in consistent_sample(lapaz, "7", n_lp)] == by["Bolivia / La Paz"]
+
+
+from hypothesis import given, settings, strategies as st
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 500), st.floats(0, 1e6, allow_nan=False)), min_size=1, max_size=30),
+       st.data())
+def test_allocation_property(strata, data):
+    sizes = np.array([s for s, _ in strata])
+    weights = np.array([w for _, w in strata])
+    lo = int(np.minimum(sizes, 2).sum())
+    n = data.draw(st.integers(lo, int(sizes.sum())))
+    out = allocate(sizes, weights, n)
+    assert out.sum() == n
+    assert np.all(out <= sizes) and np.all(out >= np.minimum(sizes, 2))
+
+
+def test_previous_election_margins_and_neyman_on_the_cli(bolivia, tmp_path):
+    computo = str(bolivia / "2019" / "computo_2019-10-25.csv.gz")
+    runner = CliRunner()
+    res = runner.invoke(main, ["pvt", "design", "--roll", computo, "--n", "1500", "--seed", "7", "--strata", "department",
+                               "--previous", computo, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    # the previous election's variance predicts the margin the calibration realises (±1.02 for MAS)
+    assert d["expected_moe"]["MAS - IPSP"] == pytest.approx(1.02, abs=0.1)
+    assert d["expected_moe"]["lead (MAS - IPSP - CC)"] == pytest.approx(2.07, abs=0.2)
+    assert d["expected_moe_bound"] > d["expected_moe"]["MAS - IPSP"]
+    res = runner.invoke(main, ["pvt", "design", "--roll", computo, "--n", "1500", "--seed", "7", "--strata", "department",
+                               "--allocation", "neyman", "--previous", computo, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    dn = json.loads(res.output)
+    assert dn["allocation"] == "neyman" and dn["n"] == 1500
+    assert dn["expected_moe"]["lead (MAS - IPSP - CC)"] <= d["expected_moe"]["lead (MAS - IPSP - CC)"] + 1e-9
+    res = runner.invoke(main, ["pvt", "design", "--roll", computo, "--n", "1500", "--seed", "7", "--allocation", "neyman"])
+    assert res.exit_code != 0 and "--previous" in res.output
