@@ -65,3 +65,14 @@ def test_missing_file_is_a_usage_error(tmp_path):
     r = CliRunner().invoke(main, ["verify-log", str(tmp_path / "nope.jsonl")])
     assert r.exit_code == 2
     assert "no such file" in r.output
+
+
+def test_server_keygen_writes_a_private_key_and_refuses_to_replace_it(tmp_path):
+    key = tmp_path / "k.pem"
+    r = CliRunner().invoke(main, ["server", "keygen", "--signing-key", str(key)])
+    assert r.exit_code == 0, r.output
+    assert "BEGIN PUBLIC KEY" in r.output
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "k.pem.pub").exists()
+    r = CliRunner().invoke(main, ["server", "keygen", "--signing-key", str(key)])
+    assert r.exit_code == 2 and "refusing" in r.output

@@ -194,3 +194,15 @@ def test_replaced_checkpoint_is_named(with_copies):
     doc = verify(sc)
     assert not doc["ok"]
     assert any(p["checkpoint"] == cid and "signature" in p["what"] for p in doc["problems"])
+
+
+def test_demo_tamper_check(with_copies):
+    from escrutinio.server.checkpointing import tamper_check
+
+    said = []
+    out = tamper_check(with_copies.settings, echo=said.append)
+    assert out["before"]["ok"] and not out["after"]["ok"]
+    assert out["after"]["first_bad_entry"] == out["altered_seq"]
+    assert any("verify-log" in line and "FAILED" in line for line in said)
+    # the real database is untouched
+    assert verify(with_copies)["ok"]

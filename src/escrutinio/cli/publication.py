@@ -259,6 +259,27 @@ def _keygen_command():
     return keygen
 
 
+def _tamper_check_command():
+    @click.command("tamper-check")
+    @click.option("--database", default="sqlite:///escrutinio-demo.db", show_default=True, envvar="ESCRUTINIO_DATABASE")
+    @click.option("--signing-key", "signing_key", type=click.Path(dir_okay=False), default=None,
+                  help="The log's signing key (default: next to the database; made if missing).")
+    @click.option("--unit", default=None, help="The acta whose official record to alter (default: the last one logged).")
+    def tamper_check(database, signing_key, unit):
+        """The demo's last step: verify-log passes on the server's log, then fails and
+        names the entry after one vote is altered directly in the database (on a copy,
+        or on PostgreSQL in a transaction rolled back). Exit 0 when both happen."""
+        from escrutinio.server.checkpointing import tamper_check as run
+        from escrutinio.server.settings import Settings
+
+        settings = Settings(database_url=database, signing_key=Path(signing_key) if signing_key else None)
+        out = run(settings, echo=click.echo, unit=unit)
+        ok = out["before"]["ok"] and not out["after"]["ok"] and out["after"]["first_bad_entry"] == out["altered_seq"]
+        click.echo("   the log caught the altered vote." if ok else "   UNEXPECTED: see above.")
+        sys.exit(0 if ok else 1)
+    return tamper_check
+
+
 def _register_keygen() -> None:
     try:
         from escrutinio.cli.server import server  # SERVER's group
@@ -266,6 +287,8 @@ def _register_keygen() -> None:
         return
     if "keygen" not in server.commands:
         server.add_command(_keygen_command())
+    if "tamper-check" not in server.commands:
+        server.add_command(_tamper_check_command())
 
 
 _register_keygen()

@@ -178,3 +178,105 @@ def _write_results(session: Session, folder: Path) -> None:
                     json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
     if frames:
         pl.concat(frames, how="diagonal_relaxed").write_parquet(folder / "actas.parquet", compression="zstd")
+
+
+# ------------------------------------------------------------ tamper check
+def tamper_check(settings, echo=print, unit: str | None = None) -> dict:
+    """The election-night demo's last step: ``verify-log`` passes on the server's log,
+    then fails, naming the entry, once one vote is altered directly in the database.
+
+    The alteration is made on a copy (SQLite: ``<name>-tampered.db``, left for anyone to
+    inspect or serve) or, on PostgreSQL, inside a transaction that is rolled back: the
+    real database is never changed.
+    """
+    import sqlite3
+    import tempfile
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text
+
+    from escrutinio.cli.publication import run_verification
+    from escrutinio.publication.checkpoint import generate_key, read_public_key
+    from escrutinio.publication.verify import verify_log
+    from escrutinio.server.app import create_app
+    from escrutinio.server.settings import Settings
+    from escrutinio.server.storage.db import Database
+
+    key_path = Path(settings.signing_key)
+    if not key_path.exists():
+        generate_key(key_path)
+        echo(f"   no signing key yet: made one at {key_path} (escrutinio server keygen)")
+    db = Database(settings.database_url)
+    with db.session(write=True) as s:
+        signed = maybe_sign(s, settings, force=True)
+    db.dispose()
+    cp = signed.get("checkpoint") or {}
+    echo(f"7. The results log: {cp.get('tree_size', 0):,} entries, signed checkpoint root {str(cp.get('root_hash'))[:16]}...")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        before = run_verification("http://testserver", client=client)
+    app.state.db.dispose()
+    echo("   escrutinio verify-log: " + before["summary"].splitlines()[0])
+    agree = [c for c in before.get("comparisons", []) if c["ok"]]
+    echo(f"   totals recomputed from the log agree with the published results: {len(agree)} of "
+         f"{len(before.get('comparisons', []))} comparisons (official and copies, every level)")
+
+    # Alter one vote of one official record, as someone with database access would.
+    db = Database(settings.database_url)
+    with db.session() as s:
+        row = s.execute(text("SELECT seq, payload FROM log_entries WHERE kind = 'official_record' "
+                             + ("AND payload LIKE :u " if unit else "") + "ORDER BY seq DESC LIMIT 1"),
+                        {"u": f'%"unit":"{unit}"%'} if unit else {}).first()
+    if row is None:
+        db.dispose()
+        raise LookupError("the log holds no official record to alter")
+    payload = json.loads(row.payload)
+    choice = next(k for k in sorted(payload["values"]) if k not in ("registered", "blank", "null", "emitted"))
+    payload["values"][choice] += 1
+    from escrutinio.publication.entry import canonical_json
+    altered = canonical_json(payload).decode("utf-8")
+    echo(f"8. Someone with access to the database adds one vote for {choice} to acta {payload['unit']} "
+         f"(log entry {row.seq}), bypassing the append-only guard...")
+    if db.postgresql:
+        after = None
+        with db.session(write=True) as s:
+            s.execute(text("ALTER TABLE log_entries DISABLE TRIGGER USER"))
+            s.execute(text("UPDATE log_entries SET payload = :p WHERE seq = :s"), {"p": altered, "s": int(row.seq)})
+            lines = list(repo.lines(s))
+            cps = repo.list_checkpoints(s)
+            report = verify_log(lines, read_public_key(key_path.with_name(key_path.name + ".pub")), cps)
+            after = {**report.to_dict(), "summary": report.summary()}
+            s.rollback()
+        where = "inside a transaction that was then rolled back"
+    else:
+        db.dispose()
+        source = Path(str(make_url_database(settings.database_url)))
+        target = source.with_name(source.stem + "-tampered" + source.suffix)
+        if target.exists():
+            target.unlink()
+        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+        with sqlite3.connect(target) as conn:
+            for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger' AND tbl_name='log_entries'").fetchall():
+                conn.execute(f'DROP TRIGGER "{name}"')
+            conn.execute("UPDATE log_entries SET payload = ? WHERE seq = ?", (altered, int(row.seq)))
+        copy = Settings(database_url=f"sqlite:///{target}", data_dir=Path(tempfile.mkdtemp(prefix="escrutinio-tampered-")),
+                        signing_key=key_path)
+        app = create_app(copy, check_schema=False)
+        with TestClient(app) as client:
+            after = run_verification("http://testserver", client=client)
+        app.state.db.dispose()
+        where = f"on a copy, {target}"
+    db.dispose()
+    echo(f"   escrutinio verify-log ({where}): " + after["summary"].splitlines()[0])
+    first = next((p for p in after["problems"] if p.get("seq") is not None), None)
+    if first:
+        echo(f"   first bad entry {first['seq']}: {first['what']}")
+    return {"before": {k: before[k] for k in ("ok", "entries", "first_bad_entry")},
+            "after": {k: after[k] for k in ("ok", "entries", "first_bad_entry")}, "altered_seq": int(row.seq)}
+
+
+def make_url_database(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).database
