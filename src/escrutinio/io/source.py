@@ -133,7 +133,7 @@ def _column_at(header: str, line_prefix: str) -> str | None:
         names = next(csv.reader([header]))
         index = len(next(csv.reader([line_prefix]))) - 1 if line_prefix else 0
         return names[index] if 0 <= index < len(names) else None
-    except StopIteration:
+    except (StopIteration, csv.Error):
         return None
 
 
@@ -271,7 +271,15 @@ def _read_with_overflow(text, path, delimiter, skip_rows, names, overflow_column
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     records, repaired, line_numbers = [], [], []
     at = names.index(overflow_column) if overflow_column in names else None
-    for i, row in enumerate(reader):
+    i = -1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise InputError(path, f"malformed CSV record: {exc}", row=reader.line_num + 1) from exc
+        i += 1
         if i <= skip_rows:
             continue
         if not row:
@@ -300,7 +308,10 @@ def _fast_csv(data: bytes, delimiter: str, int_columns: set[str]) -> pl.DataFram
         header_text = body[: end if end >= 0 else len(body)].decode("utf-8").rstrip("\r")
     except UnicodeDecodeError:
         return None
-    names = next(csv.reader([header_text], delimiter=delimiter), [])
+    try:
+        names = next(csv.reader([header_text], delimiter=delimiter), [])
+    except csv.Error:
+        return None
     stripped = [n.strip() for n in names]
     if not names or len(set(stripped)) != len(stripped) or "" in stripped:
         return None
@@ -322,11 +333,14 @@ def _fast_csv(data: bytes, delimiter: str, int_columns: set[str]) -> pl.DataFram
 def _ragged_rows(text: str, delimiter: str, width: int, skip_rows: int) -> tuple[int, int] | None:
     """First record whose field count differs from the header: (line, fields)."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    for i, row in enumerate(reader, start=1):
-        if i <= skip_rows + 1 or not row:
-            continue
-        if len(row) != width:
-            return reader.line_num, len(row)
+    try:
+        for i, row in enumerate(reader, start=1):
+            if i <= skip_rows + 1 or not row:
+                continue
+            if len(row) != width:
+                return reader.line_num, len(row)
+    except csv.Error:
+        return reader.line_num + 1, -1
     return None
 
 
@@ -363,6 +377,8 @@ def read_table(
         # file, never something to pad silently.
         if frame.height and frame.select(pl.all().exclude("__row").is_null().any()).row(0).count(True):
             bad = _ragged_rows(text, delimiter, frame.width - 1, skip_rows)
+            if bad and bad[1] < 0:
+                raise InputError(path, "malformed CSV record (a stray carriage return or NUL byte?)", row=bad[0])
             if bad:
                 raise InputError(path, f"record has {bad[1]} fields, header has {frame.width - 1} (truncated or broken line)", row=bad[0])
         return [RawTable(path, frame, None, used, repaired)]
