@@ -13,6 +13,7 @@ from escrutinio.cli import main
 from escrutinio.errors import UsageError
 
 FORMAT = click.Choice(["table", "json"])
+MAPPING = dict(default=None, help="mapping TOML file or bundled mapping name for the count files")
 
 
 def _clean(x):
@@ -43,11 +44,11 @@ def _times(items) -> dict[str, str]:
     return parse_pairs(items, "--time", "FILE=TIME")
 
 
-def _snapshots(paths, contest, times=None, time_column=None):
+def _snapshots(paths, contest, times=None, time_column=None, mapping=None):
     from escrutinio.dynamics.sources import read_snapshot
     from escrutinio.timeparse import parse_times, resolve_times
 
-    snaps = [read_snapshot(p, contest) for p in paths]
+    snaps = [read_snapshot(p, contest, mapping=mapping) for p in paths]
     resolved = resolve_times(paths, _times(times))
     if time_column:
         out = []
@@ -60,18 +61,12 @@ def _snapshots(paths, contest, times=None, time_column=None):
     return snaps, resolved
 
 
-def _roll(path, places=None):
-    from escrutinio.dynamics.projection import roll_levels_2020
-    from escrutinio.dynamics.sources import read_places_2020, read_roll
+def _roll(path, places=None, mapping=None):
+    """The roll and its levels, whatever the levels are called (see app.projection.roll_levels)."""
+    from escrutinio.app.projection import roll_levels
+    from escrutinio.dynamics.sources import read_places, read_roll
 
-    roll = read_roll(path)
-    named = [c for c in ("country", "department", "province", "municipality", "locality", "polling_place")
-             if c in roll.columns and roll[c].null_count() < roll.height]
-    if not named:
-        pl_ = read_places_2020(places) if places else None
-        roll, levels = roll_levels_2020(roll, pl_)
-        return roll, levels
-    return roll, tuple(named)
+    return roll_levels(read_roll(path, mapping=mapping), read_places(places) if places else None)
 
 
 @main.command("timeline")
@@ -84,8 +79,11 @@ def _roll(path, places=None):
 @click.option("--missing-above", default=None, type=float, help="with --arrival: values marking never-published tables")
 @click.option("--first-seen", "first_seen_csv", default=None, type=click.Path(dir_okay=False),
               help="write each table's first-seen snapshot and time (arrival order) to this CSV")
+@click.option("--mapping", **MAPPING)
+@click.option("--roll-mapping", default=None, help="mapping for the roll file when it is not a bundled layout")
 @click.option("--format", "fmt", type=FORMAT, default="table")
-def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing_above, first_seen_csv, fmt):
+def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing_above, first_seen_csv, mapping,
+                 roll_mapping, fmt):
     """Tables counted, shares and lead over a series of snapshots of one count."""
     from escrutinio.dynamics.timeline import arrival_timeline, timeline
 
@@ -94,10 +92,10 @@ def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing
             raise UsageError("--arrival replays one file")
         from escrutinio.dynamics.sources import read_snapshot
 
-        t = arrival_timeline(read_snapshot(paths[0], contest), arrival, missing_above=missing_above)
+        t = arrival_timeline(read_snapshot(paths[0], contest, mapping=mapping), arrival, missing_above=missing_above)
     else:
-        snaps, ts = _snapshots(paths, contest, times, time_column)
-        roll = _roll(roll_path)[0] if roll_path else None
+        snaps, ts = _snapshots(paths, contest, times, time_column, mapping=mapping)
+        roll = _roll(roll_path, mapping=roll_mapping)[0] if roll_path else None
         t = timeline(snaps, roll=roll, times=ts)
     if first_seen_csv:
         t.first_seen.write_csv(first_seen_csv)
@@ -109,13 +107,14 @@ def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing
 @click.argument("b", type=click.Path(exists=True, dir_okay=False))
 @click.option("--contest", default=None)
 @click.option("--key", default="unit", show_default=True, help="table identity column")
+@click.option("--mapping", **MAPPING)
 @click.option("--format", "fmt", type=FORMAT, default="table")
-def diff_cmd(a, b, contest, key, fmt):
+def diff_cmd(a, b, contest, key, mapping, fmt):
     """Tables added, removed and changed between two snapshots, with the net effect."""
     from escrutinio.dynamics.diff import diff
     from escrutinio.dynamics.sources import read_snapshot
 
-    r = diff(read_snapshot(a, contest), read_snapshot(b, contest), key=key)
+    r = diff(read_snapshot(a, contest, mapping=mapping), read_snapshot(b, contest, mapping=mapping), key=key)
     payload = {"added": r.added, "removed": r.removed, "changed": r.changed,
                "changed_units": [{"unit": u["unit"], "before": u["before"], "after": u["after"]} for u in r.changed_units],
                "net": r.net, **{k: v for k, v in r.to_dict().items()
@@ -124,21 +123,28 @@ def diff_cmd(a, b, contest, key, fmt):
 
 
 def _projection_payload(r) -> dict:
-    d = r.to_dict()
-    payload = {"counted_units": r.counted_units, "expected_units": r.expected_units,
-               "choices": d["choices"], "lead_points": d["lead_points"],
-               "outcome_probabilities": r.outcome_probabilities}
-    payload.update({k: v for k, v in d.items() if k not in payload and k != "shares"})
-    return payload
+    from escrutinio.app.projection import Projection
+
+    return Projection(r).to_dict()
+
 
 
 @main.command("project")
 @click.argument("partial", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--roll", "roll_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="every expected table with its registered voters (e.g. roll_2020.csv.gz or a final count)")
-@click.option("--previous", type=click.Path(exists=True, dir_okay=False), help="previous election (swing model)")
+@click.option("--previous", type=click.Path(exists=True, dir_okay=False), help="previous election (a covariate)")
 @click.option("--places", type=click.Path(exists=True, dir_okay=False),
-              help="polling-place list (adds province/municipality to an id-only roll)")
+              help="polling places: area type (URB/area), province/municipality, density, by place id")
+@click.option("--mapping", **MAPPING)
+@click.option("--roll-mapping", default=None, help="mapping for the roll file when it is not a bundled layout")
+@click.option("--previous-mapping", default=None, help="mapping for the --previous file")
+@click.option("--strata", default=None,
+              help="comma-separated roll columns, coarse to fine, for the multilevel model "
+                   "(default with an area type: area,<first level>,municipality); 'none' for the hot deck")
+@click.option("--model", type=click.Choice(["auto", "multilevel", "hotdeck"]), default="auto", show_default=True,
+              help="auto: multilevel by stratum when strata are known, else the geographic hot deck")
+@click.option("--covariate", "covariates", multiple=True, help="numeric place column used as a log covariate")
 @click.option("--simulations", default=2000, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--level", default=0.95, show_default=True, type=click.FloatRange(0.5, 0.999))
@@ -147,38 +153,39 @@ def _projection_payload(r) -> dict:
 @click.option("--arrival-from", type=click.Path(exists=True, dir_okay=False), help="file holding the --arrival column by table")
 @click.option("--correct-bias", is_flag=True, help="shift by the mean arrival-replay error (with --arrival)")
 @click.option("--completion-adjustment/--no-completion-adjustment", default=True, show_default=True,
-              help="adjust wholly uncounted places when slow places are shown to vote differently (tested)")
+              help="hot deck: adjust wholly uncounted places when slow places are shown to vote differently (tested)")
 @click.option("--contest", default=None)
 @click.option("--format", "fmt", type=FORMAT, default="table")
-def project_cmd(partial, roll_path, previous, places, simulations, seed, level, min_donors, arrival, arrival_from,
-                correct_bias, completion_adjustment, contest, fmt):
-    """Project the final result from each partial count (hierarchical imputation)."""
-    from escrutinio.dynamics.projection import previous_place_rates, project
+def project_cmd(partial, roll_path, previous, places, mapping, roll_mapping, previous_mapping, strata, model, covariates,
+                simulations, seed, level, min_donors, arrival, arrival_from, correct_bias, completion_adjustment,
+                contest, fmt):
+    """Project the final result from each partial count (multilevel by stratum, or hot deck)."""
+    from escrutinio.app.projection import project
+    from escrutinio.dynamics.sources import read_places, read_roll
+
+    from escrutinio.dynamics.projection import previous_place_rates
     from escrutinio.dynamics.sources import read_snapshot
 
-    roll, levels = _roll(roll_path, places)
-    prev = None
-    if previous:
-        ps = read_snapshot(previous)
-        prev = previous_place_rates(ps.frame, ps.choices)
+    places_frame = read_places(places) if places else None
+    roll = read_roll(roll_path, mapping=roll_mapping)
+    if previous:  # read once for every partial count
+        ps = read_snapshot(previous, mapping=previous_mapping)
+        previous = previous_place_rates(ps.frame, ps.choices)
+    strata_list = None
+    if strata is not None:
+        strata_list = [] if strata.strip().lower() == "none" else [c.strip() for c in strata.split(",") if c.strip()]
     results = []
     for p in partial:
-        s = read_snapshot(p, contest)
-        frame = s.counted()
-        if arrival and arrival not in frame.columns:
-            if not arrival_from:
-                raise UsageError(f"{p} has no column {arrival!r}; give --arrival-from")
-            src = read_snapshot(arrival_from).frame.select(pl.col("unit").cast(pl.Utf8), arrival)
-            frame = frame.with_columns(pl.col("unit").cast(pl.Utf8)).join(src, on="unit", how="left")
-        r = project(frame, roll, s.counted_choices, levels=levels, simulations=simulations, seed=seed, level=level,
-                    min_donors=min_donors, previous=prev, arrival=arrival, correct_bias=correct_bias,
-                    completion_adjustment=completion_adjustment)
+        r = project(p, roll, previous, seed, places=places_frame, contest=contest, mapping=mapping,
+                    previous_mapping=previous_mapping, simulations=simulations, level=level, min_donors=min_donors,
+                    strata=strata_list, model=model, covariates=list(covariates) or None, arrival=arrival,
+                    arrival_from=arrival_from, correct_bias=correct_bias, completion_adjustment=completion_adjustment)
         results.append((p, r))
     if fmt == "json":
         if len(results) == 1:
-            click.echo(json.dumps(_clean(_projection_payload(results[0][1])), ensure_ascii=False))
+            click.echo(json.dumps(results[0][1].to_dict(), ensure_ascii=False))
         else:
-            click.echo(json.dumps(_clean({"projections": [{"partial": p, **_projection_payload(r)} for p, r in results]}),
+            click.echo(json.dumps({"projections": [{"partial": p, **r.to_dict()} for p, r in results]},
                                   ensure_ascii=False))
     else:
         for p, r in results:
@@ -194,11 +201,13 @@ def project_cmd(partial, roll_path, previous, places, simulations, seed, level, 
 @click.option("--places", type=click.Path(exists=True, dir_okay=False), help="polling-place list with attributes")
 @click.option("--focus", multiple=True, help="choices to show in the text table")
 @click.option("--contest", default=None)
+@click.option("--mapping", **MAPPING)
+@click.option("--mapping-before", default=None, help="mapping for A only (when the two elections' layouts differ)")
 @click.option("--format", "fmt", type=FORMAT, default="table")
-def compare_cmd(a, b, by, group_by, places, focus, contest, fmt):
+def compare_cmd(a, b, by, group_by, places, focus, contest, mapping, mapping_before, fmt):
     """Compare two elections over the polling places present in both."""
     from escrutinio.dynamics.compare import compare
-    from escrutinio.dynamics.sources import read_places_2020, read_snapshot
+    from escrutinio.dynamics.sources import read_places, read_snapshot
 
     if by and group_by:
         raise UsageError("give --by or --group-by, not both")
@@ -206,8 +215,9 @@ def compare_cmd(a, b, by, group_by, places, focus, contest, fmt):
     if group_by:
         if not places:
             raise UsageError("--group-by needs --places")
-        pl_ = read_places_2020(places)
-    r = compare(read_snapshot(a, contest), read_snapshot(b, contest), by=group_by or by or "department", places=pl_)
+        pl_ = read_places(places)
+    r = compare(read_snapshot(a, contest, mapping=mapping_before or mapping), read_snapshot(b, contest, mapping=mapping),
+                by=group_by or by or "department", places=pl_)
     if fmt == "json":
         _emit(r, fmt)
     else:

@@ -49,6 +49,9 @@ from dataclasses import dataclass
 import numpy as np
 
 EPS = 1e-12
+SLOPES_WITHIN = "cross"
+FLOOR_FACTOR_VARIANCE = True
+MAX_CROSSED_LEVELS = 300
 
 
 @dataclass
@@ -57,9 +60,15 @@ class _Level:
     parent: np.ndarray  # parent node code per node (into the next coarser level)
     m: np.ndarray  # nodes x C data estimate of the node mean (NaN where no data)
     v: np.ndarray  # nodes x C its sampling variance (inf where no data)
-    tau2: np.ndarray  # C: variance of this level's nodes around their parent
+    tau2: np.ndarray  # C: variance of this level's nodes around their parent (point estimate)
     df: int  # groups-with-data degrees of freedom behind tau2
     corr: np.ndarray  # C x C correlation of standardised deviations
+    grid: np.ndarray | None = None  # tau^2 grid (G x C) and Q statistic on it, for Q-profile draws
+    qgrid: np.ndarray | None = None
+    shift_base: np.ndarray | None = None  # per node: parent's mean completion of counted children (no-data nodes)
+    slope: np.ndarray | None = None  # C, shrunk completion slope
+    slope_boot: np.ndarray | None = None  # B x C
+    slope_info: dict | None = None
 
 
 def _codes(keys: list[np.ndarray]) -> np.ndarray:
@@ -106,6 +115,203 @@ def _pooled_tau2(m: np.ndarray, v: np.ndarray, group: np.ndarray, has: np.ndarra
     return tau2, df, corr
 
 
+def _q_grid(m: np.ndarray, v: np.ndarray, group: np.ndarray, has: np.ndarray, ngroups: int, df: int):
+    """Cochran's Q of the pooled one-way random-effects model on a grid of tau^2 (per
+    channel). Q(tau^2) = sum_g sum_s w_s (m_s - mbar_g)^2, w_s = 1 / (tau^2 + v_s), is
+    decreasing in tau^2 and chi-square(df) at the true tau^2: solving Q(tau^2) = a
+    chi-square draw gives a draw of tau^2 from its confidence distribution, the Q-profile
+    of Viechtbauer (2007, Stat. Med. 26) as a generalised pivotal quantity (Iyer, Wang &
+    Mathew 2004, JASA 99). With few strata this has a long right tail: that is the point."""
+    C = m.shape[1]
+    if df < 1:
+        return None, None
+    g = group[has]
+    mm, vv = m[has], np.maximum(v[has], EPS)
+    k = np.bincount(g, minlength=ngroups)
+    multi = (k >= 2)[g]
+    scale = np.maximum(np.nanvar(mm[multi], axis=0), EPS)
+    # up to four times the observed spread of the node means: a between-node variance far
+    # beyond what the nodes themselves show is not a plausible value, only a tail artefact
+    factors = np.concatenate([[0.0], np.logspace(-5, np.log10(4.0), 57)])
+    grid = factors[:, None] * scale[None, :]  # G x C
+    qg = np.zeros_like(grid)
+    for j in range(grid.shape[0]):
+        w = 1.0 / (grid[j][None, :] + vv)
+        for c in range(C):
+            sw = np.bincount(g, w[:, c], ngroups)
+            mb = np.bincount(g, w[:, c] * mm[:, c], ngroups) / np.where(sw > 0, sw, 1)
+            qg[j, c] = (w[multi, c] * (mm[multi, c] - mb[g[multi]]) ** 2).sum()
+    return grid, qg
+
+
+def _tau2_draws(lev: "_Level", S: int, rng: np.random.Generator) -> np.ndarray:
+    """S x C draws of tau^2 from the Q-profile (point estimate when there is no grid)."""
+    C = lev.tau2.size
+    if lev.grid is None:
+        return np.broadcast_to(lev.tau2, (S, C)).copy()
+    x = rng.chisquare(lev.df, size=S)
+    out = np.empty((S, C))
+    for c in range(C):
+        q = lev.qgrid[:, c]
+        # Q decreases along the grid; np.interp wants increasing abscissae
+        out[:, c] = np.interp(x, q[::-1], lev.grid[::-1, c], left=lev.grid[-1, c], right=0.0)
+    return out
+
+
+def _completion_slope(m, v, tau2, comp, parent, has, nparents, rng, boot=1000):
+    """Within-parent slope of the child means on the child's completion (share of its
+    registered voters counted), per channel, weighted by 1 / (tau^2 + v); a cluster
+    (parent) Poisson bootstrap gives its draws; each channel is shrunk toward 0 by
+    positive-part James-Stein (Efron & Morris 1973). Why: when slow strata vote
+    differently (urban-first counts, Bolivia 2019 and 2020), a stratum with nothing
+    counted is an extrapolation to completion 0 along this slope (response propensity,
+    Little 1986). Returns (slope C, draws B x C, info) or None without variation."""
+    C = m.shape[1]
+    g = parent[has]
+    k = np.bincount(g, minlength=nparents)
+    if (k >= 2).sum() < 3:
+        return None
+    mm, vv, cc = m[has], np.maximum(v[has], EPS), comp[has]
+    sxx = np.zeros((nparents, C))
+    sxy = np.zeros((nparents, C))
+    for c in range(C):
+        w = 1.0 / (tau2[c] + vv[:, c])
+        sw = np.bincount(g, w, nparents)
+        xb = np.bincount(g, w * cc, nparents) / np.where(sw > 0, sw, 1)
+        yb = np.bincount(g, w * mm[:, c], nparents) / np.where(sw > 0, sw, 1)
+        xc, yc = cc - xb[g], mm[:, c] - yb[g]
+        sxx[:, c] = np.bincount(g, w * xc * xc, nparents)
+        sxy[:, c] = np.bincount(g, w * xc * yc, nparents)
+    den = sxx.sum(axis=0)
+    if np.all(den <= EPS):
+        return None
+    beta = np.where(den > EPS, sxy.sum(axis=0) / np.where(den > EPS, den, 1), 0.0)
+    wb = rng.poisson(1.0, size=(2 * boot, nparents)).astype(np.float64)
+    dd = wb @ sxx
+    okb = np.all(dd > EPS, axis=1)
+    if okb.sum() < boot // 2:
+        return None
+    bs = (wb[okb] @ sxy) / dd[okb]
+    se = bs.std(axis=0)
+    keep = np.clip(1 - se**2 / np.where(beta != 0, beta**2, np.inf), 0, 1)
+    bs = (bs - beta) * np.sqrt(keep) + beta * keep
+    t = np.where(se > 0, beta / np.where(se > 0, se, 1), 0.0)
+    info = {"slope": [float(b) for b in beta], "se": [float(x) for x in se], "kept": [float(x) for x in keep],
+            "t": [float(x) for x in t], "clusters": int((k >= 2).sum())}
+    return beta * keep, bs, info
+
+
+@dataclass
+class _Crossed:
+    """Two crossed factors at the top (area type x department): cell mean = mu + alpha_a +
+    delta_d + e_cell, alpha ~ N(0, tau_a^2), delta ~ N(0, tau_d^2), e ~ N(0, tau_cell^2).
+    Why crossed: rural La Paz is like urban La Paz *and* like rural Potosí; a nested
+    hierarchy can use only one of the two when a rural cell has nothing counted."""
+
+    a: np.ndarray  # cell -> area code
+    d: np.ndarray  # cell -> department code
+    comp: np.ndarray  # cell -> completion (share of its registered voters counted)
+    coef: np.ndarray  # C x p posterior means (intercept, areas, departments)
+    chol: np.ndarray  # C x p x p Cholesky factors of the posterior covariances (data columns)
+    nodata: np.ndarray  # p bool: a factor level with no counted cell (its draw is the prior)
+    tau2_a: np.ndarray  # C
+    tau2_d: np.ndarray  # C
+    df_a: int
+    df_d: int
+    corr: np.ndarray
+
+
+def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50):
+    """Posterior (ridge / BLUP) of the crossed effects with variance components by EM
+    (Dempster, Laird & Rubin 1977; Searle, Casella & McCulloch, *Variance Components*,
+    1992, ch. 8). Returns (_Crossed, tau2_cell C, residual m - prediction)."""
+    C = m.shape[1]
+    n = int(has.sum())
+    # columns: intercept, areas, departments, completion (slow cells differ: a cell with
+    # nothing counted is at completion 0, so an urban-first count extrapolates along it)
+    p = 1 + na + nd + 1
+    X = np.zeros((n, p))
+    X[:, 0] = 1
+    X[np.arange(n), 1 + a[has]] = 1
+    X[np.arange(n), 1 + na + d[has]] = 1
+    X[:, -1] = comp[has]
+    colhas = X.any(axis=0)
+    nodata = ~colhas
+    coef = np.zeros((C, p))
+    chol = np.zeros((C, p, p))
+    ta, td, tc = np.zeros(C), np.zeros(C), np.zeros(C)
+    resid = np.zeros((n, C))
+    ia, idd = np.arange(1, 1 + na), np.arange(1 + na, p - 1)
+    for c in range(C):
+        y, vv = m[has, c], np.maximum(v[has, c], EPS)
+        spread = max(float(np.var(y)), 1e-8)
+        t_a, t_d, t_c = spread, spread, max(float(tau2_cell0[c]), spread * 1e-3)
+        for _ in range(iterations):
+            w = 1.0 / (t_c + vv)
+            lam = np.concatenate([[1e-10], np.full(na, 1 / max(t_a, 1e-12)), np.full(nd, 1 / max(t_d, 1e-12)), [1e-10]])
+            # small matrices: einsum, not BLAS, which oversubscribes threads on a busy machine
+            A = np.einsum("ij,ik->jk", X * w[:, None], X) + np.diag(lam)
+            cov = np.linalg.inv(A)
+            b = np.einsum("jk,k->j", cov, np.einsum("ik,i->k", X, w * y))
+            r = y - np.einsum("ij,j->i", X, b)
+            old = (t_a, t_d, t_c)
+            fa, fd = colhas[ia], colhas[idd]
+            t_a = float((b[ia][fa] ** 2 + np.diag(cov)[ia][fa]).mean()) if fa.any() else spread
+            t_d = float((b[idd][fd] ** 2 + np.diag(cov)[idd][fd]).mean()) if fd.any() else spread
+            lev = (np.einsum("ij,jk->ik", X, cov) * X).sum(axis=1)  # variance of the fitted cell means
+            t_c = max(0.0, float((w**2 * (r**2 + lev - vv)).sum() / (w**2).sum()))
+            if np.allclose(old, (t_a, t_d, t_c), rtol=1e-4, atol=1e-10):
+                break
+        # Which levels are counted first is not random (cities before rural areas), so
+        # the spread of the levels seen so far understates the levels not seen: the
+        # prior variance of a level is at least the whole between-cell variation of the
+        # counted cells. An area type with nothing counted is then uncertain by as much
+        # as cells differ, not by the small differences among the urban types seen first.
+        if FLOOR_FACTOR_VARIANCE:
+            t_a = max(t_a, spread)
+            t_d = max(t_d, spread)
+        coef[c] = b
+        sub = cov.copy()
+        sub[nodata, :] = 0
+        sub[:, nodata] = 0
+        sub[nodata, nodata] = 1.0  # replaced by prior draws in the simulation
+        chol[c] = np.linalg.cholesky((sub + sub.T) / 2 + 1e-15 * np.eye(p))
+        ta[c], td[c], tc[c] = t_a, t_d, t_c
+        resid[:, c] = r
+    corr = np.eye(C)
+    if n > C + 2:
+        z = resid / np.sqrt(tc + np.maximum(v[has], EPS))
+        cc = np.corrcoef(z, rowvar=False)
+        if np.all(np.isfinite(cc)):
+            corr = _psd_corr(cc)
+    cr = _Crossed(a=a, d=d, comp=comp, coef=coef, chol=chol, nodata=nodata, tau2_a=ta, tau2_d=td,
+                  df_a=max(int(colhas[ia].sum()) - 1, 1), df_d=max(int(colhas[idd].sum()) - 1, 1), corr=corr)
+    return cr, tc
+
+
+def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
+    """S x cells x C draws of the cells' prior means mu + alpha_a + delta_d."""
+    C, p = cr.coef.shape
+    na = cr.a.max() + 1 if cr.a.size else 0
+    b = np.empty((S, p, C))
+    z = rng.standard_normal((S, p, C))
+    b[:] = cr.coef.T[None] + np.einsum("spc,cqp->sqc", z, cr.chol)
+    # factor levels with no counted cell: the prior, with tau^2 uncertain (scaled inverse
+    # chi-square on the number of counted levels minus one), channels correlated
+    L = np.linalg.cholesky(cr.corr)
+    zz = np.einsum("spc,dc->spd", rng.standard_normal((S, p, C)), L)
+    sa = np.sqrt(cr.df_a / rng.chisquare(cr.df_a, size=(S, 1, 1)) * cr.tau2_a[None, None, :])
+    sd = np.sqrt(cr.df_d / rng.chisquare(cr.df_d, size=(S, 1, 1)) * cr.tau2_d[None, None, :])
+    isa = np.zeros(p, bool)
+    isa[1:1 + na] = True
+    nd_a, nd_d = cr.nodata & isa, cr.nodata & ~isa
+    nd_d[0] = False
+    nd_d[-1] = False
+    b[:, nd_a, :] = (zz * sa)[:, nd_a, :]
+    b[:, nd_d, :] = (zz * sd)[:, nd_d, :]
+    return b[:, :1, :] + b[:, 1 + cr.a, :] + b[:, 1 + na + cr.d, :] + b[:, -1:, :] * cr.comp[None, :, None]
+
+
 def _psd_corr(c: np.ndarray) -> np.ndarray:
     w, V = np.linalg.eigh((c + c.T) / 2)
     c = (V * np.clip(w, 1e-6, None)) @ V.T
@@ -141,15 +347,68 @@ class MultilevelFit:
     phi: np.ndarray  # C: table-level variance per registered voter
     table_corr: np.ndarray
     U: np.ndarray  # uncounted registered voters per place
-    xU: np.ndarray  # places x C: U * previous rate (0 without)
-    beta: np.ndarray  # C
-    beta_boot: np.ndarray | None  # B x C bootstrap slopes (None without a previous election)
-    x_ref: np.ndarray  # places x C: the counted mean of x in the place's top stratum
+    DU: np.ndarray  # C x K: sum over places of U x covariates
+    DrefU: np.ndarray  # C x K: the same with each place's stratum's counted mean covariates
+    beta: np.ndarray  # C x K covariate slopes
+    beta_boot: np.ndarray | None  # B x C x K bootstrap slopes (None without covariates)
+    crossed: _Crossed | None = None
+
+
+def _design(x, Z, P, C) -> np.ndarray:
+    """Places x channels x K covariates: the channel's own previous rate, then Z."""
+    parts = []
+    if x is not None:
+        parts.append(x[:, :, None])
+    if Z is not None and Z.shape[1]:
+        parts.append(np.broadcast_to(Z[:, None, :], (P, C, Z.shape[1])))
+    return np.concatenate(parts, axis=2) if parts else np.zeros((P, C, 0))
+
+
+def _slopes(D, y, w, group, rng, boot):
+    """Within-group weighted least squares of y (places x C) on D (places x C x K), per
+    channel, with a cluster (group) Poisson bootstrap (Hanley & MacGibbon 2006) for the
+    slopes' uncertainty. Returns (beta C x K, draws B x C x K, group means of D per place)."""
+    P, C, K = D.shape
+    ng = int(group.max()) + 1
+    has = w > 0
+    yy = np.nan_to_num(y)
+    sw = np.bincount(group, w, ng)
+    safe = np.where(sw > 0, sw, 1)
+    Dbar = np.stack([np.stack([np.bincount(group, w * D[:, c, k], ng) / safe for k in range(K)], 1)
+                     for c in range(C)], 1)  # ng x C x K
+    ybar = np.stack([np.bincount(group, w * yy[:, c], ng) / safe for c in range(C)], 1)
+    Dc = D - Dbar[group]
+    yc = yy - ybar[group]
+    Wd = (w * has)[:, None, None] * Dc
+    # per-group sufficient statistics: ng x C x K x K and ng x C x K
+    Sxx = np.zeros((ng, C, K, K))
+    Sxy = np.zeros((ng, C, K))
+    for c in range(C):
+        for k in range(K):
+            Sxy[:, c, k] = np.bincount(group, Wd[:, c, k] * yc[:, c], ng)
+            for j in range(k, K):
+                Sxx[:, c, k, j] = Sxx[:, c, j, k] = np.bincount(group, Wd[:, c, k] * Dc[:, c, j], ng)
+    ridge = 1e-9 * np.maximum(np.einsum("gckk->ck", Sxx), 1e-12)[:, :, None] * np.eye(K)[None]
+
+    def solve(A, b):
+        return np.linalg.solve(A + ridge[(None,) * (A.ndim - 3)], b[..., None])[..., 0]
+
+    beta = solve(Sxx.sum(axis=0), Sxy.sum(axis=0))
+    wb = rng.poisson(1.0, size=(boot, ng)).astype(np.float64)
+    bb = solve(np.einsum("bg,gckj->bckj", wb, Sxx), np.einsum("bg,gck->bck", wb, Sxy))
+    # a group mean of D for places whose group has no counted place: the overall counted mean
+    Dref = Dbar[group]
+    none = sw[group] <= 0
+    if none.any():
+        tot = np.einsum("p,pck->ck", w, D) / max(w.sum(), EPS)
+        Dref[none] = tot
+    return beta, bb, Dref
 
 
 def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, counted_V: np.ndarray,
         uncounted_R: np.ndarray, table_place: np.ndarray, table_R: np.ndarray, table_V: np.ndarray,
-        x: np.ndarray | None, rng: np.random.Generator, boot: int = 1000) -> MultilevelFit:
+        x: np.ndarray | None, rng: np.random.Generator, boot: int = 1000, completion: bool = True,
+        cross: np.ndarray | None = None, Z: np.ndarray | None = None) -> MultilevelFit:
     """Fit the hierarchy on place-level data.
 
     ``place_keys``: per stratum level (coarse -> fine), an integer code per place; the
@@ -161,36 +420,19 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
     P, C = counted_V.shape
     has_p = counted_R > 0
     y = np.where(has_p[:, None], counted_V / np.where(has_p, counted_R, 1)[:, None], np.nan)
-    # previous-election slope, within top strata, weighted by counted registered voters
-    beta = np.zeros(C)
+    # covariate slopes (previous-election rate of the same channel, place covariates such
+    # as log size), within second-level strata, weighted by counted registered voters
+    D = _design(x, Z, P, C)
+    beta = np.zeros((C, D.shape[2]))
     beta_boot = None
-    x_ref = np.zeros((P, C))
-    top = place_keys[0] if place_keys else np.zeros(P, np.int64)
-    if x is not None:
-        ntop = int(top.max()) + 1
-        cl = place_keys[1] if len(place_keys) > 1 else top
-        ncl = int(cl.max()) + 1
-        w = np.where(has_p, counted_R, 0.0)
-        sxx = np.zeros((ncl, C))
-        sxy = np.zeros((ncl, C))
-        for c in range(C):
-            sw = np.bincount(top, w, ntop)
-            xb = np.bincount(top, w * x[:, c], ntop) / np.where(sw > 0, sw, 1)
-            x_ref[:, c] = xb[top]
-            yb = np.bincount(top, w * np.nan_to_num(y[:, c]), ntop) / np.where(sw > 0, sw, 1)
-            xc, yc = x[:, c] - xb[top], np.nan_to_num(y[:, c]) - yb[top]
-            sxx[:, c] = np.bincount(cl, w * xc * xc, ncl)
-            sxy[:, c] = np.bincount(cl, w * xc * yc, ncl)
-        den = sxx.sum(axis=0)
-        beta = np.where(den > EPS, sxy.sum(axis=0) / np.where(den > EPS, den, 1), 0.0)
-        # cluster Poisson bootstrap (Hanley & MacGibbon 2006) over second-level strata
-        wb = rng.poisson(1.0, size=(boot, ncl)).astype(np.float64)
-        dd = wb @ sxx
-        beta_boot = np.where(dd > EPS, (wb @ sxy) / np.where(dd > EPS, dd, 1), beta)
-        y = y - beta * x
+    D_ref = np.zeros_like(D)
+    if D.shape[2]:
+        cell = (np.asarray(cross, np.int64) if cross is not None and SLOPES_WITHIN == "cross" else _codes(place_keys[:2])) if place_keys else np.zeros(P, np.int64)
+        beta, beta_boot, D_ref = _slopes(D, y, np.where(has_p, counted_R, 0.0), cell, rng, boot)
+        y = y - np.einsum("pck,ck->pc", D, beta)
     # table level: phi = within-place variance per registered voter (Var u_t = phi / R_t)
     tp, tR = table_place, table_R.astype(np.float64)
-    e_t = table_V / np.where(tR > 0, tR, 1)[:, None] - (beta * x[tp] if x is not None else 0.0)
+    e_t = table_V / np.where(tR > 0, tR, 1)[:, None] - np.einsum("pck,ck->pc", D[tp], beta)
     ok_t = tR > 0
     nt = np.bincount(tp[ok_t], minlength=P)
     resid = e_t[ok_t] - np.nan_to_num(y[tp[ok_t]])
@@ -203,12 +445,19 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
     # bottom-up: places -> strata -> root
     keys = [np.asarray(k, np.int64) for k in place_keys]
     node_codes = []  # per level: code per place, nested (a finer code implies its parents)
-    for i in range(len(keys)):
+    # the crossed fit inverts a (levels x levels) matrix per iteration: with hundreds of
+    # levels (strata chosen too fine) the nested hierarchy is used instead
+    crossed = (cross is not None and len(keys) >= 2
+               and len(np.unique(keys[0])) + len(np.unique(cross)) <= MAX_CROSSED_LEVELS)
+    for i in range(1 if crossed else 0, len(keys)):
         node_codes.append(_codes(keys[: i + 1]))
     node_codes.append(np.arange(P, dtype=np.int64))  # the place level
+    if crossed:
+        names = [f"{names[0]} x {names[1]}", *names[2:]]
     m = y
     v = np.where(has_p[:, None], phi[None, :] / np.where(has_p, counted_R, 1)[:, None], np.inf)
     levels: list[_Level] = []
+    totR = counted_R + uncounted_R
     # iterate from the place level upwards
     for i in range(len(node_codes) - 1, -1, -1):
         codes = node_codes[i]
@@ -225,18 +474,53 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
             parent = np.zeros(nn, np.int64)
         has = np.isfinite(vi[:, 0])
         tau2, df, corr = _pooled_tau2(mi, vi, parent, has, npar)
-        levels.append(_Level(codes=codes, parent=parent, m=mi, v=vi, tau2=tau2, df=df, corr=corr))
+        grid, qg = _q_grid(mi, vi, parent, has, npar, df)
+        if crossed and i == 0:
+            ca = np.zeros(nn, np.int64)
+            ca[codes] = keys[0]
+            cd = np.zeros(nn, np.int64)
+            cd[codes] = _codes([np.asarray(cross, np.int64)])
+            comp_c = np.bincount(codes, counted_R, nn) / np.maximum(np.bincount(codes, totR, nn), EPS)
+            cr, tc = _crossed_fit(mi, vi, has, ca, cd, int(ca.max()) + 1, int(cd.max()) + 1, tau2, comp_c)
+            # Q-profile of the cells' residual variance around the crossed prediction, so
+            # that with few counted cells tau_cell^2 is drawn with its uncertainty
+            pred = cr.coef[:, 0][None, :] + np.stack([cr.coef[c, 1 + ca] + cr.coef[c, 1 + cr.a.max() + 1 + cd]
+                                                      + cr.coef[c, -1] * comp_c for c in range(C)], 1)
+            dfc = int(has.sum()) - int((~cr.nodata).sum())
+            g0, q0 = _q_grid(mi - pred, vi, np.zeros(nn, np.int64), has, 1, dfc) if dfc >= 1 else (None, None)
+            lev = _Level(codes=codes, parent=np.arange(nn), m=mi, v=vi, tau2=tc, df=max(dfc, 1),
+                         corr=cr.corr, grid=g0, qgrid=q0)
+            levels.append(lev)
+            levels.reverse()
+            return MultilevelFit(levels=levels, names=list(names) + ["polling place"], root_m=np.zeros(C),
+                                 root_v=np.zeros(C), phi=phi, table_corr=table_corr, U=uncounted_R.astype(np.float64),
+                                 DU=np.einsum("p,pck->ck", uncounted_R, D), DrefU=np.einsum("p,pck->ck", uncounted_R, D_ref),
+                                 beta=beta, beta_boot=beta_boot, crossed=cr)
+        lev = _Level(codes=codes, parent=parent, m=mi, v=vi, tau2=tau2, df=df, corr=corr, grid=grid, qgrid=qg)
+        if completion:
+            cR_n = np.bincount(codes, counted_R, nn)
+            comp = cR_n / np.maximum(np.bincount(codes, totR, nn), EPS)
+            sl = _completion_slope(mi, vi, tau2, comp, parent, has, npar, rng)
+            if sl is not None:
+                lev.slope, lev.slope_boot, lev.slope_info = sl
+                # a node with nothing counted sits at completion 0; its parent's data mean
+                # is at the mean completion of its counted children
+                wsum = np.bincount(parent[has], np.ones(has.sum()), npar)
+                cbar = np.bincount(parent[has], comp[has], npar) / np.where(wsum > 0, wsum, 1)
+                lev.shift_base = np.where(has, 0.0, cbar[parent])
+        levels.append(lev)
         mi, vi = _combine(mi, vi, has, tau2, parent, npar)
     levels.reverse()
     names = list(names) + ["polling place"]
     return MultilevelFit(levels=levels, names=names, root_m=mi[0], root_v=vi[0], phi=phi, table_corr=table_corr,
-                         U=uncounted_R.astype(np.float64), xU=(x * uncounted_R[:, None]) if x is not None else np.zeros((P, C)),
-                         beta=beta, beta_boot=beta_boot, x_ref=x_ref)
+                         U=uncounted_R.astype(np.float64), DU=np.einsum("p,pck->ck", uncounted_R, D),
+                         DrefU=np.einsum("p,pck->ck", uncounted_R, D_ref), beta=beta, beta_boot=beta_boot)
 
 
 def _corr_normal(rng: np.random.Generator, shape: tuple, corr: np.ndarray) -> np.ndarray:
     L = np.linalg.cholesky(corr)
-    return rng.standard_normal(shape) @ L.T
+    # einsum, not BLAS: small inner dimension, and BLAS threads oversubscribe a busy machine
+    return np.einsum("...c,dc->...d", rng.standard_normal(shape), L)
 
 
 def simulate(f: MultilevelFit, S: int, rng: np.random.Generator, chunk: int = 100) -> np.ndarray:
@@ -252,29 +536,49 @@ def _simulate(f: MultilevelFit, S: int, rng: np.random.Generator) -> np.ndarray:
     root_m = np.nan_to_num(f.root_m)
     root_v = np.where(np.isfinite(f.root_v), f.root_v, 0.0)
     theta = root_m[None, None, :] + np.sqrt(root_v)[None, None, :] * _corr_normal(rng, (S, 1, C), np.eye(C))
-    for lev in f.levels:
-        # tau^2 per simulation: scaled inverse chi-square with the level's df
-        if lev.df >= 1:
-            scale = lev.df / rng.chisquare(lev.df, size=(S, 1, 1))
-        else:
-            scale = np.ones((S, 1, 1))
-        tau2 = lev.tau2[None, None, :] * scale
+    if f.crossed is not None:
+        theta = _crossed_draw(f.crossed, S, rng)
+    last = len(f.levels) - 1
+    for i, lev in enumerate(f.levels):
+        # tau^2 per simulation from its Q-profile confidence distribution
+        tau2 = _tau2_draws(lev, S, rng)[:, None, :]
         has = np.isfinite(lev.v)
+        g = lev.slope_boot[rng.integers(0, lev.slope_boot.shape[0], S)] if lev.slope_boot is not None else None
+        if i == last:
+            # places: only the U-weighted sum matters. Places with nothing counted take
+            # their parent's draw plus N(0, tau^2): summed by parent. A sum of independent
+            # normals is normal, so the place-level noise is drawn as one S x C term.
+            nd, d = ~has[:, 0] & (f.U > 0), has[:, 0] & (f.U > 0)
+            npar = theta.shape[1]
+            Wn = np.bincount(lev.parent[nd], f.U[nd], npar)
+            tot = np.einsum("q,sqc->sc", Wn, theta)
+            var = tau2[:, 0, :] * (f.U[nd] ** 2).sum()
+            if g is not None:
+                tot -= g * float((f.U[nd] * lev.shift_base[nd]).sum())
+            if d.any():
+                v = lev.v[d][None]
+                B = tau2 / (tau2 + np.maximum(v, EPS))
+                mean = theta[:, lev.parent[d], :] * (1 - B) + B * lev.m[d][None]
+                tot += np.einsum("p,spc->sc", f.U[d], mean)
+                var = var + np.einsum("p,spc->sc", f.U[d] ** 2, B * v)
+            tot += np.sqrt(var) * _corr_normal(rng, (S, C), lev.corr)
+            break
         v = np.where(has, lev.v, 0.0)[None]
         B = np.where(has[None], tau2 / (tau2 + np.maximum(v, EPS)), 0.0)
         mean = theta[:, lev.parent, :] * (1 - B) + B * np.nan_to_num(lev.m)[None]
+        if g is not None:
+            mean = mean - lev.shift_base[None, :, None] * g[:, None, :]
         var = np.where(has[None], B * v, tau2)
         z = _corr_normal(rng, (S, lev.parent.size, C), lev.corr)
         theta = mean + np.sqrt(var) * z
-    # theta: S x places x C, place means of the residual; table noise on the uncounted
-    tot = np.einsum("p,spc->sc", f.U, theta)
+    # table noise on the uncounted tables
     tot += np.sqrt(f.phi * f.U.sum())[None, :] * _corr_normal(rng, (S, C), f.table_corr)
     if f.beta_boot is not None:
-        bb = f.beta_boot[rng.integers(0, f.beta_boot.shape[0], S)]
-        # beta x U, plus the slope's uncertainty where uncounted places' x differs from
-        # the counted places' of their stratum (the residual means were fitted at beta)
-        tot += f.xU.sum(axis=0)[None, :] * f.beta[None, :]
-        tot += (bb - f.beta) * (f.xU - f.x_ref * f.U[:, None]).sum(axis=0)[None, :]
+        bb = f.beta_boot[rng.integers(0, f.beta_boot.shape[0], S)]  # S x C x K
+        # beta . D x U, plus the slopes' uncertainty where uncounted places' covariates
+        # differ from the counted places' of their stratum (residual means were fitted at beta)
+        tot += np.einsum("ck,ck->c", f.DU, f.beta)[None, :]
+        tot += np.einsum("sck,ck->sc", bb - f.beta[None], f.DU - f.DrefU)
     return tot
 
 

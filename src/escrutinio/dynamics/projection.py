@@ -291,6 +291,29 @@ class ProjectionResult:
                             "between": list(self.lead_pair)}
         return d
 
+    def few_tables_note(self) -> str:
+        """Said beside any probability above 0.99 that comes from fewer than 1% of the
+        tables: such a figure rests on the model, not on the count."""
+        share = self.counted_units / max(self.expected_units, 1)
+        if share >= FEW_TABLES_SHARE:
+            return ""
+        return (f"from only {self.counted_units:,} of {self.expected_units:,} tables ({100 * share:.2f}%): "
+                "a model's figure, not the count's")
+
+    def extrapolation_text(self) -> str:
+        """Which share of the uncounted voters lies in strata with few counted tables."""
+        e = self.extrapolation
+        if not e:
+            return ""
+        text = (f"{100 * e['share_few']:.0f}% of uncounted voters are in {e['stratum']} strata with fewer than "
+                f"{e['k']} counted tables ({100 * e['share_none']:.0f}% in strata with none yet)")
+        by = e.get("by") or {}
+        worst = sorted(((v["share_few"], g) for g, v in by.items() if v["uncounted_registered"]), reverse=True)[:3]
+        if worst and worst[0][0] > 0:
+            text += "; by " + e["stratum"].split(" x ")[0] + ": " + ", ".join(
+                f"{g} {100 * s:.0f}%" for s, g in worst if s > 0)
+        return text + "; their uncertainty comes from the variation between strata"
+
     def completion_text(self) -> str:
         """The slow-place test in one sentence (empty when it did not run)."""
         ct = self.completion_test
@@ -315,8 +338,12 @@ class ProjectionResult:
             lines.append(f"  {c:<14} {s['point']:6.2f}%  [{s['lo']:.2f}, {s['hi']:.2f}] ({pct:.0f}%)")
         lines.append(f"  projected lead {a} over {b}: {self.lead['point']:.2f} points "
                      f"[{self.lead['lo']:.2f}, {self.lead['hi']:.2f}]")
+        few = self.few_tables_note()
         for k, p in self.outcome_probabilities.items():
-            lines.append(f"  P({k}) = {p:.3f}")
+            lines.append(f"  P({k}) = {p:.3f}" + (f" ({few})" if few and p > PROBABILITY_CAP else ""))
+        if self.extrapolation:
+            lines.append(f"  extrapolation: {self.extrapolation_text()}")
+        lines.append(f"  method: {self.method}")
         lines.append("  imputed at level: " + ", ".join(f"{k} {v:,}" for k, v in self.imputed_at_level.items()))
         if self.completion_test:
             lines.append(f"  {self.completion_text()}")
@@ -501,6 +528,8 @@ def _simulate(plan: _Plan, S: int, rng: np.random.Generator, s0: int = 0) -> np.
 
 
 COMPLETION_ALPHA = 0.01
+PROBABILITY_CAP = 0.99  # above this, a probability from few tables says how few
+FEW_TABLES_SHARE = 0.01
 EXTRAPOLATION_K = 10  # a stratum with fewer counted tables than this is "extrapolated"
 
 
@@ -538,7 +567,8 @@ def _hotdeck_extrapolation(joined, hcols, is_c, Rr, k) -> dict:
     return _extrapolation(joined, cols, is_c, Rr, k)
 
 
-def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, channels, S, rng, k, chunk):
+def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, channels, S, rng, k, chunk, crossed=True,
+                covariates=()):
     """Multilevel imputation (see :mod:`escrutinio.dynamics.multilevel`): S x C draws and info."""
     from escrutinio.dynamics import multilevel as ml
 
@@ -563,16 +593,32 @@ def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, chan
         x[place] = Pt
         info["previous_note"] = (f"previous election as a covariate (rate now = slope x rate then + strata): channels "
                                  f"{matched}; {filled} tables without a previous result at their place took their area's")
-    f = ml.fit(keys, [c.removeprefix("_h_") for c in strata], cR, cV, uR, place[cnt], denom[cnt], V[cnt], x, rng)
+    cross = None
+    if crossed and len(strata) >= 2:
+        cross = np.zeros(P, np.int64)
+        cross[place] = _stratum_codes(joined, [strata[1]])
+    # place covariates known for every place: log size (registered voters in the roll)
+    # and any numeric place columns given (e.g. log population density)
+    zs, znames = [np.log(np.maximum(np.bincount(place, Rr, P), 1.0))], ["log place size"]
+    for c in covariates:
+        col = joined[c].cast(pl.Float64, strict=False).to_numpy()
+        z = np.full(P, np.nan)
+        z[place] = col
+        z = np.log(np.maximum(z, 1e-3)) if c.startswith("log:") or True else z
+        z = np.where(np.isfinite(z), z, np.nanmean(z) if np.isfinite(z).any() else 0.0)
+        zs.append(z)
+        znames.append(f"log {c}")
+    Z = np.stack(zs, 1)
+    f = ml.fit(keys, [c.removeprefix("_h_") for c in strata], cR, cV, uR, place[cnt], denom[cnt], V[cnt], x, rng,
+               cross=cross, Z=Z)
     sims = ml.simulate(f, S, rng, chunk=max(1, chunk // 2))
     info["levels"] = [{"level": n, "tau": [float(np.sqrt(t)) for t in lev.tau2], "df": lev.df,
                        "nodes": int(lev.parent.size), "nodes_with_data": int(np.isfinite(lev.v[:, 0]).sum())}
                       for n, lev in zip(f.names, f.levels)]
     info["strata"] = [c.removeprefix("_h_") for c in strata]
-    info["phi"] = [float(p) for p in f.phi]
-    if x is not None:
-        info["previous_slope"] = [float(b) for b in f.beta]
-        info["previous_slope_se"] = [float(s) for s in f.beta_boot.std(axis=0)]
+    info["covariates"] = (["previous rate"] if x is not None else []) + znames
+    info["slopes"] = [[float(b) for b in row] for row in f.beta]  # channel x covariate
+    info["slopes_se"] = [[float(b) for b in row] for row in f.beta_boot.std(axis=0)] if f.beta_boot is not None else []
     ext_cols = strata[:2] if len(strata) >= 2 else strata
     info["extrapolation"] = _extrapolation(joined, ext_cols, is_c, Rr, k, by=strata[0] if strata else None)
     return sims, info
@@ -699,6 +745,7 @@ def project(
     strata: Sequence[str] | None = None,
     model: str = "auto",
     extrapolation_k: int = EXTRAPOLATION_K,
+    covariates: Sequence[str] = (),
 ) -> ProjectionResult:
     """Project final totals from a partial count.
 
@@ -746,7 +793,7 @@ def project(
     depth_names = ["country(all)"] + [c.removeprefix("_h_") for c in hcols] + ["table"]
     cnt = counted.select(pl.col(key).cast(pl.Utf8), pl.col("registered").alias("_reg_c"), *channels)
     keep = [key, "registered", *hcols] + (["place_id"] if "place_id" in rollh.columns else [])
-    keep += [c for c in strata if c not in keep]
+    keep += [c for c in [*strata, *covariates] if c not in keep]
     joined = rollh.select(keep).join(cnt, on=key, how="left")
     extra = cnt.join(rollh.select(key), on=key, how="anti")
     notes = []
@@ -771,7 +818,8 @@ def project(
     if use_ml:
         rng = np.random.default_rng(seed)
         sims, ml_info = _multilevel(joined, strata or [c for c in hcols[:-1]], hcols, is_c, donor, V, denom, Rr,
-                                    previous, channels, simulations, rng, extrapolation_k, min(simulations, 250))
+                                    previous, channels, simulations, rng, extrapolation_k, min(simulations, 250),
+                                    covariates=covariates)
         if ml_info.get("previous_note"):
             notes.append(ml_info["previous_note"])
         return _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const, simulations, seed, level,
@@ -880,6 +928,11 @@ def _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const,
     only_counted = counted_tot - prev_const
     c_share = 100 * only_counted[:nch] / max(only_counted[:nch].sum(), 1)
     qs = [0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975]
+    share_counted = (is_c.sum() + extra.height) / max(joined.height + extra.height, 1)
+    if share_counted < FEW_TABLES_SHARE and any(p > PROBABILITY_CAP for p in probs.values()):
+        notes.append(f"probabilities above {PROBABILITY_CAP} come from only {int(is_c.sum() + extra.height):,} of "
+                     f"{joined.height + extra.height:,} tables ({100 * share_counted:.2f}%): a model's figure, "
+                     "not the count's")
     return ProjectionResult(
         choices=choices,
         counted_units=int(is_c.sum() + extra.height),

@@ -1,0 +1,181 @@
+"""Projection through the application layer (contract C1): what ``escrutinio project``
+computes, for the CLI, the server (``GET /api/v1/projection``) and notebooks.
+
+``project(snapshot_or_election, roll=None, previous=None, seed=0, ...)`` returns a
+:class:`Projection` whose ``.to_dict()`` is exactly ``escrutinio project --format json``
+for one partial count: keys ``counted_units``, ``expected_units``,
+``choices.{name}.share/lo/hi``, ``lead_points.point/lo/hi/between``, ``lead.point/lo/hi``,
+``outcome_probabilities`` and the result's further fields (``extrapolation``, ``notes``...).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import polars as pl
+
+from escrutinio.errors import UsageError
+
+ROLL_IDENTITY = ("unit", "unit_id", "place_id", "registered")
+
+
+def _json_safe(x):
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if hasattr(x, "isoformat"):
+        return x.isoformat()
+    if hasattr(x, "item"):
+        return _json_safe(x.item())
+    return x
+
+
+@dataclass
+class Projection:
+    """A projection with the CLI's JSON shape; ``result`` is the full
+    :class:`~escrutinio.dynamics.projection.ProjectionResult`."""
+
+    result: object
+    source: str | None = None
+
+    def to_dict(self) -> dict:
+        r = self.result
+        d = r.to_dict()
+        payload = {"counted_units": r.counted_units, "expected_units": r.expected_units,
+                   "choices": d["choices"], "lead_points": d["lead_points"],
+                   "outcome_probabilities": r.outcome_probabilities}
+        payload.update({k: v for k, v in d.items() if k not in payload and k != "shares"})
+        return _json_safe(payload)
+
+    def summary(self) -> str:
+        return self.result.summary()
+
+    def to_polars(self) -> pl.DataFrame:
+        r = self.result
+        return pl.DataFrame({"choice": list(r.choices), "share": [r.shares[c]["point"] for c in r.choices],
+                             "lo": [r.shares[c]["lo"] for c in r.choices], "hi": [r.shares[c]["hi"] for c in r.choices]})
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        return f"<pre>{escape(self.summary())}</pre>"
+
+
+def roll_levels(roll: pl.DataFrame, places: pl.DataFrame | None = None) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    """The roll's geographic levels, coarse to fine, whatever they are called: every
+    column other than the table's identity and registered voters (a roll read through a
+    mapping keeps the mapping's levels in order). An id-only roll (Bolivia 2020) gets its
+    levels from the 16-digit place id and, with ``places``, province and municipality.
+    Polling-place attributes from ``places`` (``area``, ``density``) are joined by place id."""
+    from escrutinio.dynamics.projection import roll_levels_2020
+
+    named = [c for c in roll.columns if c not in ROLL_IDENTITY and roll[c].null_count() < roll.height]
+    if not named:
+        if "place_id" not in roll.columns or roll["place_id"].null_count() == roll.height:
+            raise UsageError("the roll has neither geographic levels nor polling-place ids: give a mapping "
+                             "(--roll-mapping) that declares its levels")
+        roll, levels = roll_levels_2020(roll, places)
+    else:
+        levels = tuple(named)
+    if places is not None and "place_id" in roll.columns:
+        extra = [c for c in ("area", "density") if c in places.columns and c not in roll.columns]
+        if extra:
+            roll = roll.join(places.select("place_id", *extra).unique("place_id", keep="first"), on="place_id", how="left")
+            if "area" in extra:
+                roll = roll.with_columns(pl.col("area").fill_null("unknown"))
+    return roll, levels
+
+
+def default_strata(roll: pl.DataFrame, levels: Sequence[str], area: str | None = None) -> list[str]:
+    """Strata for the multilevel model: the area type (``area`` column, or a mapping's
+    declared area level), then the first real geographic level below the country, then
+    the municipality-like level two above the polling place. Empty without an area type:
+    the hot deck is used."""
+    area = area or ("area" if "area" in roll.columns else None)
+    if not area or area not in roll.columns:
+        return []
+    geo = [lv for lv in levels if lv != area and lv not in ("country", "polling_place", "locality")]
+    if not geo and len(levels) >= 2:
+        geo = list(levels[:-1])
+    out = [area]
+    if geo:
+        out.append(geo[0])
+    if "municipality" in geo:
+        out.append("municipality")
+    elif len(geo) >= 2:
+        out.append(geo[-1])
+    return out
+
+
+def _snapshot(x, contest=None, mapping=None):
+    from escrutinio.model import Election, Snapshot
+
+    if isinstance(x, Snapshot):
+        return x
+    if isinstance(x, Election):
+        contests = x.contests()
+        if contest is None:
+            pres = [c for c in contests if c.upper().startswith("PRESIDENT")]
+            contest = (pres or contests)[0]
+        return x.latest(contest)
+    if isinstance(x, (str, Path)):
+        from escrutinio.dynamics.sources import read_snapshot
+
+        return read_snapshot(x, contest, mapping=mapping)
+    raise UsageError(f"cannot project from {type(x).__name__}: give a snapshot, an election or a file")
+
+
+def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, places=None, contest: str | None = None,
+            mapping=None, roll_mapping=None, previous_mapping=None, simulations: int = 2000, level: float = 0.95,
+            min_donors: int = 2, strata: Sequence[str] | None = None, model: str = "auto",
+            covariates: Sequence[str] | None = None, arrival: str | None = None, arrival_from=None,
+            correct_bias: bool = False, completion_adjustment: bool = True, area_level: str | None = None) -> Projection:
+    """Project the final result of a partial count.
+
+    ``snapshot_or_election``: a Snapshot, an Election (its latest snapshot of ``contest``,
+    default the presidential one) or a file path. ``roll``: a path or a frame of every
+    expected table (required). ``previous``: a path, snapshot or frame of a previous
+    election. ``places``: a path or frame of polling places with their area type.
+    ``strata``: roll columns for the multilevel model (default: area type, first level,
+    municipality when an area type is known; otherwise the hot deck).
+    """
+    from escrutinio.dynamics import projection as P
+    from escrutinio.dynamics.sources import read_places_2020, read_roll, read_snapshot
+
+    if roll is None:
+        raise UsageError("a projection needs the roll: every expected table with its registered voters")
+    snap = _snapshot(snapshot_or_election, contest, mapping)
+    if isinstance(places, (str, Path)):
+        places = read_places_2020(places)
+    roll_frame = read_roll(roll, mapping=roll_mapping) if isinstance(roll, (str, Path)) else roll
+    roll_frame, levels = roll_levels(roll_frame, places)
+    # (a mapping's ``area_level`` (C7) names the area for outlier grouping, e.g. the
+    # municipality; it is not an area *type*, so it is not used here unless passed)
+    if strata is None:
+        strata = default_strata(roll_frame, levels, area_level)
+    if covariates is None:
+        covariates = [c for c in ("density",) if c in roll_frame.columns and strata]
+    prev = None
+    if previous is not None:
+        if isinstance(previous, (str, Path)):
+            ps = read_snapshot(previous, mapping=previous_mapping)
+            prev = P.previous_place_rates(ps.frame, ps.choices)
+        elif hasattr(previous, "frame"):
+            prev = P.previous_place_rates(previous.frame, previous.choices)
+        else:
+            prev = previous
+    frame = snap.counted()
+    if arrival and arrival not in frame.columns:
+        if arrival_from is None:
+            raise UsageError(f"the partial count has no column {arrival!r}; give arrival_from (--arrival-from)")
+        src = read_snapshot(arrival_from).frame.select(pl.col("unit").cast(pl.Utf8), arrival)
+        frame = frame.with_columns(pl.col("unit").cast(pl.Utf8)).join(src, on="unit", how="left")
+    r = P.project(frame, roll_frame, snap.counted_choices, levels=levels, simulations=simulations, seed=seed,
+                  level=level, min_donors=min_donors, previous=prev, arrival=arrival, correct_bias=correct_bias,
+                  completion_adjustment=completion_adjustment, strata=strata, model=model, covariates=covariates)
+    return Projection(r, source=getattr(snap, "source", None))
