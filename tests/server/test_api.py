@@ -187,6 +187,14 @@ def test_photos_by_content_and_size_limits(server_client):
     sc.settings.max_photo_bytes = 1000
     big = c.post("/api/v1/photos", headers=sc.headers("watcher"), files={"file": ("big.png", png + b"\x00" * 200_000)})
     assert big.status_code == 413 and "error" in big.json()
+    sc.settings.max_request_bytes = 1000
+
+    def chunks():  # no Content-Length: the limit is enforced while reading
+        for _ in range(50):
+            yield b"[" + b"1," * 50 + b"1]"
+
+    r = c.post("/api/v1/entries", content=chunks(), headers={**sc.headers("typist"), "content-type": "application/json"})
+    assert r.status_code == 413 and "error" in r.json()
 
 
 def test_auth_errors_are_json(server_client):

@@ -49,21 +49,32 @@ class BodyLimit:
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             return await _too_large(limit)(scope, receive, send)
-        seen = 0
+        state = {"seen": 0, "over": False, "replaced": False}
 
         async def counted():
-            nonlocal seen
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
+                state["seen"] += len(message.get("body", b""))
+                if state["seen"] > limit:
+                    state["over"] = True
                     raise _TooLarge(limit)
             return message
 
+        async def guarded_send(message):
+            # whatever the app makes of a body cut short (a parse error...), the answer is 413
+            if state["over"]:
+                if message["type"] == "http.response.start" and not state["replaced"]:
+                    state["replaced"] = True
+                    await _too_large(limit)(scope, receive, send)
+                return
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
-        except _TooLarge as exc:
-            await _too_large(exc.limit)(scope, receive, send)
+            await self.app(scope, counted, guarded_send)
+        except _TooLarge:
+            if not state["replaced"]:
+                state["replaced"] = True
+                await _too_large(limit)(scope, receive, send)
 
 
 class _TooLarge(Exception):
