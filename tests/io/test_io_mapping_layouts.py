@@ -182,3 +182,13 @@ def test_xlsx_empty_header_cell_and_composite_key(tmp_path):
     assert snap.frame["town"].to_list() == ["Alpha", "Alpha", "Beta"]
     assert snap.frame["unit"].to_list() == ["North/1", "North/2", "South/1"]
     assert snap.frame["emitted"].to_list() == [670, 510, 760]
+
+
+@pytest.mark.parametrize("override", [
+    {"levels": "region"}, {"choices": 5}, {"attributes": {"a": 5}}, {"columns": {"unit": 5, "registered": "r",
+                                                                                 "blank": "b", "null": "n"}},
+    {"source": {"skip_rows": "two"}}, {"election": {"exported_at": "yesterday"}},
+])
+def test_malformed_mapping_values_are_mapping_errors(override):
+    with pytest.raises(MappingError):
+        mapping(**override)

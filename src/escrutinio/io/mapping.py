@@ -92,6 +92,18 @@ class Mapping:
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any], origin: str = "<mapping>") -> "Mapping":
+        """A mapping from its TOML document; a value of the wrong kind (a number where a
+        table is expected, ...) is a MappingError naming the file."""
+        try:
+            return cls._from_dict(doc, origin)
+        except MappingError:
+            raise
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise MappingError(f"{origin}: malformed mapping ({type(exc).__name__}: {exc}); see docs/mapping.md "
+                               "for the shape of each table") from exc
+
+    @classmethod
+    def _from_dict(cls, doc: dict[str, Any], origin: str = "<mapping>") -> "Mapping":
         def need(table: dict, key: str, where: str):
             if key not in table:
                 raise MappingError(f"{origin}: [{where}] needs {key!r}")
