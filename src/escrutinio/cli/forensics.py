@@ -56,7 +56,7 @@ def forensics_cmd(paths, contest, mapping, by, placebo_paths, placebo_mapping, p
         raise UsageError("--max-turnout and --max-share must be in (0, 1]; --min-registered >= 0")
     data = load_data(paths, contest, mapping)
     filt = StationFilter(min_registered, max_turnout, max_share)
-    cache = NullCache()
+    cache = NullCache().prepare(data)
     result = run_battery(data, by=by, seed=seed, draws=draws, station_filter=filt, klimek=klimek, cache=cache)
     if placebo_paths:
         ref = load_data(placebo_paths, contest, placebo_mapping)

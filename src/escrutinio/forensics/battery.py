@@ -135,6 +135,18 @@ class NullCache:
         self.digits = DigitNull(min_count=min_count)
         self.hits = HitCache(ROUND_HITS)
 
+    GRID_LIMIT = 700
+
+    def prepare(self, data: StationData) -> "NullCache":
+        """With tables of at most ``GRID_LIMIT`` registered voters, compute every (size,
+        count) pair up to the largest electorate at once: the election and all its placebo
+        copies (same electorates) then look their pmfs up instead of computing them."""
+        top = int(data.registered.max()) if data.n else 0
+        if 0 < top <= self.GRID_LIMIT and int(data.votes.max(initial=0)) <= top:
+            self.digits.prepare_grid(top)
+            self.hits.prepare_grid(top)
+        return self
+
 
 def core_tests(data: StationData, seed, draws: int, station_filter: StationFilter, scope: str,
                digit_sims: int | None, dip_max_n: int, cache: NullCache | None = None

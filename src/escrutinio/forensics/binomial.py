@@ -72,6 +72,16 @@ def split_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return keys >> 32, keys & 0xFFFFFFFF
 
 
+def grid_pairs(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair (n, c) with 0 <= c <= n <= size, in key order: (keys, n, c, offset) where
+    the pair (n, c) sits at offset[n] + c."""
+    sizes = np.arange(size + 1)
+    offset = np.concatenate([[0], np.cumsum(sizes + 1)[:-1]])
+    n = np.repeat(sizes, sizes + 1)
+    c = np.arange(len(n)) - offset[n]
+    return pair_keys(n, c), n, c, offset
+
+
 def unique_pairs(n, c) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (n, c) keys and how many times each occurs; a dense bincount when sizes are
     small (the usual case: tables of a few hundred voters), else a sort."""
@@ -92,14 +102,35 @@ class HitCache:
     placebo copies so that each binomial pmf is computed once per run."""
 
     def __init__(self, hits, sds: float = 6.0):
+        import threading
+
         self.hits = list(hits)
         self.sds = sds
+        self._lock = threading.Lock()   # placebo copies run in threads and extend the table
         self.keys = np.zeros(0, np.int64)
         self.q = np.zeros((len(self.hits), 0))
+
+    def prepare_grid(self, size: int) -> "HitCache":
+        """Hit probabilities of every pair with 0 <= c <= n <= ``size`` at once."""
+        keys, n, c, _ = grid_pairs(size)
+        q = np.zeros((len(self.hits), len(keys)))
+        for rows, kk, prob in pmf_chunks(n, c, self.sds):
+            nn = np.maximum(n[rows], 1)[:, None]
+            for j, hit in enumerate(self.hits):
+                q[j, rows] = (prob * hit(kk, nn)).sum(axis=1)
+        self.keys, self.q = keys, np.clip(q, 0.0, 1.0)
+        return self
 
     def __call__(self, n, c) -> list[np.ndarray]:
         keys = pair_keys(n, c)
         new, _ = unique_pairs(n, c)
+        with self._lock:
+            self._extend(new)
+            table_keys, table_q = self.keys, self.q
+        pos = np.searchsorted(table_keys, keys)
+        return [row[pos] for row in table_q]
+
+    def _extend(self, new: np.ndarray) -> None:
         if len(self.keys):
             pos = np.minimum(np.searchsorted(self.keys, new), len(self.keys) - 1)
             new = new[self.keys[pos] != new]
@@ -114,8 +145,6 @@ class HitCache:
             order = np.argsort(allk, kind="stable")
             self.keys = allk[order]
             self.q = np.concatenate([self.q, np.clip(q, 0.0, 1.0)], axis=1)[:, order]
-        pos = np.searchsorted(self.keys, keys)
-        return [row[pos] for row in self.q]
 
 
 def hit_probability_pairs(n, c, hits, sds: float = 6.0) -> list[np.ndarray]:

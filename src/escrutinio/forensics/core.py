@@ -275,7 +275,7 @@ def smooth_p_value(observed: float, simulated: np.ndarray, side: str = "two", ce
     t_{S-1}(|obs - mean| / (sd sqrt(1 + k/S))) is exact under normality and has no floor;
     k = ``centre_draws`` counts how many S-draw means went into the centre (2 when the
     centre is bias-corrected with a second generation of draws)."""
-    from scipy import stats
+    from escrutinio.forensics._stats import t_sf
 
     sim = np.asarray(simulated, float)
     s = len(sim)
@@ -286,8 +286,8 @@ def smooth_p_value(observed: float, simulated: np.ndarray, side: str = "two", ce
         return 1.0 if observed == sim.mean() else 0.0
     t = (observed - sim.mean()) / sd
     if side == "greater":
-        return float(stats.t.sf(t, s - 1))
-    return float(2 * stats.t.sf(abs(t), s - 1))
+        return float(t_sf(t, s - 1))
+    return float(2 * t_sf(abs(t), s - 1))
 
 
 def chi2_p_value(observed: float, simulated: np.ndarray, centre_draws: float = 1.0) -> float:
@@ -298,7 +298,7 @@ def chi2_p_value(observed: float, simulated: np.ndarray, centre_draws: float = 1
     uncertainty of the estimated scale a (a plain chi-square tail with a plugged-in a is
     anti-conservative with S ~ 30). The observed distance is scaled down by
     (1 + k/S) / (1 + 1/(S-1)) for its centre's extra noise (k as in :func:`smooth_p_value`)."""
-    from scipy import stats
+    from escrutinio.forensics._stats import f_sf
 
     sim = np.asarray(simulated, float)
     s = len(sim)
@@ -307,7 +307,7 @@ def chi2_p_value(observed: float, simulated: np.ndarray, centre_draws: float = 1
         return float("nan")
     nu = 2 * m * m / v
     ratio = observed / m / ((1 + centre_draws / s) / (1 + 1 / (s - 1)))
-    return float(stats.f.sf(ratio, nu, s * nu))
+    return float(f_sf(ratio, nu, s * nu))
 
 
 def group_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -47,7 +47,7 @@ uniform law is itself wrong and the simulated one should be used.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from escrutinio.forensics import _stats as stats
 
 from escrutinio.forensics.core import StationData, TestResult, chi2_p_value, mc_p_value, smooth_p_value
 
@@ -121,17 +121,52 @@ class DigitNull:
     almost all pairs, so each pmf is computed once per run."""
 
     def __init__(self, pairs: list[tuple[np.ndarray, np.ndarray]] = (), min_count: int = 10):
+        import threading
+
         self.min_count = min_count
+        self._lock = threading.Lock()   # placebo copies run in threads and extend the tables
         self.keys = np.zeros(0, np.int64)
         self.p1 = np.zeros((0, N_CLASSES))
         self.p2 = np.zeros((0, N_CLASSES))
         for n, c in pairs:
             self.ensure(n, c)
 
+    def prepare_grid(self, size: int) -> "DigitNull":
+        """Every pair (c, n) with c <= n <= ``size`` in one pmf pass: the class probabilities
+        after one redraw are pmf-weighted one-hot classes, and after two redraws
+        pmf-weighted one-redraw probabilities of the same grid. Used when tables are small
+        (a few hundred voters), so that placebo copies need no pmf at all."""
+        from scipy import sparse
+
+        from escrutinio.forensics.binomial import grid_pairs, pmf_chunks
+
+        keys, n, c, offset = grid_pairs(size)
+        classes = _classes(size, self.min_count)
+        onehot = np.zeros((len(keys), N_CLASSES))
+        for cls in classes:
+            onehot[np.arange(len(keys)), cls[c]] = 1.0
+        rows_l, cols_l, vals_l = [], [], []
+        for rows, kk, prob in pmf_chunks(n, c):
+            m = prob > 0
+            rows_l.append(np.broadcast_to(rows[:, None], kk.shape)[m])
+            cols_l.append((offset[n[rows]][:, None] + kk)[m])
+            vals_l.append(prob[m])
+        w = sparse.csr_matrix((np.concatenate(vals_l), (np.concatenate(rows_l), np.concatenate(cols_l))),
+                              shape=(len(keys), len(keys)))
+        self.keys = keys
+        self.p1 = np.asarray(w @ onehot)
+        self.p2 = np.asarray(w @ self.p1)
+        return self
+
     def ensure(self, n: np.ndarray, c: np.ndarray) -> "DigitNull":
         from escrutinio.forensics.binomial import unique_pairs
 
         new, _ = unique_pairs(n, c)
+        with self._lock:
+            self._extend(new)
+        return self
+
+    def _extend(self, new: np.ndarray) -> None:
         if len(self.keys):
             pos = np.minimum(np.searchsorted(self.keys, new), len(self.keys) - 1)
             new = new[self.keys[pos] != new]
@@ -142,7 +177,6 @@ class DigitNull:
             self.keys = allk[order]
             self.p1 = np.concatenate([self.p1, p1])[order]
             self.p2 = np.concatenate([self.p2, p2])[order]
-        return self
 
     def _compute(self, keys0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from scipy import sparse
@@ -177,9 +211,11 @@ class DigitNull:
         of its pairs after one and two redraws."""
         from escrutinio.forensics.binomial import pair_keys
 
-        m = np.bincount(np.searchsorted(self.keys, pair_keys(n, c)), minlength=len(self.keys)).astype(float)
+        with self._lock:
+            keys, p1, p2 = self.keys, self.p1, self.p2
+        m = np.bincount(np.searchsorted(keys, pair_keys(n, c)), minlength=len(keys)).astype(float)
         used = m > 0
-        return m[used], self.p1[used], self.p2[used]
+        return m[used], p1[used], p2[used]
 
 
 def _draw_counts(m: np.ndarray, p: np.ndarray, sims: int, rng: np.random.Generator) -> np.ndarray:
@@ -277,14 +313,14 @@ def digit_tests(data: StationData, sims: int | None = None, seed=None, min_count
     caveat_2bl = ("Real vote counts need not follow Benford's law: the classical 2BL null rejects clean elections "
                   "(Deckert, Myagkov & Ordeshook 2011). Read the simulated p-value; even then a departure is an "
                   "anomaly, not evidence of fraud.")
-    add("2bl_mean", obs["mean2"], float(2 * stats.norm.sf(abs(z))), smooth_p_value(obs["mean2"], sims_mean2, "two", 1),
+    add("2bl_mean", obs["mean2"], float(2 * stats.norm_sf(abs(z))), smooth_p_value(obs["mean2"], sims_mean2, "two", 1),
         f"Benford second-digit law, mean {mu:.4f}", float(obs["mean2"] - mu), "mean minus Benford mean",
         caveat_2bl, CITE_2BL, extra={"benford_mean": mu, "simulated_mean": float(sims_mean2.mean()),
                                      "digits": obs["d2"].astype(int).tolist()})
     # 2BL distribution
     chi_cl = _chi2(obs["d2"], BENFORD2)
     sim_p2, chi_sim_obs, chi_sims = _chi2_vs_simulated(obs["d2"], sim["d2"])
-    add("2bl_distribution", chi_cl, float(stats.chi2.sf(chi_cl, 9)), mc_p_value(chi_sim_obs, chi_sims),
+    add("2bl_distribution", chi_cl, float(stats.chi2_sf(chi_cl, 9)), mc_p_value(chi_sim_obs, chi_sims),
         "Benford second-digit law, chi-square 9 df", float(np.sqrt(chi_cl / max(n2, 1))), "Cohen's w",
         caveat_2bl, CITE_2BL, extra={"chi2_vs_simulated": chi_sim_obs, "simulated_digit_p": sim_p2.tolist(),
                                      "p_smooth": chi2_p_value(chi_sim_obs, chi_sims, 1)})
@@ -295,25 +331,25 @@ def digit_tests(data: StationData, sims: int | None = None, seed=None, min_count
     caveat_last = ("Last digits of counts >= 10 are close to uniform under honest counting; a departure means the "
                    "reported digits are unusual (e.g. invented numbers), which observers should check on the actas. "
                    "Not evidence of fraud by itself.")
-    add("last_digit_distribution", chi_l, float(stats.chi2.sf(chi_l, 9)), mc_p_value(chi_l_sim_obs, chi_l_sims),
+    add("last_digit_distribution", chi_l, float(stats.chi2_sf(chi_l, 9)), mc_p_value(chi_l_sim_obs, chi_l_sims),
         "uniform last digit, chi-square 9 df", float(np.sqrt(chi_l / max(n_obs, 1))), "Cohen's w",
         caveat_last, CITE_BS, extra={"digits": obs["dl"].astype(int).tolist(), "simulated_digit_p": sim_pl.tolist(),
                                      "p_smooth": chi2_p_value(chi_l_sim_obs, chi_l_sims, 1)})
     # mean last digit
     zl = (obs["meanl"] - 4.5) / np.sqrt(8.25 / n_obs)
-    add("last_digit_mean", obs["meanl"], float(2 * stats.norm.sf(abs(zl))),
+    add("last_digit_mean", obs["meanl"], float(2 * stats.norm_sf(abs(zl))),
         smooth_p_value(obs["meanl"], sim["meanl"], "two", 1),
         "uniform last digit, mean 4.5", float(obs["meanl"] - 4.5), "mean minus 4.5", caveat_last, CITE_BS)
     # ending in 0 or 5
     k05 = int(round(obs["zero_five"] * n_obs))
-    add("last_digit_zero_five", obs["zero_five"], float(stats.binomtest(k05, int(n_obs), 0.2).pvalue),
+    add("last_digit_zero_five", obs["zero_five"], stats.binomtest_two_sided(k05, int(n_obs), 0.2),
         smooth_p_value(obs["zero_five"], sim["zero_five"], "two", 1),
         "share of counts ending in 0 or 5 = 0.2 (binomial)", float(obs["zero_five"] - 0.2), "share minus 0.2",
         caveat_last, CITE_BS)
     # Beber-Scacco pairs
     for key, p0, label in (("repeated", 0.1, "last two digits equal"), ("adjacent", 0.18, "last two digits differ by 1")):
         k = int(round(obs[key] * n_obs))
-        add(f"last_pair_{key}", obs[key], float(stats.binomtest(k, int(n_obs), p0).pvalue),
+        add(f"last_pair_{key}", obs[key], stats.binomtest_two_sided(k, int(n_obs), p0),
             smooth_p_value(obs[key], sim[key], "two", 1),
             f"{label}: share {p0} under uniform last two digits (binomial)", float(obs[key] - p0),
             f"share minus {p0}", caveat_last, CITE_BS)

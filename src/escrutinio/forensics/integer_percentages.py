@@ -41,8 +41,8 @@ from __future__ import annotations
 from dataclasses import dataclass, asdict
 
 import numpy as np
-from scipy.stats import norm
 
+from escrutinio.forensics._stats import norm_sf
 from escrutinio.forensics.core import StationData, StationFilter, TestResult, _json, mc_p_value
 
 CITATION_KOBAK = "Kobak, Shpilkin & Pshenichnikov (2016), Ann. Appl. Stat. 10(1):54-73"
@@ -242,7 +242,7 @@ def round_number_tests(data: StationData, draws: int = 1000, seed=None, station_
             mean, sd = float(sim.mean()), float(sim.std(ddof=1)) if draws > 1 else float("nan")
             # normal tail of the Monte-Carlo null (continuity-corrected): the count is a sum
             # of many independent Bernoullis; the rank p-value, floored at 1/(draws+1), is kept
-            p_norm = float(norm.sf((o - 0.5 - mean) / sd)) if sd > 0 else float(o > mean)
+            p_norm = float(norm_sf((o - 0.5 - mean) / sd)) if sd > 0 else float(o > mean)
             counts[key] = SpikeCount(observed=o, expected=mean, excess=float(o - mean), sd=sd, p_value=p_norm,
                                      expected_exact=float(q.sum()), sd_exact=float(np.sqrt((q * (1 - q)).sum())),
                                      p_value_rank=mc_p_value(o, sim, "greater"))

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import time
 
-from scipy.stats import binomtest
 
+from escrutinio.forensics._stats import binom_sf_ge
 from escrutinio.forensics.battery import BatteryResult, NullCache, in_family, run_battery
 from escrutinio.forensics.core import StationData, wilson
-from escrutinio.forensics.fingerprint import fit_klimek
+from escrutinio.forensics.fingerprint import fit_klimek, parallel_map
 from escrutinio.forensics.simulate import inject_klimek, inject_round_numbers, simulate_fair, simulate_like
 
 FAST = dict(klimek=False, outliers=False, by=None)
@@ -50,7 +50,7 @@ def _rates(runs: list[BatteryResult], alpha: float) -> dict:
         lo, hi = wilson(k, len(ts))
         # fires more often than alpha allows: one-sided binomial test at 0.01, so that a
         # battery of ~25 tests does not mark tests uninformative by chance
-        p_excess = float(binomtest(k, len(ts), alpha, alternative="greater").pvalue)
+        p_excess = binom_sf_ge(k, len(ts), alpha)
         out["tests"][name] = {"rate": k / len(ts), "lo": lo, "hi": hi, "k": k, "n": len(ts),
                               "in_family": in_family(ts[0]), "p_excess": p_excess,
                               "uninformative": p_excess < 0.01}
@@ -61,7 +61,7 @@ def _rates(runs: list[BatteryResult], alpha: float) -> dict:
 
 def placebo_simulated(data: StationData, n_sims: int = 20, seed: int = 0, alpha: float = 0.05,
                       draws: int = 200, klimek_fits: int = 0, klimek_boot: int = 50, progress=None,
-                      **battery_kw) -> dict:
+                      workers: int | None = None, **battery_kw) -> dict:
     """False-positive rate of every test on clean elections simulated like ``data``.
 
     ``klimek_fits`` (default 0) also fits the Klimek model to the first simulations. Off by
@@ -69,15 +69,22 @@ def placebo_simulated(data: StationData, n_sims: int = 20, seed: int = 0, alpha:
     inherit any smear of the fingerprint, fraudulent or not, and the fit on them repeats
     the fit on the data. Use the reference-election placebo for the Klimek fit."""
     kw = {**FAST, **battery_kw}
-    kw.setdefault("cache", NullCache())   # the copies share their binomial pmfs with each other
-    runs, fits = [], []
-    for i in range(n_sims):   # one copy at a time: memory stays at one election's size
+    kw.setdefault("cache", NullCache().prepare(data))   # the copies share their binomial pmfs
+
+    def one(i):
+        # each copy has its own seeds, so the threads give the same answer as one loop;
+        # only the national tests are kept, so memory stays at a few elections' size
         x = simulate_like(data, seed=seed + 7919 * i)
-        runs.append(run_battery(x, seed=seed + i, draws=draws, **kw))
-        if i < klimek_fits:
-            fits.append(fit_klimek(x, boot=klimek_boot, seed=seed + i))
+        r = run_battery(x, seed=seed + i, draws=draws, **kw)
+        r.tests = r.national()
+        fit = fit_klimek(x, boot=klimek_boot, seed=seed + i) if i < klimek_fits else None
         if progress is not None:
             progress(1)
+        return r, fit
+
+    done = parallel_map(one, range(n_sims), workers)
+    runs = [r for r, _ in done]
+    fits = [f for _, f in done if f is not None]
     out = _rates(runs, alpha)
     out["kind"] = "simulated clean elections like the observed one (simulate_like)"
     out["klimek"] = [{"f_i": f.f_i, "ci_f_i": f.ci_f_i, "f_e": f.f_e, "ci_f_e": f.ci_f_e, "at_boundary": f.at_boundary}
@@ -126,10 +133,13 @@ def calibration(registered, n_elections: int = 200, seed: int = 0, alpha: float 
                 **battery_kw) -> dict:
     """False-positive rates on clean Klimek-fair elections with this electorate."""
     kw = {**FAST, **battery_kw}
-    kw.setdefault("cache", NullCache())
     t0 = time.perf_counter()
-    runs = [run_battery(simulate_fair(registered, seed=seed + 104729 * i), seed=seed + i, draws=draws, **kw)
-            for i in range(n_elections)]
+    elections = (simulate_fair(registered, seed=seed + 104729 * i) for i in range(n_elections))
+    runs = []
+    for i, e in enumerate(elections):
+        if i == 0:
+            kw.setdefault("cache", NullCache().prepare(e))   # same electorates: one set of pmfs
+        runs.append(run_battery(e, seed=seed + i, draws=draws, **kw))
     out = _rates(runs, alpha)
     out["seconds"] = time.perf_counter() - t0
     out["kind"] = "clean Klimek-fair elections (simulate_fair)"
@@ -143,7 +153,6 @@ def power(registered, f_i: float, f_e: float, runs: int = 50, seed: int = 0, alp
     injected fraud is written-in round percentages instead (:func:`inject_round_numbers`)
     and no Klimek fit is made."""
     kw = {**FAST, **battery_kw}
-    kw.setdefault("cache", NullCache())
     rej: dict[str, int] = {}
     cover_i = cover_e = cover_both = 0
     fits = []
@@ -153,6 +162,7 @@ def power(registered, f_i: float, f_e: float, runs: int = 50, seed: int = 0, alp
             dirty, _ = inject_round_numbers(clean, round_fraction, seed=seed + r + 7)
         else:
             dirty, _ = inject_klimek(clean, f_i, f_e, seed=seed + r + 7)
+        kw.setdefault("cache", NullCache().prepare(clean))
         b = run_battery(dirty, seed=seed + r, draws=draws, **kw)
         for t in b.national():
             p = t.p_adjusted if in_family(t) else t.p_value
