@@ -200,7 +200,7 @@ def frame_hashes(units: pl.Series, registered: pl.Series, strata: pl.Series | No
     return frame, strata_hash
 
 
-def stratum_labels(frame: pl.DataFrame, levels: Sequence[str], by: Sequence[str]) -> pl.Series:
+def stratum_labels(frame: pl.DataFrame, levels: Sequence[str], by: Sequence[str], what: str = "the roll") -> pl.Series:
     """Stratum label per table: the path of ``levels`` down to ``by[0]`` (joined by
     ``" / "``), then ``" | " + by[1]`` when an attribute is given."""
     if not by:
@@ -208,7 +208,7 @@ def stratum_labels(frame: pl.DataFrame, levels: Sequence[str], by: Sequence[str]
     level, *attrs = by
     missing = [c for c in by if c not in frame.columns]
     if missing:
-        raise UsageError(f"--strata: no column {missing} in the roll; levels: {list(levels)}, columns: {frame.columns}")
+        raise UsageError(f"--strata: no column {missing} in {what}; levels: {list(levels)}, columns: {frame.columns}")
     if level in levels:
         path = list(levels[: list(levels).index(level) + 1])
     else:
@@ -395,7 +395,7 @@ def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), l
     reg_sq = np.bincount(codes, weights=reg * reg, minlength=len(names))
 
     z = float(norm.ppf(0.5 + level / 2))
-    moments = previous_moments(previous, stratum_labels(previous.frame, levels, list(strata)), rename) if previous else None
+    moments = previous_moments(previous, stratum_labels(previous.frame, levels, list(strata), f"the previous election {previous.source}".strip()), rename) if previous else None
     if allocation == "neyman":
         lead_col = -1 if "lead" in moments["names"] else 0
         sd = np.array([math.sqrt(moments["strata"][s]["var"][lead_col]) if s in moments["strata"] else np.nan for s in names])
