@@ -84,6 +84,23 @@ def simulated():
             print("  " + c.summary().replace("\n", "\n  "))
 
 
+def joint():
+    print("== comparison: the 2019 cómputo against its own PVT, 200 designs (seeds 1..200), n = 1,500 ==")
+    from escrutinio.pvt.compare import compare
+
+    snap = read_election([str(DATA / "computo_2019-10-25.csv.gz")]).snapshots[0]
+    f, levels, rule = snap.counted(), list(snap.levels), preset("bolivia")
+    ps, flagged = [], 0
+    for seed in range(1, 201):
+        d = make_design(snap.frame, 1500, seed, ["department"], levels)
+        c = compare(d, estimate(d, f, list(snap.counted_choices), rule, draws=0), snap, snap)
+        ps.append(c.joint_test["p_value"])
+        flagged += not c.consistent
+    ps = np.array(ps)
+    print(f"  joint test p < 0.05 in {np.mean(ps < 0.05):.1%}, p < 0.01 in {np.mean(ps < 0.01):.1%}; "
+          f"some choice outside its 99% interval in {flagged / 200:.1%} (bound 1 - 0.99^9 = {1 - 0.99 ** 9:.1%})")
+
+
 def worked_example():
     print("== worked example: seed 7, the 2019 roll, first 5 draws ==")
     from escrutinio.io import read_roll
@@ -99,6 +116,6 @@ def worked_example():
 
 
 if __name__ == "__main__":
-    parts = sys.argv[1:] or ["speed", "bolivia", "simulated", "worked_example"]
+    parts = sys.argv[1:] or ["speed", "bolivia", "simulated", "joint", "worked_example"]
     for p in parts:
         globals()[p]()

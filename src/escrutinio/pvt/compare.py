@@ -6,8 +6,8 @@ Per choice. Null: the official share is the share of the whole count that the PV
 estimates. The statement is "consistent" when the official share lies inside the PVT's
 ``level`` interval (default 99%), else "outside the 99% interval by X points" (distance
 to the nearer bound). With k choices each checked at 99%, an accurate count is flagged
-somewhere by chance with probability up to ``1 − 0.99**k``; the joint test accounts for
-that.
+somewhere by chance with probability about ``1 − 0.99**k``; the joint test has one level
+for all choices.
 
 Joint test. ``D² = (o − R̂)ᵀ Σ⁺ (o − R̂)`` with ``o`` the official shares, ``R̂`` the PVT's
 and ``Σ⁺`` the pseudo-inverse of their covariance (shares sum to 1, so ``Σ`` has rank
@@ -165,7 +165,8 @@ def compare(design: Design, estimate: PVTEstimate, official: Snapshot, reports: 
                      "it is partial, and its shares are not those of the whole count")
     k = len(pvt_choices)
     notes.append(f"with {k} choices each checked at {pct}, an accurate count is flagged for at least one choice by "
-                 f"chance in up to {100 * (1 - level ** k):.1f}% of samples; the joint test does not have that problem")
+                 f"chance in about {100 * (1 - level ** k):.1f}% of samples (if the checks were independent); the joint "
+                 "test has one level for all choices")
     return PVTComparison(
         level=level, choices=out_choices, lead=lead, joint_test=joint, official_tables=int(official.n_units),
         frame_tables=frame_tables, tables_compared=int(compared),
