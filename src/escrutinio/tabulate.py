@@ -122,7 +122,7 @@ class Tabulation:
         shares = self.shares()
         for c, v in sorted(self.choices.items(), key=lambda kv: -kv[1]):
             lines.append(f"  {c:<{width}}  {v:>12,}  {shares[c]:6.2f}%")
-        if self.flagged:
+        if self.flagged and self.flagged["units"]:
             lines.append(f"flagged actas: {self.flagged['units']:,} holding {self.flagged['emitted']:,} ballots "
                          "(counted as published; see `escrutinio check`)")
         if self.verdict:

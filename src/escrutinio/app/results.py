@@ -31,6 +31,9 @@ class ElectionData(Election):
             lines.append(f"  {s.contest} · {s.name} · {s.n_units:,} tables · levels {', '.join(s.levels)}")
         return "\n".join(lines)
 
+    def __repr__(self) -> str:
+        return self.summary()
+
     def _repr_html_(self) -> str:
         import html
 
