@@ -236,10 +236,18 @@ def dot_map(places: list[dict], palette: dict[str, str], width: int = 560) -> Do
         located.append((float(lat), float(lon), p))
     if not located:
         return out
-    lats = sorted(v[0] for v in located)
-    lons = sorted(v[1] for v in located)
-    lat_lo, lat_hi = _quantile(lats, 0.01), _quantile(lats, 0.99)
-    lon_lo, lon_hi = _quantile(lons, 0.01), _quantile(lons, 0.99)
+    # The frame is set by the home country's places (the top level with most places) when
+    # paths are known, so that voting abroad does not shrink the country to a corner.
+    tops: dict[str, int] = {}
+    for _, _, p in located:
+        top = (p.get("path") or "").split(" / ")[0]
+        tops[top] = tops.get(top, 0) + 1
+    home = max(tops, key=lambda k: tops[k]) if len(tops) > 1 else None
+    framing = [v for v in located if home is None or (v[2].get("path") or "").split(" / ")[0] == home]
+    lats = sorted(v[0] for v in framing)
+    lons = sorted(v[1] for v in framing)
+    lat_lo, lat_hi = _quantile(lats, 0.005), _quantile(lats, 0.995)
+    lon_lo, lon_hi = _quantile(lons, 0.005), _quantile(lons, 0.995)
     pad_lat = max(0.05, 0.08 * (lat_hi - lat_lo))
     pad_lon = max(0.05, 0.08 * (lon_hi - lon_lo))
     lat_lo, lat_hi, lon_lo, lon_hi = lat_lo - pad_lat, lat_hi + pad_lat, lon_lo - pad_lon, lon_hi + pad_lon
