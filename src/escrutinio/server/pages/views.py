@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from fastapi import APIRouter, Form, Request
@@ -141,9 +141,19 @@ async def logout(request: Request):
 # --- public results --------------------------------------------------------------------------
 
 async def _results_context(request: Request, contest: str | None) -> dict:
-    params = {"source": "official", "level": "department", "contest": contest}
+    loaded = await client.get(request, "/api/v1/contests")
+    contests = [c for c in (loaded.body if loaded.ok and isinstance(loaded.body, list) else []) if isinstance(c, dict)]
+    names = [c.get("contest") for c in contests]
+    if contest is None and contests:
+        # The main race is on every table: the contest with most units comes first.
+        contest = max(contests, key=lambda c: int(c.get("units") or 0)).get("contest")
+    levels = next((c.get("levels") or [] for c in contests if c.get("contest") == contest), [])
+    # The areas table: departments where the mapping has them, else the first level below the top.
+    level = "department" if "department" in levels else (levels[1] if len(levels) > 1 else None)
+    params = {"source": "official", "level": level, "contest": contest}
     official = await client.get(request, "/api/v1/results", **params)
-    ctx: dict = {"contest": contest, "results_url": "/api/v1/results?" + urlencode({k: v for k, v in params.items() if v})}
+    ctx: dict = {"contest": contest, "contests": names, "area_level": level,
+                 "results_url": "/api/v1/results?" + urlencode({k: v for k, v in params.items() if v})}
     if not official.ok or not isinstance(official.body, dict) or not official.body.get("choices"):
         ctx.update(result=None, error=None if official.status == 404 or official.ok else official.error)
         return ctx
@@ -203,12 +213,12 @@ async def entry_index(request: Request, contest: str | None = None, saved: str |
 @router.get("/entry/go")
 async def entry_go(request: Request, unit: str = "", contest: str | None = None):
     unit = unit.strip()
-    target = f"/entry/{unit}" + (f"?{urlencode({'contest': contest})}" if contest else "") if unit else "/entry"
+    target = f"/entry/{quote(unit, safe='')}" + (f"?{urlencode({'contest': contest})}" if contest else "") if unit else "/entry"
     return RedirectResponse(target, status_code=303)
 
 
 async def _layout(request: Request, unit: str, contest: str | None) -> tuple[dict | None, str | None]:
-    reply = await client.get(request, f"/api/v1/units/{unit}", contest=contest)
+    reply = await client.get(request, f"/api/v1/units/{quote(unit, safe='')}", contest=contest)
     if not reply.ok or not isinstance(reply.body, dict):
         return None, reply.error
     return reply.body, None
@@ -289,7 +299,7 @@ async def resolve_index(request: Request, done: str | None = None):
         reply.body.get("entries", []) if reply.ok and isinstance(reply.body, dict) else [])
     cases = []
     for item in items:
-        layout = await client.get(request, f"/api/v1/units/{item.get('unit')}", contest=item.get("contest"))
+        layout = await client.get(request, f"/api/v1/units/{quote(str(item.get('unit')), safe='')}", contest=item.get("contest"))
         fields = layout.body.get("fields") if layout.ok and isinstance(layout.body, dict) else None
         cases.append(_resolution_case(item, fields))
     return render(request, "resolve.html", user=user, cases=cases, done=done, error=None if reply.ok else reply.error)
@@ -330,7 +340,8 @@ async def resolve_submit(request: Request, unit: str):
             bad.append(name)
     if bad:
         return RedirectResponse("/resolve?" + urlencode({"done": "error:" + ",".join(bad)}), status_code=303)
-    reply = await client.call(request, "POST", f"/api/v1/entries/{unit}/resolve", json={"contest": contest, "values": values})
+    reply = await client.call(request, "POST", f"/api/v1/entries/{quote(unit, safe='')}/resolve",
+                              json={"contest": contest, "values": values})
     marker = unit if reply.ok else "error:" + reply.error
     return RedirectResponse("/resolve?" + urlencode({"done": marker}), status_code=303)
 
