@@ -98,3 +98,37 @@ def test_progress_shows_on_a_terminal_and_nothing_when_piped():
 def test_piped_json_has_no_progress_noise():
     out = run("results", EXPORT_0138, "--format", "json")
     assert out.lstrip().startswith("{") and "\x1b" not in out
+
+
+def _run_in_a_terminal(args: list[str]) -> tuple[int, str]:
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, cwd=ROOT)
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.wait(timeout=300), out.decode("utf-8", "replace")
+
+
+def test_long_commands_show_a_spinner_on_a_terminal_and_nothing_when_piped():
+    from escrutinio.cli import LONG_COMMANDS, main as group
+
+    for name in ("forensics", "project", "report", "check"):
+        assert name in LONG_COMMANDS and getattr(group.commands[name].callback, "_escrutinio_activity", False)
+    exe = str(Path(sys.executable).parent / "escrutinio")
+    code, out = _run_in_a_terminal([exe, "check", EXPORT_0138])
+    assert code == 0
+    assert "escrutinio check" in out and "\x1b[" in out  # the spinner, drawn then erased
+    assert "5,011 actas checked" in out  # the output itself is intact
+    piped = subprocess.run([exe, "check", EXPORT_0138], capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and "\x1b" not in piped.stdout + piped.stderr
+    assert piped.stdout.startswith("5,011 actas checked")
