@@ -105,3 +105,16 @@ def test_default_rule_is_said():
     assert "No presidential rule is declared" not in declared.explanation
     assert presidential.resolve("majority").name.startswith("Absolute majority")
     assert presidential.preset(str(LAW)).clauses[0].article == "example art. 1"
+
+
+def test_results_say_when_plurality_is_only_the_default(tmp_path):
+    demo = Path(__file__).resolve().parents[2] / "examples" / "forensics_demo"
+    text = (demo / "freedonia.toml").read_text(encoding="utf-8").replace('[law]\npreset = "majority"\n', "")
+    m = tmp_path / "m.toml"
+    m.write_text(text, encoding="utf-8")
+    out = run("results", demo / "freedonia_2025.csv", "--mapping", m)
+    assert "no presidential rule is declared" in out
+    explicit = run("results", demo / "freedonia_2025.csv", "--mapping", m, "--rule", "plurality")
+    assert "no presidential rule is declared" not in explicit
+    declared = run("results", demo / "freedonia_2025.csv", "--mapping", demo / "freedonia.toml")
+    assert "no presidential rule is declared" not in declared and "Absolute majority" in declared

@@ -254,4 +254,6 @@ def resolve(name: str | None = None, declared: str | None = None) -> Presidentia
         return preset(key)
     from dataclasses import replace
 
-    return replace(preset("plurality"), source=DEFAULT_SOURCE)
+    # the name travels into every verdict text, so the default is said wherever the rule is
+    return replace(preset("plurality"), name="Plurality (the default: no presidential rule is declared for these "
+                   "files; --rule or the mapping's [law] declares one)", source=DEFAULT_SOURCE)
