@@ -126,9 +126,10 @@ def resolve_rule(rule, election: Election | None = None):
 
     if isinstance(rule, presidential.PresidentialRule):
         return rule
-    key = rule or getattr(election, "law_preset", None) or (_builtin_preset(election) if election else None) or "plurality"
+    declared = getattr(election, "law_preset", None) or (_builtin_preset(election) if election else None)
     try:
-        return presidential.preset(key)
+        # plurality when nothing is declared, marked so that the verdict says so (issue 14)
+        return presidential.resolve(rule, declared)
     except KeyError as exc:
         raise UsageError(exc.args[0] if exc.args else str(exc)) from exc
 
