@@ -26,6 +26,10 @@ column              dtype     meaning
 ``source_row``      Int64     1-based line (CSV) or row (XLSX) in the source file
 ==================  ========  ==========================================================
 
+``Snapshot.place_level`` and ``Snapshot.area_level`` name the level that is the polling
+place and the area within which tables are compared (forensics' outliers), as the mapping
+declares them (``place_level = ...``, ``area_level = ...``); None when undeclared.
+
 Votes are integers everywhere. Nothing is dropped: a row whose numbers are wrong is kept
 as published and flagged by :mod:`escrutinio.checks`.
 
