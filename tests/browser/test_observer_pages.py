@@ -142,9 +142,60 @@ def test_double_entry_resolution_and_discrepancy_list(loaded, page_in, shoot, ax
 
 def test_other_pages_render_and_pass_axe(loaded, page_in, shoot, axe):
     page = page_in("en-US")
-    for path, name in (("/login", "login_en"), ("/pvt", "pvt_en"), ("/audit", "audit_en")):
+    for path, name in (("/login", "login_en"), ("/pvt", "pvt_empty_en"), ("/audit", "audit_en")):
         response = page.goto(loaded.url + path)
         assert response.status == 200, path
         shoot(page, name)
         problems = axe(page)
         assert problems == "", (path, problems)
+
+
+def _official_rows(path, units: set[str]) -> dict[str, dict]:
+    """The cómputo's rows for some actas, as the copy fields (the watchers' copies agree)."""
+    import csv
+    import gzip
+
+    out = {}
+    with gzip.open(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["Número Mesa"] in units:
+                values = {c: int(row[c]) for c in FIELD_ORDER[:9]}
+                values.update(blank=int(row["Blancos"]), null=int(row["Nulos"]), registered=int(row["Inscritos"]))
+                values["emitted"] = sum(values[c] for c in FIELD_ORDER[:9]) + values["blank"] + values["null"]
+                out[row["Número Mesa"]] = values
+    return out
+
+
+def test_pvt_progress_and_live_estimate(loaded, page_in, shoot, axe, bolivia_2019, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    design = tmp_path / "design.json"
+    subprocess.run([sys.executable, "-m", "escrutinio", "pvt", "design", "--roll", str(bolivia_2019["computo"]), "--n", "30",
+                    "--seed", "7", "--strata", "department", "-o", str(design)], check=True, capture_output=True, timeout=300)
+    body = json.loads(design.read_text())
+    r = loaded.api("POST", "/api/v1/pvt/design", loaded.admin, json=body)
+    assert r.status_code == 200, r.text[:300]
+    sampled = [u for u in body["sample"] if u != UNIT][:12]
+    rows = _official_rows(bolivia_2019["computo"], set(sampled))
+    one, two = loaded.user("pvt-typist-1", "typist"), loaded.user("pvt-typist-2", "typist")
+    agreed = 0
+    for unit in sampled:
+        for token, cid in ((one, "a"), (two, "b")):
+            r = loaded.api("POST", "/api/v1/entries", token, json={"unit": unit, "contest": "PRESIDENTE", "values": rows[unit],
+                                                                  "client_id": f"pvt-{unit}-{cid}"})
+            assert r.status_code == 200, r.text[:300]
+        agreed += r.json()["state"] == "agreed"
+    assert agreed >= 1
+
+    page = page_in("en-US")
+    page.goto(loaded.url + "/pvt")
+    text = page.inner_text("main")
+    assert f"{agreed} of 30 sampled tables reported." in text, text[:600]
+    assert page.locator("table").first.locator("tbody tr").count() >= 2          # per stratum
+    assert "MAS - IPSP" in text and "estimate, not a count" in text
+    assert "have not reported yet: the estimate is provisional" in text
+    shoot(page, "pvt_en")
+    problems = axe(page)
+    assert problems == "", problems

@@ -385,9 +385,13 @@ async def pvt_page(request: Request, contest: str | None = None):
     user = await current_user(request)
     status = await client.get(request, "/api/v1/pvt/status", contest=contest)
     estimate = await client.get(request, "/api/v1/pvt/estimate", contest=contest)
+    body = estimate.body if estimate.ok and isinstance(estimate.body, dict) else None
+    choices = (body or {}).get("choices") or {}
+    rows = sorted(((n, c) for n, c in choices.items() if isinstance(c, dict) and c.get("share") is not None),
+                  key=lambda nc: -float(nc[1]["share"]))
     return render(request, "pvt.html", user=user,
                   progress=status.body if status.ok and isinstance(status.body, dict) else None,
-                  estimate=estimate.body if estimate.ok and isinstance(estimate.body, dict) else None)
+                  estimate=body, estimate_rows=rows)
 
 
 @router.get("/audit", response_class=HTMLResponse)
