@@ -112,6 +112,20 @@ def default_strata(roll: pl.DataFrame, levels: Sequence[str], area: str | None =
     return out
 
 
+def read_roll_with(path, roll_mapping=None, mapping=None) -> pl.DataFrame:
+    """The roll through ``roll_mapping``; without one, a bundled roll layout, and failing
+    that the count files' ``mapping`` (a final count of the same layout is a roll)."""
+    from escrutinio.dynamics.sources import read_roll
+    from escrutinio.errors import InputError
+
+    if roll_mapping is not None or mapping is None:
+        return read_roll(path, mapping=roll_mapping)
+    try:
+        return read_roll(path)
+    except InputError:
+        return read_roll(path, mapping=mapping)
+
+
 def _snapshot(x, contest=None, mapping=None):
     from escrutinio.model import Election, Snapshot
 
@@ -152,7 +166,7 @@ def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, pl
     snap = _snapshot(snapshot_or_election, contest, mapping)
     if isinstance(places, (str, Path)):
         places = read_places_2020(places)
-    roll_frame = read_roll(roll, mapping=roll_mapping) if isinstance(roll, (str, Path)) else roll
+    roll_frame = read_roll_with(roll, roll_mapping, mapping) if isinstance(roll, (str, Path)) else roll
     roll_frame, levels = roll_levels(roll_frame, places)
     # (a mapping's ``area_level`` (C7) names the area for outlier grouping, e.g. the
     # municipality; it is not an area *type*, so it is not used here unless passed)

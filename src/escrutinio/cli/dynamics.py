@@ -61,12 +61,12 @@ def _snapshots(paths, contest, times=None, time_column=None, mapping=None):
     return snaps, resolved
 
 
-def _roll(path, places=None, mapping=None):
+def _roll(path, places=None, mapping=None, count_mapping=None):
     """The roll and its levels, whatever the levels are called (see app.projection.roll_levels)."""
-    from escrutinio.app.projection import roll_levels
-    from escrutinio.dynamics.sources import read_places, read_roll
+    from escrutinio.app.projection import read_roll_with, roll_levels
+    from escrutinio.dynamics.sources import read_places
 
-    return roll_levels(read_roll(path, mapping=mapping), read_places(places) if places else None)
+    return roll_levels(read_roll_with(path, mapping, count_mapping), read_places(places) if places else None)
 
 
 @main.command("timeline")
@@ -95,7 +95,7 @@ def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing
         t = arrival_timeline(read_snapshot(paths[0], contest, mapping=mapping), arrival, missing_above=missing_above)
     else:
         snaps, ts = _snapshots(paths, contest, times, time_column, mapping=mapping)
-        roll = _roll(roll_path, mapping=roll_mapping)[0] if roll_path else None
+        roll = _roll(roll_path, mapping=roll_mapping, count_mapping=mapping)[0] if roll_path else None
         t = timeline(snaps, roll=roll, times=ts)
     if first_seen_csv:
         t.first_seen.write_csv(first_seen_csv)
@@ -160,14 +160,14 @@ def project_cmd(partial, roll_path, previous, places, mapping, roll_mapping, pre
                 simulations, seed, level, min_donors, arrival, arrival_from, correct_bias, completion_adjustment,
                 contest, fmt):
     """Project the final result from each partial count (multilevel by stratum, or hot deck)."""
-    from escrutinio.app.projection import project
-    from escrutinio.dynamics.sources import read_places, read_roll
+    from escrutinio.app.projection import project, read_roll_with
+    from escrutinio.dynamics.sources import read_places
 
     from escrutinio.dynamics.projection import previous_place_rates
     from escrutinio.dynamics.sources import read_snapshot
 
     places_frame = read_places(places) if places else None
-    roll = read_roll(roll_path, mapping=roll_mapping)
+    roll = read_roll_with(roll_path, roll_mapping, mapping)
     if previous:  # read once for every partial count
         ps = read_snapshot(previous, mapping=previous_mapping)
         previous = previous_place_rates(ps.frame, ps.choices)

@@ -253,3 +253,93 @@ def calibration(elections: int = 100, *, seed: int = 0, cut: float = 60.0, level
                              coverage=hits / elections, p_value=_binom_two_sided(int(hits), elections, level),
                              share_coverage={c: v / elections for c, v in share_hits.items()},
                              mean_abs_error=float(np.mean(np.abs(errs))), simulations=simulations)
+
+
+@dataclass
+class SnapshotBacktest:
+    """A real count order rebuilt from successive exports: each export projects the last
+    export's totals over the last export's tables (the latest truth the exports show)."""
+
+    final_label: str
+    final_tables: int
+    choice: str
+    final_share: float
+    final_lead: float
+    lead_pair: list[str]
+    rows: list[dict]
+    coverage: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    caveat: str = ("The exports stop before the count did: the truth here is the last export's tables, which "
+                   "are themselves urban-heavy; the figures show the order's effect, not the final result's.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        a, b = self.lead_pair
+        lines = [f"Backtest in the real order of the exports: truth = {self.final_label} ({self.final_tables:,} tables), "
+                 f"{self.choice} {self.final_share:.2f}%, lead {a} - {b} {self.final_lead:.2f}",
+                 f"  {'export':<22} {'tables':>7} {'new':>6} {'share [95%]':>24} {'90%':>4} {'95%':>4} "
+                 f"{'lead [95%]':>24} {'P(winner)':>9}"]
+        for r in self.rows:
+            lines.append(f"  {r['label']:<22} {r['tables']:>7,} {r['new']:>6,} {r['share']:>7.2f} "
+                         f"[{r['lo95']:>6.2f}, {r['hi95']:>6.2f}] {'yes' if r['cover90'] else 'NO':>4} "
+                         f"{'yes' if r['cover95'] else 'NO':>4} {r['lead']:>7.2f} [{r['lead_lo95']:>6.2f}, "
+                         f"{r['lead_hi95']:>6.2f}] {r['p_winner']:>9.3f}")
+        lines.append("  coverage: " + ", ".join(f"{k} {100 * v:.0f}%" for k, v in self.coverage.items()))
+        lines.extend(f"  note: {n}" for n in self.notes)
+        lines.append(f"  caveat: {self.caveat}")
+        return "\n".join(lines)
+
+
+def backtest_snapshots(snapshots: Sequence, roll: pl.DataFrame, levels: Sequence[str], *, choice: str | None = None,
+                       strata: Sequence[str] | None = None, previous=None, simulations: int = 1000, seed: int = 0,
+                       covariates: Sequence[str] = ()) -> SnapshotBacktest:
+    """Backtest in the real order given by successive cumulative exports (oldest first):
+    the tables new in each export arrived after the previous one. The last export is the
+    truth; each earlier export is projected onto the last export's tables only."""
+    if len(snapshots) < 2:
+        raise UsageError("a backtest in real order needs at least two exports")
+    last = snapshots[-1]
+    key = "unit_id" if all("unit_id" in s.frame.columns and s.frame["unit_id"].null_count() == 0 for s in snapshots) else "unit"
+    universe = last.counted()
+    choices = list(last.counted_choices)
+    sub_roll = roll.join(universe.select(pl.col(key).cast(roll[key].dtype)), on=key, how="semi")
+    tot = universe.select([pl.col(c).sum() for c in choices]).to_numpy().ravel().astype(np.float64)
+    order = np.argsort(-tot)
+    pair = [choices[order[0]], choices[order[1]]]
+    choice = choice or pair[0]
+    ic, ia, ib = choices.index(choice), choices.index(pair[0]), choices.index(pair[1])
+    final_share = 100 * tot[ic] / tot.sum()
+    final_lead = 100 * (tot[ia] - tot[ib]) / tot.sum()
+    rows, seen = [], None
+    notes = []
+    for s in snapshots[:-1]:
+        part = s.counted().join(universe.select(key), on=key, how="semi")
+        dropped = s.n_units - part.height
+        if dropped:
+            notes.append(f"{s.label or s.source}: {dropped} tables not in the last export are left out")
+        ids = set(part[key].to_list())
+        new = len(ids - seen) if seen is not None else len(ids)
+        seen = ids
+        r = project(part, sub_roll, choices, levels=levels, simulations=simulations, seed=seed, level=0.95,
+                    previous=previous, strata=strata, covariates=covariates)
+        fin = r.draws + part.select([pl.col(c).sum() for c in r.channels]).to_numpy().ravel()[None, :]
+        v = fin[:, : len(choices)].sum(axis=1)
+        sh = 100 * fin[:, ic] / v
+        lead = 100 * (fin[:, ia] - fin[:, ib]) / v
+        row = {"label": str(s.label or s.source), "tables": part.height, "new": new, "share": float(sh.mean()),
+               "lead": float(lead.mean()),
+               "p_winner": float(np.mean(fin[:, ia] >= fin[:, : len(choices)].max(axis=1)))}
+        for lvl in (90, 95):
+            q = (1 - lvl / 100) / 2
+            lo, hi = np.quantile(sh, [q, 1 - q])
+            llo, lhi = np.quantile(lead, [q, 1 - q])
+            row.update({f"lo{lvl}": float(lo), f"hi{lvl}": float(hi), f"cover{lvl}": bool(lo <= final_share <= hi),
+                        f"lead_lo{lvl}": float(llo), f"lead_hi{lvl}": float(lhi),
+                        f"lead_cover{lvl}": bool(llo <= final_lead <= lhi)})
+        rows.append(row)
+    cov = {k: float(np.mean([r[k] for r in rows])) for k in ("cover90", "cover95", "lead_cover90", "lead_cover95")}
+    return SnapshotBacktest(final_label=str(last.label or last.source), final_tables=universe.height, choice=choice,
+                            final_share=float(final_share), final_lead=float(final_lead), lead_pair=pair, rows=rows,
+                            coverage=cov, notes=notes)

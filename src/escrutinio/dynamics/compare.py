@@ -75,6 +75,21 @@ class CompareResult:
         return "\n".join(lines)
 
 
+def _place_key(snap, frame: pl.DataFrame) -> pl.DataFrame:
+    """Without polling-place ids (a file read through a mapping), places are matched by
+    their names path down to the mapping's place level (or the finest level)."""
+    if "place_id" in frame.columns and frame["place_id"].null_count() < frame.height:
+        return frame
+    levels = [lv for lv in (getattr(snap, "levels", ()) or ()) if lv in frame.columns]
+    place = getattr(snap, "place_level", None)
+    if place in levels:
+        levels = levels[: levels.index(place) + 1]
+    if not levels:
+        return frame
+    return frame.with_columns(pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in levels],
+                                            separator="|").alias("place_id"))
+
+
 def _prep(frame: pl.DataFrame, choices: Sequence[str], name: str) -> tuple[pl.DataFrame, dict[str, str]]:
     if "place_id" not in frame.columns or frame["place_id"].null_count() == frame.height:
         raise UsageError(f"{name} has no polling-place ids: elections are compared place by place")
@@ -93,8 +108,8 @@ def compare(before, after, *, by: str = "department", places: pl.DataFrame | Non
     """Compare two snapshots (``Snapshot``; the later one is taken under the law) over
     their shared polling places, grouped by a level (``by``, taken from the later
     snapshot's geography) or by a column of ``places`` (``place_id`` + attributes)."""
-    fa = before.counted() if hasattr(before, "counted") else before
-    fb = after.counted() if hasattr(after, "counted") else after
+    fa = _place_key(before, before.counted() if hasattr(before, "counted") else before)
+    fb = _place_key(after, after.counted() if hasattr(after, "counted") else after)
     ca = list(before.counted_choices) if hasattr(before, "counted_choices") else [c for c in fa.columns]
     cb = list(after.counted_choices) if hasattr(after, "counted_choices") else [c for c in fb.columns]
     before_name = getattr(before, "name", before_name) or before_name

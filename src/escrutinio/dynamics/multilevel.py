@@ -109,7 +109,8 @@ def _pooled_tau2(m: np.ndarray, v: np.ndarray, group: np.ndarray, has: np.ndarra
     corr = np.eye(C)
     if sel.sum() > C + 2:
         z = dev[sel] / np.sqrt(tau2 + vv[sel])
-        cc = np.corrcoef(z, rowvar=False)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a channel always 0 (no blank column)
+            cc = np.atleast_2d(np.corrcoef(z, rowvar=False))
         if np.all(np.isfinite(cc)):
             corr = _psd_corr(cc)
     return tau2, df, corr
@@ -281,7 +282,8 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
     corr = np.eye(C)
     if n > C + 2:
         z = resid / np.sqrt(tc + np.maximum(v[has], EPS))
-        cc = np.corrcoef(z, rowvar=False)
+        with np.errstate(invalid="ignore", divide="ignore"):  # a channel always 0 (no blank column)
+            cc = np.atleast_2d(np.corrcoef(z, rowvar=False))
         if np.all(np.isfinite(cc)):
             corr = _psd_corr(cc)
     cr = _Crossed(a=a, d=d, comp=comp, coef=coef, chol=chol, nodata=nodata, tau2_a=ta, tau2_d=td,
