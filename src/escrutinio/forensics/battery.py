@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from escrutinio.forensics.core import StationData, StationFilter, TestResult, _json
+from escrutinio.forensics.core import DEFINITIONS, Definitions, StationData, StationFilter, TestResult, _json
 from escrutinio.forensics.digits import digit_tests
 from escrutinio.forensics.distributions import distribution_tests
 from escrutinio.forensics.fingerprint import KlimekFit, fingerprint, fit_klimek
 from escrutinio.forensics.integer_percentages import RoundNumberResult, round_number_tests
 from escrutinio.forensics.multiple_testing import benjamini_hochberg, holm
-from escrutinio.forensics.outliers import CAVEAT as OUTLIER_CAVEAT, find_outliers
+from escrutinio.forensics.outliers import CAVEAT as OUTLIER_CAVEAT, find_outliers, grouping
 
 GENERAL_CAVEAT = ("Statistical anomalies are not fraud. Every test here can fire on an honest count when voters, "
                   "regions or counting habits differ from the test's null; compare with the placebo rows and "
@@ -59,18 +59,55 @@ class BatteryResult:
     caveat: str = GENERAL_CAVEAT
     digit_counts: dict = field(default_factory=dict)
     distributions: dict = field(default_factory=dict)
+    definitions: Definitions = field(default_factory=Definitions)
+    outlier_note: str | None = None
 
     def national(self) -> list[TestResult]:
         return [t for t in self.tests if t.scope == "all"]
 
     def summary(self) -> str:
-        lines = [f"Forensics battery: {self.label} - {self.n_units} tables; filter {self.filter}", ""]
-        lines.append(f"{'test':34s} {'scope':18s} {'statistic':>11s} {'p':>9s} {'p_holm':>9s}  null")
+        """The battery for people: one aligned line per test, then what the marks mean,
+        the nulls and the caveats. No Python structures, no truncated columns."""
+        from escrutinio.forensics.core import describe_filter, fmt_number, fmt_p
+
+        d = self.definitions
+        share = "valid + invalid votes (all ballots cast)" if d.share_of == "valid+invalid" else "valid votes"
+        lines = [f"Forensics battery: {self.label} ({self.n_units:,} tables)",
+                 f"Definitions: {d.name}. Leader share = leader's votes / {share}. Share-based tests use tables with "
+                 f"{describe_filter(self.filter)}. Seed {self.seed}.", ""]
+        header = ("test", "scope", "statistic", "p", "p (Holm)", "flagged", "placebo")
+        rows = []
         for t in self.tests:
-            p = "" if t.p_value is None else f"{t.p_value:.3g}"
-            pa = "-" if t.p_adjusted is None else f"{t.p_adjusted:.3g}"
-            mark = " *" if (t.p_adjusted is not None and t.p_adjusted < self.alpha) else ""
-            lines.append(f"{t.name:34s} {t.scope[:18]:18s} {t.statistic:11.4g} {p:>9s} {pa:>9s}{mark}  {t.null[:60]}")
+            fam = in_family(t)
+            flagged = fam and t.p_adjusted is not None and t.p_adjusted < self.alpha
+            placebo = t.details.get("uninformative")
+            rows.append((t.name, t.scope, fmt_number(t.statistic), fmt_p(t.p_value),
+                         fmt_p(t.p_adjusted) if fam else "-", "*" if flagged else "",
+                         "fires on " + " and ".join(placebo) if placebo else ""))
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        right = {2, 3, 4}
+
+        def line(r):
+            return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+
+        lines.append(line(header))
+        lines += [line(r) for r in rows]
+        n_fam = sum(1 for t in self.tests if in_family(t) and t.scope == "all")
+        lines += ["",
+                  f"p (Holm): the p-value adjusted for testing {n_fam} national tests at once (Holm 1979; area tests "
+                  "are adjusted across all area x test pairs). "
+                  f"* = flagged: adjusted p below {self.alpha:g}. "
+                  "- = descriptive test, outside the multiple-testing family: its classical null (normality, no "
+                  "correlation) is rejected by clean elections too, so it is never adjusted or flagged. "
+                  "\"fires on simulated\": the test fires on clean copies of this election more often than "
+                  "chance, so it is uninformative here. p < 0.001 is printed as \"< 0.001\"."]
+        nulls: dict[str, list[str]] = {}
+        cav: dict[str, list[str]] = {}
+        for t in self.tests:
+            if t.scope == "all":
+                nulls.setdefault(t.null, []).append(t.name)
+                cav.setdefault(t.caveat, []).append(t.name)
+        lines += ["", "Nulls:"] + [f"  {', '.join(v)}: {k}" for k, v in nulls.items()]
         for r in (self.integer_percentages, self.coarse_spikes):
             if r is not None:
                 lines += ["", r.summary()]
@@ -79,13 +116,17 @@ class BatteryResult:
         kinds: dict[str, int] = {}
         for o in self.outliers:
             kinds[o["kind"]] = kinds.get(o["kind"], 0) + 1
-        lines += ["", f"Outliers: {len(self.outliers)} flags {kinds}. {OUTLIER_CAVEAT}"]
+        counts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))
+        lines += ["", f"Outliers: {len(self.outliers):,} flags" + (f" ({counts})" if counts else "")
+                  + f". {OUTLIER_CAVEAT}"]
+        if self.outlier_note:
+            lines.append(self.outlier_note)
         if self.placebo:
             lines += ["", "Placebo:"]
             for name, info in self.placebo.items():
                 fired = ", ".join(info.get("fired", [])) or "none"
-                lines.append(f"  {name}: tests firing: {fired}")
-        lines += ["", "(* = Holm-adjusted p below %.2f) " % self.alpha + self.caveat]
+                lines.append(f"  {name} ({info.get('kind', '')}): tests firing: {fired}")
+        lines += ["", "Caveats:", f"  {self.caveat}"] + [f"  {', '.join(v)}: {k}" for k, v in cav.items()]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -105,7 +146,8 @@ class BatteryResult:
                "tests": tests, "integer_percentages": ip,
                "coarse_spikes": self.coarse_spikes.to_dict() if self.coarse_spikes else {},
                "klimek": self.klimek.to_dict() if self.klimek else None,
-               "outliers": self.outliers, "placebo": self.placebo, "timings": self.timings, "caveat": self.caveat}
+               "outliers": self.outliers, "placebo": self.placebo, "timings": self.timings, "caveat": self.caveat,
+               "definitions": self.definitions.to_dict(), "outlier_note": self.outlier_note}
         return _json(out)
 
 
@@ -127,13 +169,15 @@ class NullCache:
     class probabilities and the round-number hit probabilities of every distinct
     (size, count) pair, each computed once per run."""
 
-    def __init__(self, min_count: int = 10):
+    def __init__(self, min_count: int = 10, p05_rounding: str = "half-up"):
         from escrutinio.forensics.binomial import HitCache
         from escrutinio.forensics.digits import DigitNull
-        from escrutinio.forensics.integer_percentages import ROUND_HITS
+        from escrutinio.forensics.integer_percentages import hit_coarse, hit_integer_percent, hit_p05, hit_p05_half_even
 
         self.digits = DigitNull(min_count=min_count)
-        self.hits = HitCache(ROUND_HITS)
+        self.p05_rounding = p05_rounding
+        self.hits = HitCache([hit_integer_percent, hit_coarse,
+                              hit_p05_half_even if p05_rounding == "half-even" else hit_p05])
 
     GRID_LIMIT = 700
 
@@ -149,16 +193,19 @@ class NullCache:
 
 
 def core_tests(data: StationData, seed, draws: int, station_filter: StationFilter, scope: str,
-               digit_sims: int | None, dip_max_n: int, cache: NullCache | None = None
-               ) -> tuple[list[TestResult], dict]:
-    cache = cache or NullCache()
+               digit_sims: int | None, dip_max_n: int, cache: NullCache | None = None,
+               definitions: Definitions = DEFINITIONS["escrutinio"]) -> tuple[list[TestResult], dict]:
+    if cache is None or cache.p05_rounding != definitions.p05_rounding:
+        cache = NullCache(p05_rounding=definitions.p05_rounding)
     ss = np.random.SeedSequence(seed)
     s1, s2, s3 = (int(x.generate_state(1)[0]) for x in ss.spawn(3))
     rn = round_number_tests(data, draws=draws, seed=s1, station_filter=station_filter, scope=scope,
-                            which=("integer", "coarse", "p05"), hit_cache=cache.hits)
-    tests = digit_tests(data, sims=digit_sims, seed=s2, scope=scope, null=cache.digits)
+                            which=("integer", "coarse", "p05"), hit_cache=cache.hits,
+                            p05_rounding=definitions.p05_rounding)
+    tests = digit_tests(data, sims=digit_sims, seed=s2, scope=scope, null=cache.digits,
+                        counts=definitions.digit_counts)
     tests += distribution_tests(data, station_filter=station_filter, seed=s3, draws=draws, scope=scope,
-                                dip_max_n=dip_max_n)
+                                dip_max_n=dip_max_n, kurtosis=definitions.kurtosis)
     tests += rn["p05"].as_tests() + rn["integer"].as_tests() + rn["coarse"].as_tests()
     return tests, rn
 
@@ -167,15 +214,33 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
                 station_filter: StationFilter | None = None, klimek: bool = True, klimek_boot: int = 100,
                 digit_sims: int | None = None, area_draws: int = 1000, outliers: bool = True,
                 outlier_options: dict | None = None, dip_max_n: int = 20_000, alpha: float = 0.05,
-                min_area_units: int = 200, cache: NullCache | None = None) -> BatteryResult:
+                min_area_units: int = 200, cache: NullCache | None = None,
+                definitions: Definitions | str | None = None) -> BatteryResult:
     """Run the whole battery on ``data``. ``by`` names a key of ``data.groups`` for the
     area-level tests (areas with fewer than ``min_area_units`` tables are skipped and
-    listed in the result's timings as skipped)."""
-    filt = station_filter or StationFilter()
-    cache = cache or NullCache()
+    listed in the result's timings as skipped). ``definitions`` (a :class:`Definitions` or
+    one of "escrutinio", "kobak", "eftoolkit") sets the leader-share denominator, the
+    default table filter and the digit, P05 and kurtosis conventions; an explicit
+    ``station_filter`` overrides its filter."""
+    if isinstance(definitions, str):
+        if definitions not in DEFINITIONS:
+            from escrutinio.errors import UsageError
+            raise UsageError(f"definitions {definitions!r}: use one of {', '.join(DEFINITIONS)}")
+        definitions = DEFINITIONS[definitions]
+    if definitions is None:
+        # a data set whose share denominator was chosen keeps it
+        definitions = DEFINITIONS["escrutinio"]
+        if data.share_of != definitions.share_of:
+            from dataclasses import replace
+            definitions = replace(definitions, share_of=data.share_of)
+    if data.share_of != definitions.share_of:
+        data = data.with_share_of(definitions.share_of)
+    filt = station_filter or definitions.station_filter
+    if cache is None or cache.p05_rounding != definitions.p05_rounding:
+        cache = NullCache(p05_rounding=definitions.p05_rounding)
     timings: dict = {}
     t0 = time.perf_counter()
-    tests, rn = core_tests(data, seed, draws, filt, "all", digit_sims, dip_max_n, cache)
+    tests, rn = core_tests(data, seed, draws, filt, "all", digit_sims, dip_max_n, cache, definitions)
     _adjust(tests)
     timings["national_tests_s"] = time.perf_counter() - t0
     if by is not None:
@@ -193,7 +258,7 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
                 continue
             sub = data.subset(mask)
             at, _ = core_tests(sub, None if seed is None else seed + 1000 + k, area_draws, filt, f"{by}={area}",
-                               digit_sims, dip_max_n, cache)
+                               digit_sims, dip_max_n, cache, definitions)
             area_tests += at
         _adjust(area_tests, areas=True)
         tests += area_tests
@@ -206,6 +271,7 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
         timings["klimek_s"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     outs = find_outliers(data, **(outlier_options or {})) if outliers else []
+    outlier_note = grouping(data, (outlier_options or {}).get("group_levels"))[3] if outliers else None
     timings["outliers_s"] = time.perf_counter() - t3
     # chart data for the report: digit frequencies and marginal histograms
     keep, _ = filt.apply(data)
@@ -216,7 +282,7 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
     return BatteryResult(label=data.label, n_units=data.n, filter=filt.to_dict(), tests=tests,
                          integer_percentages=rn["integer"], coarse_spikes=rn["coarse"], klimek=kl,
                          fingerprint=fingerprint(data).tolist(), outliers=outs, by=by, seed=seed, alpha=alpha,
-                         timings=timings, digit_counts=dig,
+                         timings=timings, digit_counts=dig, definitions=definitions, outlier_note=outlier_note,
                          distributions={"turnout": np.histogram(t, 100, (0, 1))[0].tolist(),
                                         "leader_share": np.histogram(s, 100, (0, 1))[0].tolist(),
                                         "leader": data.leader})

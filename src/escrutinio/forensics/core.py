@@ -36,6 +36,11 @@ class StationData:
     label: str = ""
     source: str = ""
     share_of: str = "valid"   # leader share denominator: "valid" or "valid+invalid" (ballots cast)
+    # the levels from coarsest to finest, and which is the polling place / the area the
+    # outlier checks compare tables within (contract C7: declared by the mapping)
+    level_order: tuple[str, ...] = ()
+    place_level: str | None = None
+    area_level: str | None = None
 
     def __post_init__(self) -> None:
         n = len(self.registered)
@@ -81,7 +86,8 @@ class StationData:
             units=None if self.units is None else self.units[mask],
             source_rows=None if self.source_rows is None else self.source_rows[mask],
             groups={k: v[mask] for k, v in self.groups.items()}, label=self.label, source=self.source,
-            share_of=self.share_of,
+            share_of=self.share_of, level_order=self.level_order, place_level=self.place_level,
+            area_level=self.area_level,
         )
 
     def unit_labels(self) -> np.ndarray:
@@ -134,6 +140,8 @@ def from_snapshot(snapshot, groups: Sequence[str] | None = None) -> StationData:
         units=frame.get_column("unit").cast(str).to_numpy(),
         source_rows=frame.get_column("source_row").to_numpy() if "source_row" in frame.columns else None,
         groups=grp, label=f"{snapshot.election} {snapshot.contest}".strip(), source=snapshot.source,
+        level_order=tuple(lv for lv in snapshot.levels if lv in grp),
+        place_level=getattr(snapshot, "place_level", None), area_level=getattr(snapshot, "area_level", None),
     )
 
 
@@ -174,6 +182,76 @@ class StationFilter:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Definitions:
+    """Which published tool's definitions the battery follows (``--definitions``).
+
+    * ``escrutinio`` (default): leader share over valid votes (what the law counts);
+      Kobak's filter (>= 100 registered, turnout and share <= 99 %, so that the atoms at
+      100 % do not dominate the share tests); digit tests on every (table, choice) count
+      >= 10; P05 with exact half-up rounding; excess kurtosis.
+    * ``kobak`` (Kobak, Shpilkin & Pshenichnikov 2016): turnout = ballots / registered;
+      leader share = leader / (valid + invalid); tables with >= 100 registered voters and
+      no cap on turnout or share; integer percentages within +-0.05 points against the
+      Monte-Carlo expectation.
+    * ``eftoolkit`` (Kalinin & Mebane's Election Forensics Toolkit): 2BL and last-digit
+      tests on each table's ballot count; P05 on round(100 x turnout) with R's
+      half-to-even rounding; population skewness; kurtosis not in excess; no table filter
+      (only tables whose turnout is undefined or above 100 % are left out); dip p-value
+      from the table.
+    """
+
+    name: str = "escrutinio"
+    share_of: str = "valid"
+    station_filter: StationFilter = StationFilter()
+    digit_counts: str = "choices"      # "choices": every (table, choice) count; "ballots": each table's ballots
+    p05_rounding: str = "half-up"      # or "half-even" (R's round)
+    kurtosis: str = "excess"           # or "pearson" (not in excess)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        return d
+
+
+DEFINITIONS = {
+    "escrutinio": Definitions(),
+    "kobak": Definitions("kobak", share_of="valid+invalid", station_filter=StationFilter(100, 1.0, 1.0)),
+    "eftoolkit": Definitions("eftoolkit", station_filter=StationFilter(0, 1.0, 1.0), digit_counts="ballots",
+                             p05_rounding="half-even", kurtosis="pearson"),
+}
+
+
+def fmt_p(p: float | None) -> str:
+    """A p-value for people: "< 0.001" rather than 0 or 1e-83, three decimals otherwise."""
+    if p is None or (isinstance(p, float) and not math.isfinite(p)):
+        return "n/a"
+    if p < 0.001:
+        return "< 0.001"
+    return f"{p:.3f}"
+
+
+def fmt_number(x: float | int | None) -> str:
+    """Counts with thousands separators; other numbers with four significant digits."""
+    if x is None:
+        return "n/a"
+    if isinstance(x, (int, np.integer)) or (isinstance(x, float) and x.is_integer() and abs(x) >= 1000):
+        return f"{int(x):,}"
+    if not math.isfinite(float(x)):
+        return "n/a"
+    return f"{x:,.4g}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+def describe_filter(f: dict) -> str:
+    parts = []
+    if f.get("min_registered"):
+        parts.append(f"at least {f['min_registered']:,} registered voters")
+    if f.get("max_turnout", 1) < 1:
+        parts.append(f"turnout at most {f['max_turnout']:.0%}")
+    if f.get("max_share", 1) < 1:
+        parts.append(f"leader share at most {f['max_share']:.0%}")
+    return ", ".join(parts) if parts else "no filter (only tables whose turnout or share is undefined or above 100 %)"
 
 
 def _json(x: Any) -> Any:

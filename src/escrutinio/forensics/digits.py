@@ -101,16 +101,25 @@ def _stats(v: np.ndarray) -> dict:
             "repeated": pr[..., 0] / np.maximum(npair, 1), "adjacent": pr[..., 1] / np.maximum(npair, 1)}
 
 
-def _pool(data: StationData, min_count: int):
-    """(valid, count) of every count that could reach ``min_count`` after resampling, and
-    the stations/cells excluded."""
-    ok_station = data.valid > 0
-    votes = data.votes[ok_station]
-    valid = np.broadcast_to(data.valid[ok_station][:, None], votes.shape)
+def _pool(data: StationData, min_count: int, counts: str = "choices"):
+    """(size, count) of every count that could reach ``min_count`` after resampling, and
+    the stations/cells excluded. ``counts``: "choices" (every table x choice count, redrawn
+    from the table's valid votes) or "ballots" (each table's ballots, redrawn from its
+    registered voters, as EFToolkit's digit tests)."""
+    if counts == "ballots":
+        ok_station = data.registered > 0
+        votes = data.emitted[ok_station][:, None]
+        valid = data.registered[ok_station][:, None]
+        why = "stations without registered voters"
+    else:
+        ok_station = data.valid > 0
+        votes = data.votes[ok_station]
+        valid = np.broadcast_to(data.valid[ok_station][:, None], votes.shape)
+        why = "stations without valid votes"
     pool = votes >= max(1, min_count // 5)
     excluded = {}
     if (~ok_station).any():
-        excluded["stations without valid votes"] = int((~ok_station).sum())
+        excluded[why] = int((~ok_station).sum())
     excluded[f"counts below {min_count}"] = int((votes < min_count).sum())
     return valid[pool].astype(np.int64), votes[pool].astype(np.int64), votes, excluded
 
@@ -260,14 +269,15 @@ def _chi2_vs_simulated(observed: np.ndarray, simulated: np.ndarray):
 
 
 def digit_tests(data: StationData, sims: int | None = None, seed=None, min_count: int = 10,
-                scope: str = "all", null: DigitNull | None = None) -> list[TestResult]:
+                scope: str = "all", null: DigitNull | None = None, counts: str = "choices") -> list[TestResult]:
     """Run the digit battery; returns one :class:`TestResult` per test, each carrying the
     classical and simulated p-values (``p_value`` is the recommended one).
 
     ``sims`` (default 199) draws of the simulated null; ``null`` reuses the class
     probabilities computed for several elections at once (placebo copies)."""
     rng = np.random.default_rng(seed)
-    pn, pc, votes, excluded = _pool(data, min_count)
+    units = counts
+    pn, pc, votes, excluded = _pool(data, min_count, units)
     counts = votes[votes >= min_count]
     if len(counts) == 0:
         return []
@@ -295,6 +305,8 @@ def digit_tests(data: StationData, sims: int | None = None, seed=None, min_count
     n_obs = float(obs["n"])
     out: list[TestResult] = []
     sim_null = f"binomial resampling at each station's observed rates ({sims} draws)"
+    if units == "ballots":
+        sim_null += " of each table's ballot count"
 
     def add(name, stat, p_cl, p_sim, null_cl, effect, eff_name, caveat, cite, recommended="simulated", extra=None):
         p = p_sim if recommended == "simulated" else p_cl

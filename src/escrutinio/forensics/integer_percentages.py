@@ -154,12 +154,18 @@ class RoundNumberResult:
     scope: str = "all"
 
     def summary(self) -> str:
-        lines = [f"{self.method} [{self.scope}] on {self.n_units} stations ({sum(self.excluded.values())} excluded), "
-                 f"{self.draws} Monte-Carlo draws; leader = {self.leader_name}"]
+        from escrutinio.forensics.core import fmt_p
+
+        lines = [f"{self.method.capitalize()} ({self.scope}) on {self.n_units:,} tables "
+                 f"({sum(self.excluded.values()):,} excluded), {self.draws:,} Monte-Carlo draws; leader {self.leader_name}:"]
+        rows = [("", "observed", "expected", "excess", "sd", "p")]
         for key in ("turnout", "leader", "either"):
             s: SpikeCount = getattr(self, key)
-            lines.append(f"  {key:8s} observed {s.observed}, expected {s.expected:.1f}, excess {s.excess:+.1f} "
-                         f"(sd {s.sd:.1f}), p = {s.p_value:.4g}")
+            rows.append((key, f"{s.observed:,}", f"{s.expected:,.1f}", f"{s.excess:+,.1f}", f"{s.sd:,.1f}",
+                         fmt_p(s.p_value)))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for r in rows:
+            lines.append("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
         lines.append("  " + self.caveat)
         return "\n".join(lines)
 
@@ -202,12 +208,20 @@ _CAVEAT_P05 = ("Percentages ending in 0 or 5 more often than counting noise allo
                "numbers; an anomaly to check on the actas, not evidence of fraud.")
 
 
+def hit_p05_half_even(k: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """round(100 k/n) with R's half-to-even rounding ends in 0 or 5 (exact integers), as
+    EFToolkit computes P05s: 0.5 % rounds to 0 %, 2.5 % to 2 %, 1.5 % to 2 %."""
+    q, rem = np.divmod(100 * k, n)
+    r = q + ((2 * rem > n) | ((2 * rem == n) & (q % 2 == 1)))
+    return np.mod(r, 5) == 0
+
+
 ROUND_HITS = [hit_integer_percent, hit_coarse, hit_p05]
 
 
 def round_number_tests(data: StationData, draws: int = 1000, seed=None, station_filter: StationFilter | None = None,
                        scope: str = "all", which=("integer", "coarse"), hit_cache=None,
-                       ) -> dict[str, RoundNumberResult]:
+                       p05_rounding: str = "half-up") -> dict[str, RoundNumberResult]:
     """Both round-number tests sharing one pass over the binomial pmfs. Returns
     ``{"integer": ..., "coarse": ...}`` (keys as requested in ``which``)."""
     filt = station_filter or StationFilter()
@@ -218,10 +232,12 @@ def round_number_tests(data: StationData, draws: int = 1000, seed=None, station_
     spec = {"integer": (hit_integer_percent, "integer percentages", CITATION_KOBAK, _CAVEAT_INT, "Kobak et al. 2016"),
             "coarse": (hit_coarse, "coarse fractions", CITATION_ROZENAS, _CAVEAT_COARSE, "Rozenas 2017"),
             "p05": (hit_p05, "percentages ending in 0 or 5", CITATION_P05, _CAVEAT_P05, "Beber & Scacco 2012")}
+    if p05_rounding == "half-even":
+        spec["p05"] = (hit_p05_half_even,) + spec["p05"][1:]
     hits = [spec[w][0] for w in which]
     if hit_cache is not None:
         # a cache shared with the placebo copies, holding all three hit functions
-        pick = [ROUND_HITS.index(h) for h in hits]
+        pick = [("integer", "coarse", "p05").index(w) for w in which]   # the cache's p05 follows its rounding
         qt_all, ql_all = hit_cache(reg, emi), hit_cache(val, lead)
         qts, qls = [qt_all[j] for j in pick], [ql_all[j] for j in pick]
     else:

@@ -49,6 +49,51 @@ def _robust_z(values: np.ndarray, n: np.ndarray, keys: list[np.ndarray], min_gro
     return z, level_used
 
 
+KNOWN_LEVELS = ("country", "department", "province", "municipality", "locality", "polling_place")
+KNOWN_AREAS = ("locality", "municipality", "province", "department")
+
+
+def grouping(data: StationData, group_levels: list[str] | None = None
+             ) -> tuple[list[str], str | None, list[str], str | None]:
+    """Where the outlier checks compare tables: (levels from coarsest to finest, the
+    polling-place level, the levels to compare within from finest to coarsest, and a note
+    saying what was skipped and why, or None).
+
+    The mapping declares them (``place_level`` / ``area_level``, contract C7); without a
+    declaration, the level names of the bundled Bolivian layouts are recognised."""
+    order = [k for k in data.level_order if k in data.groups] or [k for k in KNOWN_LEVELS if k in data.groups]
+    place = data.place_level if data.place_level in data.groups else (
+        "polling_place" if "polling_place" in data.groups else None)
+    area = data.area_level if data.area_level in data.groups else None
+    if group_levels is not None:
+        return order, place, list(group_levels), None
+    if place is None and area is None:
+        known = [k for k in KNOWN_AREAS if k in data.groups]
+        if not known:
+            return order, None, [], (
+                "Outlier checks within polling places and areas (identical tallies, turnout and leader-share "
+                "outliers) were skipped: the mapping declares no place_level or area_level and none of the levels "
+                f"({', '.join(data.groups) or 'none'}) is one forensics recognises. Declare them in the mapping "
+                "(place_level = \"...\", area_level = \"...\", see docs/mapping.md).")
+    if area is None:
+        # undeclared: compare within the finest recognised level that has enough tables,
+        # up to the department, as for the bundled Bolivian files
+        levels = [k for k in ("place_id", place, *KNOWN_AREAS) if k is not None and (k in data.groups)]
+    else:
+        finest_first = list(reversed(order))
+        start = finest_first.index(place) if place in finest_first else 0
+        stop = finest_first.index(area) if area in finest_first else len(finest_first) - 1
+        levels = (["place_id"] if place is not None and "place_id" in data.groups else []) + finest_first[start:stop + 1]
+        if place is None:
+            levels = [area]
+    levels = list(dict.fromkeys(levels))
+    note = None
+    if place is None:
+        note = ("Identical tallies were not checked: the mapping declares no place_level (the polling place), so "
+                f"tables cannot be grouped by place. Turnout and leader-share outliers are computed within {area or levels[0]}.")
+    return order, place, levels, note
+
+
 def find_outliers(data: StationData, turnout_level: float = 1.0, unanimity: float = 0.99, min_valid: int = 20,
                   z_threshold: float = 5.0, min_group: int = 5, group_levels: list[str] | None = None,
                   limit: int | None = None) -> list[dict]:
@@ -88,10 +133,9 @@ def find_outliers(data: StationData, turnout_level: float = 1.0, unanimity: floa
     unan = (val >= min_valid) & (top * 1000 >= round(unanimity * 1000) * val)
     add(unan, "single_choice", lambda i: f"{data.choices[top_idx[i]]} has {top[i]} of {val[i]} valid votes "
         f"({100 * top[i] / val[i]:.1f}%)")
+    hierarchy, place_level, levels, note = grouping(data, group_levels)
     # names repeat across the country (two "Escuela La Estrella" in different towns), so a
     # level's key is the path of names from the coarsest level down to it
-    hierarchy = [k for k in ("country", "department", "province", "municipality", "locality", "polling_place")
-                 if k in data.groups]
     path: dict[str, np.ndarray] = {}
     if hierarchy:
         frame = pl.DataFrame({k: data.groups[k].astype(str) for k in hierarchy})
@@ -99,13 +143,15 @@ def find_outliers(data: StationData, turnout_level: float = 1.0, unanimity: floa
             path[k] = frame.select(pl.concat_str(hierarchy[:depth + 1], separator=" / ")).to_series().to_numpy()
     if "place_id" in data.groups and (data.groups["place_id"] != "").all():
         path["place_id"] = data.groups["place_id"]
-    place_key = path.get("place_id", path.get("polling_place"))
+    place_key = path.get("place_id") if place_level is not None and "place_id" in path else (
+        path.get(place_level) if place_level is not None else None)
     if place_key is not None:
-        df = pl.DataFrame({"place": place_key, "i": np.arange(data.n), "val": val}).with_columns(
-            pl.Series("sig", [bytes(r) for r in np.ascontiguousarray(data.votes).view(np.uint8).reshape(data.n, -1)]))
+        vote_cols = {f"v{j}": data.votes[:, j] for j in range(data.votes.shape[1])}
+        df = pl.DataFrame({"place": place_key, "i": np.arange(data.n), "val": val, **vote_cols})
         df = df.filter((pl.col("val") >= min_valid) & ~pl.col("place").str.ends_with(" / ") & (pl.col("place") != ""))
-        dup = df.with_columns(pl.len().over(["place", "sig"]).alias("copies"),
-                              pl.col("i").min().over(["place", "sig"]).alias("first")).filter(pl.col("copies") > 1)
+        keys_dup = ["place", *vote_cols]
+        dup = df.with_columns(pl.len().over(keys_dup).alias("copies"),
+                              pl.col("i").min().over(keys_dup).alias("first")).filter(pl.col("copies") > 1)
         mask = np.zeros(data.n, bool)
         first = np.zeros(data.n, np.int64)
         copies = np.zeros(data.n, np.int64)
@@ -113,12 +159,11 @@ def find_outliers(data: StationData, turnout_level: float = 1.0, unanimity: floa
         mask[idx] = True
         first[idx] = dup.get_column("first").to_numpy()
         copies[idx] = dup.get_column("copies").to_numpy()
-        place_label = data.groups.get("polling_place", place_key)
+        place_label = data.groups.get(place_level, place_key)
+        place_word = place_level.replace("_", " ")
         add(mask, "identical_tally", lambda i: f"same votes for every choice as {copies[i] - 1} other table(s) of "
-            f"polling place {place_label[i]} (first: {units[first[i]]})")
-    levels = list(group_levels) if group_levels is not None else [k for k in ("place_id", "polling_place", "locality",
-                                                                              "municipality", "province", "department")
-                                                                  if k in path]
+            f"{place_word} {place_label[i]} (first: {units[first[i]]})")
+    levels = [k for k in levels if k in path or (k != "place_id" and k in data.groups)]
     keys = [path.get(k, data.groups.get(k)) for k in levels]
     if keys:
         ok = (reg > 0) & (val > 0) & ~over

@@ -65,7 +65,8 @@ def simulate_like(data: StationData, seed=None, concentration: float = 400.0) ->
     valid = rng.binomial(emitted, rate_v)
     votes = _multinomial(valid, shares, rng)
     return StationData(reg.copy(), emitted, valid, votes, data.choices, units=data.units,
-                       source_rows=data.source_rows, groups=dict(data.groups), label=f"clean simulation of {data.label}", share_of=data.share_of)
+                       source_rows=data.source_rows, groups=dict(data.groups), label=f"clean simulation of {data.label}", share_of=data.share_of, level_order=data.level_order,
+                       place_level=data.place_level, area_level=data.area_level)
 
 
 def simulate_fair(registered, mu_t: float = 0.85, sd_t: float = 0.06, mu_v: float = 0.5, sd_v: float = 0.12,
@@ -111,7 +112,8 @@ def inject_klimek(data: StationData, f_i: float, f_e: float, sigma_x: float = 0.
     votes[:, lead] += add + steal.sum(axis=1)
     out = StationData(data.registered.copy(), data.emitted + add, data.valid + add, votes, data.choices,
                       units=data.units, source_rows=data.source_rows, groups=dict(data.groups),
-                      label=f"{data.label} + Klimek fraud (f_i={f_i}, f_e={f_e})", share_of=data.share_of)
+                      label=f"{data.label} + Klimek fraud (f_i={f_i}, f_e={f_e})", share_of=data.share_of, level_order=data.level_order,
+                       place_level=data.place_level, area_level=data.area_level)
     return out, cls
 
 
@@ -162,5 +164,6 @@ def inject_round_numbers(data: StationData, fraction: float, seed=None) -> tuple
     votes[np.arange(n), j] -= np.where(j == lead, 0, shift)
     out = StationData(reg, emi, votes.sum(axis=1), votes, data.choices, units=data.units, source_rows=data.source_rows,
                       groups=dict(data.groups), label=f"{data.label} + written-in round percentages ({fraction})",
-                      share_of=data.share_of)
+                      share_of=data.share_of, level_order=data.level_order,
+                       place_level=data.place_level, area_level=data.area_level)
     return out, pick
