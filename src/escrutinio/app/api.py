@@ -55,8 +55,12 @@ def _election(data, mapping=None, combine: bool = False, count_withdrawn: bool =
 
 
 def _snapshot(data, contest=None, mapping=None):
+    """The latest snapshot of one election's dated exports (any other set of files is
+    refused with the option to use, as the commands do)."""
+    from escrutinio.app.results import series_to_tabulate
+
     election = _election(data, mapping=mapping)
-    return election.latest(pick_contest(election, contest))
+    return series_to_tabulate(election, pick_contest(election, contest))[-1]
 
 
 def check(data, contest: str | None = None, rules=None, severity: str | None = None, mapping=None):
