@@ -72,11 +72,6 @@ def test_audit_plan_with_the_mapping(tmp_path):
     assert size["zero_discrepancy"] == out["zero_discrepancy"]
 
 
-PENDING_C7 = pytest.mark.xfail(reason="waiting for forensics to group outliers by the mapping's area_level (C7)",
-                               strict=False)
-
-
-@PENDING_C7
 def test_forensics_outliers_by_area():
     """Ballots stuffed for the leader in two TIKs of one region: turnout and leader-share
     outliers are found by comparing each precinct with the others of its TIK, the
@@ -90,16 +85,21 @@ def test_forensics_outliers_by_area():
     assert len(south) > len(by_area) / 2  # mostly the stuffed TIKs
 
 
-# This one needs FOREN's leader-share option on the command line (issue 14); it is
-# written to the contract and runs as soon as that lands.
-PENDING_FOREN = pytest.mark.xfail(reason="waiting for forensics' leader-share denominator option", strict=False)
-
-
-@PENDING_FOREN
 def test_forensics_leader_share_over_valid_plus_invalid():
+    """Kobak's denominator: the leader's share of valid + invalid ballots (all ballots
+    found in the box), checked against the raw protocol columns."""
     out = run("forensics", FINAL, "--mapping", MAPPING, "--placebo-sims", "0", "--draws", "200",
-              "--leader-share-base", "valid+invalid", "--format", "json")
-    assert "valid+invalid" in out or "valid + invalid" in out
+              "--leader-share", "valid+invalid", "--format", "json")
+    data = json.loads(out)
+    assert data["definitions"]["share_of"] == "valid+invalid"
+    raw = pl.read_csv(FINAL, schema_overrides={"УИК": pl.Utf8}).with_columns(
+        pl.concat_str(["Регион", "УИК"], separator="/").alias("unit"))
+    share = dict(zip(raw["unit"], raw["Иванов"] / (raw["Число действительных бюллетеней"]
+                                                  + raw["Число недействительных бюллетеней"])))
+    flagged = [f for f in data["outliers"] if f["kind"] == "leader_share_outlier"]
+    assert flagged
+    for f in flagged:
+        assert f["leader_share"] == pytest.approx(share[f["unit"]], abs=1e-4)
 
 
 def test_project_from_the_partial_snapshot():
