@@ -31,11 +31,15 @@ def _remember(key, compute):
     return hit
 
 
-def _snapshots_of(session, contest: str) -> list[int]:
+def _snapshots_of(session, contest: str | None) -> tuple[dict, str, list[int]]:
+    """The latest snapshot's info, the contest's name and the ids of all its snapshots."""
+    from escrutinio.server import services
     from escrutinio.server.storage import official
 
-    return [s["snapshot_id"] for s in official.list_snapshots(session)
-            if any(c["contest"] == contest for c in s["contests"])]
+    info = services.contest_of(session, contest)
+    name = info["contest"]
+    return info, name, [s["snapshot_id"] for s in official.list_snapshots(session)
+                        if any(c["contest"] == name for c in s["contests"])]
 
 
 def _point(snap, preset, pair):
@@ -61,14 +65,11 @@ def _point(snap, preset, pair):
 @router.get("/pages/series.json", summary="Lead against share of tables counted, one point per official snapshot")
 def series(request: Request, contest: str | None = Query(None, max_length=200),
            user: User = Depends(require(*ALL_ROLES))) -> dict:
-    from escrutinio.server import services
     from escrutinio.server.storage import official
 
     db = request.app.state.db
     with db.session() as s:
-        info = services.contest_of(s, contest)
-        name = info["contest"]
-        ids = _snapshots_of(s, name)
+        info, name, ids = _snapshots_of(s, contest)
         latest = official.load(s, info["snapshot_id"], name)
         totals = latest.counted().select(list(latest.counted_choices)).sum().row(0, named=True)
         pair = tuple(sorted(totals, key=lambda c: (-int(totals[c] or 0), c))[:2])
@@ -117,14 +118,11 @@ def places(request: Request, contest: str | None = Query(None, max_length=200),
     import numpy as np
     import polars as pl
 
-    from escrutinio.server import services
     from escrutinio.server.storage import official
 
     db = request.app.state.db
     with db.session() as s:
-        info = services.contest_of(s, contest)
-        name = info["contest"]
-        ids = _snapshots_of(s, name)
+        info, name, ids = _snapshots_of(s, contest)
 
         def compute():
             latest = official.load(s, info["snapshot_id"], name)

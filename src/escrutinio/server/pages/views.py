@@ -94,6 +94,16 @@ def _same_origin(request: Request) -> bool:
     return origin.split("://", 1)[-1] == host
 
 
+async def _form_gate(request: Request, roles: tuple[str, ...]):
+    """For a form post: (user, form, None) when allowed, else (user, None, refusal)."""
+    if not _same_origin(request):
+        return None, None, JSONResponse({"error": "cross-origin form refused"}, status_code=403)
+    user, refusal = await _gate(request, roles)
+    if refusal:
+        return user, None, refusal
+    return user, await request.form(), None
+
+
 async def _gate(request: Request, roles: tuple[str, ...]):
     """(user, None) when the user may open the page, else (user, response)."""
     user = await current_user(request)
@@ -244,12 +254,9 @@ async def entry_form(request: Request, unit: str, contest: str | None = None):
 
 @router.post("/entry/{unit}", response_class=HTMLResponse)
 async def entry_submit(request: Request, unit: str):
-    if not _same_origin(request):
-        return JSONResponse({"error": "cross-origin form refused"}, status_code=403)
-    user, refusal = await _gate(request, ENTRY_ROLES)
+    user, form, refusal = await _form_gate(request, ENTRY_ROLES)
     if refusal:
         return refusal
-    form = await request.form()
     contest = str(form.get("contest") or "")
     layout, error = await _layout(request, unit, contest or None)
     if layout is None:
@@ -323,12 +330,9 @@ def _resolution_case(item: dict, fields: list[str] | None = None) -> dict:
 
 @router.post("/resolve/{unit}")
 async def resolve_submit(request: Request, unit: str):
-    if not _same_origin(request):
-        return JSONResponse({"error": "cross-origin form refused"}, status_code=403)
-    user, refusal = await _gate(request, RESOLVE_ROLES)
+    user, form, refusal = await _form_gate(request, RESOLVE_ROLES)
     if refusal:
         return refusal
-    form = await request.form()
     contest = str(form.get("contest") or "")
     names = [k[len("keep_"):] for k in form.keys() if k.startswith("keep_")]
     values, bad = {}, []
