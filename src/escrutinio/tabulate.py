@@ -82,6 +82,9 @@ class Tabulation:
         if self.rows is not None:
             out["level"] = self.level
             out["rows"] = rows_to_dicts(self.rows, list(self.choices), self.share_base)
+            if "verdict" in self.rows.columns:
+                out["rows_verdict_note"] = ("a row's verdict is what the rule would give on that area's tables alone: "
+                                            "not a result under the law, which applies to the whole count")
         return out
 
     @property

@@ -113,3 +113,9 @@ def test_unknown_completeness_without_roll(tmp_path):
     assert d["completeness"]["tables"] == {"counted": 2, "expected": None, "share": None}
     assert "roll" in d["completeness"]["note"]
     assert d["verdict"]["explanation"].startswith("Provisional, share of tables counted unknown")
+
+
+def test_per_area_verdicts_say_they_are_not_results():
+    r = run_json("results", FINAL_2019, "--level", "department")
+    assert r["final"] is True and r["rows"][0]["verdict"]
+    assert r["rows_verdict_note"].startswith("a row's verdict is what the rule would give on that area's tables alone")
