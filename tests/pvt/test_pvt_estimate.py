@@ -155,3 +155,27 @@ def test_cli_contract_on_the_2019_count(bolivia, tmp_path):
     assert 0 <= d["verdict_probabilities"]["first_round_win"] <= 1
     res = runner.invoke(main, ["pvt", "estimate", computo, "--design", str(out)])
     assert res.exit_code == 0 and "PVT estimate from 1,500 of 1,500" in res.output
+
+
+def test_cli_reports_in_two_files_with_missing_tables(bolivia, tmp_path):
+    import gzip
+
+    computo = str(bolivia / "2019" / "computo_2019-10-25.csv.gz")
+    runner = CliRunner()
+    design = tmp_path / "d.json"
+    assert runner.invoke(main, ["pvt", "design", "--roll", computo, "--n", "300", "--seed", "reports",
+                                "--strata", "department", "-o", str(design)]).exit_code == 0
+    sample = json.loads(design.read_text())["sample"]
+    with gzip.open(computo, "rt", encoding="utf-8-sig") as fh:
+        header, *lines = fh.read().splitlines()
+    rows = {line.split(",", 1)[0]: line for line in lines}
+    arrived = sample[:-20]  # the last 20 sampled tables never reported
+    for k, part in enumerate((arrived[::2], arrived[1::2])):
+        (tmp_path / f"reports_{k}.csv").write_text("\n".join([header, *(rows[u] for u in part)]) + "\n", encoding="utf-8")
+    res = runner.invoke(main, ["pvt", "estimate", str(tmp_path / "reports_0.csv"), str(tmp_path / "reports_1.csv"),
+                               "--combine", "--design", str(design), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    assert d["reported"] == 280 and d["missing"] == 20 and d["ignored_rows"] == 0
+    assert sorted(d["missing_units"]) == sorted(sample[-20:])
+    assert d["sensitivity"]["shift_points"] is not None
