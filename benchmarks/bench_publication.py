@@ -30,9 +30,13 @@ def record_payload(i: int, sid: int = 1) -> dict:
     v = {c: (i * (k + 7)) % 97 for k, c in enumerate(CHOICES)}
     blank, null = i % 5, i % 7
     emitted = sum(v.values()) + blank + null
+    # a real hierarchy: 5,000 polling places in 339 municipalities, 112 provinces, 9 departments
+    place = i % 5000
+    mun = place % 339
+    prov = mun % 112
     return {"snapshot_id": sid, "contest": "PRESIDENTE", "unit": f"{100000 + i}",
-            "levels": {"country": "Bolivia", "department": f"D{i % 9}", "province": f"P{i % 112}",
-                       "municipality": f"M{i % 339}", "polling_place": f"R{i % 5000}"},
+            "levels": {"country": "Bolivia", "department": f"D{prov % 9}", "province": f"P{prov}",
+                       "municipality": f"M{mun}", "polling_place": f"R{place}"},
             "values": {"registered": 300, "blank": blank, "null": null, "emitted": emitted, **v}}
 
 
@@ -169,7 +173,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--entries", type=int, default=1_000_000)
     ap.add_argument("--skip-postgres", action="store_true")
+    ap.add_argument("--only-verify", action="store_true", help="skip the append benchmarks")
     args = ap.parse_args()
+    if args.only_verify:
+        bench_verify(args.entries)
+        return
     with tempfile.TemporaryDirectory() as d:
         bench_append(f"sqlite:///{d}/bench.db", "sqlite")
     if not args.skip_postgres:

@@ -208,7 +208,7 @@ class TotalsBuilder:
     the entry is then left out and the caller reports it as a problem.
     """
 
-    def __init__(self, batch: int = 50_000, keep_records: bool = False):
+    def __init__(self, batch: int = 20_000, keep_records: bool = False):
         self.batch = batch
         self.keep_records = keep_records
         self.snapshots: dict[int, SnapshotInfo] = {}
@@ -339,7 +339,7 @@ def _empty() -> pl.DataFrame:
     return pl.DataFrame({"_units": pl.Series([], dtype=pl.Int64)})
 
 
-def recompute_totals(entries: Iterable[dict], batch: int = 50_000) -> Totals:
+def recompute_totals(entries: Iterable[dict], batch: int = 20_000) -> Totals:
     """Totals of every contest, official and copies, from log entries alone.
 
     Raises :class:`RecordError` (naming the entry) on the first record that cannot be

@@ -85,28 +85,20 @@ def maybe_sign(session: Session, settings, force: bool = False) -> dict:
     return {"signed": True, "checkpoint": cp.to_dict(), "reason": "signed", "key_id": key_id(key.public_key())}
 
 
-_readers: dict[str, object] = {}
-
-
-def _reader(session: Session):
-    """A plain engine on the same database for reading after the commit: the server's
-    write engine would take the writer lock for the whole static write."""
+def _publish_after_commit(session: Session, data_dir: Path, cp: Checkpoint, pem: bytes) -> None:
+    """Write the static folder on a plain engine of the same database (the server's
+    write engine would hold the writer lock for the whole write), disposed afterwards
+    so that no connection outlives the folder."""
     from sqlalchemy import create_engine
 
-    url = session.get_bind().engine.url
-    key = url.render_as_string(hide_password=False)
-    engine = _readers.get(key)
-    if engine is None:
-        engine = _readers[key] = create_engine(url)
-    return engine
-
-
-def _publish_after_commit(session: Session, data_dir: Path, cp: Checkpoint, pem: bytes) -> None:
+    engine = create_engine(session.get_bind().engine.url)
     try:
-        with Session(_reader(session)) as s:
+        with Session(engine) as s:
             write_static(s, data_dir, cp, pem)
     except Exception:  # the checkpoint is committed and published by the API regardless
         log.exception("static publication of checkpoint %s", cp.id)
+    finally:
+        engine.dispose()
 
 
 def _slug(name: str) -> str:
