@@ -188,3 +188,22 @@ def test_previous_election_margins_and_neyman_on_the_cli(bolivia, tmp_path):
     assert dn["expected_moe"]["lead (MAS - IPSP - CC)"] <= d["expected_moe"]["lead (MAS - IPSP - CC)"] + 1e-9
     res = runner.invoke(main, ["pvt", "design", "--roll", computo, "--n", "1500", "--seed", "7", "--allocation", "neyman"])
     assert res.exit_code != 0 and "--previous" in res.output
+
+
+def test_verify_redraws_the_sample(bolivia, tmp_path):
+    computo = str(bolivia / "2019" / "computo_2019-10-25.csv.gz")
+    runner = CliRunner()
+    path = tmp_path / "d.json"
+    assert runner.invoke(main, ["pvt", "design", "--roll", computo, "--n", "800", "--seed", "v", "--strata", "department",
+                                "-o", str(path)]).exit_code == 0
+    res = runner.invoke(main, ["pvt", "verify", "--design", str(path), "--roll", computo])
+    assert res.exit_code == 0, res.output
+    assert "exactly what the seed and the roll give" in res.output
+    # a swapped table is caught
+    d = json.loads(path.read_text())
+    d["sample"][0] = next(u for u in ["1001", "1002", "1003", "1004"] if u not in d["sample"])
+    path.write_text(json.dumps(d), encoding="utf-8")
+    res = runner.invoke(main, ["pvt", "verify", "--design", str(path), "--roll", computo, "--format", "json"])
+    assert res.exit_code == 1
+    out = json.loads(res.output)
+    assert not out["ok"] and [c["ok"] for c in out["checks"]] == [True, True, True, False]

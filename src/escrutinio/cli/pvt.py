@@ -145,3 +145,30 @@ def compare_cmd(reports, official, design_path, mapping, contest, rule, level, c
         click.echo(json.dumps(res.to_dict(), ensure_ascii=False, indent=1))
     else:
         click.echo(res.summary())
+
+
+@pvt.command("verify")
+@click.option("--design", "design_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--roll", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--mapping", default=None)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def verify_cmd(design_path, roll, mapping, fmt):
+    """Re-draw a design's sample from its seed and the roll, without trusting the design.
+
+    Exit status 1 when a check fails."""
+    import sys
+
+    from escrutinio.pvt.design import Design, verify
+
+    d = Design.load(design_path)
+    frame, levels = _roll_frame(roll, mapping, d.strata_by)
+    out = verify(d, frame, levels)
+    if fmt == "json":
+        click.echo(json.dumps(out, ensure_ascii=False, indent=1))
+    else:
+        click.echo(f"PVT design {Path(design_path).name} (SHA-256 {out['design_sha256']}) against {Path(roll).name}:")
+        for c in out["checks"]:
+            click.echo(f"  {'ok  ' if c['ok'] else 'FAIL'} {c['check']}")
+        click.echo("  the sample is exactly what the seed and the roll give" if out["ok"] else "  the design does NOT match the roll")
+    if not out["ok"]:
+        sys.exit(1)

@@ -438,3 +438,41 @@ def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), l
 
 def _hashed_string(seed: str, unit: str) -> str:
     return hashlib.sha256(seed.encode("utf-8")).hexdigest() + unit
+
+
+# ----------------------------------------------------------------- verify
+def verify(design: Design, frame: pl.DataFrame, levels: Sequence[str] = ()) -> dict:
+    """Check a design against a roll without trusting it: the frame's SHA-256, the strata
+    sizes, and that every stratum's sample is exactly its ``n_h`` smallest tickets under
+    the design's seed (the selection rule; the allocation itself is the design's)."""
+    checks = []
+    units = frame.get_column("unit").cast(pl.Utf8)
+    registered = frame.get_column("registered").cast(pl.Int64)
+    labels = stratum_labels(frame, levels, design.strata_by)
+    pooled = [s for s in design.strata if s.startswith("(other:")]
+    if design.collapsed and pooled:
+        labels = labels.replace({c: pooled[0] for c in design.collapsed})
+    frame_hash, strata_hash = frame_hashes(units, registered, labels)
+    checks.append({"check": "frame SHA-256", "ok": frame_hash == design.frame["sha256"],
+                   "expected": design.frame["sha256"], "found": frame_hash})
+    checks.append({"check": "strata SHA-256", "ok": strata_hash == design.frame.get("strata_sha256"),
+                   "expected": design.frame.get("strata_sha256"), "found": strata_hash})
+    names = list(design.strata)
+    unknown = sorted(set(labels.unique().to_list()) - set(names))
+    sizes = labels.value_counts().sort("stratum")
+    found_sizes = dict(zip(sizes.get_column("stratum").to_list(), sizes.get_column("count").to_list()))
+    bad_sizes = [s for s in names if found_sizes.get(s, 0) != design.strata[s]["tables"]]
+    checks.append({"check": "strata and their sizes", "ok": not unknown and not bad_sizes,
+                   "detail": {"strata not in the design": unknown[:10], "sizes differ": bad_sizes[:10]}})
+    if not unknown:
+        code_of = {s: i for i, s in enumerate(names)}
+        codes = labels.replace_strict(code_of, return_dtype=pl.Int64).to_numpy()
+        N = np.bincount(codes, minlength=len(names))
+        take = np.array([design.strata[s]["sample"] for s in names])
+        chosen = pick(ticket_order(units.to_list(), design.seed), codes, N, np.minimum(take, N))
+        redrawn = units.gather(chosen).to_list()
+        checks.append({"check": "sample = the n_h smallest tickets of each stratum, in ticket order",
+                       "ok": redrawn == design.sample,
+                       "detail": {"in design only": sorted(set(design.sample) - set(redrawn))[:10],
+                                  "in redraw only": sorted(set(redrawn) - set(design.sample))[:10]}})
+    return {"ok": all(c["ok"] for c in checks), "checks": checks, "design_sha256": design.sha256}
