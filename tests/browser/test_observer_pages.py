@@ -87,6 +87,11 @@ def test_double_entry_resolution_and_discrepancy_list(loaded, page_in, shoot, ax
     first.locator("input[name=emitted]").press("Enter")                          # Enter on the last box saves
     first.wait_for_url("**/entry?*")
     assert "Primera transcripción guardada" in first.inner_text("#saved")
+    first.goto(loaded.url + f"/entry/{UNIT}")                                    # the same typist cannot make the second entry
+    for name in FIELD_ORDER:
+        first.fill(f"form#acta-form input[name='{name}']", str(COPY[name]))
+    first.click("#save")
+    assert "la segunda debe hacerla otra persona" in first.inner_text("#entry-error")
 
     second = page_in("en-US", token=loaded.user("typist-ben", "typist"))
     pending = second.locator("ul.pending a")

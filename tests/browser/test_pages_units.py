@@ -165,3 +165,13 @@ def test_departments_of_the_home_country_come_first():
     home, abroad, name = figures.split_areas(rows)
     assert name == "Bolivia" and [r["area"] for r in home] == ["Beni", "La Paz"] and [r["area"] for r in abroad] == ["Berlín"]
     assert figures.split_areas(rows[1:]) == (rows[1:], [], None)
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("/entry", "/entry"), ("/discrepancies?area=La%20Paz", "/discrepancies?area=La%20Paz"),
+    ("//evil.example", ""), ("/\\evil.example", ""), ("https://evil.example", ""), ("", ""), ("/a\nb", ""),
+])
+def test_login_redirects_only_within_the_site(target, expected):
+    from escrutinio.server.pages.views import _safe_next
+
+    assert _safe_next(target) == expected

@@ -31,6 +31,8 @@ HOME = {"typist": "/entry", "coordinator": "/resolve", "admin": "/", "watcher": 
 ENTRY_ROLES = ("typist",)
 RESOLVE_ROLES = ("coordinator",)
 OBSERVER_ROLES = ("admin", "coordinator", "typist", "watcher")
+# The double-entry refusals the form explains in the user's language (escrutinio.observers.double_entry).
+ENTRY_CODES = ("same_typist", "wrong_state", "invalid_values", "client_id_reused")
 
 
 def _environment(locale: str) -> jinja2.Environment:
@@ -122,7 +124,10 @@ async def login_form(request: Request, next: str = ""):
 
 
 def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else ""
+    """Only a path on this site: browsers read "//host" and "/\\host" as another site."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return ""
+    return target if all(c.isprintable() for c in target) else ""
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -143,6 +148,8 @@ async def login(request: Request, token: str = Form(""), next: str = Form("")):
 
 @router.post("/logout")
 async def logout(request: Request):
+    if not _same_origin(request):
+        return JSONResponse({"error": "cross-origin form refused"}, status_code=403)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(client.TOKEN_COOKIE, path="/", httponly=True, samesite="strict")
     return response
@@ -270,7 +277,7 @@ async def entry_submit(request: Request, unit: str):
         if reply.ok:
             state = reply.body.get("state", "") if isinstance(reply.body, dict) else ""
             return RedirectResponse("/entry?" + urlencode({"saved": unit, "state": state}), status_code=303)
-        error = reply.error
+        error = reply.body.get("code") if isinstance(reply.body, dict) and reply.body.get("code") in ENTRY_CODES else reply.error
     else:
         error = "fields"
     # The form comes back with what this typist typed (never anyone else's values).
@@ -346,6 +353,18 @@ async def resolve_submit(request: Request, unit: str):
         return RedirectResponse("/resolve?" + urlencode({"done": "error:" + ",".join(bad)}), status_code=303)
     reply = await client.call(request, "POST", f"/api/v1/entries/{quote(unit, safe='')}/resolve",
                               json={"contest": contest, "values": values})
+    marker = unit if reply.ok else "error:" + reply.error
+    return RedirectResponse("/resolve?" + urlencode({"done": marker}), status_code=303)
+
+
+@router.post("/resolve/{unit}/release")
+async def release_submit(request: Request, unit: str):
+    """Count a quarantined copy as it is (the coordinator has checked it against the paper)."""
+    user, form, refusal = await _form_gate(request, RESOLVE_ROLES)
+    if refusal:
+        return refusal
+    reply = await client.call(request, "POST", f"/api/v1/entries/{quote(unit, safe='')}/release",
+                              json={"contest": str(form.get("contest") or "") or None, "note": str(form.get("note") or "")})
     marker = unit if reply.ok else "error:" + reply.error
     return RedirectResponse("/resolve?" + urlencode({"done": marker}), status_code=303)
 
