@@ -190,6 +190,11 @@ def frame_hashes(units: pl.Series, registered: pl.Series, strata: pl.Series | No
     if strata is not None:
         cols["stratum"] = strata
     f = pl.DataFrame(cols).sort("unit")
+    sorted_units = f.get_column("unit")
+    dup_mask = sorted_units.is_not_null() & (sorted_units == sorted_units.shift(1))
+    if dup_mask.any():
+        dup = sorted_units.filter(dup_mask).unique().sort().head(5).to_list()
+        raise UsageError(f"duplicate table ids in the roll: {dup}")
 
     def digest(parts) -> str:
         text = f.select(pl.concat_str(parts).alias("t")).to_series().str.join("").item()
@@ -357,9 +362,6 @@ def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), l
     units = frame.get_column("unit").cast(pl.Utf8)
     if units.null_count():
         raise UsageError(f"{units.null_count()} tables in the roll have no id")
-    if units.n_unique() != frame.height:
-        dup = units.filter(units.is_duplicated()).unique().sort().head(5).to_list()
-        raise UsageError(f"duplicate table ids in the roll: {dup}")
     bad = units.filter(units.str.contains(r"[\n\t,]"))
     if bad.len():
         raise UsageError(f"table ids may not contain commas, tabs or newlines: {bad.head(3).to_list()}")
@@ -385,6 +387,7 @@ def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), l
                      f"allocation are pooled into {pooled!r}")
     else:
         small = []
+    frame_hash, strata_hash = frame_hashes(units, registered, labels)  # also refuses duplicate ids
     stratum_table = labels.value_counts().sort("stratum")
     names = stratum_table.get_column("stratum").to_list()
     code_of = {s: i for i, s in enumerate(names)}
@@ -408,7 +411,7 @@ def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), l
         weights = N.astype(np.float64)
     nh = allocate(N, weights, n, min_per_stratum)
 
-    chosen = pick(ticket_order(units.to_list(), seed), codes, N, nh)  # in national ticket order
+    chosen = pick(ticket_order(units.to_list(), seed, strings=True), codes, N, nh)  # in national ticket order
     sample = units.gather(chosen).to_list()
     sample_strata = [names[codes[i]] for i in chosen]
 
@@ -427,7 +430,6 @@ def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), l
         if previous.source:
             notes.append(f"expected margins use the variance of {previous.source}")
     bound = worst_case_margin(N, nh, reg_sum / N, reg_sq / N, z)
-    frame_hash, strata_hash = frame_hashes(units, registered, labels)
     frame_info = {"source": source, "units": int(total_units), "registered": int(reg.sum()),
                   "sha256": frame_hash, "canonical_form": FRAME_FORM,
                   "strata_sha256": strata_hash, "strata_canonical_form": STRATA_FORM}

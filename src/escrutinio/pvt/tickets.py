@@ -61,10 +61,11 @@ def order_keys(limbs: np.ndarray) -> np.ndarray:
     return _reverse9(_mod_billion(limbs))
 
 
-def ticket_order(ids: Sequence[str], seed, encoded: Sequence[bytes] | None = None) -> np.ndarray:
+def ticket_order(ids: Sequence[str], seed, encoded: Sequence[bytes] | None = None, strings: bool = False) -> np.ndarray:
     """Indexes of ``ids`` in increasing ticket order (the consistent sampler's draw
-    order). ``encoded``: the ids as UTF-8 bytes, when the caller reuses them across seeds."""
-    ids = [str(i) for i in ids] if encoded is None else ids
+    order). ``encoded``: the ids as UTF-8 bytes, when the caller reuses them across seeds;
+    ``strings``: the caller guarantees the ids are already ``str``."""
+    ids = ids if (encoded is not None or strings) else [str(i) for i in ids]
     if len(ids) == 0:
         return np.zeros(0, dtype=np.int64)
     keys = order_keys(digests(encoded if encoded is not None else ids, seed))
