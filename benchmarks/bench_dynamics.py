@@ -7,6 +7,10 @@
 2. Timeline and diffs over 100 cumulative snapshots of 35,000 tables.
 3. Calibration on simulated elections (more elections than the test) and the 2019
    backtest in both real arrival orders.
+4. Issue 15 (``--urban-first`` runs only this part): the five Bolivia 2020 exports with
+   and without the 2019 election (MAS share, interval, P(winner)); the backtest in the
+   real order of the exports; coverage, reliability and Brier score on simulated
+   urban-first elections, multilevel model against the geographic hot deck.
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from escrutinio.dynamics.timeline import timeline
 
 DATA = Path(__file__).resolve().parents[1] / "examples" / "bolivia"
 QUICK = "--quick" in sys.argv
+URBAN_FIRST_ONLY = "--urban-first" in sys.argv
 
 
 def clock(label, fn):
@@ -36,7 +41,54 @@ def clock(label, fn):
     return out
 
 
+def urban_first() -> None:
+    from escrutinio.app.projection import default_strata, project as app_project, roll_levels
+    from escrutinio.dynamics.backtest import backtest_snapshots
+    from escrutinio.dynamics.projection import previous_place_rates
+    from escrutinio.dynamics.sources import read_places
+    from escrutinio.dynamics.urban_first import urban_first_study
+
+    roll = read_roll(DATA / "2020" / "roll_2020.csv.gz")
+    places = read_places(DATA / "2020" / "polling_places_2020.csv.gz")
+    ps = read_snapshot(DATA / "2019" / "mesas_2019_linked.csv.gz")
+    prev = previous_place_rates(ps.frame, ps.choices)
+    exports = sorted((DATA / "2020").glob("computo_2020*"))
+    snaps = [read_snapshot(p) for p in exports]
+    print("4a. Bolivia 2020, five exports, roll + polling places, 2,000 simulations, seed 0 (final MAS 55.10)")
+    print(f"    {'export':<16} {'tables':>6} {'previous':>8} {'MAS [95%]':>24} {'+-':>5} {'covers':>6} "
+          f"{'P(MAS wins)':>11} {'P(wrong winner)':>15} {'extrapolated':>12}")
+    for path, snap in zip(exports, snaps):
+        for label, pv in (("no", None), ("2019", prev)):
+            t = time.perf_counter()
+            r = app_project(snap, roll, pv, 0, places=places, simulations=2000).result
+            sh = r.shares["MAS_IPSP"]
+            p_mas = r.outcome_probabilities.get("winner:MAS_IPSP", 1 - max(
+                [v for k, v in r.outcome_probabilities.items() if k.startswith("winner:")] or [0]))
+            wrong = max([v for k, v in r.outcome_probabilities.items()
+                         if k.startswith("winner:") and k != "winner:MAS_IPSP"] or [0.0])
+            print(f"    {path.name[8:21]:<16} {r.counted_units:>6,} {label:>8} {sh['point']:>7.2f} [{sh['lo']:>6.2f}, "
+                  f"{sh['hi']:>6.2f}] {(sh['hi'] - sh['lo']) / 2:>5.2f} {'yes' if sh['lo'] <= 55.10 <= sh['hi'] else 'NO':>6} "
+                  f"{p_mas:>11.3f} {wrong:>15.3f} {100 * r.extrapolation['share_few']:>11.0f}%  "
+                  f"({time.perf_counter() - t:.1f} s)")
+    rl, levels = roll_levels(roll, places)
+    for label, pv in (("without", None), ("with", prev)):
+        for st in (default_strata(rl, levels), []):
+            b = backtest_snapshots(snaps, rl, levels, choice="MAS_IPSP", strata=st, previous=pv, simulations=1000,
+                                   covariates=["density"] if st else ())
+            print(f"4b. backtest in the real order of the exports, {label} 2019, "
+                  f"{'multilevel ' + ','.join(st) if st else 'hot deck'}")
+            print("    " + "\n    ".join(b.summary().splitlines()[:-1]))
+    n = 30 if QUICK else 100
+    for model in ("multilevel", "hotdeck"):
+        st = clock(f"4c. urban-first calibration, {n} simulated elections, model {model}",
+                   lambda: urban_first_study(n, cuts=(10, 25, 50, 75), model=model, simulations=300, seed=15))
+        print("    " + "\n    ".join(st.summary().splitlines()))
+
+
 def main() -> None:
+    if URBAN_FIRST_ONLY:
+        urban_first()
+        return
     trep = read_snapshot(DATA / "2019" / "trep_2019-10-20T19-40-57.csv.gz")
     roll = read_roll(DATA / "2019" / "computo_2019-10-25.csv.gz")
     final = read_snapshot(DATA / "2019" / "computo_2019-10-25.csv.gz")
@@ -89,6 +141,7 @@ def main() -> None:
                       lambda: backtest(linked.counted(), linked.counted_choices, levels=linked.levels, order=order,
                                        simulations=200 if QUICK else 500, seed=0, level=0.9, arrival_calibrated=cal))
             print("    " + "\n    ".join(b.summary().splitlines()[1:-1]))
+    urban_first()
 
 
 if __name__ == "__main__":

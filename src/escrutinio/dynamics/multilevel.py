@@ -52,6 +52,7 @@ EPS = 1e-12
 SLOPES_WITHIN = "cross"
 FLOOR_FACTOR_VARIANCE = True
 MAX_CROSSED_LEVELS = 300
+MIN_PARTIAL = 10
 
 
 @dataclass
@@ -173,6 +174,10 @@ def _completion_slope(m, v, tau2, comp, parent, has, nparents, rng, boot=1000):
     if (k >= 2).sum() < 3:
         return None
     mm, vv, cc = m[has], np.maximum(v[has], EPS), comp[has]
+    # a slope needs nodes spread along completion: at least MIN_PARTIAL partly counted
+    # nodes, else it is a few points' leverage, not a pattern
+    if int(((cc > 0) & (cc < 0.9)).sum()) < MIN_PARTIAL:
+        return None
     sxx = np.zeros((nparents, C))
     sxy = np.zeros((nparents, C))
     for c in range(C):
@@ -196,10 +201,14 @@ def _completion_slope(m, v, tau2, comp, parent, has, nparents, rng, boot=1000):
     se = bs.std(axis=0)
     keep = np.clip(1 - se**2 / np.where(beta != 0, beta**2, np.inf), 0, 1)
     bs = (bs - beta) * np.sqrt(keep) + beta * keep
+    # completion runs from 0 to 1, so a shift larger than twice the spread of the nodes'
+    # means is an extrapolation artefact, not a difference the data can show
+    bound = 2 * np.sqrt(np.maximum(np.var(mm, axis=0), EPS))
+    bs = np.clip(bs, -bound, bound)
     t = np.where(se > 0, beta / np.where(se > 0, se, 1), 0.0)
     info = {"slope": [float(b) for b in beta], "se": [float(x) for x in se], "kept": [float(x) for x in keep],
             "t": [float(x) for x in t], "clusters": int((k >= 2).sum())}
-    return beta * keep, bs, info
+    return np.clip(beta * keep, -bound, bound), bs, info
 
 
 @dataclass
@@ -243,15 +252,22 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
     ta, td, tc = np.zeros(C), np.zeros(C), np.zeros(C)
     resid = np.zeros((n, C))
     ia, idd = np.arange(1, 1 + na), np.arange(1 + na, p - 1)
+    comp_varies = n > 2 and float(np.ptp(comp[has])) > 1e-6
     for c in range(C):
         y, vv = m[has, c], np.maximum(v[has, c], EPS)
         spread = max(float(np.var(y)), 1e-8)
         t_a, t_d, t_c = spread, spread, max(float(tau2_cell0[c]), spread * 1e-3)
         for _ in range(iterations):
             w = 1.0 / (t_c + vv)
-            lam = np.concatenate([[1e-10], np.full(na, 1 / max(t_a, 1e-12)), np.full(nd, 1 / max(t_d, 1e-12)), [1e-10]])
             # small matrices: einsum, not BLAS, which oversubscribes threads on a busy machine
-            A = np.einsum("ij,ik->jk", X * w[:, None], X) + np.diag(lam)
+            XtWX = np.einsum("ij,ik->jk", X * w[:, None], X)
+            ridge = 1e-9 * max(float(np.diag(XtWX).max()), 1e-12)  # intercept and slope: almost flat priors
+            lam = np.concatenate([[ridge], np.full(na, 1 / max(t_a, 1e-12)), np.full(nd, 1 / max(t_d, 1e-12)),
+                                  # the completion slope: a prior N(0, (2 x the cells' spread)^2),
+                                  # so a slope the cells barely inform cannot run away when a cell
+                                  # with nothing counted is extrapolated to completion 0
+                                  [1 / (4 * spread) if comp_varies else 1e12]])
+            A = XtWX + np.diag(lam)
             cov = np.linalg.inv(A)
             b = np.einsum("jk,k->j", cov, np.einsum("ik,i->k", X, w * y))
             r = y - np.einsum("ij,j->i", X, b)
