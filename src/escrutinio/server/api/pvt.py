@@ -6,13 +6,13 @@ from dataclasses import replace
 
 import polars as pl
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from sqlalchemy.orm import Session
 
-from escrutinio.errors import UsageError
 from escrutinio.model import Election
 from escrutinio.pvt.design import Design
 from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
-from escrutinio.server.storage import pvt as pvt_repo
+from escrutinio.server.storage import get_session, pvt as pvt_repo
 from escrutinio.server.storage.users import audit
 
 router = APIRouter(tags=["pvt"])
@@ -35,28 +35,23 @@ def _copies(session, contest: str | None):
 @router.post("/pvt/design", summary="Attach a PVT design to the election (admin; logged as pvt_design_attached)",
              responses={400: {"description": "not a PVT design file"}})
 def attach(request: Request, design: dict = Body(..., description="the JSON written by `escrutinio pvt design`"),
-           user: User = Depends(require("admin"))) -> dict:
+           user: User = Depends(require("admin")), session: Session = Depends(get_session)) -> dict:
     d = Design.from_dict(design)
-    if len(set(d.sample)) != len(d.sample):
-        raise UsageError("the design's sample lists a table twice")
-    with request.app.state.db.session(write=True) as s:
-        out = pvt_repo.attach(s, request.app.state.settings.data_dir, d, user.role)
-        audit(s, user, "pvt_design_attached", f"pvt:{out['design_sha256']}", {"n": d.n, "seed": d.seed})
+    out = pvt_repo.attach(session, request.app.state.settings.data_dir, d, user.role)
+    audit(session, user, "pvt_design_attached", f"pvt:{out['design_sha256']}", {"n": d.n, "seed": d.seed})
     return out
 
 
 @router.get("/pvt/design", summary="The attached PVT design (the sample observers committed to)",
             responses={404: {"description": "no design attached"}})
-def design(request: Request, user: User = Depends(require(*ALL_ROLES))) -> dict:
-    with request.app.state.db.session() as s:
-        d, entry = _attached(request, s)
+def design(request: Request, user: User = Depends(require(*ALL_ROLES)), session: Session = Depends(get_session)) -> dict:
+    d, entry = _attached(request, session)
     return {**d.to_dict(), "attached": entry}
 
 
-def _progress(request: Request, contest: str | None) -> dict:
-    with request.app.state.db.session() as s:
-        d, entry = _attached(request, s)
-        info, _, cs = _copies(s, contest)
+def _progress(request: Request, session: Session, contest: str | None) -> dict:
+    d, entry = _attached(request, session)
+    info, _, cs = _copies(session, contest)
     have = set(cs.frame.get_column("unit").to_list())
     sample = pl.DataFrame({"unit": d.sample, "stratum": d.sample_strata}, schema={"unit": pl.Utf8, "stratum": pl.Utf8})
     reported = sample.with_columns(pl.col("unit").is_in(list(have)).alias("reported"))
@@ -73,15 +68,15 @@ def _progress(request: Request, contest: str | None) -> dict:
 @router.get("/pvt/progress", summary="Sampled tables reported so far, per stratum",
             responses={404: {"description": "no design attached or nothing loaded"}})
 def progress(request: Request, contest: str | None = Query(None, max_length=200),
-             user: User = Depends(require(*ALL_ROLES))) -> dict:
-    return _progress(request, contest)
+             user: User = Depends(require(*ALL_ROLES)), session: Session = Depends(get_session)) -> dict:
+    return _progress(request, session, contest)
 
 
 @router.get("/pvt/status", summary="Same as /pvt/progress (used by the PVT page)",
             responses={404: {"description": "no design attached or nothing loaded"}})
 def status(request: Request, contest: str | None = Query(None, max_length=200),
-           user: User = Depends(require(*ALL_ROLES))) -> dict:
-    return _progress(request, contest)
+           user: User = Depends(require(*ALL_ROLES)), session: Session = Depends(get_session)) -> dict:
+    return _progress(request, session, contest)
 
 
 @router.get("/pvt/estimate", summary="Live PVT estimate from the agreed copies of the sampled tables "
@@ -89,13 +84,13 @@ def status(request: Request, contest: str | None = Query(None, max_length=200),
             responses={404: {"description": "no design attached or nothing loaded"},
                        409: {"description": "no sampled table reported yet"}})
 def estimate(request: Request, contest: str | None = Query(None, max_length=200),
-             level: float = Query(0.95, gt=0.5, lt=1.0), user: User = Depends(require(*ALL_ROLES))) -> dict:
+             level: float = Query(0.95, gt=0.5, lt=1.0), user: User = Depends(require(*ALL_ROLES)),
+             session: Session = Depends(get_session)) -> dict:
     from escrutinio import app
     from escrutinio.pvt.estimate import estimate as run
 
-    with request.app.state.db.session() as s:
-        d, entry = _attached(request, s)
-        info, snap, cs = _copies(s, contest)
+    d, entry = _attached(request, session)
+    info, snap, cs = _copies(session, contest)
     sampled = cs.frame.filter(pl.col("unit").is_in(d.sample))
     if sampled.height == 0:
         raise HTTPException(409, f"none of the {len(d.sample):,} sampled tables has an agreed copy yet")
