@@ -206,3 +206,17 @@ def test_demo_tamper_check(with_copies):
     assert any("verify-log" in line and "FAILED" in line for line in said)
     # the real database is untouched
     assert verify(with_copies)["ok"]
+
+
+def test_empty_server_answers_without_errors(server_client):
+    c = server_client.client
+    assert c.get("/api/v1/log").text == ""
+    assert c.get("/api/v1/checkpoints").json()["checkpoints"] == []
+    assert c.get("/api/v1/log/public-key").status_code == 404
+    assert c.get("/api/v1/log/head").json()["tree_size"] == 0
+    assert c.get("/api/v1/log/inclusion", params={"seq": 2**53}).status_code == 404
+    assert c.get("/api/v1/log/inclusion", params={"seq": 2**63}).status_code == 422
+    assert c.get("/api/v1/log/inclusion").status_code == 400
+    assert c.get("/api/v1/log/consistency", params={"first": 3}).status_code == 400
+    # a role that may do more still reads the public log
+    assert c.get("/api/v1/log", headers=server_client.headers("typist")).status_code == 200

@@ -15,6 +15,7 @@ from escrutinio.server.storage import publication as repo
 
 router = APIRouter(tags=["log"])
 JSON_LINES = "application/jsonl; charset=utf-8"
+MAX_SEQ = 2**53  # keeps every bound inside BIGINT and exact in JSON
 
 
 def _public_key(settings):
@@ -30,8 +31,8 @@ def _public_key(settings):
 @router.get("/log", summary="The results log, one JSON entry per line (JSON Lines)",
             response_class=StreamingResponse,
             responses={200: {"content": {"application/jsonl": {}}, "description": "one canonical JSON entry per line"}})
-def get_log(request: Request, start: int = Query(0, ge=0, description="first seq"),
-            stop: int | None = Query(None, ge=0, description="stop before this seq (default: the whole log)"),
+def get_log(request: Request, start: int = Query(0, ge=0, le=MAX_SEQ, description="first seq"),
+            stop: int | None = Query(None, ge=0, le=MAX_SEQ, description="stop before this seq (default: the whole log)"),
             user: User = Depends(require(*ALL_ROLES))):
     """Each line is the entry's canonical JSON plus its own ``hash``. The stream is one
     consistent read: entries appended while it runs are not included."""
@@ -87,8 +88,8 @@ def get_inclusion(request: Request,
                   contest: str | None = Query(None, max_length=200),
                   record: str = Query("official", pattern="^(official|copy)$",
                                       description="the official record or the watchers' counted copy"),
-                  seq: int | None = Query(None, ge=0, description="or any entry by its sequence number"),
-                  tree_size: int | None = Query(None, ge=1, description="default: the latest checkpoint covering it"),
+                  seq: int | None = Query(None, ge=0, le=MAX_SEQ, description="or any entry by its sequence number"),
+                  tree_size: int | None = Query(None, ge=1, le=MAX_SEQ, description="default: the latest checkpoint covering it"),
                   user: User = Depends(require(*ALL_ROLES))) -> dict:
     if (unit is None) == (seq is None):
         raise HTTPException(400, "give either unit or seq")
@@ -127,7 +128,7 @@ def get_inclusion(request: Request,
 
 @router.get("/log/consistency", summary="Prove that the tree of `first` entries is a prefix of the tree of `second`",
             responses={400: {"description": "bad sizes"}})
-def get_consistency(request: Request, first: int = Query(..., ge=0), second: int | None = Query(None, ge=0),
+def get_consistency(request: Request, first: int = Query(..., ge=0, le=MAX_SEQ), second: int | None = Query(None, ge=0, le=MAX_SEQ),
                     user: User = Depends(require(*ALL_ROLES))) -> dict:
     with request.app.state.db.session() as s:
         t = repo.tree(s)
