@@ -7,7 +7,7 @@ from escrutinio.cli import main
 from escrutinio.publication.checkpoint import public_pem
 from escrutinio.publication.log import write_lines
 
-from conftest import build_log
+from logbuild import build_log
 
 
 def save(tmp_path, lines, key, cps):

@@ -4,7 +4,7 @@ import pytest
 from escrutinio.publication.log import MemoryLog
 from escrutinio.publication.totals import RecordError, recompute_totals
 
-from conftest import build_log, record
+from logbuild import build_log, record
 
 
 def expected(records):
