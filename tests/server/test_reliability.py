@@ -1,9 +1,7 @@
 """kill -9 in the middle of a 35,000-acta official load leaves all or nothing; 50
 concurrent writers against several server worker processes lose no entry."""
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +15,7 @@ from sqlalchemy import text
 from escrutinio.io import read_snapshots
 from escrutinio.server.storage import official
 from escrutinio.server.storage.db import Database
-from escrutinio.server.testing import add_user, database
+from escrutinio.server.testing import add_user, database, serve_process
 
 from conftest import COMPUTO
 
@@ -86,97 +84,58 @@ def test_kill_9_during_a_35000_acta_load_leaves_all_or_nothing(kind, tmp_path):
         assert counts["snapshots"] == 1 and counts["log_entries"] == 1 + 34_555
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(url: str, tmp_path, workers: int = 2):
-    """`escrutinio serve` in its own process group on a free loopback port."""
-    port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "escrutinio", "serve", "--database", url, "--port", str(port),
-                             "--workers", str(workers), "--data-dir", str(tmp_path / "data"), "--log-level", "warning"],
-                            env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/openapi.json", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    stop_server(proc)
-    raise RuntimeError("server did not start")
-
-
-def stop_server(proc) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-
-
 @pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
 def test_50_concurrent_writers_lose_no_entry(kind, tmp_path, small_computo):
-    with database(kind, tmp_path) as url:
-        proc, base = start_server(url, tmp_path, workers=2)
-        try:
-            admin = add_user(url, "admin", "bench-admin")
-            with open(small_computo, "rb") as f:
-                r = httpx.post(base + "/api/v1/official", files={"file": (small_computo.name, f)},
-                               headers={"Authorization": f"Bearer {admin}"}, timeout=120)
-            assert r.status_code == 200, r.text
-            snap = read_snapshots(small_computo)[0]
-            fields = [*snap.choices, "blank", "null", "registered", "emitted"]
-            rows = {r["unit"]: {f: int(r[f]) for f in fields} for r in snap.frame.select("unit", *fields).to_dicts()}
-            units = list(rows)[:400]
-            tokens = [add_user(url, "typist", f"typist-{i}") for i in range(50)]
-            per = 3  # actas per writer: 150 actas, 300 entries, 600 requests in all
+    with database(kind, tmp_path) as url, serve_process(url, tmp_path / "data", workers=2) as base:
+        admin = add_user(url, "admin", "bench-admin")
+        with open(small_computo, "rb") as f:
+            r = httpx.post(base + "/api/v1/official", files={"file": (small_computo.name, f)},
+                           headers={"Authorization": f"Bearer {admin}"}, timeout=120)
+        assert r.status_code == 200, r.text
+        snap = read_snapshots(small_computo)[0]
+        fields = [*snap.choices, "blank", "null", "registered", "emitted"]
+        rows = {r["unit"]: {f: int(r[f]) for f in fields} for r in snap.frame.select("unit", *fields).to_dicts()}
+        units = list(rows)[:400]
+        tokens = [add_user(url, "typist", f"typist-{i}") for i in range(50)]
+        per = 3  # actas per writer: 150 actas, 300 entries, 600 requests in all
 
-            def writer(i: int) -> list[tuple[str, int]]:
-                # typist i types its own block first and its neighbour's block second, so
-                # two writers race on every acta; every submission is sent twice (a retry)
-                mine = units[i * per:(i + 1) * per]
-                theirs = units[((i + 1) % 50) * per:((i + 1) % 50 + 1) * per]
-                out = []
-                with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens[i]}"}, timeout=120) as c:
-                    for u in [x for pair in zip(mine, theirs) for x in pair]:
-                        body = {"unit": u, "values": rows[u], "client_id": f"{i}-{u}"}
-                        first = c.post("/api/v1/entries", json=body)
-                        retry = c.post("/api/v1/entries", json=body)
-                        out.append((u, first.status_code))
-                        assert first.status_code == 200, first.text
-                        assert retry.status_code == 200 and retry.json()["entry_id"] == first.json()["entry_id"]
-                return out
+        def writer(i: int) -> list[tuple[str, int]]:
+            # typist i types its own block first and its neighbour's block second, so
+            # two writers race on every acta; every submission is sent twice (a retry)
+            mine = units[i * per:(i + 1) * per]
+            theirs = units[((i + 1) % 50) * per:((i + 1) % 50 + 1) * per]
+            out = []
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {tokens[i]}"}, timeout=120) as c:
+                for u in [x for pair in zip(mine, theirs) for x in pair]:
+                    body = {"unit": u, "values": rows[u], "client_id": f"{i}-{u}"}
+                    first = c.post("/api/v1/entries", json=body)
+                    retry = c.post("/api/v1/entries", json=body)
+                    out.append((u, first.status_code))
+                    assert first.status_code == 200, first.text
+                    assert retry.status_code == 200 and retry.json()["entry_id"] == first.json()["entry_id"]
+            return out
 
-            with ThreadPoolExecutor(50) as pool:
-                results = [x for part in pool.map(writer, range(50)) for x in part]
-            assert len(results) == 2 * 50 * per and all(s == 200 for _, s in results)
-            states = httpx.get(base + "/api/v1/entries/states").json()["states"]
-            assert states["agreed"] == 50 * per and sum(states.values()) == 50 * per
-            db = Database(url)
-            with db.session() as s:
-                assert s.execute(text("SELECT count(*) FROM entries")).scalar() == 2 * 50 * per
-                assert s.execute(text("SELECT count(*) FROM log_entries WHERE kind = 'copy_agreed'")).scalar() == 50 * per
-                seqs = s.execute(text("SELECT seq FROM log_entries ORDER BY seq")).scalars().all()
-            db.dispose()
-            assert seqs == list(range(len(seqs)))  # no gap, no fork under concurrency
-            # the change feed is the database's: any worker streams every worker's events
-            seen = {"snapshot": 0, "entry": 0}
-            with httpx.stream("GET", base + "/api/v1/events", params={"after": 0}, timeout=60) as r:
-                for line in r.iter_lines():
-                    if line.startswith("event: ") and line[7:] in seen:
-                        seen[line[7:]] += 1
-                    if seen["entry"] >= 2 * 50 * per:
-                        break
-            assert seen == {"snapshot": 1, "entry": 2 * 50 * per}
-            copies = httpx.get(base + "/api/v1/results", params={"source": "copies"}).json()
-            assert copies["units"] == 50 * per
-            assert httpx.get(base + "/api/v1/discrepancies").json() == []
-        finally:
-            stop_server(proc)
+        with ThreadPoolExecutor(50) as pool:
+            results = [x for part in pool.map(writer, range(50)) for x in part]
+        assert len(results) == 2 * 50 * per and all(s == 200 for _, s in results)
+        states = httpx.get(base + "/api/v1/entries/states").json()["states"]
+        assert states["agreed"] == 50 * per and sum(states.values()) == 50 * per
+        db = Database(url)
+        with db.session() as s:
+            assert s.execute(text("SELECT count(*) FROM entries")).scalar() == 2 * 50 * per
+            assert s.execute(text("SELECT count(*) FROM log_entries WHERE kind = 'copy_agreed'")).scalar() == 50 * per
+            seqs = s.execute(text("SELECT seq FROM log_entries ORDER BY seq")).scalars().all()
+        db.dispose()
+        assert seqs == list(range(len(seqs)))  # no gap, no fork under concurrency
+        # the change feed is the database's: any worker streams every worker's events
+        seen = {"snapshot": 0, "entry": 0}
+        with httpx.stream("GET", base + "/api/v1/events", params={"after": 0}, timeout=60) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: ") and line[7:] in seen:
+                    seen[line[7:]] += 1
+                if seen["entry"] >= 2 * 50 * per:
+                    break
+        assert seen == {"snapshot": 1, "entry": 2 * 50 * per}
+        copies = httpx.get(base + "/api/v1/results", params={"source": "copies"}).json()
+        assert copies["units"] == 50 * per
+        assert httpx.get(base + "/api/v1/discrepancies").json() == []

@@ -11,10 +11,10 @@ from escrutinio.server.testing import ServerClient, database
 from conftest import head_of, COMPUTO
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("schemathesis")
-    with database("sqlite", tmp) as url:
+    with database(request.param, tmp) as url:
         sc = ServerClient(url, tmp, events_lifetime=0.2, events_poll=0.05)
         sc.load(head_of(COMPUTO, tmp / "computo_2019-10-25.csv.gz", 50))
         tokens = {role: sc.token(role) for role in ("admin", "coordinator", "typist", "watcher", "reader")}
@@ -35,7 +35,7 @@ def test_no_server_error(served):
         headers = {"Authorization": f"Bearer {tokens[roles[0]]}"}
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
         def run(case):
             response = case.call(headers=headers)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1

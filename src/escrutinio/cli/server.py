@@ -113,8 +113,10 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, log_level)
         "database_url": settings.database_url, "data_dir": str(settings.data_dir), "signing_key": str(settings.signing_key),
         "roll": str(settings.roll) if settings.roll else None})
     click.echo(f"serving http://{host}:{port}/ (API /api/v1, spec /openapi.json) with {workers} worker(s)", err=True)
+    # keep-alive longer than uvicorn's 5 s: under load, a client reusing a connection the
+    # server has just closed sees a transport error instead of an answer
     uvicorn.run("escrutinio.server.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level)
+                log_level=log_level, timeout_keep_alive=30)
 
 
 @server.command("demo")

@@ -101,7 +101,7 @@ def _cached(session: Session, key: tuple, compute, volatile: bool = True):
     hit = _cache.get(full)
     if hit is None:
         hit = compute()
-        if len(_cache) > 256:
+        if len(_cache) > 64:
             _cache.clear()
         _cache[full] = hit
     return hit

@@ -16,6 +16,14 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of an embedded (SQLite) URL; None for PostgreSQL or in-memory."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return Path(parsed.database)
+    return None
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
 
@@ -44,22 +52,15 @@ class Settings:
 
     def __post_init__(self) -> None:
         self.database_url = normalise_url(self.database_url)
+        db = sqlite_file(self.database_url)
         if self.data_dir is None:
-            url = make_url(self.database_url)
-            if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-                db = Path(url.database)
-                self.data_dir = db.with_name(db.stem + "-data")
-            else:
-                self.data_dir = Path("escrutinio-data")
+            self.data_dir = db.with_name(db.stem + "-data") if db else Path("escrutinio-data")
         self.data_dir = Path(self.data_dir)
         if self.signing_key is None:
-            url = make_url(self.database_url)
-            if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-                db = Path(url.database)
-                self.signing_key = db.with_name(db.stem + "-signing-key.pem")
-            else:
-                self.signing_key = self.data_dir / "signing-key.pem"
+            self.signing_key = db.with_name(db.stem + "-signing-key.pem") if db else self.data_dir / "signing-key.pem"
         self.signing_key = Path(self.signing_key)
+        if self.roll is not None:
+            self.roll = Path(self.roll)
 
     @property
     def sqlite(self) -> bool:

@@ -101,6 +101,58 @@ def add_user(url: str, role: str, name: str | None = None) -> str:
         db.dispose()
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_process(url: str, data_dir: Path, workers: int = 2, timeout: float = 90.0) -> Iterator[str]:
+    """``escrutinio serve`` in its own process group on a free loopback port; yields its
+    base URL and stops it (SIGTERM, then SIGKILL) on exit."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "escrutinio", "serve", "--database", url, "--port", str(port),
+                             "--workers", str(workers), "--data-dir", str(data_dir), "--log-level", "warning"],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop() -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"escrutinio serve exited with {proc.returncode}")
+            try:
+                if httpx.get(base + "/openapi.json", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"escrutinio serve did not answer within {timeout:.0f} s")
+            time.sleep(0.2)
+        yield base
+    finally:
+        stop()
+
+
 class ServerClient:
     """A TestClient on a migrated database, with users made on demand."""
 

@@ -34,7 +34,7 @@ def list_users(request: Request, user: User = Depends(require("admin"))) -> list
 
 
 @router.get("/audit", summary="The internal audit log: who did what, when (admin)")
-def audit_log(request: Request, after: int = Query(0, ge=0, le=2**62), limit: int = Query(200, ge=1, le=1000),
+def audit_log(request: Request, after: int = Query(0, ge=0, le=2**31 - 1), limit: int = Query(200, ge=1, le=1000),
               user: User = Depends(require("admin"))) -> list[dict]:
     with request.app.state.db.session() as s:
         return users_repo.audit_entries(s, limit, after)

@@ -32,7 +32,7 @@ def _start(db) -> int:
 
 @router.get("/events", summary="Server-sent events: snapshot, entry, discrepancy, checkpoint, pvt, projection",
             response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
-async def stream(request: Request, after: int | None = Query(None, ge=0, le=2**62, description="resume after this event id"),
+async def stream(request: Request, after: int | None = Query(None, ge=0, le=2**31 - 1, description="resume after this event id"),
                  user: User = Depends(require(*ALL_ROLES))):
     db, settings = request.app.state.db, request.app.state.settings
     last_header = request.headers.get("last-event-id")
