@@ -333,14 +333,14 @@ def expected_margins(N: np.ndarray, n: np.ndarray, names: list[str], moments: di
     return {c: round(float(m), 4) for c, m in zip(labels, moe)}
 
 
-def worst_case_margin(N: np.ndarray, n: np.ndarray, reg_mean: np.ndarray, reg_sq_mean: np.ndarray, z: float) -> float:
+def worst_case_margin(N: np.ndarray, n: np.ndarray, reg_mean: np.ndarray, reg_sq_mean: np.ndarray, z: float) -> float | None:
     """Upper bound on the margin for any share when every table votes all-or-nothing
     (residuals ``±x/2`` at a 50% share) and valid votes are proportional to registration:
     ``S²_h <= mean(reg²)/4``."""
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(n > 0, N.astype(float) ** 2 * (1 - n / N) * reg_sq_mean / 4 / np.maximum(n, 1), 0.0)
     X = float((N * reg_mean).sum())
-    return round(float(100 * z * math.sqrt(terms.sum()) / X), 4) if X > 0 else float("nan")
+    return round(float(100 * z * math.sqrt(terms.sum()) / X), 4) if X > 0 else None
 
 
 # ----------------------------------------------------------------- design

@@ -196,7 +196,7 @@ class PVTEstimate:
             "choices": {c: {k: r6(v[k]) for k in ("share", "lo", "hi", "se")} | {"votes_estimate": v["votes_estimate"]}
                         for c, v in self.choices.items()},
             "lead": {"between": self.lead["between"], **{k: r6(self.lead[k]) for k in ("point", "lo", "hi", "se")}},
-            "turnout": {k: r6(v) for k, v in self.turnout.items()},
+            "turnout": {k: (None if v is None else r6(v)) for k, v in self.turnout.items()},
             "level": self.level,
             "reported": self.reported,
             "missing": self.missing,
@@ -229,7 +229,8 @@ class PVTEstimate:
             lines.append(f"  {c:<16} {v['share']:6.2f}%  [{v['lo']:6.2f}, {v['hi']:6.2f}]  ±{(v['hi'] - v['lo']) / 2:.2f}")
         a, b = self.lead["between"]
         lines.append(f"  lead {a} over {b}: {self.lead['point']:.2f} points [{self.lead['lo']:.2f}, {self.lead['hi']:.2f}]")
-        lines.append(f"  turnout: {self.turnout['point']:.2f}% [{self.turnout['lo']:.2f}, {self.turnout['hi']:.2f}]")
+        if self.turnout["point"] is not None:
+            lines.append(f"  turnout: {self.turnout['point']:.2f}% [{self.turnout['lo']:.2f}, {self.turnout['hi']:.2f}]")
         vp = self.verdict_probabilities
         if "first_round_win" in vp:
             lines.append(f"  under {self.rule}: P(first-round win) = {vp['first_round_win']:.3f}, P(runoff) = {vp['runoff']:.3f}"
@@ -314,10 +315,13 @@ def estimate(design: Design, reports: pl.DataFrame, choices: Sequence[str], rule
 
     em = got.get_column("emitted").to_numpy().astype(np.float64)
     reg = got.get_column("registered").to_numpy().astype(np.float64)
-    T, tcov, _, _ = ratio_estimate(em, reg, codes, N) if reg.sum() > 0 else (np.array([np.nan]), np.array([[np.nan]]), None, None)
-    tse = math.sqrt(max(float(tcov[0, 0]), 0.0))
-    turnout = {"point": 100 * float(T[0]), "lo": 100 * (float(T[0]) - z * tse), "hi": 100 * (float(T[0]) + z * tse),
-               "se": 100 * tse}
+    if reg.sum() > 0:
+        T, tcov, _, _ = ratio_estimate(em, reg, codes, N)
+        tse = math.sqrt(max(float(tcov[0, 0]), 0.0))
+        turnout = {"point": 100 * float(T[0]), "lo": 100 * (float(T[0]) - z * tse), "hi": 100 * (float(T[0]) + z * tse),
+                   "se": 100 * tse}
+    else:  # no registered voters reported: turnout has no base
+        turnout = {"point": None, "lo": None, "hi": None, "se": None}
 
     rng = _rng_for(design.seed)
     mv = rng.multivariate_normal(R, cov, size=draws, method="eigh", check_valid="ignore") if draws > 0 else np.zeros((0, len(choices)))
