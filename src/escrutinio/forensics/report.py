@@ -72,6 +72,12 @@ def _fmt(x, nd=3):
     return html.escape(str(x))
 
 
+def _p(p) -> str:
+    from escrutinio.forensics.core import fmt_p
+
+    return "–" if p is None else html.escape(fmt_p(p))
+
+
 def html_section(result: BatteryResult, max_outliers: int = 500, plots: bool = True) -> str:
     """One self-contained ``<section>`` (inline SVG)."""
     e = html.escape
@@ -100,9 +106,11 @@ def html_section(result: BatteryResult, max_outliers: int = 500, plots: bool = T
         fam = "" if in_family(t) else " (descriptive, not in family)"
         parts.append(
             f"<tr class='{'flag' if flag else ''}'><td>{e(t.name)}</td><td>{e(t.scope)}</td><td>{_fmt(t.statistic, 5)}</td>"
-            f"<td>{_fmt(t.p_value)}</td><td>{_fmt(t.p_adjusted)}</td><td>{_fmt(t.p_adjusted_bh)}</td>"
+            f"<td>{_p(t.p_value)}</td><td>{_p(t.p_adjusted)}</td><td>{_p(t.p_adjusted_bh)}</td>"
             f"<td>{e(t.null)}{e(fam)}</td><td>{t.n_units:,}</td><td>{e(placebo)}</td><td>{e(t.caveat)}</td></tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table><p>p &lt; 0.001 is written so; – marks a descriptive test, outside the "
+                 "multiple-testing family (never adjusted); shaded rows have a Holm-adjusted p below "
+                 f"{result.alpha:g}.</p>")
     for r in (result.integer_percentages, result.coarse_spikes):
         if r is None:
             continue
@@ -111,7 +119,7 @@ def html_section(result: BatteryResult, max_outliers: int = 500, plots: bool = T
         for key in ("turnout", "leader", "either"):
             s = getattr(r, key)
             parts.append(f"<tr><td>{key}</td><td>{s.observed:,}</td><td>{s.expected:,.1f}</td><td>{s.excess:+,.1f}</td>"
-                         f"<td>{s.sd:.1f}</td><td>{_fmt(s.p_value)}</td></tr>")
+                         f"<td>{s.sd:.1f}</td><td>{_p(s.p_value)}</td></tr>")
         parts.append(f"</table><p>{e(r.caveat)} Null: {e(r.null)}; {r.draws} Monte-Carlo draws.</p>")
     if result.placebo:
         parts.append("<h3>Placebo</h3><ul>")
@@ -122,6 +130,7 @@ def html_section(result: BatteryResult, max_outliers: int = 500, plots: bool = T
     outs = result.outliers[:max_outliers]
     parts.append(f"<h3>Outliers ({len(result.outliers):,} flags{'; first %d shown' % max_outliers if len(result.outliers) > max_outliers else ''})</h3>"
                  "<p>Each flag is a reason to look at that acta, not a finding of fraud.</p>"
+                 + (f"<p>{e(result.outlier_note)}</p>" if result.outlier_note else "")
                  "<table><tr><th>table</th><th>reason</th><th>source row</th></tr>")
     for o in outs:
         parts.append(f"<tr><td><a href='#acta-{e(o['unit'])}'>{e(o['unit'])}</a></td><td>{e(o['reason'])}</td>"
