@@ -179,3 +179,22 @@ def test_cli_reports_in_two_files_with_missing_tables(bolivia, tmp_path):
     assert d["reported"] == 280 and d["missing"] == 20 and d["ignored_rows"] == 0
     assert sorted(d["missing_units"]) == sorted(sample[-20:])
     assert d["sensitivity"]["shift_points"] is not None
+
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.integers(0, 10_000), st.integers(12, 60), st.integers(0, 8))
+def test_estimate_is_finite_and_ordered_on_random_elections(seed, n, dropped):
+    f = _election(300, seed)
+    d = make_design(f, n, seed, ["department"], ["country", "department"])
+    reports = f.filter(~pl.col("unit").is_in(d.sample[:dropped]))
+    est = estimate(d, reports, ["A", "B"], preset("bolivia"), draws=500)
+    out = json.loads(json.dumps(est.to_dict(), allow_nan=False))
+    for c in ("A", "B"):
+        assert out["choices"][c]["lo"] <= out["choices"][c]["share"] <= out["choices"][c]["hi"]
+    assert out["choices"]["A"]["share"] + out["choices"]["B"]["share"] == pytest.approx(100)
+    assert out["reported"] + out["missing"] == n
+    p = out["verdict_probabilities"]
+    assert p["first_round_win"] + p["runoff"] == pytest.approx(1)
