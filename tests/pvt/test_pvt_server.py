@@ -78,3 +78,6 @@ def test_pvt_on_the_server(server_client, bolivia, tmp_path):
     assert mas["lo"] < mas["share"] < mas["hi"]
     assert {"point", "lo", "hi"} <= set(e["lead"]) and e["rule"].startswith("Bolivia")
     assert e["design_sha256"] == design.sha256
+    # the public PVT page (DASH) shows the progress and the estimate from these routes
+    page = sc.client.get("/pvt")
+    assert page.status_code == 200 and "MAS - IPSP" in page.text
