@@ -131,7 +131,7 @@ def html_section(result: BatteryResult, max_outliers: int = 500, plots: bool = T
     parts.append(f"<h3>Outliers ({len(result.outliers):,} flags{'; first %d shown' % max_outliers if len(result.outliers) > max_outliers else ''})</h3>"
                  "<p>Each flag is a reason to look at that acta, not a finding of fraud.</p>"
                  + (f"<p>{e(result.outlier_note)}</p>" if result.outlier_note else "")
-                 "<table><tr><th>table</th><th>reason</th><th>source row</th></tr>")
+                 + "<table><tr><th>table</th><th>reason</th><th>source row</th></tr>")
     for o in outs:
         parts.append(f"<tr><td><a href='#acta-{e(o['unit'])}'>{e(o['unit'])}</a></td><td>{e(o['reason'])}</td>"
                      f"<td>{_fmt(o.get('source_row'))}</td></tr>")
