@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from escrutinio.io import read_snapshots
-from escrutinio.server.storage import official
+from escrutinio.server.storage import official, users
 from escrutinio.server.storage.db import Database
 from escrutinio.server.testing import add_user, database, serve_process
 
@@ -23,7 +23,7 @@ LOADER = r"""
 import sys
 from sqlalchemy import event
 from escrutinio.io import read_snapshots
-from escrutinio.server.storage import official
+from escrutinio.server.storage import official, users
 from escrutinio.server.storage.db import Database
 from escrutinio.server.storage.users import User
 
@@ -84,8 +84,43 @@ def test_kill_9_during_a_35000_acta_load_leaves_all_or_nothing(kind, tmp_path):
         assert counts["snapshots"] == 1 and counts["log_entries"] == 1 + 34_555
 
 
-@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
-def test_50_concurrent_writers_lose_no_entry(kind, tmp_path, small_computo):
+def test_embedded_writers_queue_instead_of_failing(tmp_path, small_computo):
+    """20 threads writing through the repositories at once on the embedded database:
+    BEGIN IMMEDIATE makes them queue; none fails with "database is locked"."""
+    from escrutinio.observers import double_entry as de
+    from escrutinio.server.storage import copies
+
+    with database("sqlite", tmp_path) as url:
+        snap = read_snapshots(small_computo)[0]
+        db = Database(url)
+        admin = users.User(1, "admin", "admin")
+        with db.session(write=True) as s:
+            official.store(s, file_sha256="a" * 64, source="x", mapping=None, snaps=[snap], presets={}, user=admin)
+            typists = [users.add_user(s, f"t{i}", "typist")[0] for i in range(20)]
+        fields = [*snap.choices, "blank", "null", "registered", "emitted"]
+        rows = snap.frame.select("unit", *fields).head(100).to_dicts()
+        check = de.copy_checker(snap.choices)
+
+        def writer(i: int) -> int:
+            n = 0
+            for j, row in enumerate(rows[i * 5:(i + 1) * 5] + rows[((i + 1) % 20) * 5:((i + 1) % 20 + 1) * 5]):
+                with db.session(write=True) as s:
+                    copies.submit(s, unit=row["unit"], contest=snap.contest, values={f: row[f] for f in fields},
+                                  client_id=f"{i}-{j}", user=typists[i], check=check, levels={})
+                n += 1
+            return n
+
+        with ThreadPoolExecutor(20) as pool:
+            assert sum(pool.map(writer, range(20))) == 200
+        with db.session() as s:
+            assert copies.states(s, snap.contest)["agreed"] == 100
+            seqs = s.execute(text("SELECT seq FROM log_entries ORDER BY seq")).scalars().all()
+        db.dispose()
+        assert seqs == list(range(len(seqs))) and len(seqs) == 1 + snap.n_units + 100
+
+
+def test_50_concurrent_writers_lose_no_entry(tmp_path, small_computo):
+    kind = "postgresql"
     with database(kind, tmp_path) as url, serve_process(url, tmp_path / "data", workers=2) as base:
         admin = add_user(url, "admin", "bench-admin")
         with open(small_computo, "rb") as f:
@@ -96,7 +131,10 @@ def test_50_concurrent_writers_lose_no_entry(kind, tmp_path, small_computo):
         fields = [*snap.choices, "blank", "null", "registered", "emitted"]
         rows = {r["unit"]: {f: int(r[f]) for f in fields} for r in snap.frame.select("unit", *fields).to_dicts()}
         units = list(rows)[:400]
-        tokens = [add_user(url, "typist", f"typist-{i}") for i in range(50)]
+        db = Database(url)
+        with db.session(write=True) as s:
+            tokens = [users.add_user(s, f"typist-{i}", "typist")[1] for i in range(50)]
+        db.dispose()
         per = 3  # actas per writer: 150 actas, 300 entries, 600 requests in all
 
         def writer(i: int) -> list[tuple[str, int]]:
