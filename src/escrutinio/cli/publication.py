@@ -289,6 +289,35 @@ def _register_keygen() -> None:
         server.add_command(_keygen_command())
     if "tamper-check" not in server.commands:
         server.add_command(_tamper_check_command())
+    _add_demo_flag(server.commands.get("demo"))
+
+
+def _add_demo_flag(demo) -> None:
+    """`escrutinio server demo --tamper-check`: the demo (SERVER's command) then ends
+    with `server tamper-check` on the same database. Added from here so that the demo's
+    own code stays its owner's."""
+    if demo is None or any(p.name == "tamper_check" for p in demo.params):
+        return
+    demo.params.append(click.Option(
+        ["--tamper-check"], is_flag=True,
+        help="End with verify-log passing, then failing after one vote is altered directly in the database."))
+    original = demo.callback
+
+    def callback(*args, tamper_check=False, **kwargs):
+        result = original(*args, **kwargs)
+        if tamper_check:
+            from escrutinio.server.checkpointing import tamper_check as run
+            from escrutinio.server.settings import Settings
+
+            to_stderr = kwargs.get("fmt") == "json"
+            out = run(Settings(database_url=kwargs["database"]), echo=lambda m: click.echo(m, err=to_stderr))
+            ok = out["before"]["ok"] and not out["after"]["ok"] and out["after"]["first_bad_entry"] == out["altered_seq"]
+            click.echo("   the log caught the altered vote." if ok else "   UNEXPECTED: see above.", err=to_stderr)
+            if not ok:
+                sys.exit(1)
+        return result
+
+    demo.callback = callback
 
 
 _register_keygen()
