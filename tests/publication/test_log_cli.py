@@ -76,3 +76,10 @@ def test_server_keygen_writes_a_private_key_and_refuses_to_replace_it(tmp_path):
     assert (tmp_path / "k.pem.pub").exists()
     r = CliRunner().invoke(main, ["server", "keygen", "--signing-key", str(key)])
     assert r.exit_code == 2 and "refusing" in r.output
+
+
+def test_demo_offers_the_tamper_check():
+    r = CliRunner().invoke(main, ["server", "demo", "--help"])
+    assert r.exit_code == 0 and "--tamper-check" in r.output
+    r = CliRunner().invoke(main, ["server", "tamper-check", "--help"])
+    assert r.exit_code == 0
