@@ -83,3 +83,13 @@ def test_demo_offers_the_tamper_check():
     assert r.exit_code == 0 and "--tamper-check" in r.output
     r = CliRunner().invoke(main, ["server", "tamper-check", "--help"])
     assert r.exit_code == 0
+
+
+def test_checkpoints_saved_next_to_the_log_are_found(tmp_path):
+    log, key, cps = build_log()
+    path = save(tmp_path, log.lines(), key, cps)
+    r = CliRunner().invoke(main, ["verify-log", str(path), "--public-key", str(tmp_path / "key.pem")])
+    assert r.exit_code == 0, r.output
+    (tmp_path / "checkpoints.json").unlink()
+    r = CliRunner().invoke(main, ["verify-log", str(path), "--public-key", str(tmp_path / "key.pem")])
+    assert r.exit_code == 1 and "checkpoints.json" in r.output

@@ -85,6 +85,14 @@ class FileSource:
                 for f in sorted(self.path.glob(f"*/{CHECKPOINT_FILE}")):
                     cps.extend(parse_checkpoints(_read_json(f)))
                 return cps
+        if path is None and self.path.is_file():
+            # a log saved with `curl .../api/v1/log > log.jsonl` next to
+            # `curl .../api/v1/checkpoints > checkpoints.json`
+            for cand in (self.path.with_name(CHECKPOINTS_FILE),
+                         self.path.with_name(self.path.name.split(".")[0] + ".checkpoints.json")):
+                if cand.exists():
+                    path = cand
+                    break
         if path is None:
             return []
         return parse_checkpoints(_read_json(path))

@@ -394,7 +394,8 @@ class _Verifier:
                          seq=self.tree.size, checkpoint=label)
             r.last_checkpoint = cp
         if not self.checkpoints and self.require_checkpoint and self.tree.size:
-            self.problem("no signed checkpoint covers this log: nothing proves who published it")
+            self.problem("no signed checkpoint covers this log: nothing proves who published it (save the server's "
+                         "GET /api/v1/checkpoints as checkpoints.json next to the log, or give --checkpoints FILE)")
         covered = r.last_checkpoint.tree_size if r.last_checkpoint else 0
         r.unsigned_entries = max(0, self.tree.size - covered)
         if r.unsigned_entries and self.checkpoints:
