@@ -10,33 +10,40 @@ where the uncounted voters are; this model uses it.
 
 Model (per channel: each choice, blank and null, as votes per registered voter):
 
-    y_t = beta * x_p + a_s1 + b_s2 + c_s3 + e_p + u_t
+    y_t = beta . z_p + mu + alpha_area + delta_dept + gamma c_cell + e_cell + m_muni + e_p + u_t
 
-* ``x_p``: the polling place's rate in a previous election (absent: 0 and no beta). The
-  slope beta is estimated by weighted least squares within top strata; it generalises
-  the swing model (beta = 1). Its uncertainty is a cluster (second-level stratum) Poisson
-  bootstrap, redrawn in every simulation: far from the counted places' ``x``, it widens.
-* strata nested coarse to fine, e.g. area type -> area x department -> area x
-  department x municipality; ``e_p`` the polling place; ``u_t`` the table, with variance
-  phi / registered (binomial-like).
-* every random effect is normal with a between-stratum variance per level, estimated by
-  the pooled DerSimonian-Laird moment estimator (one-way random effects with known
-  sampling variances; DerSimonian & Laird 1986), bottom-up. A stratum's mean is shrunk
-  toward its parent by B = tau^2 / (tau^2 + v) (empirical Bayes, Efron & Morris 1975;
-  Fay & Herriot 1979 for small areas).
-* **Widening when extrapolating.** A stratum with no counted table draws its effect from
+* ``z_p``: covariates of the polling place known for every place: its rate in a previous
+  election (same channel), log size (registered voters in the roll), log density when
+  the polling-place list has it. beta is fitted by weighted least squares within
+  departments; a cluster Poisson bootstrap (Hanley & MacGibbon 2006) gives its
+  uncertainty, redrawn in every simulation, so extrapolating in z widens the interval.
+  With a previous election this generalises the swing model (beta = 1).
+* **Crossed top level.** Area type and department are crossed factors: a cell (area x
+  department) has mean mu + alpha_area + delta_dept + gamma c_cell + e_cell, with
+  alpha, delta, e normal (ridge / BLUP, variances by EM; Searle, Casella & McCulloch
+  1992) and c_cell the cell's completion (slow cells differ; a cell with nothing counted
+  sits at completion 0). Rural La Paz is then like urban La Paz *and* like rural Potosí.
+* **Nested below**: municipality (within its cell), polling place, table (variance phi /
+  registered, binomial-like). Each level's between-node variance is the pooled
+  DerSimonian-Laird moment estimator (DerSimonian & Laird 1986), and a node's mean is
+  shrunk toward its parent by B = tau^2 / (tau^2 + v) (empirical Bayes; Efron & Morris
+  1975; Fay & Herriot 1979 for small areas). Within-parent completion slopes (as the hot
+  deck's slow-place adjustment) shift nodes with nothing counted, shrunk by James-Stein.
+* **Widening when extrapolating.** A stratum with nothing counted draws its effect from
   N(parent, tau^2): its uncertainty is the between-stratum variation, not the spread of
-  a borrowed point. tau^2 itself is uncertain when few strata are counted (three area
-  types, say), so each simulation draws it from its scaled inverse chi-square with the
-  level's degrees of freedom (the posterior of a normal variance under the Jeffreys
-  prior; Gelman et al., *Bayesian Data Analysis*, ch. 3 and 5).
-* channels are correlated (a vote for one party is not a vote for another): the normal
-  draws of a level share the correlation of that level's standardised deviations.
+  a borrowed point. tau^2 is itself uncertain when few strata are counted, so each
+  simulation draws it from its Q-profile confidence distribution (Viechtbauer 2007) as
+  a generalised pivotal quantity. The count's order is not random (cities first), so an
+  area type's or department's prior variance is at least the whole between-cell
+  variation of the counted cells.
+* channels are correlated (a vote for one party is not a vote for another): each level's
+  normal draws share the correlation of that level's standardised deviations.
 
-Simulation is top-down (root, then each level given its parent's draw), the exact
-conditional of a Gaussian hierarchy: theta_child | theta_parent, data ~
+Simulation is top-down (crossed cells, then each nested level given its parent's draw),
+the exact conditional of a Gaussian hierarchy: theta_child | theta_parent, data ~
 N(theta_parent + B (m_child - theta_parent), B v_child). Everything is vectorised over
-strata and simulations; the only loops are over levels, channels and chunks.
+strata and simulations; the only loops are over levels, channels and chunks. The
+justification is a simulation study on urban-first counts (:mod:`escrutinio.dynamics.urban_first`).
 
 Null hypothesis: none (an estimator). Caveat: the model assumes that uncounted places of
 a stratum are like the counted places of that stratum, up to the stratum's random effect;
@@ -226,6 +233,7 @@ class _Crossed:
     nodata: np.ndarray  # p bool: a factor level with no counted cell (its draw is the prior)
     tau2_a: np.ndarray  # C
     tau2_d: np.ndarray  # C
+    cap: np.ndarray  # C: largest plausible factor variance (four times the cells' spread)
     df_a: int
     df_d: int
     corr: np.ndarray
@@ -249,7 +257,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
     nodata = ~colhas
     coef = np.zeros((C, p))
     chol = np.zeros((C, p, p))
-    ta, td, tc = np.zeros(C), np.zeros(C), np.zeros(C)
+    ta, td, tc, caps = np.zeros(C), np.zeros(C), np.zeros(C), np.zeros(C)
     resid = np.zeros((n, C))
     ia, idd = np.arange(1, 1 + na), np.arange(1 + na, p - 1)
     comp_varies = n > 2 and float(np.ptp(comp[has])) > 1e-6
@@ -293,7 +301,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
         sub[:, nodata] = 0
         sub[nodata, nodata] = 1.0  # replaced by prior draws in the simulation
         chol[c] = np.linalg.cholesky((sub + sub.T) / 2 + 1e-15 * np.eye(p))
-        ta[c], td[c], tc[c] = t_a, t_d, t_c
+        ta[c], td[c], tc[c], caps[c] = t_a, t_d, t_c, 4 * spread
         resid[:, c] = r
     corr = np.eye(C)
     if n > C + 2:
@@ -302,7 +310,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
             cc = np.atleast_2d(np.corrcoef(z, rowvar=False))
         if np.all(np.isfinite(cc)):
             corr = _psd_corr(cc)
-    cr = _Crossed(a=a, d=d, comp=comp, coef=coef, chol=chol, nodata=nodata, tau2_a=ta, tau2_d=td,
+    cr = _Crossed(a=a, d=d, comp=comp, coef=coef, chol=chol, nodata=nodata, tau2_a=ta, tau2_d=td, cap=caps,
                   df_a=max(int(colhas[ia].sum()) - 1, 1), df_d=max(int(colhas[idd].sum()) - 1, 1), corr=corr)
     return cr, tc
 
@@ -318,8 +326,12 @@ def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
     # chi-square on the number of counted levels minus one), channels correlated
     L = np.linalg.cholesky(cr.corr)
     zz = np.einsum("spc,dc->spd", rng.standard_normal((S, p, C)), L)
-    sa = np.sqrt(cr.df_a / rng.chisquare(cr.df_a, size=(S, 1, 1)) * cr.tau2_a[None, None, :])
-    sd = np.sqrt(cr.df_d / rng.chisquare(cr.df_d, size=(S, 1, 1)) * cr.tau2_d[None, None, :])
+    # (capped, as the Q-profile grid is: beyond four times the cells' own spread a
+    # variance is a tail artefact of one or two degrees of freedom, not a plausible value)
+    sa = np.sqrt(np.minimum(cr.df_a / rng.chisquare(cr.df_a, size=(S, 1, 1)) * cr.tau2_a[None, None, :],
+                            np.maximum(cr.cap, cr.tau2_a)[None, None, :]))
+    sd = np.sqrt(np.minimum(cr.df_d / rng.chisquare(cr.df_d, size=(S, 1, 1)) * cr.tau2_d[None, None, :],
+                            np.maximum(cr.cap, cr.tau2_d)[None, None, :]))
     isa = np.zeros(p, bool)
     isa[1:1 + na] = True
     nd_a, nd_d = cr.nodata & isa, cr.nodata & ~isa
@@ -542,11 +554,19 @@ def _corr_normal(rng: np.random.Generator, shape: tuple, corr: np.ndarray) -> np
 
 
 def simulate(f: MultilevelFit, S: int, rng: np.random.Generator, chunk: int = 100) -> np.ndarray:
-    """S x C simulated votes of the uncounted tables (in chunks of simulations)."""
+    """S x C simulated votes of the uncounted tables (in chunks of simulations).
+
+    The model is normal on the scale of votes per registered voter, so a draw far in a
+    tail can leave that scale: votes are then truncated at 0 and, channel by channel,
+    scaled so that no more votes are cast than there are registered voters."""
     C = f.phi.size
-    if f.U.sum() <= 0:
+    U = float(f.U.sum())
+    if U <= 0:
         return np.zeros((S, C))
-    return np.vstack([_simulate(f, min(chunk, S - s0), rng) for s0 in range(0, S, chunk)])
+    tot = np.vstack([_simulate(f, min(chunk, S - s0), rng) for s0 in range(0, S, chunk)])
+    tot = np.maximum(tot, 0.0)
+    over = tot.sum(axis=1) / U
+    return tot / np.maximum(over, 1.0)[:, None]
 
 
 def _simulate(f: MultilevelFit, S: int, rng: np.random.Generator) -> np.ndarray:

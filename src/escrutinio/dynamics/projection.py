@@ -63,6 +63,13 @@ import polars as pl
 
 from escrutinio.errors import UsageError
 
+CAVEAT_MULTILEVEL = (
+    "A projection is an expectation of what the uncounted tables will show, made from counted tables of the same "
+    "strata (area type, department, municipality) and what is known of every uncounted place; it is not a count. "
+    "Strata with few or no counted tables are extrapolated, with their uncertainty taken from the variation between "
+    "strata; uncounted places that differ from counted ones in ways no stratum or covariate shows remain a bias. "
+    "It says nothing about fraud."
+)
 CAVEAT = (
     "A projection is an expectation of what the uncounted tables will show, made from counted tables "
     "nearby; it is not a count. It assumes uncounted tables vote like counted ones in the same place "
@@ -958,6 +965,7 @@ def _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const,
         extrapolation=ext,
         multilevel=ml,
         method=method,
+        caveat=CAVEAT_MULTILEVEL if ml is not None else CAVEAT,
     )
 
 
