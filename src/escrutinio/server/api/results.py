@@ -26,7 +26,7 @@ def results(request: Request,
     official count restricted to the actas that have a counted copy, for a like-for-like
     comparison)."""
     with request.app.state.db.session() as s:
-        body = services.results_json(s, source, contest, level, parse_pairs(filter))
+        body = services.results_json(s, source, contest, level, parse_pairs(filter, option="filter"))
     return Response(content=body, media_type="application/json")
 
 
