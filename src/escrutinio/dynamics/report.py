@@ -59,11 +59,13 @@ def projection_section(title: str, results: Sequence[tuple[str, object]], final_
                      f"{r.shares[b]['point']:.2f} [{r.shares[b]['lo']:.2f}, {r.shares[b]['hi']:.2f}]", lead_txt,
                      _esc(r.lead_pair[0]),
                      f"{r.outcome_probabilities.get('lead_ge_10_points', float('nan')):.3f}",
-                     f"{r.outcome_probabilities.get('runoff', float('nan')):.3f}"])
+                     f"{r.outcome_probabilities.get('runoff', float('nan')):.3f}",
+                     f"{100 * r.extrapolation['share_few']:.0f}%" if getattr(r, "extrapolation", None) else "n/a"])
     level = int(round(100 * results[-1][1].level))
     html = (f"<h2>{_esc(title)}</h2>" + _table(["projection", "tables counted / expected", f"lead {a}−{b} counted",
                                                   f"{a} % [{level}%]", f"{b} % [{level}%]", f"lead {a}−{b} [{level}%]",
-                                                  "projected leader", "P(leader's lead ≥ 10)", "P(runoff)"], rows))
+                                                  "projected leader", "P(leader's lead ≥ 10)", "P(runoff)",
+                                                  "uncounted voters in strata with few counted tables"], rows))
     if final_lead is not None:
         html += f"<p>Official final lead: <b>{final_lead:.2f}</b> points.</p>"
     if quote:
@@ -245,7 +247,7 @@ def bolivia_report(data: Path, *, simulations: int = 2000, seed: int = 0, backte
     from escrutinio.dynamics.compare import compare
     from escrutinio.dynamics.counting_order import counting_order
     from escrutinio.dynamics.diff import diff
-    from escrutinio.dynamics.projection import previous_place_rates, project, project_snapshot, roll_levels_2020
+    from escrutinio.dynamics.projection import previous_place_rates, project, project_snapshot
     from escrutinio.dynamics.sources import read_places_2020, read_roll, read_snapshot
     from escrutinio.dynamics.timeline import timeline
 
@@ -296,13 +298,17 @@ def bolivia_report(data: Path, *, simulations: int = 2000, seed: int = 0, backte
                     compare_section(compare(linked, latest, by="department")) +
                     compare_section(compare(linked, latest, by="area", places=places)))
     # 5. 2020 timeline and projections, without and with 2019 as previous election
-    roll20, lv20 = roll_levels_2020(read_roll(d20 / "roll_2020.csv.gz"), places)
+    from escrutinio.app.projection import default_strata, roll_levels
+
+    roll20, lv20 = roll_levels(read_roll(d20 / "roll_2020.csv.gz"), places)
+    strata20 = default_strata(roll20, lv20)  # area type, department, municipality: the multilevel model
     prev = previous_place_rates(linked.frame, linked.choices)
     t20 = timeline(s20, roll=roll20)
     proj = []
     for s in s20:
-        proj.append((f"{s.exported_at:%Y-%m-%d %H:%M} without previous", project_snapshot(s, roll20, levels=lv20, simulations=simulations, seed=seed)))
-        proj.append((f"{s.exported_at:%Y-%m-%d %H:%M} with 2019 (swing)", project_snapshot(s, roll20, levels=lv20, simulations=simulations, seed=seed, previous=prev)))
+        kw = dict(levels=lv20, simulations=simulations, seed=seed, strata=strata20, covariates=["density"])
+        proj.append((f"{s.exported_at:%Y-%m-%d %H:%M} without previous", project_snapshot(s, roll20, **kw)))
+        proj.append((f"{s.exported_at:%Y-%m-%d %H:%M} with 2019", project_snapshot(s, roll20, previous=prev, **kw)))
     sections.append("<h2>2020: five shared exports</h2>" + timeline_section(t20) +
                     projection_section("2020: projection of the presidential result from each export", proj,
                                        quote="The official 2020 result (not in the bundled data) was MAS-IPSP about 55.1% and CC about 28.8%: a lead of about 26.3 points."))
