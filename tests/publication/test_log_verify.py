@@ -189,3 +189,14 @@ def test_non_bmp_keys_take_the_exact_path():
                                                   "\U0001F600": 1, "\uffff": 2})
     cp = sign(key, 1, log.tree.root().hex(), "t")
     assert verify_log(log.lines(), key.public_key(), [cp]).ok
+
+
+def test_checkpoint_of_the_empty_tree_and_badly_signed_ones_are_not_counted(election_log):
+    log, key, cps = election_log
+    empty = sign(key, 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "2026-11-30T09:00:00.000000Z")
+    report = verify_log(log.lines(), key.public_key(), [empty, *cps])
+    assert report.ok, report.summary()
+    assert report.checkpoints_checked == len(cps) + 1
+    forged = Checkpoint(cps[0].tree_size, cps[0].root_hash, cps[0].time, cps[1].signature, cps[0].key_id)
+    report = verify_log(log.lines(), key.public_key(), [forged, *cps[1:]])
+    assert not report.ok and report.checkpoints_checked == len(cps) - 1

@@ -231,10 +231,11 @@ class _Verifier:
         self.noncanonical = 0
         self.unknown_roles: set[str] = set()
         self.builder = TotalsBuilder() if totals else None
+        self.badly_signed: set = set()
         self.checkpoints = self._prepare(checkpoints)
         self.next_cp = 0
         self.last_good_size = 0
-        self.cp_roots: dict[int, bytes] = {}
+        self._check_due_checkpoints()  # checkpoints of the empty tree
 
     def problem(self, what: str, seq: int | None = None, checkpoint: int | None = None) -> None:
         if len(self.report.problems) >= self.max_problems:
@@ -252,6 +253,7 @@ class _Verifier:
                 continue
             why = signature_problem(cp, self.public_key)
             if why:
+                self.badly_signed.add(label)
                 self.problem(why, checkpoint=label)
         if self.public_key is None and labelled:
             self.problem("no public key was given: checkpoint signatures cannot be checked")
@@ -283,7 +285,7 @@ class _Verifier:
             else:
                 self.last_good_size = size
                 self._last_good_label = label
-                self.report.checkpoints_checked += 1 if self.public_key is not None else 0
+                self.report.checkpoints_checked += self.public_key is not None and label not in self.badly_signed
             self.report.last_checkpoint = cp
 
     _last_good_label: int | None = None
@@ -383,8 +385,6 @@ class _Verifier:
 
     def finish(self) -> LogReport:
         r = self.report
-        if self.tree.size == 0:
-            self._check_due_checkpoints()
         r.root_hash = self.tree.root().hex()
         for label, cp in self.checkpoints[self.next_cp:]:
             gone = f"entry {self.tree.size} was" if cp.tree_size == self.tree.size + 1 else \
