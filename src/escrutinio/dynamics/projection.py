@@ -319,7 +319,11 @@ class ProjectionResult:
         if worst and worst[0][0] > 0:
             text += "; by " + e["stratum"].split(" x ")[0] + ": " + ", ".join(
                 f"{g} {100 * s:.0f}%" for s, g in worst if s > 0)
-        return text + "; their uncertainty comes from the variation between strata"
+        text += "; their uncertainty comes from the variation between strata"
+        if e["share_few"] >= EXTRAPOLATION_WARN:
+            text += (". With this much extrapolation, intervals on simulated urban-first counts covered the truth "
+                     "less often than stated (docs/dynamics.md): read them as a lower bound on the uncertainty")
+        return text
 
     def completion_text(self) -> str:
         """The slow-place test in one sentence (empty when it did not run)."""
@@ -538,6 +542,7 @@ COMPLETION_ALPHA = 0.01
 PROBABILITY_CAP = 0.99  # above this, a probability from few tables says how few
 FEW_TABLES_SHARE = 0.01
 EXTRAPOLATION_K = 10  # a stratum with fewer counted tables than this is "extrapolated"
+EXTRAPOLATION_WARN = 0.5  # above this share of uncounted voters extrapolated, the summary warns
 
 
 def _stratum_codes(joined: pl.DataFrame, cols: Sequence[str]) -> np.ndarray:
