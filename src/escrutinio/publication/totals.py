@@ -51,7 +51,7 @@ class _Columns:
     def frame(self) -> pl.DataFrame:
         schema = {}
         for k in self.cols:
-            schema[k] = pl.Int64 if k.startswith(_V) or k == "_seq" else pl.Utf8
+            schema[k] = pl.Int64 if k.startswith(_V) or k in ("_seq", "_area") else pl.Utf8
         return pl.DataFrame(self.cols, schema=schema, strict=True)
 
 
@@ -217,6 +217,7 @@ class TotalsBuilder:
         self._official_parts: dict[str, list[pl.DataFrame]] = {}
         self._copy_buf: dict[str, _Columns] = {}
         self._copy_parts: dict[str, list[pl.DataFrame]] = {}
+        self._areas: dict[tuple, int] = {}  # sorted (level, name) pairs -> area id, for copies
         self.problems: list[RecordError] = []
         self._counted: set[int] = set()
 
@@ -230,7 +231,17 @@ class TotalsBuilder:
         elif kind in COPY_KINDS:
             _check_payload(seq, kind, payload)
             buf = self._copy_buf.setdefault(payload["contest"], _Columns())
-            buf.add(_row(seq, payload))
+            # Copies are kept per acta until the end (a later copy replaces an earlier
+            # one): their area is stored as a small integer, not as its names.
+            levels = payload["levels"]
+            key = tuple(sorted(levels.items()))
+            area = self._areas.get(key)
+            if area is None:
+                area = self._areas[key] = len(self._areas)
+            row = {"_seq": seq, "_unit": payload["unit"], "_area": area}
+            for k, v in payload["values"].items():
+                row[_V + k] = v
+            buf.add(row)
             if buf.n >= self.batch:
                 self._flush_copies(payload["contest"])
 
@@ -292,6 +303,15 @@ class TotalsBuilder:
         if len(parts) > 8:
             self._copy_parts[contest] = [self._latest_copies(parts)]
 
+    def _with_levels(self, latest: pl.DataFrame) -> pl.DataFrame:
+        """Copies with their area's level columns back in place of the area id."""
+        names = sorted({lv for key in self._areas for lv, _ in key})
+        table = {"_area": list(self._areas.values())}
+        for lv in names:
+            table[_L + lv] = [dict(key).get(lv) for key in self._areas]
+        areas = pl.DataFrame(table, schema={"_area": pl.Int64, **{_L + lv: pl.Utf8 for lv in names}})
+        return latest.join(areas, on="_area", how="left").drop("_seq", "_unit", "_area")
+
     @staticmethod
     def _latest_copies(parts: list[pl.DataFrame]) -> pl.DataFrame:
         df = pl.concat(parts, how="diagonal_relaxed")
@@ -331,7 +351,7 @@ class TotalsBuilder:
             order = None
             if contest in self.current:
                 order = self.snapshots[self.current[contest]].levels or out.official[contest].levels
-            out.copies[contest] = ContestTotals("copies", contest, _fold([latest.drop("_seq", "_unit")]), order)
+            out.copies[contest] = ContestTotals("copies", contest, _fold([self._with_levels(latest)]), order)
         return out
 
 
