@@ -249,7 +249,16 @@ def run_checks(snapshots: Iterable[Snapshot], series: bool = True) -> CheckRepor
                 notes.append(f"{election} · {contest}: cross-snapshot rules skipped, {len(undated)} file(s) carry no "
                              f"export time to order them by ({', '.join(undated[:3])})")
                 continue
-            parts.extend(check_series(sorted(items, key=lambda s: s.exported_at)))
+            ordered = sorted(items, key=lambda s: s.exported_at)
+            latest_units = ordered[-1].frame.get_column("unit").implode()
+            disjoint = [s.name for s in ordered[:-1]
+                        if (s.frame.get_column("unit").is_in(latest_units).mean() or 0.0) < 0.5]
+            if disjoint:
+                # parts of one count, not successive exports: every table would be "missing later"
+                notes.append(f"{election} · {contest}: cross-snapshot rules skipped, {', '.join(disjoint[:3])} shares "
+                             f"fewer than half its tables with the latest export, so these are not successive exports")
+                continue
+            parts.extend(check_series(ordered))
     parts = [p.cast(FINDING_SCHEMA) for p in parts if p.height]
     findings = pl.concat(parts) if parts else pl.DataFrame(schema=FINDING_SCHEMA)
     findings = findings.sort(["contest", "snapshot", "rule", "source_row"])

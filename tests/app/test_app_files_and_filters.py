@@ -141,3 +141,15 @@ def test_app_filters_accept_a_dict():
     assert res.to_dict()["filters"] == {"department": "Potosí"}
     with pytest.raises(UsageError, match="closest"):
         app.results(app.read(FINAL_2019), filters={"department": "Potosu"})
+
+
+def test_check_does_not_compare_dated_parts_as_successive_exports(tmp_path):
+    lines = gzip.open(EARLY_2020, "rt", encoding="latin-1").read().splitlines()
+    header, rows = lines[0], lines[1:]
+    half = len(rows) // 2
+    first, second = tmp_path / "computo_20201018T232833.csv", tmp_path / "computo_20201018T232900.csv"
+    first.write_text("\n".join([header, *rows[:half]]) + "\n", encoding="latin-1")
+    second.write_text("\n".join([header, *rows[half:]]) + "\n", encoding="latin-1")
+    r = ok_json("check", first, second)
+    assert not [f for f in r["findings"] if f["rule"] == "present_in_later_snapshot"]
+    assert any("not successive exports" in n for n in r["notes"])
