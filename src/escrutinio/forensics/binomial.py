@@ -63,6 +63,18 @@ def pmf_chunks(n, c, sds: float = 6.0, chunk_cells: int = 2_000_000
         yield idx[sl], np.minimum(kk, nn), prob
 
 
+def grid_positions(n: np.ndarray, c: np.ndarray, size: int | None) -> np.ndarray | None:
+    """Row of each pair in the :func:`grid_pairs` table of ``size``, by arithmetic instead
+    of a search (None when some pair lies outside the grid)."""
+    if size is None or not len(n):
+        return None
+    n = np.asarray(n, np.int64)
+    c = np.asarray(c, np.int64)
+    if n.max() > size or n.min() < 0 or c.min() < 0 or (c > n).any():
+        return None
+    return n * (n + 1) // 2 + c
+
+
 def pair_keys(n: np.ndarray, c: np.ndarray) -> np.ndarray:
     """One int64 key per (n, c) pair (n, c < 2**31)."""
     return (np.asarray(n, np.int64) << 32) | np.asarray(c, np.int64)
@@ -109,6 +121,7 @@ class HitCache:
         self._lock = threading.Lock()   # placebo copies run in threads and extend the table
         self.keys = np.zeros(0, np.int64)
         self.q = np.zeros((len(self.hits), 0))
+        self.grid_size: int | None = None
 
     def prepare_grid(self, size: int) -> "HitCache":
         """Hit probabilities of every pair with 0 <= c <= n <= ``size`` at once."""
@@ -119,12 +132,17 @@ class HitCache:
             for j, hit in enumerate(self.hits):
                 q[j, rows] = (prob * hit(kk, nn)).sum(axis=1)
         self.keys, self.q = keys, np.clip(q, 0.0, 1.0)
+        self.grid_size = size
         return self
 
     def __call__(self, n, c) -> list[np.ndarray]:
+        pos = grid_positions(n, c, self.grid_size)
+        if pos is not None:
+            return [row[pos] for row in self.q]
         keys = pair_keys(n, c)
         new, _ = unique_pairs(n, c)
         with self._lock:
+            self.grid_size = None   # the table grows beyond the grid: keys are searched from now on
             self._extend(new)
             table_keys, table_q = self.keys, self.q
         pos = np.searchsorted(table_keys, keys)

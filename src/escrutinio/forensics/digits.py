@@ -135,6 +135,7 @@ class DigitNull:
         self.min_count = min_count
         self._lock = threading.Lock()   # placebo copies run in threads and extend the tables
         self.keys = np.zeros(0, np.int64)
+        self.grid_size: int | None = None
         self.p1 = np.zeros((0, N_CLASSES))
         self.p2 = np.zeros((0, N_CLASSES))
         for n, c in pairs:
@@ -165,13 +166,17 @@ class DigitNull:
         self.keys = keys
         self.p1 = np.asarray(w @ onehot)
         self.p2 = np.asarray(w @ self.p1)
+        self.grid_size = size
         return self
 
     def ensure(self, n: np.ndarray, c: np.ndarray) -> "DigitNull":
-        from escrutinio.forensics.binomial import unique_pairs
+        from escrutinio.forensics.binomial import grid_positions, unique_pairs
 
+        if grid_positions(n, c, self.grid_size) is not None:
+            return self
         new, _ = unique_pairs(n, c)
         with self._lock:
+            self.grid_size = None   # the table grows beyond the grid: keys are searched from now on
             self._extend(new)
         return self
 
@@ -218,11 +223,14 @@ class DigitNull:
     def moments(self, n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Multiplicity of each distinct pair of one election and the class probabilities
         of its pairs after one and two redraws."""
-        from escrutinio.forensics.binomial import pair_keys
+        from escrutinio.forensics.binomial import grid_positions, pair_keys
 
         with self._lock:
-            keys, p1, p2 = self.keys, self.p1, self.p2
-        m = np.bincount(np.searchsorted(keys, pair_keys(n, c)), minlength=len(keys)).astype(float)
+            keys, p1, p2, size = self.keys, self.p1, self.p2, self.grid_size
+        pos = grid_positions(n, c, size)
+        if pos is None:
+            pos = np.searchsorted(keys, pair_keys(n, c))
+        m = np.bincount(pos, minlength=len(keys)).astype(float)
         used = m > 0
         return m[used], p1[used], p2[used]
 
@@ -264,7 +272,9 @@ def _chi2_vs_simulated(observed: np.ndarray, simulated: np.ndarray):
     centre = f.mean(axis=0)
     obs_stat = _chi2(observed, centre)
     loo = (s * centre[None, :] - f) / max(s - 1, 1)
-    sims = np.array([_chi2(x, c) for x, c in zip(simulated, loo)])
+    e = loo * simulated.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sims = np.where(e > 0, (simulated - e) ** 2 / e, 0.0).sum(axis=1)
     return centre, obs_stat, sims
 
 

@@ -69,7 +69,8 @@ def placebo_simulated(data: StationData, n_sims: int = 20, seed: int = 0, alpha:
     inherit any smear of the fingerprint, fraudulent or not, and the fit on them repeats
     the fit on the data. Use the reference-election placebo for the Klimek fit."""
     kw = {**FAST, **battery_kw}
-    kw.setdefault("cache", NullCache().prepare(data))   # the copies share their binomial pmfs
+    if kw.get("cache") is None:
+        kw["cache"] = NullCache().prepare(data)   # the copies share their binomial pmfs
 
     def one(i):
         # each copy has its own seeds, so the threads give the same answer as one loop;
@@ -138,7 +139,8 @@ def calibration(registered, n_elections: int = 200, seed: int = 0, alpha: float 
     runs = []
     for i, e in enumerate(elections):
         if i == 0:
-            kw.setdefault("cache", NullCache().prepare(e))   # same electorates: one set of pmfs
+            if kw.get("cache") is None:
+                kw["cache"] = NullCache().prepare(e)   # same electorates: one set of pmfs
         runs.append(run_battery(e, seed=seed + i, draws=draws, **kw))
     out = _rates(runs, alpha)
     out["seconds"] = time.perf_counter() - t0
@@ -162,7 +164,8 @@ def power(registered, f_i: float, f_e: float, runs: int = 50, seed: int = 0, alp
             dirty, _ = inject_round_numbers(clean, round_fraction, seed=seed + r + 7)
         else:
             dirty, _ = inject_klimek(clean, f_i, f_e, seed=seed + r + 7)
-        kw.setdefault("cache", NullCache().prepare(clean))
+        if kw.get("cache") is None:
+            kw["cache"] = NullCache().prepare(clean)
         b = run_battery(dirty, seed=seed + r, draws=draws, **kw)
         for t in b.national():
             p = t.p_adjusted if in_family(t) else t.p_value
