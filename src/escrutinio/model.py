@@ -75,6 +75,9 @@ class Snapshot:
     # compare tables within, as the mapping declares them (contract C7); None when undeclared.
     place_level: str | None = None
     area_level: str | None = None
+    # the presidential rule the mapping declares (a preset name or a law file), for
+    # escrutinio.law.presidential.resolve; None when undeclared (then plurality, said)
+    presidential_rule: str | None = None
 
     def __post_init__(self) -> None:
         clash = RESERVED.intersection(self.choices) | RESERVED.intersection(self.levels)
@@ -141,6 +144,7 @@ class Snapshot:
             "repaired_rows": list(self.repaired_rows),
             "place_level": self.place_level,
             "area_level": self.area_level,
+            "presidential_rule": self.presidential_rule,
         }
 
 

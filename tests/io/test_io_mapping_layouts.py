@@ -192,3 +192,17 @@ def test_xlsx_empty_header_cell_and_composite_key(tmp_path):
 def test_malformed_mapping_values_are_mapping_errors(override):
     with pytest.raises(MappingError):
         mapping(**override)
+
+
+def test_snapshot_carries_the_declared_rule(tmp_path):
+    from escrutinio.law import presidential
+
+    p = write(tmp_path, "\n".join([HEADER, *ROWS]) + "\n")
+    (snap,) = read_snapshots(p, mapping=mapping(law={"preset": "costa_rica"}))
+    assert snap.presidential_rule == "costa_rica"
+    assert presidential.resolve(None, snap.presidential_rule).name.startswith("Costa Rica")
+    (plain,) = read_snapshots(p, mapping=mapping())
+    assert plain.presidential_rule is None
+    (bolivia,) = read_snapshots(Path(__file__).resolve().parents[2] / "examples" / "bolivia" / "2019"
+                                / "computo_2019-10-25.csv.gz")
+    assert bolivia.presidential_rule == "bolivia"

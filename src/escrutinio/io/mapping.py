@@ -368,6 +368,7 @@ class Mapping:
             notes=tuple(notes),
             place_level=self.place_level,
             area_level=self.area_level,
+            presidential_rule=self.preset,
         )
 
 
