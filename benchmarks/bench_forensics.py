@@ -1,6 +1,8 @@
 """Forensics benchmarks: speed, calibration and power. Prints its figures.
 
-    python benchmarks/bench_forensics.py speed        # battery at 100k and 1M stations, Klimek fit at 100k
+    python benchmarks/bench_forensics.py speed        # whole CLI: 2019 cómputo, 100k and 1M stations, new vs old
+    python benchmarks/bench_forensics.py speed 100000 # only the 2019 cómputo and 100k
+    python benchmarks/bench_forensics.py speed 1000000 --skip-bolivia
     python benchmarks/bench_forensics.py calibration  # 200 clean elections of Bolivia-2019 size
     python benchmarks/bench_forensics.py power        # Klimek fraud injected at known f_i, f_e
     python benchmarks/bench_forensics.py power_round  # written-in round percentages in 2 % of tables
@@ -20,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from escrutinio.forensics.battery import run_battery
-from escrutinio.forensics.fingerprint import fit_klimek
 from escrutinio.forensics.placebo import calibration, power
 from escrutinio.forensics.simulate import simulate_fair
 
@@ -34,23 +35,133 @@ def bolivia_registered() -> np.ndarray:
     return df.get_column("Inscritos").to_numpy().astype(np.int64)
 
 
-def speed() -> None:
-    print(f"cores available: {os.cpu_count()}")
-    rng = np.random.default_rng(1)
-    for n, limit in ((100_000, 5.0), (1_000_000, 30.0)):
-        data = simulate_fair(rng.integers(100, 360, n), seed=2)
-        t0 = time.perf_counter()
-        r = run_battery(data, seed=3, draws=1000, klimek=False)
-        dt = time.perf_counter() - t0
-        print(f"battery on {n:>9,} stations (1,000 integer-percentage draws, digits, distributions, P05, "
-              f"coarse spikes, outliers): {dt:6.2f} s (target < {limit:.0f} s) "
-              f"[{', '.join(f'{k} {v:.2f}' for k, v in r.timings.items() if isinstance(v, float))}]")
-    data = simulate_fair(rng.integers(100, 360, 100_000), seed=4)
+BASELINE_COMMIT = "84d7511d3316e72a6ebf90f4bb1bd05d7b457adf"   # forensics before issue 16's speed work
+FREEDONIA_MAPPING = ROOT / "examples/forensics_demo/freedonia.toml"
+RUNNER = """
+import json, resource, sys, time
+if sys.argv[1] != "-":
+    sys.path.insert(0, sys.argv[1])
+t0, c0 = time.perf_counter(), time.process_time()
+from escrutinio.cli import main
+try:
+    main(sys.argv[2:], standalone_mode=False)
+finally:
+    sys.stderr.write("\\nBENCH " + json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0,
+                     "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}) + "\\n")
+"""
+
+
+def make_election_csv(n: int, path: Path, seed: int = 1) -> Path:
+    """A generated clean election of ``n`` polling stations (100-359 registered voters,
+    four parties, 20 provinces, places of four tables) in the Freedonia layout."""
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    reg = rng.integers(100, 360, n)
+    d = simulate_fair(reg, mu_t=0.8, sd_t=0.07, mu_v=0.46, sd_v=0.1, n_choices=4, seed=seed + 1)
+    blank = rng.binomial(d.emitted - d.valid, 0.3)
+    prov = np.array([f"P{i:02d}" for i in range(20)])[np.arange(n) * 20 // n]
+    pl.DataFrame({
+        "Acta": pl.Series(np.arange(1, n + 1)).cast(pl.Utf8).str.zfill(7), "Provincia": prov,
+        "Municipio": pl.Series(np.arange(n) // 200).cast(pl.Utf8), "Escuela": pl.Series(np.arange(n) // 4).cast(pl.Utf8),
+        "Inscritos": reg, "Partido Azul": d.votes[:, 0], "Unión Roja": d.votes[:, 1], "Verdes": d.votes[:, 2],
+        "Otros": d.votes[:, 3], "Blancos": blank, "Nulos": d.emitted - d.valid - blank, "Votantes": d.emitted,
+    }).write_csv(path)
+    return path
+
+
+def old_tree(workdir: Path) -> str | None:
+    """The source tree at BASELINE_COMMIT, extracted read-only with git archive, so that the
+    old path runs in the same benchmark run as the new one."""
+    import subprocess
+
+    dest = workdir / "old"
+    try:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE_COMMIT, "src"], check=True,
+                                 capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    import io
+    import tarfile
+
+    tarfile.open(fileobj=io.BytesIO(archive)).extractall(dest)
+    return str(dest / "src")
+
+
+def run_cli(src: str | None, args: list[str], timeout: float) -> dict:
+    """One whole CLI process (import, read, battery, placebo, output): wall, CPU and peak RSS."""
+    import subprocess
+
     t0 = time.perf_counter()
-    fit = fit_klimek(data, boot=100, seed=5)
-    dt = time.perf_counter() - t0
-    print(f"Klimek fit (grid 31x17, 49 + 24 fair-mean candidates, 100 bootstrap sets) on 100,000 stations: {dt:6.2f} s "
-          f"(target < 60 s); f_i={fit.f_i:.3f} {fit.ci_f_i}, f_e={fit.f_e:.4f} {fit.ci_f_e}")
+    try:
+        p = subprocess.run([sys.executable, "-c", RUNNER, src or "-", *args], capture_output=True, text=True,
+                           timeout=timeout, env={**os.environ, "ESCRUTINIO_PROGRESS": "0"})
+    except subprocess.TimeoutExpired:
+        return {"wall": None, "timeout": timeout}
+    line = [x for x in p.stderr.splitlines() if x.startswith("BENCH ")]
+    if p.returncode != 0 or not line:
+        return {"wall": None, "error": p.stderr[-300:]}
+    out = json.loads(line[-1][6:])
+    out["process_wall"] = time.perf_counter() - t0
+    return out
+
+
+def kobak_loop_numpy(data, draws: int = 1000, seed: int = 0) -> float:
+    """The baseline the issue asks for: Kobak et al.'s Monte-Carlo integer-percentage loop
+    written in vectorised numpy (one binomial draw per station and per draw for turnout and
+    leader, hits counted per draw). Returns the seconds it took."""
+    from escrutinio.forensics.integer_percentages import hit_integer_percent
+
+    rng = np.random.default_rng(seed)
+    keep = (data.registered >= 100) & (data.emitted > 0) & (data.valid > 0) & (data.emitted <= data.registered)
+    reg, emi, val = data.registered[keep], data.emitted[keep], data.valid[keep]
+    lead = data.votes[keep, data.leader_index]
+    t0 = time.perf_counter()
+    counts = np.empty((draws, 2))
+    for j in range(draws):   # Kobak's loop is over draws; stations are vectorised
+        counts[j, 0] = hit_integer_percent(rng.binomial(reg, emi / reg), reg).sum()
+        counts[j, 1] = hit_integer_percent(rng.binomial(val, lead / val), val).sum()
+    return time.perf_counter() - t0
+
+
+def _fmt_run(r: dict) -> str:
+    if r.get("wall") is None:
+        return f"> {r['timeout']:.0f} s (stopped)" if "timeout" in r else "failed"
+    return f"{r['process_wall']:6.1f} s (CPU {r['cpu']:5.1f} s, peak {r['rss_mb']:,.0f} MB)"
+
+
+def speed(sizes=(100_000, 1_000_000), old_timeout: float = 300.0, bolivia: bool = True) -> None:
+    """The three acceptance figures of issue 16, new and old side by side, with the numpy
+    Kobak baseline, all in this run."""
+    import tempfile
+
+    from escrutinio.cli.forensics import load_data
+
+    print(f"cores available: {os.cpu_count()}; load average at start: {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        old_src = old_tree(tmp)
+        if old_src is None:
+            print("(old path unavailable: git archive of the baseline commit failed)")
+        cases = [("Bolivia 2019 cómputo (34,555 tables)", [str(ROOT / "examples/bolivia/2019/computo_2019-10-25.csv.gz")],
+                  [], 5.0)] if bolivia else []
+        for n in sizes:
+            path = make_election_csv(n, tmp / f"election_{n}.csv")
+            cases.append((f"generated election, {n:,} stations", [str(path)], ["--mapping", str(FREEDONIA_MAPPING)],
+                          10.0 if n <= 100_000 else 60.0))
+        print(f"{'default battery, whole CLI process':45s} {'new':>44s}   {'old (' + BASELINE_COMMIT[:7] + ')':>44s}   "
+              "Kobak loop in numpy (1,000 draws)")
+        for label, files, extra, target in cases:
+            args = ["forensics", *files, *extra, "--format", "json"]
+            new = run_cli(None, args, timeout=600)
+            old = run_cli(old_src, args, timeout=old_timeout) if old_src else {"wall": None, "error": "n/a"}
+            data = load_data(files, mapping=extra[1] if extra else None)
+            draws = 1000 if data.n <= 200_000 else 100
+            base = kobak_loop_numpy(data, draws=draws) * (1000 / draws)
+            note = "" if draws == 1000 else f" (100 draws x 10)"
+            ok = "meets" if new.get("wall") is not None and new["process_wall"] <= target else "MISSES"
+            print(f"{label:45s} {_fmt_run(new):>44s}   {_fmt_run(old):>44s}   {base:6.1f} s{note}   "
+                  f"[target <= {target:.0f} s: {ok}]", flush=True)
 
 
 def do_calibration(n: int = 200) -> None:
@@ -109,7 +220,8 @@ def do_bolivia() -> None:
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "speed"
     if what == "speed":
-        speed()
+        sizes = tuple(int(x) for x in sys.argv[2:] if x.isdigit()) or (100_000, 1_000_000)
+        speed(sizes, bolivia="--skip-bolivia" not in sys.argv)
     elif what == "calibration":
         do_calibration(int(sys.argv[2]) if len(sys.argv) > 2 else 200)
     elif what == "power":
