@@ -87,8 +87,12 @@ def test_filtered_subset_is_not_a_result():
     r = run_json("results", FINAL_2019, "--filter", "country=Bolivia")
     assert r["final"] is False and r["verdict"]["status"] == "not_a_result"
     assert r["verdict"]["explanation"].startswith("Not a result under the law: only the tables where country=Bolivia")
-    assert r["completeness"]["tables"]["expected"] is None and "roll" in r["completeness"]["note"]
+    # the whole count is complete, so the subset is too; still not a result under the law
+    assert r["completeness"]["tables"] == {"counted": 33048, "expected": 33048, "share": 1.0}
     assert r["verdict"]["outcome"] == "runoff"  # what the rule gives on the subset, as before
+    partial = run_json("results", TREP_2019, "--filter", "country=Bolivia")
+    assert partial["final"] is False and partial["verdict"]["status"] == "not_a_result"
+    assert partial["completeness"]["tables"]["expected"] is None and "roll" in partial["completeness"]["note"]
 
 
 def test_each_snapshot_has_its_own_completeness():

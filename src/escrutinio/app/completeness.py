@@ -71,8 +71,10 @@ class Completeness:
 
 
 def measure(election: str, contest: str, counted_tables: int, counted_registered: int,
-            filters: dict | None = None, progress: dict | None = None) -> Completeness:
-    """Completeness from a roll's progress (preferred) or the known official totals."""
+            filters: dict | None = None, progress: dict | None = None, whole_tables: int | None = None) -> Completeness:
+    """Completeness from a roll's progress (preferred) or the known official totals.
+    ``whole_tables``: tables in the whole (unfiltered) snapshot; when the whole count is
+    complete, so is any subset of it."""
     filtered = bool(filters)
     where = (" within " + ", ".join(f"{k}={v}" for k, v in filters.items())) if filtered else ""
     if progress:
@@ -85,6 +87,10 @@ def measure(election: str, contest: str, counted_tables: int, counted_registered
     if known and not filtered:
         return Completeness(counted_tables, known["tables"], counted_registered, known["registered"],
                             f"measured against the {known['source']}")
+    if known and whole_tables is not None and whole_tables >= known["tables"]:
+        return Completeness(counted_tables, counted_tables, counted_registered, counted_registered,
+                            f"every table of the count is in ({known['source']}), so every table{where} is too",
+                            filtered)
     reason = ("no roll was given, and expected tables within a filter are known only from a roll (--roll FILE)"
               if known else "expected tables are unknown without a roll of every table (--roll FILE)")
     return Completeness(counted_tables, None, counted_registered, None, reason, filtered)
