@@ -99,6 +99,7 @@ def test_double_entry_resolution_and_discrepancy_list(loaded, page_in, shoot, ax
     assert "130" not in second.inner_text("main") and "36" not in second.inner_text("main")
     pending.first.click()
     second.wait_for_url(f"**/entry/{UNIT}*")
+    assert second.inner_text("#entry-kind").startswith("Second entry.")
     values = second.eval_on_selector_all("form#acta-form input.n", "els => els.map(e => e.value)")
     assert values == [""] * len(FIELD_ORDER)                                      # the first entry is never shown
     body = second.inner_text("main")

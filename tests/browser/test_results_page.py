@@ -98,3 +98,11 @@ def test_results_page_accessibility(server, page_in, axe):
         page.goto(server.url + "/")
         problems = axe(page)
         assert problems == "", problems
+
+
+def test_a_stale_token_does_not_hide_the_public_page(server, page_in):
+    page = page_in("en-US")
+    page.context.add_cookies([{"name": "escrutinio_token", "value": "revoked-or-mistyped", "url": server.url}])
+    page.goto(server.url + "/")
+    assert "2,889,359" in _mas_row(page).inner_text()
+    assert not [c for c in page.context.cookies() if c["name"] == "escrutinio_token"]   # dropped

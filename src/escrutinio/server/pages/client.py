@@ -38,7 +38,10 @@ async def call(request: Request, method: str, path: str, *, params=None, json=No
                token: str | None = None, timeout: float = 120.0) -> Reply:
     """One API call on the same application, with the caller's credentials."""
     headers = {"accept": "application/json"}
+    from_cookie = token is None
     token = token if token is not None else token_of(request)
+    if from_cookie and getattr(request.state, "stale_token", False):
+        token = None
     if token:
         headers["authorization"] = f"Bearer {token}"
     if params:
@@ -46,6 +49,12 @@ async def call(request: Request, method: str, path: str, *, params=None, json=No
     transport = httpx.ASGITransport(app=request.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://escrutinio.internal", timeout=timeout) as client:
         response = await client.request(method, path, params=params, json=json, data=data, files=files, headers=headers)
+        if response.status_code == 401 and from_cookie and token and method == "GET":
+            # A revoked or expired token in the cookie must not hide the public pages: read
+            # as the public, and let the page drop the cookie.
+            request.state.stale_token = True
+            headers.pop("authorization")
+            response = await client.request(method, path, params=params, headers=headers)
     try:
         body = response.json()
     except ValueError:

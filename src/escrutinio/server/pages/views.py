@@ -81,6 +81,8 @@ def render(request: Request, template: str, status: int = 200, user: dict | None
     query_lang = request.query_params.get("lang")
     if query_lang in LOCALES and request.cookies.get(LANG_COOKIE) != query_lang:
         response.set_cookie(LANG_COOKIE, query_lang, max_age=365 * 24 * 3600, samesite="strict", path="/")
+    if getattr(request.state, "stale_token", False):
+        response.delete_cookie(client.TOKEN_COOKIE, path="/", httponly=True, samesite="strict")
     response.headers["Content-Language"] = locale
     response.headers["Vary"] = "Accept-Language, Cookie"
     response.headers["Cache-Control"] = "no-store"
