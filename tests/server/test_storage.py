@@ -63,3 +63,16 @@ def test_polars_encoded_payloads_equal_canonical_json(small_computo):
         assert payload["values"] == {k: row[k] for k in ("registered", "blank", "null", "emitted", *snap.choices)}
     spliced = log._entry_bytes(3, "2026-01-01T00:00:00.000000Z", "admin", "official_record", text_, "0" * 64)
     assert spliced == canonical_json(make_entry(3, "admin", "official_record", payload, "0" * 64, "2026-01-01T00:00:00.000000Z"))
+
+
+def test_a_stored_snapshot_comes_back_whole(small_computo):
+    from dataclasses import fields
+
+    from escrutinio.io import read_snapshots
+
+    snap = read_snapshots(small_computo)[0]
+    back = official._snapshot(official._to_parquet(snap.frame), json.dumps(snap.describe()))
+    assert back.frame.equals(snap.frame)
+    for f in fields(snap):
+        if f.name != "frame":
+            assert getattr(back, f.name) == getattr(snap, f.name), f.name

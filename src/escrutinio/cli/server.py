@@ -123,14 +123,17 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, log_level)
 @click.option("--database", default="sqlite:///escrutinio-demo.db", show_default=True, envvar="ESCRUTINIO_DATABASE")
 @click.option("--actas", default=300, show_default=True, type=click.IntRange(10, 5000), help="Copies entered twice.")
 @click.option("--seed", default=2019, show_default=True, type=int)
+@click.option("--projection/--no-projection", default=True, show_default=True,
+              help="Project the final result from the TREP (takes a few seconds).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def demo(database, actas, seed, fmt):
+def demo(database, actas, seed, projection, fmt):
     """Election night from the bundled 2019 data, through the real API: load the TREP
     at 19:40, then the final count; two typists enter copies of a few hundred actas
     (with deliberate transcription slips and a few copies that really differ); a
     coordinator resolves; print the discrepancies and the live results."""
     from escrutinio.server.demo import run_demo
 
-    out = run_demo(database, n_actas=actas, seed=seed, echo=(lambda m: click.echo(m, err=True)) if fmt == "json" else click.echo)
+    out = run_demo(database, n_actas=actas, seed=seed, projection=projection,
+                   echo=(lambda m: click.echo(m, err=True)) if fmt == "json" else click.echo)
     if fmt == "json":
         click.echo(json.dumps(out, ensure_ascii=False, indent=1))

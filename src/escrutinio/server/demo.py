@@ -28,7 +28,8 @@ def _fmt_int(n) -> str:
     return f"{n:,}" if isinstance(n, int) else str(n)
 
 
-def run_demo(database: str, n_actas: int = 300, seed: int = 2019, echo: Callable[[str], None] = print) -> dict:
+def run_demo(database: str, n_actas: int = 300, seed: int = 2019, echo: Callable[[str], None] = print,
+             projection: bool = True) -> dict:
     from fastapi.testclient import TestClient
 
     from escrutinio.io import read_snapshots
@@ -56,7 +57,9 @@ def run_demo(database: str, n_actas: int = 300, seed: int = 2019, echo: Callable
             tokens[name] = {"Authorization": f"Bearer {token}"}
     db.dispose()
 
-    app = create_app(Settings(database_url=database))
+    # the roll (every expected table with its registered voters) is the final count's
+    # list of tables: the OEP publishes that list before election day
+    app = create_app(Settings(database_url=database, roll=example_file(COMPUTO) if projection else None))
     out: dict = {"database": database}
     with TestClient(app) as client:
         echo("1. 20 Oct 2019, 19:40: the preliminary count (TREP) stops. Loading it...")
@@ -73,6 +76,16 @@ def run_demo(database: str, n_actas: int = 300, seed: int = 2019, echo: Callable
                  f"{lead}")
             echo(f"   {_verdict(res)}")
             if label == "trep":
+                if projection:
+                    p = client.get("/api/v1/projection").json()
+                    out["projection"] = p
+                    lp = p.get("lead_points")
+                    if p.get("status") == "ok" and lp:
+                        echo(f"   projection from this partial count: lead {lp['point']:.2f} points "
+                             f"[{lp['lo']:.2f}, {lp['hi']:.2f}] ({' vs '.join(lp.get('between') or [])}); "
+                             f"P(first-round win) = {p.get('outcome_probabilities', {}).get('first_round_win', float('nan')):.2f}")
+                    else:
+                        echo(f"   projection: {p.get('note') or p.get('status')}")
                 echo("2. 25 Oct: the final count (cómputo) arrives. Loading it...")
 
         computo = read_snapshots(example_file(COMPUTO))[0]

@@ -308,13 +308,7 @@ def compute_projection(db, contest: str, snapshot_id: int, roll_path: Path | Non
         result = {"status": "unavailable", "note": "the projection module (escrutinio.app.projection) is not installed"}
     else:
         try:
-            roll = None
-            if roll_path is not None:
-                from escrutinio.io import read_roll
-
-                roll = read_roll(roll_path)
-            e = _election(snap, preset)
-            result = {"status": "ok", **proj.project(e, roll=roll, seed=0).to_dict()}
+            result = {"status": "ok", **proj.project(snap, roll=str(roll_path) if roll_path else None, seed=0).to_dict()}
         except Exception as exc:  # a projection that cannot be made is reported, not a crash
             result = {"status": "unavailable", "note": f"no projection from this snapshot: {exc}"}
     result = {"snapshot_id": snapshot_id, "contest": contest, "partial": True, **result}

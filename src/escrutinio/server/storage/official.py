@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import fields
 from datetime import datetime
 
 import polars as pl
@@ -138,13 +139,16 @@ def load(session: Session, snapshot_id: int, contest: str) -> Snapshot:
 
 
 def _snapshot(frame: bytes, description: str) -> Snapshot:
+    """A stored snapshot back: every field ``Snapshot.describe()`` recorded (so fields
+    added to the model later, e.g. mapping-declared levels, survive the round trip)."""
     d = json.loads(description)
-    return Snapshot(
-        election=d["election"], contest=d["contest"], frame=pl.read_parquet(io.BytesIO(frame)),
-        levels=tuple(d["levels"]), choices=tuple(d["choices"]), source=d["source"],
-        exported_at=datetime.fromisoformat(d["exported_at"]) if d["exported_at"] else None,
-        withdrawn=tuple(d["withdrawn"]), withdrawn_rule=d["withdrawn_rule"], attributes=tuple(d["attributes"]),
-        derived=tuple(d["derived"]), label=d["label"], notes=tuple(d["notes"]), repaired_rows=tuple(d["repaired_rows"]))
+    kw = {}
+    for f in fields(Snapshot):
+        if f.name != "frame" and f.name in d:
+            v = d[f.name]
+            kw[f.name] = tuple(v) if isinstance(v, list) else v
+    kw["exported_at"] = datetime.fromisoformat(d["exported_at"]) if d.get("exported_at") else None
+    return Snapshot(frame=pl.read_parquet(io.BytesIO(frame)), **kw)
 
 
 _keys: dict[tuple, Snapshot] = {}
