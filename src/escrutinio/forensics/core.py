@@ -41,6 +41,8 @@ class StationData:
     level_order: tuple[str, ...] = ()
     place_level: str | None = None
     area_level: str | None = None
+    # invalid ballots found in the box (blank + null); None: emitted - valid stands for it
+    invalid: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.registered)
@@ -65,8 +67,12 @@ class StationData:
     @property
     def share_base(self) -> np.ndarray:
         """Denominator of the leader's share: valid votes (escrutinio's default) or valid +
-        invalid votes, i.e. all ballots cast (Kobak et al. 2016's published analyses)."""
-        return self.emitted if self.share_of == "valid+invalid" else self.valid
+        invalid votes, i.e. the ballots found in the box (Kobak et al. 2016's published
+        analyses). Ballots *issued* (``emitted`` in some layouts, e.g. Russia's protocols)
+        can exceed the ballots found, so the invalid count is used where it is known."""
+        if self.share_of != "valid+invalid":
+            return self.valid
+        return self.emitted if self.invalid is None else self.valid + self.invalid
 
     def with_share_of(self, share_of: str) -> "StationData":
         if share_of not in ("valid", "valid+invalid"):
@@ -87,7 +93,7 @@ class StationData:
             source_rows=None if self.source_rows is None else self.source_rows[mask],
             groups={k: v[mask] for k, v in self.groups.items()}, label=self.label, source=self.source,
             share_of=self.share_of, level_order=self.level_order, place_level=self.place_level,
-            area_level=self.area_level,
+            area_level=self.area_level, invalid=None if self.invalid is None else self.invalid[mask],
         )
 
     def unit_labels(self) -> np.ndarray:
@@ -141,8 +147,19 @@ def from_snapshot(snapshot, groups: Sequence[str] | None = None) -> StationData:
         source_rows=frame.get_column("source_row").to_numpy() if "source_row" in frame.columns else None,
         groups=grp, label=f"{snapshot.election} {snapshot.contest}".strip(), source=snapshot.source,
         level_order=tuple(lv for lv in snapshot.levels if lv in grp),
+        invalid=_invalid(frame),
         place_level=getattr(snapshot, "place_level", None), area_level=getattr(snapshot, "area_level", None),
     )
+
+
+def _invalid(frame) -> np.ndarray | None:
+    """Blank + null ballots per row (an absent column counts 0); None if neither exists."""
+    import polars as pl
+
+    cols = [c for c in ("blank", "null") if c in frame.columns]
+    if not cols:
+        return None
+    return frame.select(pl.sum_horizontal([pl.col(c).fill_null(0) for c in cols])).to_series().to_numpy().astype(np.int64)
 
 
 @dataclass(frozen=True)
