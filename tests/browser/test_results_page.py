@@ -106,3 +106,15 @@ def test_a_stale_token_does_not_hide_the_public_page(server, page_in):
     page.goto(server.url + "/")
     assert "2,889,359" in _mas_row(page).inner_text()
     assert not [c for c in page.context.cookies() if c["name"] == "escrutinio_token"]   # dropped
+
+
+def test_keyboard_reaches_the_content_first(server, page_in):
+    page = page_in("es-BO")
+    page.goto(server.url + "/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    assert page.evaluate("document.activeElement.textContent") == "Ir al contenido"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    page.keyboard.press("Tab")                                  # next stop: inside the results, not the menu
+    assert page.evaluate("document.getElementById('main').contains(document.activeElement)")
