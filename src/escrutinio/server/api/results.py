@@ -1,7 +1,7 @@
 """Live results (official count, watchers' copies, side by side), projection, places."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
 from escrutinio.app import parse_pairs
 from escrutinio.server import services
@@ -32,10 +32,27 @@ def results(request: Request,
 
 @router.get("/projection", summary="Projection from the latest (partial) official snapshot",
             responses={404: {"description": "nothing loaded"}})
-def projection(request: Request, contest: str | None = Query(None, max_length=200),
+def projection(request: Request, background: BackgroundTasks, contest: str | None = Query(None, max_length=200),
                user: User = Depends(require(*ALL_ROLES))) -> dict:
+    """Computed once per snapshot after it is loaded, and stored; ``status: "pending"``
+    until then. A projection lost to a restart is started again by the next request."""
     with request.app.state.db.session() as s:
-        return services.projection(s, contest, request.app.state.settings.roll)
+        out = services.projection(s, contest, request.app.state.settings.roll)
+    key = (out["snapshot_id"], out["contest"])
+    if out.get("status") == "pending" and key not in _running:
+        _running.add(key)
+
+        def run() -> None:
+            try:
+                services.compute_projection(request.app.state.db, key[1], key[0], request.app.state.settings.roll)
+            finally:
+                _running.discard(key)
+
+        background.add_task(run)
+    return out
+
+
+_running: set[tuple[int, str]] = set()
 
 
 @router.get("/places", summary="Polling places (lat/lon where known), tables counted and the leader",
