@@ -70,30 +70,37 @@ def fair_parameters(turnout: np.ndarray, share: np.ndarray, registered: np.ndarr
     return out
 
 
-def _simulate_parts(N: np.ndarray, fair: dict, sigma_x: float, sigma_e: float, rng: np.random.Generator, bins: int):
-    """Fingerprint bin of each station when clean, under incremental and under extreme
-    fraud, plus the uniform deciding its fraud class (common random numbers)."""
+def _fair_votes(N: np.ndarray, fair: dict, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Clean voters and leader votes per station under the fair model, and the uniform
+    that decides each station's fraud class."""
     n = len(N)
     tau = np.clip(rng.normal(fair["mu_t"], fair["sd_t"], n), 0.01, 0.99)
     nu = np.clip(rng.normal(fair["mu_v"], fair["sd_v"], n), 0.01, 0.99)
     V = _binomial(N, tau, rng)
     W = _binomial(V, nu, rng)
-    u = rng.random(n)
+    return V, W, rng.random(n)
+
+
+def _bin_with_fraud(N, V, W, x, bins: int) -> np.ndarray:
+    """Fingerprint bin after moving a fraction x of non-voters and of opposition votes to
+    the leader."""
+    add = np.rint(x * (N - V))
+    v2 = V + add
+    w2 = W + add + np.rint(x * (V - W))
+    t = v2 / np.maximum(N, 1)
+    s = np.where(v2 > 0, w2 / np.maximum(v2, 1), 0.0)
+    return np.clip((t * bins).astype(np.int64), 0, bins - 1) * bins + np.clip((s * bins).astype(np.int64), 0, bins - 1)
+
+
+def _simulate_parts(N: np.ndarray, fair: dict, sigma_x: float, sigma_e: float, rng: np.random.Generator, bins: int):
+    """Fingerprint bin of each station when clean, under incremental and under extreme
+    fraud, plus the uniform deciding its fraud class (common random numbers)."""
+    n = len(N)
+    V, W, u = _fair_votes(N, fair, rng)
     x_inc = np.clip(np.abs(rng.normal(0, sigma_x, n)), 0, 1)
     x_ext = np.clip(1 - np.abs(rng.normal(0, sigma_e, n)), 0, 1)
-
-    def bin_of(x):
-        add = np.rint(x * (N - V))
-        steal = np.rint(x * (V - W))
-        v2 = V + add
-        w2 = W + add + steal
-        t = v2 / np.maximum(N, 1)
-        s = np.where(v2 > 0, w2 / np.maximum(v2, 1), 0.0)
-        it = np.clip((t * bins).astype(np.int64), 0, bins - 1)
-        js = np.clip((s * bins).astype(np.int64), 0, bins - 1)
-        return it * bins + js
-
-    return u, bin_of(np.zeros(n)), bin_of(x_inc), bin_of(x_ext)
+    return (u, _bin_with_fraud(N, V, W, np.zeros(n), bins), _bin_with_fraud(N, V, W, x_inc, bins),
+            _bin_with_fraud(N, V, W, x_ext, bins))
 
 
 def _simulate_fitted(N: np.ndarray, fair: dict, sigma_x: float, sigma_e: float, f_i: float, f_e: float,
@@ -102,22 +109,13 @@ def _simulate_fitted(N: np.ndarray, fair: dict, sigma_x: float, sigma_e: float, 
     first, then the fraud fraction only where there is fraud (a third of
     :func:`_simulate_parts`'s work)."""
     n = len(N)
-    tau = np.clip(rng.normal(fair["mu_t"], fair["sd_t"], n), 0.01, 0.99)
-    nu = np.clip(rng.normal(fair["mu_v"], fair["sd_v"], n), 0.01, 0.99)
-    V = _binomial(N, tau, rng)
-    W = _binomial(V, nu, rng)
-    u = rng.random(n)
+    V, W, u = _fair_votes(N, fair, rng)
     x = np.zeros(n)
     ext = u < f_e
     inc = ~ext & (u < f_e + f_i)
     x[inc] = np.clip(np.abs(rng.normal(0, sigma_x, int(inc.sum()))), 0, 1)
     x[ext] = np.clip(1 - np.abs(rng.normal(0, sigma_e, int(ext.sum()))), 0, 1)
-    add = np.rint(x * (N - V))
-    v2 = V + add
-    w2 = W + add + np.rint(x * (V - W))
-    t = v2 / np.maximum(N, 1)
-    s = np.where(v2 > 0, w2 / np.maximum(v2, 1), 0.0)
-    return np.clip((t * bins).astype(np.int64), 0, bins - 1) * bins + np.clip((s * bins).astype(np.int64), 0, bins - 1)
+    return _bin_with_fraud(N, V, W, x, bins)
 
 
 def _binomial(n: np.ndarray, p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
