@@ -66,10 +66,16 @@ def verify(sc, **kw):
     return run_verification("http://testserver", client=sc.client, **kw)
 
 
-def test_untouched_log_verifies_and_totals_match_the_results_api(with_copies):
+def test_untouched_log_verifies_and_totals_match_the_results_api(with_copies, tmp_path):
     sc = with_copies
-    doc = verify(sc)
+    doc = verify(sc, save=str(tmp_path / "saved"))
     assert doc["ok"], doc["summary"]
+    # what was saved verifies offline, with the key pinned
+    from click.testing import CliRunner
+    from escrutinio.cli import main
+    r = CliRunner().invoke(main, ["verify-log", str(tmp_path / "saved"), "--public-key",
+                                  str(sc.settings.signing_key) + ".pub"])
+    assert r.exit_code == 0, r.output
     kinds = doc["kinds"]
     assert kinds["official_snapshot"] == 2 and kinds["official_record"] == 320
     assert kinds.get("copy_agreed", 0) == 5 and kinds.get("copy_resolved", 0) == 1
