@@ -226,3 +226,35 @@ def test_empty_server_answers_without_errors(server_client):
     assert c.get("/api/v1/log/consistency", params={"first": 3}).status_code == 400
     # a role that may do more still reads the public log
     assert c.get("/api/v1/log", headers=server_client.headers("typist")).status_code == 200
+
+
+def test_maybe_sign_rules(server_client, tmp_path):
+    from dataclasses import replace
+
+    from escrutinio.server import checkpointing
+    from escrutinio.server.storage import log as results_log
+
+    sc = server_client
+    db = sc.app.state.db
+
+    def append():
+        with db.session(write=True) as s:
+            results_log.append(s, "coordinator", "discrepancy_explained",
+                               {"unit": "1", "contest": "P", "field": "MAS", "note": "seen"})
+
+    def sign(settings=sc.settings, force=False):
+        with db.session(write=True) as s:
+            return checkpointing.maybe_sign(s, settings, force=force)
+
+    append()
+    assert "keygen" in sign()["reason"]  # no key yet: reported, not raised
+    generate_key(sc.settings.signing_key)
+    assert sign()["signed"]              # the first checkpoint
+    append()
+    assert not sign()["signed"]          # within the interval
+    assert sign(replace(sc.settings, checkpoint_interval=0))["signed"]
+    append()
+    assert sign(force=True)["signed"]    # a snapshot forces it
+    assert sign(force=True)["reason"] == "no new entries since the last checkpoint"
+    sizes = [c["tree_size"] for c in sc.client.get("/api/v1/checkpoints").json()["checkpoints"]]
+    assert sizes == [1, 2, 3]
