@@ -145,7 +145,7 @@ def bench(kind: str, args) -> dict:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         url = sqlite_url(tmp) if kind == "sqlite" else stack.enter_context(postgres_url())
         migrate(url)
-        base = stack.enter_context(serve_process(url, tmp / "data", args.workers))
+        base = stack.enter_context(serve_process(url, tmp / "data", args.workers)).base
         admin = {"Authorization": f"Bearer {add_user(url, 'admin', 'bench-admin')}"}
         t = time.perf_counter()
         with open(COMPUTO, "rb") as f:

@@ -1,10 +1,12 @@
 """kill -9 in the middle of a 35,000-acta official load leaves all or nothing; 50
 concurrent writers against several server worker processes lose no entry."""
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -84,6 +86,61 @@ def test_kill_9_during_a_35000_acta_load_leaves_all_or_nothing(kind, tmp_path):
         assert counts["snapshots"] == 1 and counts["log_entries"] == 1 + 34_555
 
 
+def _loading_now(url: str, kind: str) -> bool:
+    """Is an official load's transaction writing its log rows right now?"""
+    if kind == "sqlite":
+        wal = Path(url.removeprefix("sqlite:///") + "-wal")
+        return wal.exists() and wal.stat().st_size > 2_000_000
+    db = Database(url)
+    try:
+        with db.session() as s:
+            return bool(s.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query ILIKE 'INSERT INTO log_entries%'"
+                " AND pid <> pg_backend_pid()")).scalar())
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite"])
+def test_kill_9_of_the_server_during_a_load_and_restart(kind, tmp_path):
+    """The same through `escrutinio serve` on the embedded database (PostgreSQL: the
+    test above): kill -9 its whole process group while the 34,555-acta upload is being
+    written, restart it, and find all or nothing."""
+    with database(kind, tmp_path) as url:
+        admin = {"Authorization": f"Bearer {add_user(url, 'admin', 'kill-admin')}"}
+        with serve_process(url, tmp_path / "data", workers=1) as served:
+            def upload():
+                try:
+                    with open(COMPUTO, "rb") as f:
+                        return httpx.post(served.base + "/api/v1/official", files={"file": (COMPUTO.name, f)},
+                                          headers=admin, timeout=300).status_code
+                except httpx.HTTPError as exc:
+                    return exc.__class__.__name__
+
+            with ThreadPoolExecutor(1) as pool:
+                pending = pool.submit(upload)
+                deadline = time.monotonic() + 120
+                while not _loading_now(url, kind) and not pending.done() and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                killed_mid_load = not pending.done()
+                os.killpg(served.process.pid, signal.SIGKILL)
+                served.process.wait(timeout=30)
+                outcome = pending.result(timeout=60)
+        counts = _counts(url)
+        assert counts["log_entries"] in (0, 1 + 34_555) and counts["snapshots"] in (0, 1)
+        assert (counts["snapshots"] == 0) == (counts["log_entries"] == 0)
+        if killed_mid_load:
+            assert outcome != 200 and counts["snapshots"] == 0, (outcome, counts)
+        with serve_process(url, tmp_path / "data", workers=1) as served:  # the restart
+            assert len(httpx.get(served.base + "/api/v1/snapshots").json()) == counts["snapshots"]
+            with open(COMPUTO, "rb") as f:
+                r = httpx.post(served.base + "/api/v1/official", files={"file": (COMPUTO.name, f)}, headers=admin, timeout=300)
+            assert r.status_code == 200 and r.json()["units"] == 34_555
+            assert r.json()["created"] == (counts["snapshots"] == 0)
+        assert _counts(url)["log_entries"] == 1 + 34_555
+        assert killed_mid_load, "the kill did not land during the load (the test still checked all-or-nothing)"
+
+
 def test_embedded_writers_queue_instead_of_failing(tmp_path, small_computo):
     """20 threads writing through the repositories at once on the embedded database:
     BEGIN IMMEDIATE makes them queue; none fails with "database is locked"."""
@@ -121,7 +178,8 @@ def test_embedded_writers_queue_instead_of_failing(tmp_path, small_computo):
 
 def test_50_concurrent_writers_lose_no_entry(tmp_path, small_computo):
     kind = "postgresql"
-    with database(kind, tmp_path) as url, serve_process(url, tmp_path / "data", workers=2) as base:
+    with database(kind, tmp_path) as url, serve_process(url, tmp_path / "data", workers=2) as served:
+        base = served.base
         admin = add_user(url, "admin", "bench-admin")
         with open(small_computo, "rb") as f:
             r = httpx.post(base + "/api/v1/official", files={"file": (small_computo.name, f)},

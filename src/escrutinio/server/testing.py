@@ -109,10 +109,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class Served:
+    """A running ``escrutinio serve``: ``base`` URL and the ``process`` (leader of its
+    own process group, so ``os.killpg(process.pid, ...)`` reaches its workers too)."""
+
+    def __init__(self, base: str, process):
+        self.base, self.process = base, process
+
+
 @contextmanager
-def serve_process(url: str, data_dir: Path, workers: int = 2, timeout: float = 90.0) -> Iterator[str]:
-    """``escrutinio serve`` in its own process group on a free loopback port; yields its
-    base URL and stops it (SIGTERM, then SIGKILL) on exit."""
+def serve_process(url: str, data_dir: Path, workers: int = 2, timeout: float = 90.0) -> Iterator[Served]:
+    """``escrutinio serve`` in its own process group on a free loopback port; yields a
+    :class:`Served` and stops it (SIGTERM, then SIGKILL) on exit if it still runs."""
     import signal
     import subprocess
     import sys
@@ -148,7 +156,7 @@ def serve_process(url: str, data_dir: Path, workers: int = 2, timeout: float = 9
             if time.monotonic() > deadline:
                 raise RuntimeError(f"escrutinio serve did not answer within {timeout:.0f} s")
             time.sleep(0.2)
-        yield base
+        yield Served(base, proc)
     finally:
         stop()
 
