@@ -21,17 +21,18 @@ from escrutinio.errors import UsageError
 ROLL_IDENTITY = ("unit", "unit_id", "place_id", "registered")
 
 
-def _json_safe(x):
+def json_safe(x):
+    """JSON-safe: NaN/inf become null, tuples become lists, datetimes become text."""
     if isinstance(x, float):
         return x if math.isfinite(x) else None
     if isinstance(x, dict):
-        return {str(k): _json_safe(v) for k, v in x.items()}
+        return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_json_safe(v) for v in x]
+        return [json_safe(v) for v in x]
     if hasattr(x, "isoformat"):
         return x.isoformat()
     if hasattr(x, "item"):
-        return _json_safe(x.item())
+        return json_safe(x.item())
     return x
 
 
@@ -50,7 +51,7 @@ class Projection:
                    "choices": d["choices"], "lead_points": d["lead_points"],
                    "outcome_probabilities": r.outcome_probabilities}
         payload.update({k: v for k, v in d.items() if k not in payload and k != "shares"})
-        return _json_safe(payload)
+        return json_safe(payload)
 
     def summary(self) -> str:
         return self.result.summary()

@@ -18,17 +18,9 @@ MAPPING = dict(default=None, help="mapping TOML file or bundled mapping name for
 
 def _clean(x):
     """JSON-safe: NaN/inf become null, tuples become lists, datetimes become text."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if hasattr(x, "isoformat"):
-        return x.isoformat()
-    if hasattr(x, "item"):  # numpy scalars
-        return _clean(x.item())
-    return x
+    from escrutinio.app.projection import json_safe
+
+    return json_safe(x)
 
 
 def _emit(result, fmt: str, payload: dict | None = None) -> None:

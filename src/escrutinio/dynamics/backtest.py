@@ -70,7 +70,13 @@ def simulated_election(seed: int = 0, *, departments: int = 4, municipalities: i
                         rows_pl.append(f"D{d}M{m}L{lo}P{p}")
                         eff.append(ep + rng.normal(0, 0.05, k))
                         arrival.append(t_place + rng.normal(0, 0.1))
-    eff = np.asarray(eff) + base
+    return ballots(rng, np.asarray(eff) + base, {"department": rows_dep, "municipality": rows_mun,
+                                                 "locality": rows_loc, "polling_place": rows_pl}, SIM_CHOICES, arrival)
+
+
+def ballots(rng: np.random.Generator, eff: np.ndarray, rows: dict, choices: Sequence[str], arrival) -> pl.DataFrame:
+    """Tables of a simulated election from logit propensities (tables x channels):
+    registered voters, binomial turnout, multinomial ballots; ``arrival`` becomes a rank."""
     n = eff.shape[0]
     registered = rng.integers(150, 231, n)
     turnout = 1 / (1 + np.exp(-(1.6 + rng.normal(0, 0.3, n))))
@@ -78,9 +84,8 @@ def simulated_election(seed: int = 0, *, departments: int = 4, municipalities: i
     p = np.exp(eff)
     p /= p.sum(axis=1, keepdims=True)
     votes = np.vstack([rng.multinomial(v, pp) for v, pp in zip(voters, p)])  # generator only, not a hot path
-    cols = {"unit": [f"T{i:06d}" for i in range(n)], "department": rows_dep, "municipality": rows_mun,
-            "locality": rows_loc, "polling_place": rows_pl, "registered": registered.astype(np.int64)}
-    for i, c in enumerate([*SIM_CHOICES, "blank", "null"]):
+    cols = {"unit": [f"T{i:06d}" for i in range(n)], **rows, "registered": registered.astype(np.int64)}
+    for i, c in enumerate([*choices, "blank", "null"]):
         cols[c] = votes[:, i].astype(np.int64)
     cols["arrival"] = np.argsort(np.argsort(np.asarray(arrival))).astype(np.int64)
     return pl.DataFrame(cols)

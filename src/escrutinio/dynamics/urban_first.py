@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import polars as pl
 
+from escrutinio.dynamics.backtest import ballots
 from escrutinio.dynamics.projection import bolivia_outcomes, project
 
 AREAS = ("metropol", "periurbano", "ruralconect", "ruralaislado")
@@ -72,19 +73,7 @@ def simulated_urban_first(seed: int = 0, *, departments: int = 6, municipalities
                     rows["area"].append(AREAS[a])
                     eff.append(ep + rng.normal(0, 0.05, k))
                     arrival.append(t_place + rng.normal(0, 0.1))
-    eff = np.asarray(eff) + base
-    n = eff.shape[0]
-    registered = rng.integers(150, 231, n)
-    turnout = 1 / (1 + np.exp(-(1.6 + rng.normal(0, 0.3, n))))
-    voters = rng.binomial(registered, turnout)
-    pr = np.exp(eff)
-    pr /= pr.sum(axis=1, keepdims=True)
-    votes = np.vstack([rng.multinomial(v, pp) for v, pp in zip(voters, pr)])  # generator only
-    cols = {"unit": [f"T{i:06d}" for i in range(n)], **rows, "registered": registered.astype(np.int64)}
-    for i, c in enumerate([*UF_CHOICES, "blank", "null"]):
-        cols[c] = votes[:, i].astype(np.int64)
-    cols["arrival"] = np.argsort(np.argsort(np.asarray(arrival))).astype(np.int64)
-    return pl.DataFrame(cols)
+    return ballots(rng, np.asarray(eff) + base, rows, UF_CHOICES, arrival)
 
 
 @dataclass
