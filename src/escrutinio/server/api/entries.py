@@ -58,10 +58,23 @@ class ActaOut(BaseModel):
     findings: list[str] = []
 
 
-def _prepare(s, unit: str, contest: str | None, values: dict):
-    info = services.contest_of(s, contest)
-    snap = services.snapshot_of(s, info)
-    return info["contest"], de.validate_values(values, snap.choices), services.checker(snap), services.unit_levels(snap, unit)
+class _Prepared:
+    """What an entry needs from the latest official snapshot, worked out before the
+    write lock is taken (validation and the acta checks cost more than the write), and
+    re-used under the lock unless a new snapshot arrived in between."""
+
+    def __init__(self, s, unit: str, contest: str | None, values: dict):
+        info = services.contest_of(s, contest)
+        snap = services.snapshot_of(s, info)
+        self.snapshot_id, self.contest = info["snapshot_id"], info["contest"]
+        self.values = de.validate_values(values, snap.choices)
+        self.levels = services.unit_levels(snap, unit)
+        full = services.checker(snap)
+        findings = full(self.values)  # the checks of the submitted values, outside the lock
+        self.check = lambda v: findings if dict(v) == self.values else full(v)
+
+    def current(self, s, unit: str, contest: str | None, values: dict) -> "_Prepared":
+        return self if services.contest_of(s, contest)["snapshot_id"] == self.snapshot_id else _Prepared(s, unit, contest, values)
 
 
 @router.post("/entries", response_model=EntryOut, summary="Enter a copy of an acta (typist)",
@@ -72,14 +85,16 @@ def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("
     ``agreed``, ``different`` or ``quarantined``. The second entry must come from a
     different typist (409 otherwise)."""
     db = request.app.state.db
-    with db.session(write=True) as s:
-        contest, values, check, levels = _prepare(s, body.unit, body.contest, body.values)
+    with db.session() as s:
+        p = _Prepared(s, body.unit, body.contest, body.values)
         if body.photo_sha256 and s.execute(photos.select().where(photos.c.sha256 == body.photo_sha256)).first() is None:
             raise HTTPException(422, f"photo {body.photo_sha256} was not uploaded (POST /api/v1/photos first)")
-        out = copies.submit(s, unit=body.unit, contest=contest, values=values, client_id=body.client_id, user=user,
-                            check=check, levels=levels, photo_sha256=body.photo_sha256)
+    with db.session(write=True) as s:
+        p = p.current(s, body.unit, body.contest, body.values)
+        out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
+                            check=p.check, levels=p.levels, photo_sha256=body.photo_sha256)
         if not out["replayed"] and out["state"] in de.COUNTED:
-            services.record_seen(s, contest, [body.unit])
+            services.record_seen(s, p.contest, [body.unit])
     return EntryOut(**out)
 
 
@@ -87,12 +102,15 @@ def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("
              responses={404: {"description": "no such acta"}, 409: {"description": "not in state different or quarantined"}})
 def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User = Depends(require("coordinator"))) -> ActaOut:
     db = request.app.state.db
+    with db.session() as s:
+        p = _Prepared(s, unit, body.contest, body.values)
     with db.session(write=True) as s:
-        contest, values, check, levels = _prepare(s, unit, body.contest, body.values)
-        acta = copies.resolve(s, unit=unit, contest=contest, values=values, user=user, check=check, levels=levels, note=body.note)
+        p = p.current(s, unit, body.contest, body.values)
+        acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check, levels=p.levels,
+                              note=body.note)
         if acta.state in de.COUNTED:
-            services.record_seen(s, contest, [unit])
-    return ActaOut(unit=unit, contest=contest, state=acta.state, findings=list(acta.findings))
+            services.record_seen(s, p.contest, [unit])
+    return ActaOut(unit=unit, contest=p.contest, state=acta.state, findings=list(acta.findings))
 
 
 @router.post("/entries/{unit}/release", response_model=ActaOut, summary="Count a quarantined copy as it is (coordinator)",
