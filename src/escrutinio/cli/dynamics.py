@@ -166,13 +166,18 @@ def project_cmd(partial, roll_path, previous, places, mapping, roll_mapping, pre
     strata_list = None
     if strata is not None:
         strata_list = [] if strata.strip().lower() == "none" else [c.strip() for c in strata.split(",") if c.strip()]
+    from escrutinio.cli.progress import progress
+
     results = []
-    for p in partial:
-        r = project(p, roll, previous, seed, places=places_frame, contest=contest, mapping=mapping,
-                    previous_mapping=previous_mapping, simulations=simulations, level=level, min_donors=min_donors,
-                    strata=strata_list, model=model, covariates=list(covariates) or None, arrival=arrival,
-                    arrival_from=arrival_from, correct_bias=correct_bias, completion_adjustment=completion_adjustment)
-        results.append((p, r))
+    with progress("projecting", total=len(partial)) as step:  # a bar on a terminal, nothing when piped
+        for p in partial:
+            r = project(p, roll, previous, seed, places=places_frame, contest=contest, mapping=mapping,
+                        previous_mapping=previous_mapping, simulations=simulations, level=level,
+                        min_donors=min_donors, strata=strata_list, model=model, covariates=list(covariates) or None,
+                        arrival=arrival, arrival_from=arrival_from, correct_bias=correct_bias,
+                        completion_adjustment=completion_adjustment)
+            results.append((p, r))
+            step(p)
     if fmt == "json":
         if len(results) == 1:
             click.echo(json.dumps(results[0][1].to_dict(), ensure_ascii=False))
