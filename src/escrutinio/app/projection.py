@@ -133,7 +133,7 @@ def _snapshot(x, contest=None, mapping=None):
     if isinstance(x, Snapshot):
         return x
     if isinstance(x, Election):
-        contests = x.contests()
+        contests = x.contests
         if contest is None:
             pres = [c for c in contests if c.upper().startswith("PRESIDENT")]
             contest = (pres or contests)[0]
