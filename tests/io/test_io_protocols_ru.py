@@ -126,8 +126,6 @@ def test_project_outcomes_follow_the_declared_rule():
     assert out["outcome_probabilities"]["first_round_win"] < 0.99
 
 
-@pytest.mark.xfail(reason="forensics takes 'valid+invalid' as the emitted column, which on protocols is ballots "
-                          "issued; it should be valid + blank + null (ballots found in the box), FOREN", strict=False)
 def test_valid_plus_invalid_is_ballots_found_not_ballots_issued():
     from escrutinio.forensics.core import from_snapshot
 
