@@ -99,8 +99,9 @@ class BatteryResult:
                   f"* = flagged: adjusted p below {self.alpha:g}. "
                   "- = descriptive test, outside the multiple-testing family: its classical null (normality, no "
                   "correlation) is rejected by clean elections too, so it is never adjusted or flagged. "
-                  "\"fires on simulated\": the test fires on clean copies of this election more often than "
-                  "chance, so it is uninformative here. p < 0.001 is printed as \"< 0.001\"."]
+                  "\"fires on ...\": the test also fires on that placebo (a reference election, or clean copies "
+                  "of this election more often than chance), so it is uninformative here. p < 0.001 is printed as "
+                  "\"< 0.001\"."]
         nulls: dict[str, list[str]] = {}
         cav: dict[str, list[str]] = {}
         for t in self.tests:

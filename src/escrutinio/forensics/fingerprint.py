@@ -198,7 +198,7 @@ class KlimekFit:
     def summary(self) -> str:
         edge = (" The estimate sits at the edge of the grid: the model does not describe this fingerprint, so "
                 "f_i/f_e are not interpretable here." if self.at_boundary else "")
-        return (f"Klimek fit on {self.n_units} stations: f_i = {self.f_i:.3f} (95% CI {self.ci_f_i[0]:.3f}-"
+        return (f"Klimek fit on {self.n_units:,} tables: f_i = {self.f_i:.3f} (95% CI {self.ci_f_i[0]:.3f}-"
                 f"{self.ci_f_i[1]:.3f}), f_e = {self.f_e:.4f} (95% CI {self.ci_f_e[0]:.4f}-{self.ci_f_e[1]:.4f}); "
                 f"fair turnout {self.fair['mu_t']:.3f}+-{self.fair['sd_t']:.3f}, fair share "
                 f"{self.fair['mu_v']:.3f}+-{self.fair['sd_v']:.3f}.{edge} {self.caveat}")
