@@ -49,6 +49,40 @@ def test_official_load_is_atomic_idempotent_and_logged(server_client, small_comp
     assert len(_log(sc)) == 401
 
 
+def test_an_explanation_covers_the_difference_it_was_written_about(server_client, small_computo, tmp_path):
+    import csv
+    import gzip
+    import io
+
+    sc, c = server_client, server_client.client
+    sc.load(small_computo)
+    snap = read_snapshots(small_computo)[0]
+    u = snap.frame["unit"][3]
+    copy = _values(snap, u)
+    copy["CC"] += 2
+    copy["emitted"] += 2
+    copy["registered"] = max(copy["registered"], copy["emitted"])
+    for role_name, cid in (("ana", "e1"), ("beto", "e2")):
+        c.post("/api/v1/entries", headers=sc.headers("typist", role_name), json={"unit": u, "values": copy, "client_id": cid})
+    c.post("/api/v1/discrepancies/explain", headers=sc.headers("coordinator"), json={"unit": u, "field": "CC", "note": "smudge"})
+    assert next(d for d in c.get("/api/v1/discrepancies").json() if d["field"] == "CC")["explained"]
+    # a later official file changes that acta's CC: a new difference, not yet explained
+    with gzip.open(small_computo, "rt", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    cc = rows[0].index("CC")
+    for r in rows[1:]:
+        if r[0] == u:
+            r[cc] = str(int(r[cc]) + 1)
+    later = tmp_path / "computo_2019-10-25.csv.gz"
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    with gzip.open(later, "wt", encoding="utf-8") as f:
+        f.write(buf.getvalue())
+    assert sc.load(later)["snapshot_id"] == 2
+    d = next(d for d in c.get("/api/v1/discrepancies").json() if d["field"] == "CC")
+    assert d["copy"] - d["official"] == 1 and not d["explained"] and d["note"] == "smudge"
+
+
 def test_bad_file_is_refused_whole(server_client, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")

@@ -192,7 +192,9 @@ def discrepancy_frame(session: Session, contest: str | None) -> tuple[Snapshot, 
                .with_columns(pl.coalesce("since", "counted_at").alias("since"))
                .drop("counted_at")
                .join(notes, on=["unit", "field"], how="left")
-               .with_columns(pl.col("note").is_not_null().alias("explained"),
+               # a note explains the difference it was written about: if the official
+               # row or the copy changes afterwards, the new difference is unexplained
+               .with_columns((pl.col("note").is_not_null() & (pl.col("explained_at") >= pl.col("since"))).alias("explained"),
                              (pl.col("copy") - pl.col("official")).alias("difference"))
                .join(geo, on="unit", how="left"))
         return snap, out
