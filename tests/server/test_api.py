@@ -140,11 +140,16 @@ def test_double_entry_discrepancies_and_results(server_client, small_computo):
     u = units[30]
     v2 = dict(_values(snap, u))
     v2["blank"] += 1
-    c.post("/api/v1/entries", headers=t1, json={"unit": u, "values": _values(snap, u), "client_id": "d1"})
+    photo = c.post("/api/v1/photos", headers=t1, files={"file": ("acta.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64)}).json()["sha256"]
+    nophoto = c.post("/api/v1/entries", headers=t1, json={"unit": u, "values": _values(snap, u), "client_id": "d0",
+                                                            "photo_sha256": "0" * 64})
+    assert nophoto.status_code == 422
+    c.post("/api/v1/entries", headers=t1, json={"unit": u, "values": _values(snap, u), "client_id": "d1", "photo_sha256": photo})
     r = c.post("/api/v1/entries", headers=t2, json={"unit": u, "values": v2, "client_id": "d2"})
     assert r.json()["state"] == "different"
     diff = c.get("/api/v1/entries/different", headers=coord).json()
     assert diff[0]["unit"] == u and diff[0]["fields"] == ["blank"] and len(diff[0]["entries"]) == 2
+    assert [e["photo_sha256"] for e in diff[0]["entries"]] == [photo, None]
     assert c.post(f"/api/v1/entries/{u}/resolve", headers=t1, json={"values": _values(snap, u)}).status_code == 403
     r = c.post(f"/api/v1/entries/{u}/resolve", headers=coord, json={"values": _values(snap, u), "note": "photo"})
     assert r.json()["state"] == "resolved"

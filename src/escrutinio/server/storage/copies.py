@@ -147,8 +147,11 @@ def different(session: Session, contest: str | None) -> list[dict]:
     out = []
     for row in by_state(session, contest, ["different", "quarantined"]):
         acta = get(session, row["unit"], row["contest"])
+        ids = [e.entry_id for e in acta.entries()]
+        photo = dict(session.execute(select(entries.c.id, entries.c.photo_sha256).where(entries.c.id.in_(ids))).all())
         out.append({"unit": acta.unit, "contest": acta.contest, "state": acta.state,
-                    "entries": [{"entry_id": e.entry_id, "typist": e.typist, "values": dict(e.values)} for e in acta.entries()],
+                    "entries": [{"entry_id": e.entry_id, "typist": e.typist, "values": dict(e.values),
+                                 "photo_sha256": photo.get(e.entry_id)} for e in acta.entries()],
                     "fields": sorted(k for k in acta.first.values if acta.second and acta.first.values[k] != acta.second.values.get(k)),
                     "final": acta.final, "findings": list(acta.findings), "since": row["updated_at"]})
     return out
