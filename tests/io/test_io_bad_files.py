@@ -153,3 +153,16 @@ def test_mapping_that_is_a_directory_or_not_text(tmp_path, content):
         m.write_bytes(content)
     r = run("results", DEMO / "freedonia_2025.csv", "--mapping", m)
     assert r.exit_code == 2 and ("is a directory" in r.output or "must be UTF-8 text" in r.output)
+
+
+def test_atomic_write_gives_the_umask_mode_not_mkstemps_0600(tmp_path):
+    import os
+
+    from escrutinio.io.atomic import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        out = write_atomic(tmp_path / "report.html", "<p>ok</p>")
+    finally:
+        os.umask(old)
+    assert (out.stat().st_mode & 0o777) == 0o644

@@ -29,6 +29,12 @@ def check_target(path: str | Path) -> Path:
     return target
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, content: str | bytes, encoding: str = "utf-8") -> Path:
     """Write ``content`` to ``path`` atomically (temporary file + rename)."""
     target = check_target(path)
@@ -37,6 +43,9 @@ def write_atomic(path: str | Path, content: str | bytes, encoding: str = "utf-8"
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        # mkstemp makes the file 0600; a report or export is meant to be read like any
+        # file the user writes, so it gets the mode the umask would give.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException as exc:
         try:
