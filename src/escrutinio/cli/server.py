@@ -69,6 +69,19 @@ def _settings(database, data_dir, signing_key, roll):
                     signing_key=Path(signing_key) if signing_key else None, roll=Path(roll) if roll else None)
 
 
+def _ensure_signing_key(settings, echo) -> None:
+    """A server signs its results log from the first snapshot on, so a missing key is
+    made here rather than leaving checkpoints unsigned until someone runs keygen."""
+    from escrutinio.publication.checkpoint import generate_key, key_id, public_path
+
+    path = Path(settings.signing_key)
+    if path.exists():
+        return
+    key = generate_key(path)
+    echo(f"created the results log's signing key {path} (key id {key_id(key.public_key())}); "
+         f"publish {public_path(path)}, keep the key itself secret")
+
+
 def _first_admin(database) -> str | None:
     """On a database without accounts, create ``admin`` and return its token (once)."""
     from escrutinio.server.storage import users
@@ -106,6 +119,7 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, log_level)
 
     settings = _settings(database, data_dir, signing_key, roll)
     migrate(settings.database_url)
+    _ensure_signing_key(settings, lambda m: click.echo(m, err=True))
     token = _first_admin(settings.database_url)
     if token:
         click.echo(f"created account 'admin' (role admin); its token, shown once:\n{token}", err=True)
@@ -133,6 +147,7 @@ def demo(database, actas, seed, projection, fmt):
     coordinator resolves; print the discrepancies and the live results."""
     from escrutinio.server.demo import run_demo
 
+    _ensure_signing_key(_settings(database, None, None, None), lambda m: click.echo(m, err=True))
     out = run_demo(database, n_actas=actas, seed=seed, projection=projection,
                    echo=(lambda m: click.echo(m, err=True)) if fmt == "json" else click.echo)
     if fmt == "json":

@@ -184,7 +184,9 @@ def tamper_check(settings, echo=print, unit: str | None = None) -> dict:
     import sqlite3
     import tempfile
 
-    from fastapi.testclient import TestClient
+    from escrutinio.server.inprocess import test_client_class
+
+    TestClient = test_client_class()
     from sqlalchemy import text
 
     from escrutinio.cli.publication import run_verification

@@ -30,7 +30,8 @@ def _fmt_int(n) -> str:
 
 def run_demo(database: str, n_actas: int = 300, seed: int = 2019, echo: Callable[[str], None] = print,
              projection: bool = True) -> dict:
-    from fastapi.testclient import TestClient
+    from escrutinio.server.inprocess import test_client_class
+    TestClient = test_client_class()
 
     from escrutinio.io import read_snapshots
     from escrutinio.server.app import create_app
