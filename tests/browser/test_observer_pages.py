@@ -9,6 +9,8 @@ keeps the paper's numbers; the discrepancy list then shows CC and MAS - IPSP.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 UNIT = "1001"
@@ -96,14 +98,14 @@ def test_double_entry_resolution_and_discrepancy_list(loaded, page_in, shoot, ax
     second = page_in("en-US", token=loaded.user("typist-ben", "typist"))
     pending = second.locator("ul.pending a")
     assert pending.count() == 1 and pending.first.inner_text() == f"Acta {UNIT}"
-    assert "130" not in second.inner_text("main") and "36" not in second.inner_text("main")
+    assert not _shows_number(second.inner_text("main"), "130", "36")
     pending.first.click()
     second.wait_for_url(f"**/entry/{UNIT}*")
     assert second.inner_text("#entry-kind").startswith("Second entry.")
     values = second.eval_on_selector_all("form#acta-form input.n", "els => els.map(e => e.value)")
     assert values == [""] * len(FIELD_ORDER)                                      # the first entry is never shown
     body = second.inner_text("main")
-    assert "130" not in body and "173" not in body
+    assert not _shows_number(body, "130", "173")
     shoot(second, "entry_second_en")
     problems = axe(second)
     assert problems == "", problems
@@ -205,3 +207,9 @@ def test_pvt_progress_and_live_estimate(loaded, page_in, shoot, axe, bolivia_201
     shoot(page, "pvt_en")
     problems = axe(page)
     assert problems == "", problems
+
+
+def _shows_number(text: str, *numbers: str) -> bool:
+    """Whether any of the first entry's numbers stands in the text as a number of its own:
+    the pending list also shows since when an acta waits (10:36:13), which is no leak."""
+    return any(re.search(rf"(?<![\d:.,]){n}(?![\d:.,])", text) for n in numbers)

@@ -2,7 +2,6 @@
 and PostgreSQL: untouched logs verify and their totals equal the results API at every
 level; an altered vote, a deleted entry, a reordered pair and a replaced checkpoint are
 each caught and named."""
-import gzip
 import json
 from pathlib import Path
 
@@ -12,20 +11,11 @@ from sqlalchemy import text
 from escrutinio.cli.publication import run_verification
 from escrutinio.publication.checkpoint import generate_key
 from escrutinio.server.storage import publication as repo
-from escrutinio.server.testing import database_url, server_client  # noqa: F401
+from escrutinio.server.testing import database_url, head_of, server_client  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPUTO = ROOT / "examples/bolivia/2019/computo_2019-10-25.csv.gz"
 TREP = ROOT / "examples/bolivia/2019/trep_2019-10-20T19-40-57.csv.gz"
-
-
-def head_of(src: Path, target: Path, rows: int) -> Path:
-    with gzip.open(src, "rb") as f, gzip.open(target, "wb") as out:
-        for i, line in enumerate(f):
-            if i > rows:
-                break
-            out.write(line)
-    return target
 
 
 def _headers(sc, name):

@@ -10,7 +10,7 @@ from escrutinio import app as escrutinio_app
 from escrutinio.io import read_snapshots
 from escrutinio.publication.entry import GENESIS_PREV, entry_hash
 
-from conftest import COMPUTO
+from server_data import COMPUTO
 
 
 def _values(snap, unit):

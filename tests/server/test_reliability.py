@@ -19,7 +19,7 @@ from escrutinio.server.storage import official, users
 from escrutinio.server.storage.db import Database
 from escrutinio.server.testing import add_user, database, serve_process
 
-from conftest import COMPUTO
+from server_data import COMPUTO
 
 LOADER = r"""
 import sys

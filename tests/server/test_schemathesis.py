@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, settings
 
 from escrutinio.server.testing import ServerClient, database
 
-from conftest import head_of, COMPUTO
+from server_data import head_of, COMPUTO
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

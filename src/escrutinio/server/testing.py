@@ -165,7 +165,8 @@ class ServerClient:
     """A TestClient on a migrated database, with users made on demand."""
 
     def __init__(self, url: str, tmp_path: Path, **settings):
-        from fastapi.testclient import TestClient
+        from escrutinio.server.inprocess import test_client_class
+        TestClient = test_client_class()
 
         from escrutinio.server.app import create_app
 
@@ -211,3 +212,15 @@ def server_client(database_url, tmp_path) -> Iterator[ServerClient]:
         yield c
     finally:
         c.close()
+
+
+def head_of(src: Path, target: Path, rows: int) -> Path:
+    """The header and the first ``rows`` lines of a gzipped CSV (same layout, fewer actas)."""
+    import gzip
+
+    with gzip.open(src, "rb") as f, gzip.open(target, "wb") as out:
+        for i, line in enumerate(f):
+            if i > rows:
+                break
+            out.write(line)
+    return target
