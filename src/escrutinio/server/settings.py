@@ -4,8 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 DEFAULT_DATABASE = "sqlite:///escrutinio.db"
 
 
@@ -18,6 +16,10 @@ def normalise_url(url: str) -> str:
 
 def sqlite_file(url: str) -> Path | None:
     """The database file of an embedded (SQLite) URL; None for PostgreSQL or in-memory."""
+    # imported here: every CLI command imports this module for its default URL, and
+    # SQLAlchemy would add a tenth of a second to each of them
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(normalise_url(url))
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
         return Path(parsed.database)
@@ -25,6 +27,8 @@ def sqlite_file(url: str) -> Path | None:
 
 
 def is_sqlite(url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
 
 
