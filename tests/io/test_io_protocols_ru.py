@@ -114,8 +114,6 @@ def test_project_from_the_partial_snapshot():
     assert abs(share["share"] - 49.47) < 0.5
 
 
-@pytest.mark.xfail(reason="project decides outcomes with Bolivia's rule unless told; it should use the mapping's "
-                          "declared rule (presidential.resolve), PROJ", strict=False)
 def test_project_outcomes_follow_the_declared_rule():
     """The mapping declares an absolute majority; Иванов's projected share straddles 50%,
     so a first-round win cannot be certain (under Bolivia's 40% + 10 points it would be)."""

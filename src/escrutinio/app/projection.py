@@ -149,7 +149,8 @@ def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, pl
             mapping=None, roll_mapping=None, previous_mapping=None, simulations: int = 2000, level: float = 0.95,
             min_donors: int = 2, strata: Sequence[str] | None = None, model: str = "auto",
             covariates: Sequence[str] | None = None, arrival: str | None = None, arrival_from=None,
-            correct_bias: bool = False, completion_adjustment: bool = True, area_level: str | None = None) -> Projection:
+            correct_bias: bool = False, completion_adjustment: bool = True, area_level: str | None = None,
+            rule: str | None = None) -> Projection:
     """Project the final result of a partial count.
 
     ``snapshot_or_election``: a Snapshot, an Election (its latest snapshot of ``contest``,
@@ -157,7 +158,9 @@ def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, pl
     expected table (required). ``previous``: a path, snapshot or frame of a previous
     election. ``places``: a path or frame of polling places with their area type.
     ``strata``: roll columns for the multilevel model (default: area type, first level,
-    municipality when an area type is known; otherwise the hot deck).
+    municipality when an area type is known; otherwise the hot deck). ``rule``: the
+    presidential rule for the outcome probabilities (a preset name or law file); default
+    the one the files' mapping declares, else plurality, said in the notes.
     """
     from escrutinio.dynamics import projection as P
     from escrutinio.dynamics.sources import read_places_2020, read_roll, read_snapshot
@@ -190,7 +193,14 @@ def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, pl
             raise UsageError(f"the partial count has no column {arrival!r}; give arrival_from (--arrival-from)")
         src = read_snapshot(arrival_from).frame.select(pl.col("unit").cast(pl.Utf8), arrival)
         frame = frame.with_columns(pl.col("unit").cast(pl.Utf8)).join(src, on="unit", how="left")
+    from escrutinio.law import presidential
+
+    # the rule the files declare decides the outcome probabilities: another country's
+    # count must not be judged by Bolivia's 40% + 10 points
+    law = presidential.resolve(rule, getattr(snap, "presidential_rule", None))
     r = P.project(frame, roll_frame, snap.counted_choices, levels=levels, simulations=simulations, seed=seed,
                   level=level, min_donors=min_donors, previous=prev, arrival=arrival, correct_bias=correct_bias,
-                  completion_adjustment=completion_adjustment, strata=strata, model=model, covariates=covariates)
+                  completion_adjustment=completion_adjustment, strata=strata, model=model, covariates=covariates,
+                  rule=rule or getattr(snap, "presidential_rule", None) or law)
+    r.notes.append(f"outcome probabilities under {law.name}")
     return Projection(r, source=getattr(snap, "source", None))

@@ -147,10 +147,12 @@ def _projection_payload(r) -> dict:
 @click.option("--completion-adjustment/--no-completion-adjustment", default=True, show_default=True,
               help="hot deck: adjust wholly uncounted places when slow places are shown to vote differently (tested)")
 @click.option("--contest", default=None)
+@click.option("--rule", default=None,
+              help="presidential rule for the outcome probabilities (preset or law TOML); default: the mapping's")
 @click.option("--format", "fmt", type=FORMAT, default="table")
 def project_cmd(partial, roll_path, previous, places, mapping, roll_mapping, previous_mapping, strata, model, covariates,
                 simulations, seed, level, min_donors, arrival, arrival_from, correct_bias, completion_adjustment,
-                contest, fmt):
+                contest, rule, fmt):
     """Project the final result from each partial count (multilevel by stratum, or hot deck)."""
     from escrutinio.app.projection import project, read_roll_with
     from escrutinio.dynamics.sources import read_places
@@ -175,7 +177,7 @@ def project_cmd(partial, roll_path, previous, places, mapping, roll_mapping, pre
                         previous_mapping=previous_mapping, simulations=simulations, level=level,
                         min_donors=min_donors, strata=strata_list, model=model, covariates=list(covariates) or None,
                         arrival=arrival, arrival_from=arrival_from, correct_bias=correct_bias,
-                        completion_adjustment=completion_adjustment)
+                        completion_adjustment=completion_adjustment, rule=rule)
             results.append((p, r))
             step(p)
     if fmt == "json":
