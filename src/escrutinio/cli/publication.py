@@ -269,15 +269,22 @@ def _tamper_check_command():
         """The demo's last step: verify-log passes on the server's log, then fails and
         names the entry after one vote is altered directly in the database (on a copy,
         or on PostgreSQL in a transaction rolled back). Exit 0 when both happen."""
-        from escrutinio.server.checkpointing import tamper_check as run
         from escrutinio.server.settings import Settings
 
         settings = Settings(database_url=database, signing_key=Path(signing_key) if signing_key else None)
-        out = run(settings, echo=click.echo, unit=unit)
-        ok = out["before"]["ok"] and not out["after"]["ok"] and out["after"]["first_bad_entry"] == out["altered_seq"]
-        click.echo("   the log caught the altered vote." if ok else "   UNEXPECTED: see above.")
-        sys.exit(0 if ok else 1)
+        sys.exit(0 if run_tamper_check(settings, click.echo, unit=unit) else 1)
     return tamper_check
+
+
+def run_tamper_check(settings, echo, unit: str | None = None) -> bool:
+    """verify-log passes, then fails naming the entry after one vote is altered; says which
+    and returns whether both happened (the demo's last step and `server tamper-check`)."""
+    from escrutinio.server.checkpointing import tamper_check as run
+
+    out = run(settings, echo=echo, unit=unit)
+    ok = out["before"]["ok"] and not out["after"]["ok"] and out["after"]["first_bad_entry"] == out["altered_seq"]
+    echo("   the log caught the altered vote." if ok else "   UNEXPECTED: see above.")
+    return ok
 
 
 def _register_keygen() -> None:
@@ -289,43 +296,7 @@ def _register_keygen() -> None:
         server.add_command(_keygen_command())
     if "tamper-check" not in server.commands:
         server.add_command(_tamper_check_command())
-    _add_demo_flag(server.commands.get("demo"))
 
-
-def _add_demo_flag(demo) -> None:
-    """`escrutinio server demo --tamper-check`: the demo (SERVER's command) then ends
-    with `server tamper-check` on the same database. Added from here so that the demo's
-    own code stays its owner's."""
-    if demo is None or any(p.name == "tamper_check" for p in demo.params):
-        return
-    demo.params.append(click.Option(
-        ["--tamper-check"], is_flag=True,
-        help="End with verify-log passing, then failing after one vote is altered directly in the database."))
-    original = demo.callback
-
-    def callback(*args, tamper_check=False, **kwargs):
-        if tamper_check:
-            # A key before the first load, so that every snapshot is signed as it lands.
-            from escrutinio.publication.checkpoint import generate_key
-            from escrutinio.server.settings import Settings
-
-            key = Settings(database_url=kwargs["database"]).signing_key
-            if not key.exists():
-                generate_key(key)
-        result = original(*args, **kwargs)
-        if tamper_check:
-            from escrutinio.server.checkpointing import tamper_check as run
-            from escrutinio.server.settings import Settings
-
-            to_stderr = kwargs.get("fmt") == "json"
-            out = run(Settings(database_url=kwargs["database"]), echo=lambda m: click.echo(m, err=to_stderr))
-            ok = out["before"]["ok"] and not out["after"]["ok"] and out["after"]["first_bad_entry"] == out["altered_seq"]
-            click.echo("   the log caught the altered vote." if ok else "   UNEXPECTED: see above.", err=to_stderr)
-            if not ok:
-                sys.exit(1)
-        return result
-
-    demo.callback = callback
 
 
 _register_keygen()

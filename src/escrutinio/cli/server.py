@@ -139,16 +139,24 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, log_level)
 @click.option("--seed", default=2019, show_default=True, type=int)
 @click.option("--projection/--no-projection", default=True, show_default=True,
               help="Project the final result from the TREP (takes a few seconds).")
+@click.option("--tamper-check", is_flag=True,
+              help="End with verify-log passing, then failing after one vote is altered directly in the database.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def demo(database, actas, seed, projection, fmt):
+def demo(database, actas, seed, projection, tamper_check, fmt):
     """Election night from the bundled 2019 data, through the real API: load the TREP
     at 19:40, then the final count; two typists enter copies of a few hundred actas
     (with deliberate transcription slips and a few copies that really differ); a
     coordinator resolves; print the discrepancies and the live results."""
     from escrutinio.server.demo import run_demo
 
-    _ensure_signing_key(_settings(database, None, None, None), lambda m: click.echo(m, err=True))
-    out = run_demo(database, n_actas=actas, seed=seed, projection=projection,
-                   echo=(lambda m: click.echo(m, err=True)) if fmt == "json" else click.echo)
+    settings = _settings(database, None, None, None)
+    _ensure_signing_key(settings, lambda m: click.echo(m, err=True))
+    echo = (lambda m: click.echo(m, err=True)) if fmt == "json" else click.echo
+    out = run_demo(database, n_actas=actas, seed=seed, projection=projection, echo=echo)
     if fmt == "json":
         click.echo(json.dumps(out, ensure_ascii=False, indent=1))
+    if tamper_check:
+        from escrutinio.cli.publication import run_tamper_check
+
+        if not run_tamper_check(settings, echo):
+            sys.exit(1)
