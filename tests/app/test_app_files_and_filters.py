@@ -76,12 +76,7 @@ def test_two_elections_are_refused():
 
 def test_dated_files_that_are_parts_are_refused(tmp_path):
     """Two exports with export times but no tables in common are parts, not successive."""
-    lines = gzip.open(EARLY_2020, "rt", encoding="latin-1").read().splitlines()
-    header, rows = lines[0], lines[1:]
-    half = len(rows) // 2
-    first, second = tmp_path / "computo_20201018T232833.csv", tmp_path / "computo_20201018T232900.csv"
-    first.write_text("\n".join([header, *rows[:half]]) + "\n", encoding="latin-1")
-    second.write_text("\n".join([header, *rows[half:]]) + "\n", encoding="latin-1")
+    first, second = _dated_halves(tmp_path)
     out = refused("results", first, second)
     assert "--combine" in out and "not successive exports" in out
 
@@ -144,12 +139,18 @@ def test_app_filters_accept_a_dict():
 
 
 def test_check_does_not_compare_dated_parts_as_successive_exports(tmp_path):
+    first, second = _dated_halves(tmp_path)
+    r = ok_json("check", first, second)
+    assert not [f for f in r["findings"] if f["rule"] == "present_in_later_snapshot"]
+    assert any("not successive exports" in n for n in r["notes"])
+
+
+def _dated_halves(tmp_path):
+    """The 23:28 export cut in two files with export times and no table in common."""
     lines = gzip.open(EARLY_2020, "rt", encoding="latin-1").read().splitlines()
     header, rows = lines[0], lines[1:]
     half = len(rows) // 2
     first, second = tmp_path / "computo_20201018T232833.csv", tmp_path / "computo_20201018T232900.csv"
     first.write_text("\n".join([header, *rows[:half]]) + "\n", encoding="latin-1")
     second.write_text("\n".join([header, *rows[half:]]) + "\n", encoding="latin-1")
-    r = ok_json("check", first, second)
-    assert not [f for f in r["findings"] if f["rule"] == "present_in_later_snapshot"]
-    assert any("not successive exports" in n for n in r["notes"])
+    return first, second
