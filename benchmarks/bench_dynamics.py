@@ -78,10 +78,36 @@ def urban_first() -> None:
             print(f"4b. backtest in the real order of the exports, {label} 2019, "
                   f"{'multilevel ' + ','.join(st) if st else 'hot deck'}")
             print("    " + "\n    ".join(b.summary().splitlines()[:-1]))
+    # 4d first: the prior scale of the selection term is measured on real count orders
+    from escrutinio.dynamics.multilevel import SELECTION_R
+    from escrutinio.dynamics.order_selection import order_selection
+
+    linked = ps.frame.join(places.select("place_id", "area").unique("place_id"), on="place_id", how="left")
+    linked = linked.with_columns(pl.col("area").fill_null("unknown"))
+    rs = []
+    for order in ("trep_arrival_pct", "computo_arrival_pct"):
+        o = order_selection(linked.filter(pl.col(order).is_not_null()), order, "MAS - IPSP", ["area", "department"])
+        print("4d. " + "\n    ".join(o.summary().splitlines()))
+        rs += [x["r"] for x in o.rows]
+    print(f"    both orders: root mean square of r {np.sqrt(np.mean(np.square(rs))):.3f} "
+          f"(the model's prior scale SELECTION_R = {SELECTION_R})")
+    # the 2020 order against the 2019 result of the same places (a placebo outcome), for
+    # comparison only: the prior is not set from it
+    rl2020 = rl.join(prev.select("place_id", pl.col("prev:MASIPSP").alias("_prev_mas")), on="place_id", how="inner")
+    for path, snap in zip(exports, snaps):
+        counted = snap.counted()["unit_id"].implode()
+        x = rl2020.with_columns(pl.when(pl.col("unit_id").is_in(counted)).then(0).otherwise(1).alias("_order"),
+                                (pl.col("_prev_mas") * pl.col("registered")).alias("_prev_votes"))
+        f_ = float((x["_order"] == 0).mean())
+        o = order_selection(x, "_order", "_prev_votes", ["area", "department"], cuts=(100 * f_,))
+        print(f"    2020 export {path.name[8:21]}: the 2019 result's r under its order {o.rows[0]['r']:+.3f} "
+              f"(f = {o.rows[0]['f']:.3f})")
     n = 30 if QUICK else 100
-    for model in ("multilevel", "hotdeck"):
-        st = clock(f"4c. urban-first calibration, {n} simulated elections, model {model}",
-                   lambda: urban_first_study(n, cuts=(10, 25, 50, 75), model=model, simulations=300, seed=15))
+    for model, sr in (("multilevel", None), ("multilevel", 0.0), ("hotdeck", None)):
+        st = clock(f"4c. urban-first calibration, {n} simulated elections, model {model}"
+                   + (f", selection r {sr:g}" if sr is not None else ""),
+                   lambda: urban_first_study(n, cuts=(10, 25, 50, 75), model=model, simulations=300, seed=15,
+                                             selection_r=sr))
         print("    " + "\n    ".join(st.summary().splitlines()))
 
 

@@ -47,9 +47,13 @@ def _key(i, label):
 
 
 # What the multilevel model gives on the five exports (1,000 simulations, seed 0). The
-# misses are recorded, not hidden: strict xfail fails the suite the day they cover.
-MISSES = {_key(1, "none"), _key(1, "previous"), _key(2, "none"), _key(3, "none")}
-TOO_WIDE = {_key(3, "previous"), _key(4, "none")}
+# misses are recorded, not hidden: strict xfail fails the suite the day they cover. With
+# the within-stratum selection term (prior scale measured on the 2019 count orders), the
+# intervals from 5,000 tables are wider than +-3 points: the 2020 order's selection,
+# measured on the 2019 result of the same places, is r = -0.26 to -0.28, a bias of 6 to 8
+# points at 16% counted that no model without a previous election can locate.
+MISSES = {_key(1, "none"), _key(2, "none")}
+TOO_WIDE = {_key(3, "none"), _key(3, "previous"), _key(4, "none"), _key(4, "previous")}
 
 
 @pytest.mark.parametrize("i", range(5))
@@ -65,7 +69,7 @@ def test_2020_interval_of_mas_covers_the_final(projections_2020, i, label, reque
 @pytest.mark.parametrize("label", ["none", "previous"])
 def test_2020_intervals_from_5000_tables_are_at_most_3_points(projections_2020, i, label, request):
     if _key(i, label) in TOO_WIDE:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="a third of uncounted voters in strata with few tables"))
+        request.applymarker(pytest.mark.xfail(strict=True, reason="the selection term: +-4.1 to +-7.8 points, honest for an order with r of -0.26"))
     r = projections_2020[_key(i, label)]
     assert r.counted_units >= 5000
     s = r.shares["MAS_IPSP"]
@@ -124,14 +128,52 @@ def test_unseen_stratum_draws_between_stratum_variation():
     roll = f.select("unit", *UF_LEVELS, "area", "registered")
     rng = np.random.default_rng(0)
     counted = f.filter(pl.Series(rng.random(f.height) < 0.4))
-    seen = project(counted, roll, list(UF_CHOICES), levels=UF_LEVELS, strata=list(UF_STRATA), simulations=400, seed=1)
+    # the count here is random within strata: the selection term is off, to see the
+    # between-stratum draw alone
+    seen = project(counted, roll, list(UF_CHOICES), levels=UF_LEVELS, strata=list(UF_STRATA), simulations=400, seed=1,
+                   selection_r=0)
     unseen = project(counted.filter(pl.col("area") != "ruralaislado"), roll, list(UF_CHOICES), levels=UF_LEVELS,
-                     strata=list(UF_STRATA), simulations=400, seed=1)
+                     strata=list(UF_STRATA), simulations=400, seed=1, selection_r=0)
     width = lambda r: r.shares["A"]["hi"] - r.shares["A"]["lo"]  # noqa: E731
     assert width(unseen) > 1.5 * width(seen)
     assert unseen.extrapolation["by"]["ruralaislado"]["share_none"] == 1.0
     truth = 100 * f["A"].sum() / f.select(list(UF_CHOICES)).sum().to_numpy().sum()
     assert unseen.shares["A"]["lo"] <= truth <= unseen.shares["A"]["hi"]
+
+
+def test_order_selection_recovers_a_known_propensity_correlation():
+    """Tables counted in the order of a normal propensity correlated r = -0.3 with the
+    vote: the measured r is -0.3 at every cut (Meng's rho is not: it shrinks as f -> 0)."""
+    from escrutinio.dynamics.order_selection import order_selection
+
+    rng = np.random.default_rng(0)
+    n = 200_000
+    z = rng.standard_normal(n)
+    propensity = -0.3 * z + np.sqrt(1 - 0.09) * rng.standard_normal(n)
+    frame = pl.DataFrame({"stratum": rng.integers(0, 20, n), "registered": np.full(n, 200),
+                          "votes": (200 * (0.5 + 0.1 * z)).round(6), "order": -propensity})
+    o = order_selection(frame, "order", "votes", ["stratum"], cuts=(2.5, 16, 50, 90))
+    assert all(abs(x["r"] + 0.3) < 0.02 for x in o.rows), o.summary()
+    assert abs(o.rows[0]["rho"]) < abs(o.rows[2]["rho"]) and abs(o.r_rms - 0.3) < 0.02
+
+
+def test_selection_term_widens_with_less_counted_and_is_off_at_zero():
+    """The selection term: off with selection_r=0 (the interval is the model's alone); on,
+    the interval widens, more from 10% counted than from 60%."""
+    f = simulated_urban_first(2)
+    roll = f.select("unit", *UF_LEVELS, "area", "registered")
+    rng = np.random.default_rng(3)
+    u = pl.Series(rng.random(f.height))
+    width = lambda r: r.shares["A"]["hi"] - r.shares["A"]["lo"]  # noqa: E731
+    widen = {}
+    for share in (0.1, 0.6):
+        counted = f.filter(u < share)
+        kw = dict(levels=UF_LEVELS, strata=list(UF_STRATA), simulations=600, seed=1)
+        off = project(counted, roll, list(UF_CHOICES), selection_r=0, **kw)
+        on = project(counted, roll, list(UF_CHOICES), **kw)
+        assert width(on) > width(off)
+        widen[share] = width(on) - width(off)
+    assert widen[0.1] > widen[0.6]
 
 
 def test_crossed_model_recovers_additive_effects():

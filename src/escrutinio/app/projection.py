@@ -150,7 +150,7 @@ def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, pl
             min_donors: int = 2, strata: Sequence[str] | None = None, model: str = "auto",
             covariates: Sequence[str] | None = None, arrival: str | None = None, arrival_from=None,
             correct_bias: bool = False, completion_adjustment: bool = True, area_level: str | None = None,
-            rule: str | None = None) -> Projection:
+            rule: str | None = None, selection_r: float | None = None) -> Projection:
     """Project the final result of a partial count.
 
     ``snapshot_or_election``: a Snapshot, an Election (its latest snapshot of ``contest``,
@@ -201,6 +201,7 @@ def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, pl
     r = P.project(frame, roll_frame, snap.counted_choices, levels=levels, simulations=simulations, seed=seed,
                   level=level, min_donors=min_donors, previous=prev, arrival=arrival, correct_bias=correct_bias,
                   completion_adjustment=completion_adjustment, strata=strata, model=model, covariates=covariates,
+                  selection_r=selection_r,
                   rule=rule or getattr(snap, "presidential_rule", None) or law)
     r.notes.append(f"outcome probabilities under {law.name}")
     return Projection(r, source=getattr(snap, "source", None))

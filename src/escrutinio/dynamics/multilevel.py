@@ -60,6 +60,13 @@ SLOPES_WITHIN = "cross"
 FLOOR_FACTOR_VARIANCE = True
 MAX_CROSSED_LEVELS = 300
 MIN_PARTIAL = 10
+# Prior scale of the selection correlation r of the count order within a top stratum
+# (the latent-propensity form of Meng's data defect correlation; see _Selection). 0.20 is
+# the root mean square (0.204) of r in Bolivia's two 2019 count orders (TREP and final-count
+# arrival), within area type x department, against the 2019 result, at 2.5% to 77% counted:
+# a measured property of real count orders, from a different election than the 2020
+# exports it is applied to (``benchmarks/bench_dynamics.py --urban-first`` prints them).
+SELECTION_R = 0.20
 
 
 @dataclass
@@ -382,6 +389,83 @@ class MultilevelFit:
     beta: np.ndarray  # C x K covariate slopes
     beta_boot: np.ndarray | None  # B x C x K bootstrap slopes (None without covariates)
     crossed: _Crossed | None = None
+    selection: "_Selection | None" = None
+
+
+@dataclass
+class _Selection:
+    """Within-stratum selection of the count order. Meng (2018, "Statistical paradises and
+    paradoxes in big data (I)", Ann. Appl. Stat. 12) shows that the counted mean of a
+    stratum differs from its mean by rho sigma sqrt((1 - f) / f): rho, the correlation
+    between being counted and the vote (the data defect correlation), times the spread
+    sigma of table rates, times the data quantity term. A random order has rho of order
+    1 / sqrt(N); an urban-first order does not. If tables are counted in the order of a
+    latent propensity correlated r with the vote (a Heckman 1979 selection model), the
+    bias is r sigma lambda(f), lambda(f) = phi(Phi^-1(1 - f)) / f the mean of a normal's
+    top f tail: it is bounded as f -> 0, where Meng's form with a fixed rho is not. r is
+    unknown, so each simulation draws it from N(0, r_scale^2), channels correlated (a
+    vote counted early for one party is not one for another). Strata with nothing
+    counted inherit the counted strata's bias through the crossed prediction, so their
+    uncounted voters move with the counted-weighted mean bias.
+
+    Null: r = 0 (tables arrive at random within strata), under which the term is noise
+    of scale r_scale; with ``r_scale=0`` it is off. Caveat: a symmetric prior widens the
+    interval; it does not say which way the order leans."""
+
+    sigma: np.ndarray  # C: pooled within-stratum sd of table rates (per registered voter)
+    R_seen: np.ndarray  # K: registered voters of strata with something counted
+    lam: np.ndarray  # K x C: lambda(f), blended with the inherited bias by the stratum's shrinkage
+    w: np.ndarray  # K: counted registered voters (weights of the inherited bias)
+    U_unseen: float  # uncounted registered voters of strata with nothing counted
+    corr: np.ndarray  # C x C
+    r_scale: float
+
+    def draw(self, S: int, rng: np.random.Generator) -> np.ndarray:
+        """S x C votes to add to the uncounted tables' totals."""
+        if self.r_scale <= 0 or not self.R_seen.size:
+            return np.zeros((S, self.sigma.size))
+        r = self.r_scale * _corr_normal(rng, (S, self.sigma.size), self.corr)  # S x C
+        # counted mean - stratum mean = r sigma lambda: the uncounted voters are the other way
+        return -r * self.sigma[None, :] * self._weights()[None, :]
+
+    def _weights(self) -> np.ndarray:
+        inherited = (self.w @ self.lam) / max(float(self.w.sum()), EPS)
+        return self.R_seen @ self.lam + self.U_unseen * inherited
+
+    def per_sd(self, U: float) -> np.ndarray:
+        """Per channel: sd of the bias of the uncounted voters' mean rate, in rate units."""
+        return self.r_scale * self.sigma * self._weights() / max(U, EPS)
+
+
+def _selection(top: np.ndarray, counted_R: np.ndarray, uncounted_R: np.ndarray, tp: np.ndarray, tR: np.ndarray,
+               e_t: np.ndarray, corr: np.ndarray, r_scale: float, tau2: np.ndarray) -> "_Selection | None":
+    """The within-stratum selection term from counted tables (``tp`` place, ``tR``
+    registered, ``e_t`` rates after covariates) and each place's top stratum ``top``.
+    ``tau2``: the top strata's between-stratum variance; a stratum with few counted tables
+    is estimated mostly from the others (shrinkage B = tau^2 / (tau^2 + sigma^2 / n)), so
+    its uncounted voters carry the others' bias in that proportion, not only its own."""
+    from scipy.stats import norm
+
+    K = int(top.max()) + 1 if top.size else 0
+    ok = tR > 0
+    if K == 0 or ok.sum() < 3:
+        return None
+    cR = np.bincount(top, counted_R, K)
+    uR = np.bincount(top, uncounted_R, K)
+    kt = top[tp[ok]]
+    w, e = tR[ok], e_t[ok]
+    sw = np.bincount(kt, w, K)
+    mean = np.stack([np.bincount(kt, w * e[:, c], K) for c in range(e.shape[1])], 1) / np.maximum(sw, EPS)[:, None]
+    sigma = np.sqrt((w[:, None] * (e - mean[kt]) ** 2).sum(axis=0) / max(float(w.sum()), EPS))
+    seen = cR > 0
+    f = np.clip(cR[seen] / np.maximum(cR[seen] + uR[seen], EPS), 1e-12, 1.0)
+    lam = np.where(f < 1, norm.pdf(norm.ppf(np.clip(1 - f, 0, 1 - 1e-12))) / f, 0.0)
+    inherited = (cR[seen] @ lam) / max(float(cR[seen].sum()), EPS)
+    n = np.bincount(kt, minlength=K)[seen].astype(np.float64)
+    B = tau2[None, :] / (tau2[None, :] + sigma[None, :] ** 2 / np.maximum(n, 1)[:, None] + EPS)
+    lam = B * lam[:, None] + (1 - B) * inherited
+    return _Selection(sigma=sigma, R_seen=(cR + uR)[seen], lam=lam, w=cR[seen], U_unseen=float(uR[~seen].sum()),
+                      corr=corr, r_scale=r_scale)
 
 
 def _design(x, Z, P, C) -> np.ndarray:
@@ -438,7 +522,8 @@ def _slopes(D, y, w, group, rng, boot):
 def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, counted_V: np.ndarray,
         uncounted_R: np.ndarray, table_place: np.ndarray, table_R: np.ndarray, table_V: np.ndarray,
         x: np.ndarray | None, rng: np.random.Generator, boot: int = 1000, completion: bool = True,
-        cross: np.ndarray | None = None, Z: np.ndarray | None = None) -> MultilevelFit:
+        cross: np.ndarray | None = None, Z: np.ndarray | None = None,
+        selection_r: float = SELECTION_R) -> MultilevelFit:
     """Fit the hierarchy on place-level data.
 
     ``place_keys``: per stratum level (coarse -> fine), an integer code per place; the
@@ -446,6 +531,8 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
     per place, counted registered voters and votes (C channels). ``uncounted_R``: per place,
     registered voters of its uncounted tables. ``table_*``: counted tables (place index,
     registered, votes), for the within-place variance. ``x``: places x C previous rates.
+    ``selection_r``: prior scale of the within-stratum data defect correlation (0: the
+    count is taken as random within the top strata).
     """
     P, C = counted_V.shape
     has_p = counted_R > 0
@@ -474,6 +561,9 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
         if dof > C + 2 and np.all(resid.std(axis=0) > 0) else np.eye(C)
     # bottom-up: places -> strata -> root
     keys = [np.asarray(k, np.int64) for k in place_keys]
+    # the top stratum (area x department, or the two coarsest levels) of each place, for
+    # the within-stratum selection of the count order
+    top = _codes(keys[:2]) if keys else np.zeros(P, np.int64)
     node_codes = []  # per level: code per place, nested (a finer code implies its parents)
     # the crossed fit inverts a (levels x levels) matrix per iteration: with hundreds of
     # levels (strata chosen too fine) the nested hierarchy is used instead
@@ -525,7 +615,8 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
             return MultilevelFit(levels=levels, names=list(names) + ["polling place"], root_m=np.zeros(C),
                                  root_v=np.zeros(C), phi=phi, table_corr=table_corr, U=uncounted_R.astype(np.float64),
                                  DU=np.einsum("p,pck->ck", uncounted_R, D), DrefU=np.einsum("p,pck->ck", uncounted_R, D_ref),
-                                 beta=beta, beta_boot=beta_boot, crossed=cr)
+                                 beta=beta, beta_boot=beta_boot, crossed=cr,
+                                 selection=_selection(top, counted_R, uncounted_R, tp, tR, e_t, cr.corr, selection_r, tc))
         lev = _Level(codes=codes, parent=parent, m=mi, v=vi, tau2=tau2, df=df, corr=corr, grid=grid, qgrid=qg)
         if completion:
             cR_n = np.bincount(codes, counted_R, nn)
@@ -544,7 +635,9 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
     names = list(names) + ["polling place"]
     return MultilevelFit(levels=levels, names=names, root_m=mi[0], root_v=vi[0], phi=phi, table_corr=table_corr,
                          U=uncounted_R.astype(np.float64), DU=np.einsum("p,pck->ck", uncounted_R, D),
-                         DrefU=np.einsum("p,pck->ck", uncounted_R, D_ref), beta=beta, beta_boot=beta_boot)
+                         DrefU=np.einsum("p,pck->ck", uncounted_R, D_ref), beta=beta, beta_boot=beta_boot,
+                         selection=_selection(top, counted_R, uncounted_R, tp, tR, e_t, levels[0].corr, selection_r,
+                                             levels[0].tau2))
 
 
 def _corr_normal(rng: np.random.Generator, shape: tuple, corr: np.ndarray) -> np.ndarray:
@@ -609,6 +702,8 @@ def _simulate(f: MultilevelFit, S: int, rng: np.random.Generator) -> np.ndarray:
         var = np.where(has[None], B * v, tau2)
         z = _corr_normal(rng, (S, lev.parent.size, C), lev.corr)
         theta = mean + np.sqrt(var) * z
+    if f.selection is not None:
+        tot += f.selection.draw(S, rng)
     # table noise on the uncounted tables
     tot += np.sqrt(f.phi * f.U.sum())[None, :] * _corr_normal(rng, (S, C), f.table_corr)
     if f.beta_boot is not None:

@@ -580,7 +580,7 @@ def _hotdeck_extrapolation(joined, hcols, is_c, Rr, k) -> dict:
 
 
 def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, channels, S, rng, k, chunk, crossed=True,
-                covariates=()):
+                covariates=(), selection_r=None):
     """Multilevel imputation (see :mod:`escrutinio.dynamics.multilevel`): S x C draws and info."""
     from escrutinio.dynamics import multilevel as ml
 
@@ -622,7 +622,7 @@ def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, chan
         znames.append(f"log {c}")
     Z = np.stack(zs, 1)
     f = ml.fit(keys, [c.removeprefix("_h_") for c in strata], cR, cV, uR, place[cnt], denom[cnt], V[cnt], x, rng,
-               cross=cross, Z=Z)
+               cross=cross, Z=Z, selection_r=ml.SELECTION_R if selection_r is None else selection_r)
     sims = ml.simulate(f, S, rng, chunk=max(1, chunk // 2))
     info["levels"] = [{"level": n, "tau": [float(np.sqrt(t)) for t in lev.tau2], "df": lev.df,
                        "nodes": int(lev.parent.size), "nodes_with_data": int(np.isfinite(lev.v[:, 0]).sum())}
@@ -758,6 +758,7 @@ def project(
     model: str = "auto",
     extrapolation_k: int = EXTRAPOLATION_K,
     covariates: Sequence[str] = (),
+    selection_r: float | None = None,
 ) -> ProjectionResult:
     """Project final totals from a partial count.
 
@@ -831,7 +832,7 @@ def project(
         rng = np.random.default_rng(seed)
         sims, ml_info = _multilevel(joined, strata or [c for c in hcols[:-1]], hcols, is_c, donor, V, denom, Rr,
                                     previous, channels, simulations, rng, extrapolation_k, min(simulations, 250),
-                                    covariates=covariates)
+                                    covariates=covariates, selection_r=selection_r)
         if ml_info.get("previous_note"):
             notes.append(ml_info["previous_note"])
         return _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const, simulations, seed, level,

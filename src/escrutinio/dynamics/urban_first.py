@@ -121,7 +121,8 @@ class UrbanFirstStudy:
 
 
 def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 50), model: str = "multilevel",
-                      simulations: int = 400, seed: int = 0, **sim_kw) -> UrbanFirstStudy:
+                      simulations: int = 400, seed: int = 0, selection_r: float | None = None,
+                      **sim_kw) -> UrbanFirstStudy:
     """Project each simulated election from its first ``cut``% of tables in urban-first
     order, with the multilevel model by stratum (``model="multilevel"``) or the
     geographic hot deck (``model="hotdeck"``), and score intervals and probabilities."""
@@ -142,7 +143,8 @@ def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 5
         for c in cuts:
             n = int(round(f.height * c / 100))
             part = f.head(n)
-            kw = dict(strata=list(UF_STRATA), model="multilevel") if model == "multilevel" else dict(model="hotdeck")
+            kw = (dict(strata=list(UF_STRATA), model="multilevel", selection_r=selection_r) if model == "multilevel"
+                  else dict(model="hotdeck"))
             r = project(part, roll, choices, levels=UF_LEVELS, simulations=simulations, seed=e, level=0.95, **kw)
             fin = r.draws + part.select([pl.col(x).sum() for x in r.channels]).to_numpy().ravel()[None, :]
             v = fin[:, :3].sum(axis=1)
@@ -176,7 +178,8 @@ def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 5
                      "predicted": float(p_first[sel].mean()) if sel.any() else float("nan"),
                      "observed": float(y_first[sel].mean()) if sel.any() else float("nan")})
     return UrbanFirstStudy(
-        model=model, elections=elections, cuts=[float(c) for c in cuts], simulations=simulations,
+        model=model if model != "multilevel" or selection_r is None else f"multilevel, selection r {selection_r:g}",
+        elections=elections, cuts=[float(c) for c in cuts], simulations=simulations,
         coverage={k: {kk: vv / elections for kk, vv in v.items()} for k, v in cov.items()},
         mean_abs_error={k: float(np.mean(v)) for k, v in err.items()},
         brier=float(np.mean((p_first - y_first) ** 2)), brier_winner=float(np.mean((p_win - y_win) ** 2)),
