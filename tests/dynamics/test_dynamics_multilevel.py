@@ -92,6 +92,8 @@ def test_2020_summary_says_where_the_uncounted_voters_are(projections_2020):
     assert "of uncounted voters are in area x department strata with fewer than 10 counted tables" in text
     assert "ruralaislado 100%" in text
     assert r.multilevel["strata"] == ["area", "department", "municipality"]
+    assert r.multilevel["selection"]["r_scale"] == 0.2 and "--selection-r 0" in text
+    assert 0 < r.multilevel["selection"]["sd_uncounted_rate"]["MAS_IPSP"] < 0.2
     d = r.to_dict()
     assert set(d["choices"]["MAS_IPSP"]) == {"share", "lo", "hi"} and {"point", "lo", "hi"} <= set(d["lead"])
 

@@ -67,7 +67,8 @@ CAVEAT_MULTILEVEL = (
     "A projection is an expectation of what the uncounted tables will show, made from counted tables of the same "
     "strata (area type, department, municipality) and what is known of every uncounted place; it is not a count. "
     "Strata with few or no counted tables are extrapolated, with their uncertainty taken from the variation between "
-    "strata; uncounted places that differ from counted ones in ways no stratum or covariate shows remain a bias. "
+    "strata. The interval allows for a count order that favours some voters inside strata, by as much as real count "
+    "orders have; an order more selective than that, in a direction no stratum or covariate shows, remains a bias. "
     "It says nothing about fraud."
 )
 CAVEAT = (
@@ -624,6 +625,13 @@ def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, chan
     f = ml.fit(keys, [c.removeprefix("_h_") for c in strata], cR, cV, uR, place[cnt], denom[cnt], V[cnt], x, rng,
                cross=cross, Z=Z, selection_r=ml.SELECTION_R if selection_r is None else selection_r)
     sims = ml.simulate(f, S, rng, chunk=max(1, chunk // 2))
+    if f.selection is not None and f.selection.r_scale > 0:
+        sd = f.selection.per_sd(float(f.U.sum()))
+        info["selection"] = {"r_scale": f.selection.r_scale,
+                             "sd_uncounted_rate": {ch: float(x) for ch, x in zip(channels, sd)}}
+        info["selection_note"] = (f"the count order may favour some voters inside strata: its correlation with the "
+                                  f"vote is drawn from N(0, {f.selection.r_scale:g}^2) (measured on Bolivia's 2019 "
+                                  f"count orders; --selection-r 0 if tables arrive at random)")
     info["levels"] = [{"level": n, "tau": [float(np.sqrt(t)) for t in lev.tau2], "df": lev.df,
                        "nodes": int(lev.parent.size), "nodes_with_data": int(np.isfinite(lev.v[:, 0]).sum())}
                       for n, lev in zip(f.names, f.levels)]
@@ -835,6 +843,8 @@ def project(
                                     covariates=covariates, selection_r=selection_r)
         if ml_info.get("previous_note"):
             notes.append(ml_info["previous_note"])
+        if ml_info.get("selection_note"):
+            notes.append(ml_info.pop("selection_note"))
         return _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const, simulations, seed, level,
                        rule, notes, {"multilevel": int((~is_c).sum())}, None, None, ml_info.pop("extrapolation"),
                        "multilevel empirical Bayes by stratum (DerSimonian & Laird 1986; Fay & Herriot 1979)", ml_info)
