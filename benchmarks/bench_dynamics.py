@@ -86,10 +86,11 @@ def urban_first() -> None:
     linked = linked.with_columns(pl.col("area").fill_null("unknown"))
     rs = []
     for order in ("trep_arrival_pct", "computo_arrival_pct"):
-        o = order_selection(linked.filter(pl.col(order).is_not_null()), order, "MAS - IPSP", ["area", "department"])
+        o = order_selection(linked.filter(pl.col(order).is_not_null()), order, "MAS - IPSP", ["area", "department"],
+                            place="place_id")
         print("4d. " + "\n    ".join(o.summary().splitlines()))
-        rs += [x["r"] for x in o.rows]
-    print(f"    both orders: root mean square of r {np.sqrt(np.mean(np.square(rs))):.3f} "
+        rs += [x["r_place"] for x in o.rows]
+    print(f"    both orders: root mean square of r_place {np.sqrt(np.mean(np.square(rs))):.3f} "
           f"(the model's prior scale SELECTION_R = {SELECTION_R})")
     # the 2020 order against the 2019 result of the same places (a placebo outcome), for
     # comparison only: the prior is not set from it
@@ -99,9 +100,9 @@ def urban_first() -> None:
         x = rl2020.with_columns(pl.when(pl.col("unit_id").is_in(counted)).then(0).otherwise(1).alias("_order"),
                                 (pl.col("_prev_mas") * pl.col("registered")).alias("_prev_votes"))
         f_ = float((x["_order"] == 0).mean())
-        o = order_selection(x, "_order", "_prev_votes", ["area", "department"], cuts=(100 * f_,))
-        print(f"    2020 export {path.name[8:21]}: the 2019 result's r under its order {o.rows[0]['r']:+.3f} "
-              f"(f = {o.rows[0]['f']:.3f})")
+        o = order_selection(x, "_order", "_prev_votes", ["area", "department"], cuts=(100 * f_,), place="place_id")
+        print(f"    2020 export {path.name[8:21]}: the 2019 result's r under its order {o.rows[0]['r']:+.3f}, "
+              f"r_place {o.rows[0]['r_place']:+.3f} (f = {o.rows[0]['f']:.3f})")
     n = 30 if QUICK else 100
     for model, sr in (("multilevel", None), ("multilevel", 0.0), ("hotdeck", None)):
         st = clock(f"4c. urban-first calibration, {n} simulated elections, model {model}"

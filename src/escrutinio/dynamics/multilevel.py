@@ -61,12 +61,13 @@ FLOOR_FACTOR_VARIANCE = True
 MAX_CROSSED_LEVELS = 300
 MIN_PARTIAL = 10
 # Prior scale of the selection correlation r of the count order within a top stratum
-# (the latent-propensity form of Meng's data defect correlation; see _Selection). 0.20 is
-# the root mean square (0.204) of r in Bolivia's two 2019 count orders (TREP and final-count
-# arrival), within area type x department, against the 2019 result, at 2.5% to 77% counted:
+# (the latent-propensity form of Meng's data defect correlation, against the spread of
+# place means; see _Selection and order_selection). SELECTION_R is the root mean square of
+# r_place in Bolivia's two 2019 count orders (TREP and final-count arrival), within area
+# type x department, against the 2019 result, at 2.5% to 76% counted:
 # a measured property of real count orders, from a different election than the 2020
 # exports it is applied to (``benchmarks/bench_dynamics.py --urban-first`` prints them).
-SELECTION_R = 0.20
+SELECTION_R = 0.21
 
 
 @dataclass
@@ -244,6 +245,7 @@ class _Crossed:
     df_a: int
     df_d: int
     corr: np.ndarray
+    hat: np.ndarray | None = None  # C x p x (cells with data): coefficients' weights on the cell means
 
 
 def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50):
@@ -263,6 +265,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
     colhas = X.any(axis=0)
     nodata = ~colhas
     coef = np.zeros((C, p))
+    hat = np.zeros((C, p, n))
     chol = np.zeros((C, p, p))
     ta, td, tc, caps = np.zeros(C), np.zeros(C), np.zeros(C), np.zeros(C)
     resid = np.zeros((n, C))
@@ -303,6 +306,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
             t_a = max(t_a, spread)
             t_d = max(t_d, spread)
         coef[c] = b
+        hat[c] = cov @ (X * w[:, None]).T  # b = hat @ y: how a bias in the cell means moves b
         sub = cov.copy()
         sub[nodata, :] = 0
         sub[:, nodata] = 0
@@ -318,8 +322,25 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
         if np.all(np.isfinite(cc)):
             corr = _psd_corr(cc)
     cr = _Crossed(a=a, d=d, comp=comp, coef=coef, chol=chol, nodata=nodata, tau2_a=ta, tau2_d=td, cap=caps,
-                  df_a=max(int(colhas[ia].sum()) - 1, 1), df_d=max(int(colhas[idd].sum()) - 1, 1), corr=corr)
+                  df_a=max(int(colhas[ia].sum()) - 1, 1), df_d=max(int(colhas[idd].sum()) - 1, 1), corr=corr,
+                  hat=hat)
     return cr, tc
+
+
+def _crossed_bias(cr: _Crossed, has: np.ndarray):
+    """``pred_bias`` for :func:`_selection`: the crossed prediction is linear in the cell
+    means (b = hat @ m), so a bias lam in the counted cells' means moves every cell's
+    prediction by X (hat @ lam), per channel."""
+    def pred_bias(lam: np.ndarray) -> np.ndarray:
+        C, p, _ = cr.hat.shape
+        na = int(cr.a.max()) + 1
+        X = np.zeros((cr.a.size, p))
+        X[:, 0] = 1
+        X[np.arange(cr.a.size), 1 + cr.a] = 1
+        X[np.arange(cr.a.size), 1 + na + cr.d] = 1
+        X[:, -1] = cr.comp
+        return np.einsum("kp,cp->kc", X, np.einsum("cpn,n->cp", cr.hat, lam[has]))
+    return pred_bias
 
 
 def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
@@ -412,60 +433,77 @@ class _Selection:
     of scale r_scale; with ``r_scale=0`` it is off. Caveat: a symmetric prior widens the
     interval; it does not say which way the order leans."""
 
-    sigma: np.ndarray  # C: pooled within-stratum sd of table rates (per registered voter)
-    R_seen: np.ndarray  # K: registered voters of strata with something counted
-    lam: np.ndarray  # K x C: lambda(f), blended with the inherited bias by the stratum's shrinkage
-    w: np.ndarray  # K: counted registered voters (weights of the inherited bias)
-    U_unseen: float  # uncounted registered voters of strata with nothing counted
+    sigma: np.ndarray  # C: pooled within-stratum sd of place means (per registered voter)
+    weights: np.ndarray  # C: registered voters x lambda, summed over strata (see _selection)
     corr: np.ndarray  # C x C
     r_scale: float
 
     def draw(self, S: int, rng: np.random.Generator) -> np.ndarray:
         """S x C votes to add to the uncounted tables' totals."""
-        if self.r_scale <= 0 or not self.R_seen.size:
+        if self.r_scale <= 0:
             return np.zeros((S, self.sigma.size))
         r = self.r_scale * _corr_normal(rng, (S, self.sigma.size), self.corr)  # S x C
         # counted mean - stratum mean = r sigma lambda: the uncounted voters are the other way
-        return -r * self.sigma[None, :] * self._weights()[None, :]
-
-    def _weights(self) -> np.ndarray:
-        inherited = (self.w @ self.lam) / max(float(self.w.sum()), EPS)
-        return self.R_seen @ self.lam + self.U_unseen * inherited
+        return -r * (self.sigma * self.weights)[None, :]
 
     def per_sd(self, U: float) -> np.ndarray:
         """Per channel: sd of the bias of the uncounted voters' mean rate, in rate units."""
-        return self.r_scale * self.sigma * self._weights() / max(U, EPS)
+        return self.r_scale * self.sigma * self.weights / max(U, EPS)
 
 
-def _selection(top: np.ndarray, counted_R: np.ndarray, uncounted_R: np.ndarray, tp: np.ndarray, tR: np.ndarray,
-               e_t: np.ndarray, corr: np.ndarray, r_scale: float, tau2: np.ndarray) -> "_Selection | None":
-    """The within-stratum selection term from counted tables (``tp`` place, ``tR``
-    registered, ``e_t`` rates after covariates) and each place's top stratum ``top``.
-    ``tau2``: the top strata's between-stratum variance; a stratum with few counted tables
-    is estimated mostly from the others (shrinkage B = tau^2 / (tau^2 + sigma^2 / n)), so
-    its uncounted voters carry the others' bias in that proportion, not only its own."""
+def _place_spread(top, tp, tR, e_t):
+    """Pooled within-stratum sd of place means (C): the table spread less the
+    within-place variance. The order selects places, not tables (within a place, tables
+    arrive together or at random), so this is the spread the selection acts on."""
+    ok = tR > 0
+    K = int(top.max()) + 1
+    kt, pt = top[tp[ok]], tp[ok]
+    w, e = tR[ok], e_t[ok]
+    C = e.shape[1]
+
+    def centred_ss(group, n):
+        sw = np.bincount(group, w, n)
+        mean = np.stack([np.bincount(group, w * e[:, c], n) for c in range(C)], 1) / np.maximum(sw, EPS)[:, None]
+        return (w[:, None] * (e - mean[group]) ** 2).sum(axis=0) / max(float(w.sum()), EPS)
+
+    P = int(pt.max()) + 1
+    nt, npl = int(ok.sum()), int((np.bincount(pt, minlength=P) > 0).sum())
+    # counted tables sample their place: n / (n - 1)
+    v_within = centred_ss(pt, P) * nt / max(nt - npl, 1)
+    return np.sqrt(np.maximum(centred_ss(kt, K) - v_within, 0.0))
+
+
+def _mills(f: np.ndarray) -> np.ndarray:
+    """lambda(f) = phi(Phi^-1(1 - f)) / f: the mean of a standard normal's top f tail."""
     from scipy.stats import norm
 
-    K = int(top.max()) + 1 if top.size else 0
-    ok = tR > 0
-    if K == 0 or ok.sum() < 3:
+    f = np.clip(f, 1e-12, 1.0)
+    return np.where(f < 1, norm.pdf(norm.ppf(np.clip(1 - f, 0, 1 - 1e-12))) / f, 0.0)
+
+
+def _selection(top, counted_R, uncounted_R, tp, tR, e_t, corr, r_scale, B, pred_bias) -> "_Selection | None":
+    """The selection term. Per top stratum k (counted registered voters c_k, uncounted u_k,
+    completion f_k), the error of the projected uncounted votes, per unit of r sigma, is
+    * with something counted: B_k (c_k + u_k) lambda_k + (1 - B_k) (u_k p_k + c_k lambda_k),
+      where B_k is the stratum's shrinkage toward the prediction from the other strata and
+      p_k that prediction's bias (both per channel);
+    * with nothing counted: u_k p_k.
+    ``pred_bias(lam)``: the prediction's bias per stratum (K x C) when the counted strata's
+    means are biased by ``lam`` (K, 0 where nothing is counted). Returns None with too few
+    tables."""
+    if not top.size or (tR > 0).sum() < 3:
         return None
+    K = int(top.max()) + 1
     cR = np.bincount(top, counted_R, K)
     uR = np.bincount(top, uncounted_R, K)
-    kt = top[tp[ok]]
-    w, e = tR[ok], e_t[ok]
-    sw = np.bincount(kt, w, K)
-    mean = np.stack([np.bincount(kt, w * e[:, c], K) for c in range(e.shape[1])], 1) / np.maximum(sw, EPS)[:, None]
-    sigma = np.sqrt((w[:, None] * (e - mean[kt]) ** 2).sum(axis=0) / max(float(w.sum()), EPS))
     seen = cR > 0
-    f = np.clip(cR[seen] / np.maximum(cR[seen] + uR[seen], EPS), 1e-12, 1.0)
-    lam = np.where(f < 1, norm.pdf(norm.ppf(np.clip(1 - f, 0, 1 - 1e-12))) / f, 0.0)
-    inherited = (cR[seen] @ lam) / max(float(cR[seen].sum()), EPS)
-    n = np.bincount(kt, minlength=K)[seen].astype(np.float64)
-    B = tau2[None, :] / (tau2[None, :] + sigma[None, :] ** 2 / np.maximum(n, 1)[:, None] + EPS)
-    lam = B * lam[:, None] + (1 - B) * inherited
-    return _Selection(sigma=sigma, R_seen=(cR + uR)[seen], lam=lam, w=cR[seen], U_unseen=float(uR[~seen].sum()),
-                      corr=corr, r_scale=r_scale)
+    f = cR / np.maximum(cR + uR, EPS)
+    lam = np.where(seen, _mills(f), 0.0)
+    pb = pred_bias(lam)  # K x C
+    own = ((cR + uR) * lam)[:, None]
+    borrowed = uR[:, None] * pb + (cR * lam)[:, None]
+    w = np.where(seen[:, None], B * own + (1 - B) * borrowed, uR[:, None] * pb)
+    return _Selection(sigma=_place_spread(top, tp, tR, e_t), weights=w.sum(axis=0), corr=corr, r_scale=r_scale)
 
 
 def _design(x, Z, P, C) -> np.ndarray:
@@ -616,7 +654,9 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
                                  root_v=np.zeros(C), phi=phi, table_corr=table_corr, U=uncounted_R.astype(np.float64),
                                  DU=np.einsum("p,pck->ck", uncounted_R, D), DrefU=np.einsum("p,pck->ck", uncounted_R, D_ref),
                                  beta=beta, beta_boot=beta_boot, crossed=cr,
-                                 selection=_selection(top, counted_R, uncounted_R, tp, tR, e_t, cr.corr, selection_r, tc))
+                                 selection=_selection(top, counted_R, uncounted_R, tp, tR, e_t, cr.corr, selection_r,
+                                                      B=np.where(has[:, None], tc / (tc + np.where(has[:, None], vi, 1.0)), 0.0),
+                                                      pred_bias=_crossed_bias(cr, has)))
         lev = _Level(codes=codes, parent=parent, m=mi, v=vi, tau2=tau2, df=df, corr=corr, grid=grid, qgrid=qg)
         if completion:
             cR_n = np.bincount(codes, counted_R, nn)
@@ -636,8 +676,12 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
     return MultilevelFit(levels=levels, names=names, root_m=mi[0], root_v=vi[0], phi=phi, table_corr=table_corr,
                          U=uncounted_R.astype(np.float64), DU=np.einsum("p,pck->ck", uncounted_R, D),
                          DrefU=np.einsum("p,pck->ck", uncounted_R, D_ref), beta=beta, beta_boot=beta_boot,
+                         # (nested strata: a stratum's own bias, and for strata with nothing
+                         # counted the counted strata's mean bias)
                          selection=_selection(top, counted_R, uncounted_R, tp, tR, e_t, levels[0].corr, selection_r,
-                                             levels[0].tau2))
+                                              B=1.0, pred_bias=lambda lam: np.broadcast_to(
+                                                  (np.bincount(top, counted_R) @ lam) / max(float(counted_R.sum()), EPS),
+                                                  (lam.size, C))))
 
 
 def _corr_normal(rng: np.random.Generator, shape: tuple, corr: np.ndarray) -> np.ndarray:
