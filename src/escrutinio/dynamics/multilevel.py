@@ -38,6 +38,11 @@ Model (per channel: each choice, blank and null, as votes per registered voter):
   variation of the counted cells.
 * channels are correlated (a vote for one party is not a vote for another): each level's
   normal draws share the correlation of that level's standardised deviations.
+* **Selection of the order inside strata** (:class:`_Selection`): strata do not make an
+  urban-first count random; the places counted first in a cell are not its average place.
+  A latent-propensity form of Meng's (2018) data defect correlation, with a prior scale
+  measured on real count orders (:mod:`escrutinio.dynamics.order_selection`), moves the
+  uncounted voters of every cell, and its bias propagates exactly through the crossed fit.
 
 Simulation is top-down (crossed cells, then each nested level given its parent's draw),
 the exact conditional of a Gaussian hierarchy: theta_child | theta_parent, data ~
@@ -46,8 +51,9 @@ strata and simulations; the only loops are over levels, channels and chunks. The
 justification is a simulation study on urban-first counts (:mod:`escrutinio.dynamics.urban_first`).
 
 Null hypothesis: none (an estimator). Caveat: the model assumes that uncounted places of
-a stratum are like the counted places of that stratum, up to the stratum's random effect;
-within-stratum selection that the covariates do not explain remains a bias.
+a stratum are like the counted places of that stratum, up to the stratum's random effect
+and a selection of the order as strong as real count orders have shown; a more selective
+order, in a direction the covariates do not show, remains a bias.
 """
 from __future__ import annotations
 
