@@ -35,6 +35,10 @@ def test_page_updates_live_without_reload(server, page_in, shoot, bolivia_2019):
     assert page.locator(".badge.provisional").first.is_visible()
     verdict = page.inner_text(".verdict")
     assert verdict.startswith("Veredicto") and "Provisional, 83,9" in verdict
+    # the completeness note is in the page's language, its figures in the locale's format
+    note = page.inner_text(".completeness")
+    assert "medido contra los totales oficiales: 34.555 mesas, 7.315.364 inscritos" in note, note
+    assert "measured against" not in note
     assert page.evaluate("window.__not_reloaded === true"), "the page reloaded"
     shoot(page, "results_partial_es")
 

@@ -9,7 +9,7 @@ it is unknown, and the verdict says so rather than pretending to be final.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 # Official totals of expected tables and registered voters, for counts whose files do not
 # say how many tables there are. Keyed by (election, contest) as the bundled mappings name
@@ -18,10 +18,12 @@ KNOWN_TOTALS: dict[tuple[str, str], dict] = {
     ("Bolivia 2019", "PRESIDENTE"): {
         "tables": 34_555, "registered": 7_315_364,
         "source": "official final count of 25 Oct 2019 (OEP cómputo): 34,555 tables, 7,315,364 registered",
+        "source_name": "OEP, cómputo 2019-10-25",
     },
     ("Bolivia 2020", "PRESIDENTE"): {
         "tables": 35_600, "registered": 7_332_926,
         "source": "OEP 2020 roll: 35,600 tables; official registered voters 7,332,926",
+        "source_name": "OEP, padrón 2020",
     },
 }
 
@@ -41,6 +43,10 @@ class Completeness:
     expected_registered: int | None
     note: str
     filtered: bool = False
+    # what the note says, for a page to say it in its own language: "roll", "official",
+    # "whole_in", "no_roll_filter" or "no_roll", with its figures
+    note_kind: str = ""
+    note_args: dict = field(default_factory=dict)
 
     @property
     def table_share(self) -> float | None:
@@ -67,6 +73,8 @@ class Completeness:
             "tables": part(self.counted_tables, self.expected_tables, self.table_share),
             "registered": part(self.counted_registered, self.expected_registered, self.registered_share),
             "note": self.note,
+            "note_kind": self.note_kind,
+            "note_args": self.note_args,
         }
 
 
@@ -76,24 +84,31 @@ def measure(election: str, contest: str, counted_tables: int, counted_registered
     ``whole_tables``: tables in the whole (unfiltered) snapshot; when the whole count is
     complete, so is any subset of it."""
     filtered = bool(filters)
-    where = (" within " + ", ".join(f"{k}={v}" for k, v in filters.items())) if filtered else ""
+    where_list = ", ".join(f"{k}={v}" for k, v in filters.items()) if filtered else ""
+    where = f" within {where_list}" if filtered else ""
     if progress:
+        missing = int(progress.get("counted_not_in_roll") or 0)
         c = Completeness(progress["counted_units"], progress["expected_units"], progress["registered_covered"],
-                         progress["registered_expected"], f"measured against the roll{where}", filtered)
-        if progress.get("counted_not_in_roll"):
-            c = replace(c, note=c.note + f"; {progress['counted_not_in_roll']:,} counted tables are not in the roll")
+                         progress["registered_expected"], f"measured against the roll{where}", filtered,
+                         "roll", {"filters": where_list, "not_in_roll": missing})
+        if missing:
+            c = replace(c, note=c.note + f"; {missing:,} counted tables are not in the roll")
         return c
     known = KNOWN_TOTALS.get((election, contest))
     if known and not filtered:
         return Completeness(counted_tables, known["tables"], counted_registered, known["registered"],
-                            f"measured against the {known['source']}")
+                            f"measured against the {known['source']}", False, "official",
+                            {"source": known["source_name"], "tables": known["tables"], "registered": known["registered"]})
     if known and whole_tables is not None and whole_tables >= known["tables"]:
         return Completeness(counted_tables, counted_tables, counted_registered, counted_registered,
                             f"every table of the count is in ({known['source']}), so every table{where} is too",
-                            filtered)
-    reason = ("no roll was given, and expected tables within a filter are known only from a roll (--roll FILE)"
-              if known else "expected tables are unknown without a roll of every table (--roll FILE)")
-    return Completeness(counted_tables, None, counted_registered, None, reason, filtered)
+                            filtered, "whole_in", {"source": known["source_name"], "filters": where_list})
+    if known:
+        return Completeness(counted_tables, None, counted_registered, None,
+                            "no roll was given, and expected tables within a filter are known only from a roll "
+                            "(--roll FILE)", filtered, "no_roll_filter", {"filters": where_list})
+    return Completeness(counted_tables, None, counted_registered, None,
+                        "expected tables are unknown without a roll of every table (--roll FILE)", filtered, "no_roll")
 
 
 def status(c: Completeness) -> str:

@@ -43,6 +43,8 @@ def completeness(result: dict) -> dict:
             "registered_expected": registered.get("expected"),
             "registered_share": registered.get("share"),
             "note": comp.get("note") or "",
+            "note_kind": comp.get("note_kind") or "",
+            "note_args": comp.get("note_args") or {},
         }
     else:
         progress = result.get("progress") or {}
@@ -55,6 +57,8 @@ def completeness(result: dict) -> dict:
             "registered_expected": progress.get("registered_expected"),
             "registered_share": (progress["registered_pct"] / 100.0) if progress.get("registered_pct") is not None else None,
             "note": "" if expected else "no roll of expected tables: completeness unknown",
+            "note_kind": "" if expected else "no_roll",
+            "note_args": {},
         }
     if "final" in result:
         out["final"] = bool(result["final"])
