@@ -89,6 +89,9 @@ class Workspace:
             notes=tuple(meta["notes"]),
             repaired_rows=tuple(meta.get("repaired_rows", [])),
             attributes=tuple(c for c in frame.columns if c in meta.get("attributes", [])),
+            place_level=meta.get("place_level"),
+            area_level=meta.get("area_level"),
+            presidential_rule=meta.get("presidential_rule"),
         )
 
     def election(self, name: str) -> Election:
