@@ -78,6 +78,11 @@ class Snapshot:
     # the presidential rule the mapping declares (a preset name or a law file), for
     # escrutinio.law.presidential.resolve; None when undeclared (then plurality, said)
     presidential_rule: str | None = None
+    # the whole count's official totals as the mapping declares them ([expected]), for
+    # completeness without a roll; None when undeclared
+    expected_tables: int | None = None
+    expected_registered: int | None = None
+    expected_source: str | None = None
 
     def __post_init__(self) -> None:
         clash = RESERVED.intersection(self.choices) | RESERVED.intersection(self.levels)
@@ -145,6 +150,9 @@ class Snapshot:
             "place_level": self.place_level,
             "area_level": self.area_level,
             "presidential_rule": self.presidential_rule,
+            "expected_tables": self.expected_tables,
+            "expected_registered": self.expected_registered,
+            "expected_source": self.expected_source,
         }
 
 

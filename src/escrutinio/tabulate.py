@@ -298,8 +298,11 @@ def tabulate(
     if flagged_units is not None:
         hit = frame.filter(pl.col("unit").is_in(flagged_units.implode()))
         tab.flagged = {"units": hit.height, "emitted": int(hit.get_column("emitted").sum() or 0)}
-    tab.completeness = measure(snapshot.election, snapshot.contest, frame.height, totals["registered"], tab.filters,
-                               tab.progress, whole_tables=snapshot.n_units)
+    expected = ({"tables": snapshot.expected_tables, "registered": snapshot.expected_registered,
+                 "source": snapshot.expected_source or "declared by the mapping"}
+                if snapshot.expected_tables and snapshot.expected_registered else None)
+    tab.completeness = measure(expected, frame.height, totals["registered"], tab.filters, tab.progress,
+                               whole_tables=snapshot.n_units)
     tab.verdict = reword(verdict, tab.completeness, tab.filters)
     return tab
 

@@ -92,6 +92,9 @@ class Workspace:
             place_level=meta.get("place_level"),
             area_level=meta.get("area_level"),
             presidential_rule=meta.get("presidential_rule"),
+            expected_tables=meta.get("expected_tables"),
+            expected_registered=meta.get("expected_registered"),
+            expected_source=meta.get("expected_source"),
         )
 
     def election(self, name: str) -> Election:

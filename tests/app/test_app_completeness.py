@@ -123,3 +123,32 @@ def test_per_area_verdicts_say_they_are_not_results():
     r = run_json("results", FINAL_2019, "--level", "department")
     assert r["final"] is True and r["rows"][0]["verdict"]
     assert r["rows_verdict_note"].startswith("a row's verdict is what the rule would give on that area's tables alone")
+
+
+def test_official_totals_come_from_the_mapping_for_any_count(tmp_path):
+    """Completeness without a roll comes from the mapping's [expected] table, for any
+    country: the same tiny count is unknown without it and provisional (2 of 5) with it,
+    and only the contest it names gets it."""
+    src = tmp_path / "tiny.csv"
+    src.write_text("mesa,region,inscritos,A,B,blancos,nulos\n1,Norte,100,60,30,5,5\n2,Sur,100,20,70,5,5\n")
+    mapping = tmp_path / "tiny.toml"
+    mapping.write_text(
+        'name = "tiny"\n[election]\nname = "Tiny 2024"\ncontest = "president"\n'
+        '[expected]\ntables = 5\nregistered = 500\nsource = "electoral roll of 1 May 2024"\n'
+        '[columns]\nunit = "mesa"\nregistered = "inscritos"\nblank = "blancos"\nnull = "nulos"\n'
+        '[levels]\nregion = "region"\n[choices]\ncolumns = ["A", "B"]\n')
+    d = app.results(app.read([str(src)], mapping=str(mapping)), rule="majority").to_dict()
+    c = d["completeness"]
+    assert c["tables"] == {"counted": 2, "expected": 5, "share": 0.4} and c["note_kind"] == "official"
+    assert c["note"] == "measured against the official totals: 5 tables, 500 registered voters (electoral roll of 1 May 2024)"
+    assert d["verdict"]["explanation"].startswith("Provisional, 40.0% of tables counted (2 of 5)")
+    other = tmp_path / "other.toml"
+    other.write_text(mapping.read_text().replace("[expected]\n", '[expected]\ncontest = "senate"\n'))
+    d = app.results(app.read([str(src)], mapping=str(other)), rule="majority").to_dict()
+    assert d["completeness"]["tables"]["expected"] is None
+
+
+def test_bundled_bolivia_mappings_declare_their_official_totals():
+    r = run_json("results", EARLY_2020)
+    assert r["completeness"]["note_args"] == {"source": "OEP, padrón 2020", "tables": 35600, "registered": 7332926}
+    assert run_json("results", TREP_2019)["completeness"]["note_args"]["tables"] == 34555

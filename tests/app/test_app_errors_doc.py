@@ -41,6 +41,12 @@ def _replace_cell(header: str, row: str, column: str, value: str) -> str:
     return ",".join(cells)
 
 
+def _bundled_mapping(name: str) -> str:
+    import escrutinio
+
+    return (Path(escrutinio.__file__).parent / "mappings" / name).read_text(encoding="utf-8")
+
+
 def build_bad_inputs(folder: Path) -> None:
     """BAD_INPUTS: every file that docs/errors.md names as {bad}/NAME."""
     lines = _final_lines()
@@ -60,6 +66,7 @@ def build_bad_inputs(folder: Path) -> None:
         "empty_vote.csv": (head + "\n" + _replace_cell(head, rows[0], "CC", "") + "\n").encode(),
         "unknown_layout.csv": b"a,b,c\n1,2,3\n",
         "bad_mapping.toml": b"name = \n",
+        "expected_bad.toml": _bundled_mapping("bolivia_2019_computo.toml").replace("tables = 34555", "tables = -5").encode(),
         "north.csv": ("\n".join([head, *[r for r in rows if ",La Paz," in r]]) + "\n").encode(),
         "rest.csv": ("\n".join([head, *[r for r in rows if ",La Paz," not in r]]) + "\n").encode(),
     }

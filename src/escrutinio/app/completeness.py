@@ -2,30 +2,14 @@
 
 A verdict under the law is a result only on the whole, complete count. On a partial count
 it is provisional; on a filtered subset (one department, votes abroad) it is no result at
-all. Completeness is measured against a roll of expected tables (``--roll``) or, for the
-elections whose official totals are known (below), against those totals. Without either,
-it is unknown, and the verdict says so rather than pretending to be final.
+all. Completeness is measured against a roll of expected tables (``--roll``) or against
+the official totals the count's mapping declares (``[expected]``). Without either, it is
+unknown, and the verdict says so rather than pretending to be final.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-
-# Official totals of expected tables and registered voters, for counts whose files do not
-# say how many tables there are. Keyed by (election, contest) as the bundled mappings name
-# them. Sources: examples/bolivia/README.md.
-KNOWN_TOTALS: dict[tuple[str, str], dict] = {
-    ("Bolivia 2019", "PRESIDENTE"): {
-        "tables": 34_555, "registered": 7_315_364,
-        "source": "official final count of 25 Oct 2019 (OEP cómputo): 34,555 tables, 7,315,364 registered",
-        "source_name": "OEP, cómputo 2019-10-25",
-    },
-    ("Bolivia 2020", "PRESIDENTE"): {
-        "tables": 35_600, "registered": 7_332_926,
-        "source": "OEP 2020 roll: 35,600 tables; official registered voters 7,332,926",
-        "source_name": "OEP, padrón 2020",
-    },
-}
 
 OUTCOME_PHRASE = {
     "first_round_win": "a first-round win",
@@ -78,9 +62,10 @@ class Completeness:
         }
 
 
-def measure(election: str, contest: str, counted_tables: int, counted_registered: int,
+def measure(expected: dict | None, counted_tables: int, counted_registered: int,
             filters: dict | None = None, progress: dict | None = None, whole_tables: int | None = None) -> Completeness:
-    """Completeness from a roll's progress (preferred) or the known official totals.
+    """Completeness from a roll's progress (preferred) or the official totals the mapping
+    declares (``expected``: {tables, registered, source}, or None).
     ``whole_tables``: tables in the whole (unfiltered) snapshot; when the whole count is
     complete, so is any subset of it."""
     filtered = bool(filters)
@@ -94,15 +79,16 @@ def measure(election: str, contest: str, counted_tables: int, counted_registered
         if missing:
             c = replace(c, note=c.note + f"; {missing:,} counted tables are not in the roll")
         return c
-    known = KNOWN_TOTALS.get((election, contest))
+    known = expected
     if known and not filtered:
         return Completeness(counted_tables, known["tables"], counted_registered, known["registered"],
-                            f"measured against the {known['source']}", False, "official",
-                            {"source": known["source_name"], "tables": known["tables"], "registered": known["registered"]})
+                            f"measured against the official totals: {known['tables']:,} tables, "
+                            f"{known['registered']:,} registered voters ({known['source']})", False, "official",
+                            {"source": known["source"], "tables": known["tables"], "registered": known["registered"]})
     if known and whole_tables is not None and whole_tables >= known["tables"]:
         return Completeness(counted_tables, counted_tables, counted_registered, counted_registered,
                             f"every table of the count is in ({known['source']}), so every table{where} is too",
-                            filtered, "whole_in", {"source": known["source_name"], "filters": where_list})
+                            filtered, "whole_in", {"source": known["source"], "filters": where_list})
     if known:
         return Completeness(counted_tables, None, counted_registered, None,
                             "no roll was given, and expected tables within a filter are known only from a roll "

@@ -84,6 +84,9 @@ class Mapping:
     preset: str | None = None
     law_file: str | None = None
     source_file: str = ""
+    # the whole count's official totals, for completeness without a roll: {tables,
+    # registered, source, contest (None: every contest)}
+    expected: dict | None = None
 
     # ----------------------------------------------------------------- load
     @classmethod
@@ -208,6 +211,7 @@ class Mapping:
             preset=_law_preset(doc.get("law", {}), origin),
             law_file=_law_file(doc.get("law", {}), origin),
             source_file=origin,
+            expected=_expected(doc.get("expected"), origin),
         )
         if not m.choices and not m.contest_choices:
             raise MappingError(f"{origin}: [choices] needs columns = [...]")
@@ -369,7 +373,37 @@ class Mapping:
             place_level=self.place_level,
             area_level=self.area_level,
             presidential_rule=self.preset,
+            **self._expected_for(contest),
         )
+
+    def _expected_for(self, contest: str) -> dict:
+        e = self.expected
+        if not e or (e.get("contest") is not None and e["contest"] != contest):
+            return {}
+        return {"expected_tables": e["tables"], "expected_registered": e["registered"], "expected_source": e["source"]}
+
+
+def _expected(table, origin: str) -> dict | None:
+    """``[expected]``: the official totals of the whole count (tables, registered voters,
+    where they come from), so that completeness is known without a roll."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise MappingError(f"{origin}: [expected] must be a table: tables = N, registered = N, source = \"...\"")
+    unknown = set(table) - {"tables", "registered", "source", "contest"}
+    if unknown:
+        raise MappingError(f"{origin}: [expected] has unknown keys {sorted(unknown)} (tables, registered, source, contest)")
+    for key in ("tables", "registered"):
+        v = table.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise MappingError(f"{origin}: [expected] {key} must be a positive whole number, not {v!r}")
+    if not isinstance(table.get("source"), str) or not table["source"].strip():
+        raise MappingError(f"{origin}: [expected] source must say where the totals come from")
+    contest = table.get("contest")
+    if contest is not None and not isinstance(contest, str):
+        raise MappingError(f"{origin}: [expected] contest must be a contest name, not {contest!r}")
+    return {"tables": table["tables"], "registered": table["registered"], "source": table["source"].strip(),
+            "contest": contest}
 
 
 def _law_file(law: dict, origin: str) -> str | None:
