@@ -270,11 +270,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
     # columns: intercept, areas, departments, completion (slow cells differ: a cell with
     # nothing counted is at completion 0, so an urban-first count extrapolates along it)
     p = 1 + na + nd + 1
-    X = np.zeros((n, p))
-    X[:, 0] = 1
-    X[np.arange(n), 1 + a[has]] = 1
-    X[np.arange(n), 1 + na + d[has]] = 1
-    X[:, -1] = comp[has]
+    X = _crossed_design(a[has], d[has], comp[has], na, p)
     colhas = X.any(axis=0)
     nodata = ~colhas
     coef = np.zeros((C, p))
@@ -340,18 +336,22 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
     return cr, tc
 
 
+def _crossed_design(a: np.ndarray, d: np.ndarray, comp: np.ndarray, na: int, p: int) -> np.ndarray:
+    """Design of the crossed fit, a row per cell: intercept, area, department, completion."""
+    X = np.zeros((a.size, p))
+    X[:, 0] = 1
+    X[np.arange(a.size), 1 + a] = 1
+    X[np.arange(a.size), 1 + na + d] = 1
+    X[:, -1] = comp
+    return X
+
+
 def _crossed_bias(cr: _Crossed, has: np.ndarray):
     """``pred_bias`` for :func:`_selection`: the crossed prediction is linear in the cell
     means (b = hat @ m), so a bias lam in the counted cells' means moves every cell's
     prediction by X (hat @ lam), per channel."""
     def pred_bias(lam: np.ndarray) -> np.ndarray:
-        C, p, _ = cr.hat.shape
-        na = int(cr.a.max()) + 1
-        X = np.zeros((cr.a.size, p))
-        X[:, 0] = 1
-        X[np.arange(cr.a.size), 1 + cr.a] = 1
-        X[np.arange(cr.a.size), 1 + na + cr.d] = 1
-        X[:, -1] = cr.comp
+        X = _crossed_design(cr.a, cr.d, cr.comp, int(cr.a.max()) + 1, cr.hat.shape[1])
         return np.einsum("kp,cp->kc", X, np.einsum("cpn,n->cp", cr.hat, lam[has]))
     return pred_bias
 
