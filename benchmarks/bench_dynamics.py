@@ -46,6 +46,7 @@ def urban_first() -> None:
     from escrutinio.dynamics.backtest import backtest_snapshots
     from escrutinio.dynamics.projection import previous_place_rates
     from escrutinio.dynamics.sources import read_places
+    from escrutinio.dynamics.multilevel import SELECTION_R
     from escrutinio.dynamics.urban_first import urban_first_study
 
     roll = read_roll(DATA / "2020" / "roll_2020.csv.gz")
@@ -70,6 +71,16 @@ def urban_first() -> None:
                   f"{sh['hi']:>6.2f}] {(sh['hi'] - sh['lo']) / 2:>5.2f} {'yes' if sh['lo'] <= 55.10 <= sh['hi'] else 'NO':>6} "
                   f"{p_mas:>11.3f} {wrong:>15.3f} {100 * r.extrapolation['share_few']:>11.0f}%  "
                   f"({time.perf_counter() - t:.1f} s)")
+            if r.counted_units >= 5000:
+                # What would +-3 cost? The selection term adds in quadrature to the rest, so
+                # the run without it gives the scale of the order's selection that +-3 allows
+                hw = (sh["hi"] - sh["lo"]) / 2
+                s0 = app_project(snap, roll, pv, 0, places=places, simulations=2000, selection_r=0.0).result.shares["MAS_IPSP"]
+                base = (s0["hi"] - s0["lo"]) / 2
+                per_r = np.sqrt(max(hw**2 - base**2, 1e-12)) / SELECTION_R
+                allowed = np.sqrt(max(9 - base**2, 0.0)) / per_r
+                print(f"    {'':<16} {'':>6} {label:>8} without the selection term +-{base:.2f}; "
+                      f"+-3 allows a selection scale r <= {allowed:.3f} (prior {SELECTION_R})")
     rl, levels = roll_levels(roll, places)
     for label, pv in (("without", None), ("with", prev)):
         for st in (default_strata(rl, levels), []):
@@ -103,6 +114,23 @@ def urban_first() -> None:
         o = order_selection(x, "_order", "_prev_votes", ["area", "department"], cuts=(100 * f_,), place="place_id")
         print(f"    2020 export {path.name[8:21]}: the 2019 result's r under its order {o.rows[0]['r']:+.3f}, "
               f"r_place {o.rows[0]['r_place']:+.3f} (f = {o.rows[0]['f']:.3f})")
+    # Does a previous election remove the order's selection? The 2019 orders against the
+    # 2019 result net of the 2020 result of the same places (those counted in the last
+    # export), beside the 2019 result alone on the same places: the swing model faces the
+    # first, the model without a previous election the second
+    last = snaps[-1].counted().group_by("place_id").agg(
+        *[(pl.col(c).sum() / pl.col("registered").sum()).alias(f"_2020_{c}") for c in ("MAS_IPSP", "CC")])
+    both = linked.join(last, on="place_id", how="inner")
+    print(f"    the 2019 orders on the {both['place_id'].n_unique():,} places counted in the last 2020 export "
+          f"({both.height:,} tables of 2019), r_place by cut, alone and net of the 2020 result:")
+    for party, now in (("MAS - IPSP", "_2020_MAS_IPSP"), ("CC", "_2020_CC")):
+        for order in ("trep_arrival_pct", "computo_arrival_pct"):
+            x = both.filter(pl.col(order).is_not_null())
+            o1 = order_selection(x, order, party, ["area", "department"], place="place_id")
+            o2 = order_selection(x, order, party, ["area", "department"], place="place_id", given=now)
+            cuts1, cuts2 = (" ".join(f"{r['r_place']:+.3f}" for r in o.rows) for o in (o1, o2))
+            print(f"    {party:<10} {order:<19} alone {cuts1} (rms {o1.rms('r_place'):.3f}); "
+                  f"net {cuts2} (rms {o2.rms('r_place'):.3f})")
     n = 30 if QUICK else 100
     for model, sr in (("multilevel", None), ("multilevel", 0.0), ("hotdeck", None)):
         st = clock(f"4c. urban-first calibration, {n} simulated elections, model {model}"

@@ -259,6 +259,8 @@ class _Crossed:
     df_d: int
     corr: np.ndarray
     hat: np.ndarray | None = None  # C x p x (cells with data): coefficients' weights on the cell means
+    fit_tau2_a: np.ndarray | None = None  # C: the factor variances the posterior (coef, chol) was computed at
+    fit_tau2_d: np.ndarray | None = None
 
 
 def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50):
@@ -277,6 +279,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
     hat = np.zeros((C, p, n))
     chol = np.zeros((C, p, p))
     ta, td, tc, caps = np.zeros(C), np.zeros(C), np.zeros(C), np.zeros(C)
+    fa_, fd_ = np.zeros(C), np.zeros(C)
     resid = np.zeros((n, C))
     ia, idd = np.arange(1, 1 + na), np.arange(1 + na, p - 1)
     comp_varies = n > 2 and float(np.ptp(comp[has])) > 1e-6
@@ -306,6 +309,8 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
             t_c = max(0.0, float((w**2 * (r**2 + lev - vv)).sum() / (w**2).sum()))
             if np.allclose(old, (t_a, t_d, t_c), rtol=1e-4, atol=1e-10):
                 break
+        # b and cov were computed with the prior variances of the last iteration
+        fa_[c], fd_[c] = max(old[0], 1e-12), max(old[1], 1e-12)
         # Which levels are counted first is not random (cities before rural areas), so
         # the spread of the levels seen so far understates the levels not seen: the
         # prior variance of a level is at least the whole between-cell variation of the
@@ -332,7 +337,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
             corr = _psd_corr(cc)
     cr = _Crossed(a=a, d=d, comp=comp, coef=coef, chol=chol, nodata=nodata, tau2_a=ta, tau2_d=td, cap=caps,
                   df_a=max(int(colhas[ia].sum()) - 1, 1), df_d=max(int(colhas[idd].sum()) - 1, 1), corr=corr,
-                  hat=hat)
+                  hat=hat, fit_tau2_a=fa_, fit_tau2_d=fd_)
     return cr, tc
 
 
@@ -375,12 +380,38 @@ def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
                             np.maximum(cr.cap, cr.tau2_d)[None, None, :]))
     isa = np.zeros(p, bool)
     isa[1:1 + na] = True
-    nd_a, nd_d = cr.nodata & isa, cr.nodata & ~isa
-    nd_d[0] = False
-    nd_d[-1] = False
+    isd = ~isa
+    isd[0] = isd[-1] = False  # the intercept and the completion slope are not factor levels
+    nd_a, nd_d = cr.nodata & isa, cr.nodata & isd
+    if cr.fit_tau2_a is not None:
+        _reweigh(b, cr, isa & ~cr.nodata, cr.fit_tau2_a, sa**2)
+        _reweigh(b, cr, isd & ~cr.nodata, cr.fit_tau2_d, sd**2)
     b[:, nd_a, :] = (zz * sa)[:, nd_a, :]
     b[:, nd_d, :] = (zz * sd)[:, nd_d, :]
     return b[:, :1, :] + b[:, 1 + cr.a, :] + b[:, 1 + na + cr.d, :] + b[:, -1:, :] * cr.comp[None, :, None]
+
+
+def _reweigh(b: np.ndarray, cr: _Crossed, cols: np.ndarray, tau2_fit: np.ndarray, tau2_draw: np.ndarray) -> None:
+    """Redraw the posterior of factor levels with data under each simulation's factor
+    variance (in place). Why: a level with a few counted tables (an area type with two
+    rural tables) is otherwise shrunk by a variance fixed at its point estimate, so its
+    uncertainty is that of a well-measured level; the issue's rule is that a stratum with
+    nothing *or only a few* counted tables takes its uncertainty from the variation between
+    strata. Per level j and channel, the ridge posterior N(b_j, s_j^2) at the fitted prior
+    variance t0 implies a data precision d_j = 1/s_j^2 - 1/t0; under a drawn variance t the
+    posterior is N(b_j v/s_j^2, v), v = 1 / (1/t + d_j) (normal-normal conjugacy). A level
+    the data pin down (d_j >> 1/t) is unchanged; a level with no data reduces to the prior
+    draw N(0, t). The cross-level correlations of the joint posterior are kept through the
+    draw's deviation, scaled; this is the level's marginal, not a refit of the whole ridge."""
+    if not cols.any():
+        return
+    s2 = np.einsum("cjk,cjk->jc", cr.chol[:, cols, :], cr.chol[:, cols, :])  # levels x C posterior variances
+    s2 = np.maximum(s2, EPS)
+    d = np.maximum(1.0 / s2 - 1.0 / tau2_fit[None, :], 0.0)
+    v = 1.0 / (1.0 / np.maximum(tau2_draw, EPS) + d[None])  # S x levels x C (tau2_draw S x 1 x C)
+    k = v / s2[None]
+    mean = cr.coef.T[cols][None]  # 1 x levels x C
+    b[:, cols, :] = mean * k + np.sqrt(k) * (b[:, cols, :] - mean)
 
 
 def _psd_corr(c: np.ndarray) -> np.ndarray:

@@ -20,6 +20,11 @@ less the within-place variance): ``r_place = r sigma_table / sigma_place``. r si
 bias and does not change; the projection pairs ``r_place`` with the spread of place means,
 which table-level noise does not inflate.
 
+With ``given`` (a place-level covariate, e.g. the same party's rate in another election),
+the outcome is first taken net of it: the table rate less the within-strata weighted
+least-squares slope times the covariate. This is the selection a projection that uses
+that covariate (the swing model) still faces.
+
 Null: random order (rho of order 1 / sqrt(N)). Caveat: r summarises one order and one
 outcome; another election's order can be more or less selective.
 """
@@ -62,15 +67,22 @@ class OrderSelection:
 
 def order_selection(frame: pl.DataFrame, order: str, outcome: str, strata: Sequence[str],
                     cuts: Sequence[float] = (2.5, 10, 16, 21, 50, 75), registered: str = "registered",
-                    place: str | None = None) -> OrderSelection:
+                    place: str | None = None, given: str | None = None) -> OrderSelection:
     """``frame``: one row per table with its arrival position ``order`` (smaller = earlier;
     percent or rank), the ``outcome`` votes and ``registered`` voters; ``place``: the
-    polling-place column, for ``r_place``."""
+    polling-place column, for ``r_place``; ``given``: a numeric covariate column (no
+    nulls) to take the outcome net of."""
     f = frame.filter(pl.col(registered) > 0).with_columns(
         (pl.col(outcome) / pl.col(registered)).alias("_y"), pl.col(order).rank("ordinal").alias("_rank"))
     n = f.height
     w = f[registered].cast(pl.Float64).to_numpy()
     keys = [pl.col(s) for s in strata] or [pl.lit(0)]
+    if given is not None:
+        def within(c: str) -> pl.Expr:
+            return pl.col(c) - (pl.col(c) * pl.col(registered)).sum().over(keys) / pl.col(registered).sum().over(keys)
+        slope = f.select((within("_y") * within(given) * pl.col(registered)).sum()
+                         / (within(given) ** 2 * pl.col(registered)).sum()).item()
+        f = f.with_columns(pl.col("_y") - (slope or 0.0) * pl.col(given))
     ratio = None
     if place is not None:
         # spread of table rates within strata, and within places (registered-weighted)
@@ -93,4 +105,5 @@ def order_selection(frame: pl.DataFrame, order: str, outcome: str, strata: Seque
         r = rho * np.sqrt(frac * (1 - frac)) / norm.pdf(norm.ppf(1 - frac)) if 0 < frac < 1 else float("nan")
         rows.append({"cut": float(cut), "f": frac, "rho": rho, "r": float(r)}
                     | ({"r_place": float(r * ratio)} if ratio is not None else {}))
-    return OrderSelection(order=order, outcome=outcome, strata=list(strata), rows=rows)
+    label = outcome if given is None else f"{outcome} net of {given}"
+    return OrderSelection(order=order, outcome=label, strata=list(strata), rows=rows)
