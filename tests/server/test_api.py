@@ -246,3 +246,29 @@ def test_auth_errors_are_json(server_client):
     assert r.status_code == 403 and "typist" in r.json()["error"]
     c.cookies.set("escrutinio_token", server_client.token("admin"))
     assert c.get("/api/v1/me").json()["role"] == "admin"
+
+
+def test_projection_uses_the_servers_places_and_says_what_it_extrapolates(database_url, tmp_path):
+    """With the polling places configured (``serve --places``) the server's projection is the
+    multilevel model by area type, not the hot deck, and the results page says, in the
+    reader's language, how many uncounted voters sit in strata with few counted tables."""
+    from pathlib import Path
+
+    from escrutinio.server.testing import ServerClient
+
+    data = Path(__file__).parents[2] / "examples" / "bolivia" / "2020"
+    sc = ServerClient(database_url, tmp_path, roll=data / "roll_2020.csv.gz",
+                      places=data / "polling_places_2020.csv.gz")
+    try:
+        sc.load(data / "computo_20201018T232833.csv.gz")
+        proj = sc.client.get("/api/v1/projection", params={"contest": "PRESIDENTE"}).json()
+        assert proj["status"] == "ok" and proj["method"].startswith("multilevel"), proj.get("note")
+        assert proj["multilevel"]["strata"][0] == "area"
+        few = proj["extrapolation"]["share_few"]
+        assert 0.2 < few < 0.4  # rural strata barely counted at 23:28
+        page = sc.client.get("/", params={"lang": "es", "contest": "PRESIDENTE"}).text
+        assert f"De los votantes aún no contados, {round(100 * few)}\xa0%" in page
+        assert "ruralaislado 100\xa0%" in page
+        assert "Of the voters not yet counted" in sc.client.get("/", params={"lang": "en", "contest": "PRESIDENTE"}).text
+    finally:
+        sc.close()

@@ -62,11 +62,12 @@ def user_add(name, role, password_stdin, database):
     click.echo(token)
 
 
-def _settings(database, data_dir, signing_key, roll):
+def _settings(database, data_dir, signing_key, roll, places=None, previous=None):
     from escrutinio.server.settings import Settings
 
     return Settings(database_url=database, data_dir=Path(data_dir) if data_dir else None,
-                    signing_key=Path(signing_key) if signing_key else None, roll=Path(roll) if roll else None)
+                    signing_key=Path(signing_key) if signing_key else None, roll=Path(roll) if roll else None,
+                    places=Path(places) if places else None, previous=Path(previous) if previous else None)
 
 
 def _ensure_signing_key(settings, echo) -> None:
@@ -105,8 +106,13 @@ def _first_admin(database) -> str | None:
 @click.option("--data-dir", default=None, type=click.Path(), help="Photos and uploads (default: next to the database).")
 @click.option("--signing-key", default=None, type=click.Path(), help="The results log's signing key file.")
 @click.option("--roll", default=None, type=click.Path(exists=True), help="Expected tables, for completeness and projection.")
+@click.option("--places", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Polling places with their area type: the projection then models area type x department x "
+                   "municipality (needed when cities are counted first).")
+@click.option("--previous", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="A previous election's count, a covariate of the projection.")
 @click.option("--log-level", default="info", show_default=True)
-def serve(database, host, port, workers, data_dir, signing_key, roll, log_level):
+def serve(database, host, port, workers, data_dir, signing_key, roll, places, previous, log_level):
     """Serve the observer network's API (OpenAPI at /openapi.json) and pages.
 
     The database is created or upgraded first, so on the embedded default this one
@@ -117,7 +123,7 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, log_level)
 
     from escrutinio.server.storage.db import migrate
 
-    settings = _settings(database, data_dir, signing_key, roll)
+    settings = _settings(database, data_dir, signing_key, roll, places, previous)
     migrate(settings.database_url)
     _ensure_signing_key(settings, lambda m: click.echo(m, err=True))
     token = _first_admin(settings.database_url)
@@ -125,7 +131,7 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, log_level)
         click.echo(f"created account 'admin' (role admin); its token, shown once:\n{token}", err=True)
     os.environ["ESCRUTINIO_SETTINGS"] = json.dumps({
         "database_url": settings.database_url, "data_dir": str(settings.data_dir), "signing_key": str(settings.signing_key),
-        "roll": str(settings.roll) if settings.roll else None})
+        **{k: str(getattr(settings, k)) if getattr(settings, k) else None for k in ("roll", "places", "previous")}})
     click.echo(f"serving http://{host}:{port}/ (API /api/v1, spec /openapi.json) with {workers} worker(s)", err=True)
     # keep-alive longer than uvicorn's 5 s: under load, a client reusing a connection the
     # server has just closed sees a transport error instead of an answer

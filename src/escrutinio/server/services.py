@@ -295,8 +295,9 @@ def projection(session: Session, contest: str | None, roll_path: Path | None) ->
             "note": "the projection for this snapshot is being computed; it is announced by a `projection` event"}
 
 
-def compute_projection(db, contest: str, snapshot_id: int, roll_path: Path | None) -> dict:
-    """Compute and store a snapshot's projection (run after a load, off the request)."""
+def compute_projection(db, contest: str, snapshot_id: int, settings) -> dict:
+    """Compute and store a snapshot's projection (run after a load, off the request), with
+    the server's roll, polling places and previous election (``settings``)."""
     from escrutinio.publication.entry import utc_now
 
     with db.session() as s:
@@ -310,7 +311,10 @@ def compute_projection(db, contest: str, snapshot_id: int, roll_path: Path | Non
         result = {"status": "unavailable", "note": "the projection module (escrutinio.app.projection) is not installed"}
     else:
         try:
-            result = {"status": "ok", **proj.project(snap, roll=str(roll_path) if roll_path else None, seed=0).to_dict()}
+            result = {"status": "ok", **proj.project(
+                snap, roll=str(settings.roll) if settings.roll else None, seed=0,
+                places=str(settings.places) if settings.places else None,
+                previous=str(settings.previous) if settings.previous else None).to_dict()}
         except Exception as exc:  # a projection that cannot be made is reported, not a crash
             result = {"status": "unavailable", "note": f"no projection from this snapshot: {exc}"}
     result = {"snapshot_id": snapshot_id, "contest": contest, "partial": True, **result}

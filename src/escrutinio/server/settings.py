@@ -42,6 +42,12 @@ class Settings:
     signing_key: Path | None = None
     #: expected tables (any file `escrutinio results --roll` takes), for completeness and projection
     roll: Path | None = None
+    #: polling places with their area type (`escrutinio project --places`): with it the
+    #: projection models area type x department x municipality, which an urban-first
+    #: count needs (docs/dynamics.md, issue 15)
+    places: Path | None = None
+    #: a previous election's count (`escrutinio project --previous`), a covariate of the projection
+    previous: Path | None = None
     max_upload_bytes: int = 256 * 1024 * 1024
     max_photo_bytes: int = 16 * 1024 * 1024
     #: any other request body (JSON entries, other areas' uploads)
@@ -65,6 +71,8 @@ class Settings:
         self.signing_key = Path(self.signing_key)
         if self.roll is not None:
             self.roll = Path(self.roll)
+        self.places = Path(self.places) if self.places is not None else None
+        self.previous = Path(self.previous) if self.previous is not None else None
 
     @property
     def sqlite(self) -> bool:

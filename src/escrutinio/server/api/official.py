@@ -67,7 +67,7 @@ def after_load(db, settings, contests: list[str], snapshot_id: int) -> None:
                 services.record_seen(s, contest)
         except Exception:  # pragma: no cover - logged, the next change recomputes it
             log.exception("discrepancies after snapshot %s", snapshot_id)
-        services.compute_projection(db, contest, snapshot_id, settings.roll)
+        services.compute_projection(db, contest, snapshot_id, settings)
 
 
 @router.post("/official", response_model=LoadResult, summary="Load an official snapshot (admin)",

@@ -44,7 +44,7 @@ def projection(request: Request, background: BackgroundTasks, contest: str | Non
 
         def run() -> None:
             try:
-                services.compute_projection(request.app.state.db, key[1], key[0], request.app.state.settings.roll)
+                services.compute_projection(request.app.state.db, key[1], key[0], request.app.state.settings)
             finally:
                 _running.discard(key)
 

@@ -155,6 +155,21 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return ticks
 
 
+def extrapolation(projection: dict | None) -> dict | None:
+    """What the projection says of uncounted voters in strata with few counted tables
+    (issue 15): shares in percent, and the area types where most of them are. None when the
+    projection has no strata (the hot deck) or every uncounted voter is in a well-counted
+    stratum."""
+    ext = (projection or {}).get("extrapolation") or {}
+    few = ext.get("share_few")
+    if projection is None or projection.get("status") not in (None, "ok") or not few:
+        return None
+    areas = sorted(((name, 100 * float(v.get("share_few") or 0)) for name, v in (ext.get("by") or {}).items()
+                    if (v.get("share_few") or 0) >= 0.5), key=lambda x: -x[1])
+    return {"few": 100 * float(few), "none": 100 * float(ext.get("share_none") or 0), "k": int(ext.get("k") or 0),
+            "areas": areas, "multilevel": bool(projection.get("multilevel"))}
+
+
 def lead_chart(series: list[dict], projection: dict | None, threshold: float | None) -> Chart | None:
     """series: [{"counted_pct", "lead", "label"}] in counting order; projection: the
     projection JSON (lead lo/hi at 100 % counted) or None."""

@@ -195,6 +195,7 @@ async def _results_context(request: Request, contest: str | None) -> dict:
         result=result, error=None, contest=contest, ranked=ranked, palette=palette, completeness=comp,
         conditions=figures.conditions(result), lead=figures.lead_points(result), chart=chart,
         projection=projection_body, map=figures.dot_map(place_list, palette) if place_list else None,
+        extrapolation=figures.extrapolation(projection_body) if not comp["final"] else None,
         rows=home_rows, abroad_rows=abroad_rows, home=home, top=ranked[:3],
         projection_url="/api/v1/projection?" + urlencode({"contest": contest}),
         places_url="/pages/places.json?" + urlencode({"contest": contest}),
