@@ -20,6 +20,7 @@ from escrutinio.dynamics.projection import previous_place_rates, project
 from escrutinio.dynamics.sources import read_places, read_roll, read_snapshot
 from escrutinio.dynamics.urban_first import (UF_CHOICES, UF_LEVELS, UF_STRATA, simulated_urban_first,
                                              urban_first_study)
+from escrutinio.errors import UsageError
 
 DATA = Path(__file__).parents[2] / "examples" / "bolivia"
 RU = Path(__file__).parents[2] / "examples" / "protocols_ru"
@@ -54,8 +55,7 @@ def _key(i, label):
 # intervals from 5,000 tables are wider than +-3 points: the 2020 order's selection,
 # measured on the 2019 result of the same places, is r = -0.26 to -0.28, a bias of 6 to 8
 # points at 16% counted that no model without a previous election can locate.
-# 01:38 without 2019 sits on the boundary (upper end 54.90 here, 54.95 at 2,000 simulations).
-MISSES = {_key(1, "none"), _key(2, "none")}
+MISSES = {_key(1, "none")}
 TOO_WIDE = {_key(3, "none"), _key(3, "previous"), _key(4, "none"), _key(4, "previous")}
 
 
@@ -73,7 +73,7 @@ def test_2020_interval_of_mas_covers_the_final(projections_2020, i, label, reque
 def test_2020_intervals_from_5000_tables_are_at_most_3_points(projections_2020, i, label, request):
     if _key(i, label) in TOO_WIDE:
         request.applymarker(pytest.mark.xfail(
-            strict=True, reason="the selection term: +-4.3 to +-10.2 points, honest for an order with r of -0.27"))
+            strict=True, reason="the selection term: +-4.4 to +-10.5 points, honest for an order with r of -0.27"))
     r = projections_2020[_key(i, label)]
     assert r.counted_units >= 5000
     s = r.shares["MAS_IPSP"]
@@ -190,6 +190,13 @@ def test_order_selection_net_of_a_covariate_sees_only_what_the_covariate_does_no
     assert all(abs(x["r"] + 0.3 / np.sqrt(2)) < 0.02 for x in alone.rows), alone.summary()
     assert all(abs(x["r"]) < 0.02 for x in net.rows), net.summary()
     assert net.outcome == "votes net of before"
+    # a covariate constant within strata explains nothing; a missing value is an error, not a NaN
+    flat = order_selection(frame.with_columns(pl.col("stratum").cast(pl.Float64).alias("flat")), "order", "votes",
+                           ["stratum"], cuts=(16,), given="flat")
+    assert abs(flat.rows[0]["r"] - alone.rows[0]["r"]) < 1e-9
+    with pytest.raises(UsageError, match="2 tables have no value of 'before'"):
+        order_selection(frame.with_columns(pl.when(pl.int_range(pl.len()) < 2).then(None).otherwise(pl.col("before"))
+                                           .alias("before")), "order", "votes", ["stratum"], given="before")
 
 
 def test_selection_term_widens_with_less_counted_and_is_off_at_zero():
@@ -247,36 +254,50 @@ def test_q_profile_draws_widen_with_few_strata():
     assert ratios[4] > 1.8 * ratios[200] and ratios[200] < 1.5
 
 
-def test_a_factor_level_with_few_tables_takes_the_drawn_between_level_variance():
-    """_reweigh: a level the data pin down keeps its posterior whatever the drawn factor
-    variance; a level with almost no data follows the drawn variance (like a level with
-    none), and at the fitted variance nothing changes."""
-    from escrutinio.dynamics import multilevel as ml
-
-    t0 = 0.01
-    # two levels, one channel: posterior variances 1e-6 (pinned) and just under t0 (one table)
-    s2 = np.array([1e-6, 0.0099])
-    coef = np.array([[0.0, 0.05, 0.002, 0.0]])  # intercept, level 1, level 2, slope
-    chol = np.zeros((1, 4, 4))
-    chol[0, 1, 1], chol[0, 2, 2] = np.sqrt(s2)
-    cr = ml._Crossed(a=np.zeros(1, np.int64), d=np.zeros(1, np.int64), comp=np.zeros(1), coef=coef, chol=chol,
-                     nodata=np.zeros(4, bool), tau2_a=np.array([t0]), tau2_d=np.array([t0]), cap=np.array([0.25]),
-                     df_a=2, df_d=2, corr=np.eye(1))
-    cols = np.array([False, True, True, False])
+def _crossed_example(weak_area: int | None = None):
+    """4 area types x 9 departments, every cell measured precisely, or one area type's
+    cells barely measured (a table or two)."""
     rng = np.random.default_rng(0)
-    S = 200_000
-    z = rng.standard_normal((S, 4, 1))
-    draws = coef.T[None] + np.einsum("spc,cqp->sqc", z, chol)
-    same = draws.copy()
-    ml._reweigh(same, cr, cols, np.array([t0]), np.full((S, 1, 1), t0))
-    assert np.allclose(same, draws)
-    wide = draws.copy()
-    ml._reweigh(wide, cr, cols, np.array([t0]), np.full((S, 1, 1), 0.25))
-    assert abs(wide[:, 1, 0].std() / draws[:, 1, 0].std() - 1) < 0.01  # pinned: unchanged
-    assert 0.3 < wide[:, 2, 0].std() < 0.5  # one table: close to the drawn sd 0.5, not 0.1
-    # its one table's deviation (b / (s2 d) = 0.2), shrunk by v d: followed more when levels vary more
-    v = 1 / (1 / 0.25 + 1 / s2[1] - 1 / t0)
-    assert abs(wide[:, 2, 0].mean() - 0.002 * v / s2[1]) < 0.003 and abs(wide[:, 1, 0].mean() - 0.05) < 1e-3
+    na, nd = 4, 9
+    a, d = np.repeat(np.arange(na), nd), np.tile(np.arange(nd), na)
+    alpha, delta = np.array([0.0, 0.05, 0.15, 0.25]), rng.normal(0, 0.05, nd)
+    m = (0.3 + alpha[a] + delta[d] + rng.normal(0, 0.01, a.size))[:, None]
+    v = np.full((a.size, 1), 1e-6)
+    if weak_area is not None:
+        v[a == weak_area] = 1.0
+    has = np.ones(a.size, bool)
+    cr, _ = ml._crossed_fit(m, v, has, a, d, na, nd, np.array([1e-4]), np.zeros(a.size))
+    return cr, a, d, na
+
+
+def _cell_draws(cr, a, d, na, t, S=40_000, seed=1):
+    rng = np.random.default_rng(seed)
+    p = cr.coef.shape[1]
+    b = ml._area_redraw(cr, 0, np.full(S, t), rng.standard_normal((S, p)), rng.standard_normal((S, na)))
+    return b[:, 0][:, None] + b[:, 1 + a] + b[:, 1 + na + d]
+
+
+def test_area_redraw_moves_only_what_the_data_leave_open():
+    """The crossed posterior redrawn under a drawn area-type variance t: at the fitted
+    variance it is the fitted posterior; cells the data pin down do not move whatever t
+    (the intercept and the area effects are confounded, so a level-by-level rescaling
+    would move them: the first version of this code did); an area type whose cells are
+    barely measured spreads with t."""
+    cr, a, d, na = _crossed_example()
+    t0 = 1.0 / cr.lam_a[0]
+    X = ml._crossed_design(a, d, cr.comp, na, cr.coef.shape[1])
+    at_fit = _cell_draws(cr, a, d, na, t0)
+    assert np.allclose(at_fit.mean(axis=0), X @ cr.coef[0], atol=2e-4)
+    for t in (0.3 * t0, 3 * t0, 100 * t0):
+        cells = _cell_draws(cr, a, d, na, t)
+        assert np.abs(cells.mean(axis=0) - at_fit.mean(axis=0)).max() < 2e-3, t
+        assert cells.std(axis=0).max() < 2 * at_fit.std(axis=0).max() + 1e-3, t
+    cr, a, d, na = _crossed_example(weak_area=3)
+    t0 = 1.0 / cr.lam_a[0]
+    weak = a == 3
+    narrow, wide = _cell_draws(cr, a, d, na, t0), _cell_draws(cr, a, d, na, 25 * t0)
+    assert wide[:, weak].std(axis=0).min() > 2 * narrow[:, weak].std(axis=0).max()
+    assert abs(wide[:, ~weak].std(axis=0).max() - narrow[:, ~weak].std(axis=0).max()) < 2e-3
 
 
 def test_urban_first_study_multilevel_beats_the_hot_deck():
@@ -352,7 +373,7 @@ def test_mapping_through_project_diff_timeline_compare():
     assert c["coverage"]["places"] == 340
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10_000), share=st.floats(0.02, 0.95), urban_first=st.booleans(),
        empty=st.integers(0, 3), zero_registered=st.integers(0, 3))
 def test_multilevel_draws_are_votes_whatever_is_counted(seed, share, urban_first, empty, zero_registered):

@@ -259,8 +259,11 @@ class _Crossed:
     df_d: int
     corr: np.ndarray
     hat: np.ndarray | None = None  # C x p x (cells with data): coefficients' weights on the cell means
-    fit_tau2_a: np.ndarray | None = None  # C: the factor variances the posterior (coef, chol) was computed at
-    fit_tau2_d: np.ndarray | None = None
+    # For redrawing the posterior under each simulation's area-type variance (_area_redraw):
+    cov: np.ndarray | None = None  # C x p x p posterior covariance at the fitted variances
+    rhs: np.ndarray | None = None  # C x p: X' W y
+    b_half: np.ndarray | None = None  # C x p x p: a square root of the precision less the area prior
+    lam_a: np.ndarray | None = None  # C: the area prior precision 1 / tau_a^2 the posterior was computed at
 
 
 def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50):
@@ -279,7 +282,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
     hat = np.zeros((C, p, n))
     chol = np.zeros((C, p, p))
     ta, td, tc, caps = np.zeros(C), np.zeros(C), np.zeros(C), np.zeros(C)
-    fa_, fd_ = np.zeros(C), np.zeros(C)
+    covs, rhss, halves, lam_as = np.zeros((C, p, p)), np.zeros((C, p)), np.zeros((C, p, p)), np.zeros(C)
     resid = np.zeros((n, C))
     ia, idd = np.arange(1, 1 + na), np.arange(1 + na, p - 1)
     comp_varies = n > 2 and float(np.ptp(comp[has])) > 1e-6
@@ -309,8 +312,13 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
             t_c = max(0.0, float((w**2 * (r**2 + lev - vv)).sum() / (w**2).sum()))
             if np.allclose(old, (t_a, t_d, t_c), rtol=1e-4, atol=1e-10):
                 break
-        # b and cov were computed with the prior variances of the last iteration
-        fa_[c], fd_[c] = max(old[0], 1e-12), max(old[1], 1e-12)
+        # b and cov were computed with the prior precisions ``lam`` of the last iteration;
+        # the precision without the area prior, B = X'WX + the other priors, is PSD
+        covs[c], rhss[c], lam_as[c] = cov, np.einsum("ik,i->k", X, w * y), lam[1]
+        Bm = A.copy()
+        Bm[ia, ia] -= lam[ia]
+        ev, Q = np.linalg.eigh((Bm + Bm.T) / 2)
+        halves[c] = Q * np.sqrt(np.clip(ev, 0.0, None))[None, :]
         # Which levels are counted first is not random (cities before rural areas), so
         # the spread of the levels seen so far understates the levels not seen: the
         # prior variance of a level is at least the whole between-cell variation of the
@@ -337,7 +345,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
             corr = _psd_corr(cc)
     cr = _Crossed(a=a, d=d, comp=comp, coef=coef, chol=chol, nodata=nodata, tau2_a=ta, tau2_d=td, cap=caps,
                   df_a=max(int(colhas[ia].sum()) - 1, 1), df_d=max(int(colhas[idd].sum()) - 1, 1), corr=corr,
-                  hat=hat, fit_tau2_a=fa_, fit_tau2_d=fd_)
+                  hat=hat, cov=covs, rhs=rhss, b_half=halves, lam_a=lam_as)
     return cr, tc
 
 
@@ -383,35 +391,46 @@ def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
     isd = ~isa
     isd[0] = isd[-1] = False  # the intercept and the completion slope are not factor levels
     nd_a, nd_d = cr.nodata & isa, cr.nodata & isd
-    if cr.fit_tau2_a is not None:
-        _reweigh(b, cr, isa & ~cr.nodata, cr.fit_tau2_a, sa**2)
-        _reweigh(b, cr, isd & ~cr.nodata, cr.fit_tau2_d, sd**2)
-    b[:, nd_a, :] = (zz * sa)[:, nd_a, :]
+    if cr.cov is not None and na:
+        # the whole posterior under each simulation's area-type variance (unseen area
+        # types included: their columns are empty, so the redraw is their prior draw)
+        z1 = _corr_normal(rng, (S, p, C), cr.corr)
+        for c in range(C):
+            b[:, :, c] = _area_redraw(cr, c, sa[:, 0, c] ** 2, z1[:, :, c], zz[:, 1:1 + na, c])
+    else:
+        b[:, nd_a, :] = (zz * sa)[:, nd_a, :]
     b[:, nd_d, :] = (zz * sd)[:, nd_d, :]
     return b[:, :1, :] + b[:, 1 + cr.a, :] + b[:, 1 + na + cr.d, :] + b[:, -1:, :] * cr.comp[None, :, None]
 
 
-def _reweigh(b: np.ndarray, cr: _Crossed, cols: np.ndarray, tau2_fit: np.ndarray, tau2_draw: np.ndarray) -> None:
-    """Redraw the posterior of factor levels with data under each simulation's factor
-    variance (in place). Why: a level with a few counted tables (an area type with two
-    rural tables) is otherwise shrunk by a variance fixed at its point estimate, so its
-    uncertainty is that of a well-measured level; the issue's rule is that a stratum with
-    nothing *or only a few* counted tables takes its uncertainty from the variation between
-    strata. Per level j and channel, the ridge posterior N(b_j, s_j^2) at the fitted prior
-    variance t0 implies a data precision d_j = 1/s_j^2 - 1/t0; under a drawn variance t the
-    posterior is N(b_j v/s_j^2, v), v = 1 / (1/t + d_j) (normal-normal conjugacy). A level
-    the data pin down (d_j >> 1/t) is unchanged; a level with no data reduces to the prior
-    draw N(0, t). The cross-level correlations of the joint posterior are kept through the
-    draw's deviation, scaled; this is the level's marginal, not a refit of the whole ridge."""
-    if not cols.any():
-        return
-    s2 = np.einsum("cjk,cjk->jc", cr.chol[:, cols, :], cr.chol[:, cols, :])  # levels x C posterior variances
-    s2 = np.maximum(s2, EPS)
-    d = np.maximum(1.0 / s2 - 1.0 / tau2_fit[None, :], 0.0)
-    v = 1.0 / (1.0 / np.maximum(tau2_draw, EPS) + d[None])  # S x levels x C (tau2_draw S x 1 x C)
-    k = v / s2[None]
-    mean = cr.coef.T[cols][None]  # 1 x levels x C
-    b[:, cols, :] = mean * k + np.sqrt(k) * (b[:, cols, :] - mean)
+def _area_redraw(cr: _Crossed, c: int, t: np.ndarray, z1: np.ndarray, z2: np.ndarray) -> np.ndarray:
+    """S x p draws of the crossed coefficients of channel ``c``, each from the posterior
+    under its own area-type variance t[s] (Gelman 2006: the group-level variance is
+    uncertain with few groups, and the effects are drawn given each draw of it).
+
+    Why: an area type with one or two counted tables is otherwise shrunk by a variance
+    fixed at its point estimate, and is as certain as a well-measured type, while an unseen
+    type draws its variance from the scaled inverse chi-square; the issue's rule is that a
+    stratum with nothing *or only a few* counted tables takes its uncertainty from the
+    variation between strata. The redraw is joint: the intercept and the area effects are
+    confounded (only cell means are identified), so a level-by-level correction would move
+    cells the data pin down; this one does not.
+
+    The precision under t is A_t = A_0 + (1/t - 1/t_0) P, with P the area columns'
+    indicator, so A_t^-1 follows from the fitted covariance by Woodbury on a few columns. A
+    draw is x = A_t^-1 (X'Wy + e), e ~ N(0, A_t) = B^1/2 z1 + t^-1/2 P z2 (B: the precision
+    without the area prior), whose mean is the posterior mean and covariance A_t^-1."""
+    na = int(cr.a.max()) + 1
+    ia = np.arange(1, 1 + na)
+    cov = cr.cov[c]
+    e = np.einsum("sq,pq->sp", z1, cr.b_half[c])
+    e[:, ia] += z2 / np.sqrt(np.maximum(t, EPS))[:, None]
+    y = np.einsum("sp,pq->sq", cr.rhs[c][None, :] + e, cov)
+    delta = 1.0 / np.maximum(t, EPS) - cr.lam_a[c]  # S
+    M = cov[np.ix_(ia, ia)]
+    K = np.eye(na)[None] + delta[:, None, None] * M[None]
+    wv = np.linalg.solve(K, y[:, ia][..., None])[..., 0]
+    return y - np.einsum("sk,kp->sp", delta[:, None] * wv, cov[ia, :])
 
 
 def _psd_corr(c: np.ndarray) -> np.ndarray:

@@ -37,6 +37,8 @@ import numpy as np
 import polars as pl
 from scipy.stats import norm
 
+from escrutinio.errors import UsageError
+
 
 @dataclass
 class OrderSelection:
@@ -78,11 +80,18 @@ def order_selection(frame: pl.DataFrame, order: str, outcome: str, strata: Seque
     w = f[registered].cast(pl.Float64).to_numpy()
     keys = [pl.col(s) for s in strata] or [pl.lit(0)]
     if given is not None:
+        missing = f[given].is_null() | f[given].cast(pl.Float64).is_nan()
+        if missing.any():
+            raise UsageError(f"order_selection: {int(missing.sum()):,} tables have no value of {given!r}; "
+                             f"a measurement net of it needs it for every table")
+
         def within(c: str) -> pl.Expr:
             return pl.col(c) - (pl.col(c) * pl.col(registered)).sum().over(keys) / pl.col(registered).sum().over(keys)
-        slope = f.select((within("_y") * within(given) * pl.col(registered)).sum()
-                         / (within(given) ** 2 * pl.col(registered)).sum()).item()
-        f = f.with_columns(pl.col("_y") - (slope or 0.0) * pl.col(given))
+        sxy, sxx = f.select((within("_y") * within(given) * pl.col(registered)).sum(),
+                            (within(given) ** 2 * pl.col(registered)).sum()).row(0)
+        # a covariate constant within every stratum explains nothing inside them
+        slope = sxy / sxx if sxx and sxx > 0 else 0.0
+        f = f.with_columns(pl.col("_y") - slope * pl.col(given))
     ratio = None
     if place is not None:
         # spread of table rates within strata, and within places (registered-weighted)
