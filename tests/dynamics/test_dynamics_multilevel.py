@@ -110,6 +110,9 @@ def test_2019_keeps_the_hot_deck_without_area_types():
     r = app_project(trep, roll, simulations=200, seed=7).result
     assert r.method.startswith("hierarchical hot-deck") and r.multilevel is None
     assert r.extrapolation["stratum"] == "municipality"
+    # the hot deck borrows donors: its summary does not claim the strata's variation widens it
+    assert "the hot deck imputes them from counted tables of a wider area" in r.extrapolation_text()
+    assert "variation between strata" not in r.extrapolation_text()
 
 
 def test_probability_from_under_one_percent_of_tables_says_how_few():

@@ -320,10 +320,15 @@ class ProjectionResult:
         if worst and worst[0][0] > 0:
             text += "; by " + e["stratum"].split(" x ")[0] + ": " + ", ".join(
                 f"{g} {100 * s:.0f}%" for s, g in worst if s > 0)
-        text += "; their uncertainty comes from the variation between strata"
+        if self.multilevel is not None:
+            text += "; their uncertainty comes from the variation between strata"
+            return text
+        # the hot deck borrows donors from a wider area: nothing widens for it
+        text += "; the hot deck imputes them from counted tables of a wider area"
         if e["share_few"] >= EXTRAPOLATION_WARN:
-            text += (". With this much extrapolation, intervals on simulated urban-first counts covered the truth "
-                     "less often than stated (docs/dynamics.md): read them as a lower bound on the uncertainty")
+            text += (". With this much extrapolation, its intervals on simulated urban-first counts covered the truth "
+                     "less often than stated (docs/dynamics.md): read them as a lower bound on the uncertainty, or give "
+                     "the polling places' area types (--places) for the multilevel model")
         return text
 
     def completion_text(self) -> str:

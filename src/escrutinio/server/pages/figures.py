@@ -157,9 +157,9 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
 
 def extrapolation(projection: dict | None) -> dict | None:
     """What the projection says of uncounted voters in strata with few counted tables
-    (issue 15): shares in percent, and the area types where most of them are. None when the
-    projection has no strata (the hot deck) or every uncounted voter is in a well-counted
-    stratum."""
+    (issue 15): shares in percent, the area types where most of them are, and whether the
+    model is the multilevel one (strata widen) or the hot deck (municipalities, borrowed
+    donors). None when every uncounted voter is in a well-counted stratum."""
     ext = (projection or {}).get("extrapolation") or {}
     few = ext.get("share_few")
     if projection is None or projection.get("status") not in (None, "ok") or not few:
