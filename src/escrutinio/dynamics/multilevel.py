@@ -33,7 +33,10 @@ Model (per channel: each choice, blank and null, as votes per registered voter):
   N(parent, tau^2): its uncertainty is the between-stratum variation, not the spread of
   a borrowed point. tau^2 is itself uncertain when few strata are counted, so each
   simulation draws it from its Q-profile confidence distribution (Viechtbauer 2007) as
-  a generalised pivotal quantity. The count's order is not random (cities first), so an
+  a generalised pivotal quantity. The area-type variance is drawn likewise, and the crossed
+  posterior is redrawn given each draw (:func:`_area_redraw`), so an area type with only a
+  few counted tables is as uncertain as the variation between types allows. The count's
+  order is not random (cities first), so an
   area type's or department's prior variance is at least the whole between-cell
   variation of the counted cells.
 * channels are correlated (a vote for one party is not a vote for another): each level's
