@@ -270,5 +270,17 @@ def test_projection_uses_the_servers_places_and_says_what_it_extrapolates(databa
         assert f"De los votantes aún no contados, {round(100 * few)}\xa0%" in page
         assert "ruralaislado 100\xa0%" in page
         assert "Of the voters not yet counted" in sc.client.get("/", params={"lang": "en", "contest": "PRESIDENTE"}).text
+        assert proj["inputs"]["places"]["file"] == "polling_places_2020.csv.gz"
     finally:
         sc.close()
+    # the same database served again without the places: the stored projection was made
+    # from other inputs, so it is made again (the hot deck), not served stale
+    again = ServerClient(database_url, tmp_path, roll=data / "roll_2020.csv.gz")
+    try:
+        first = again.client.get("/api/v1/projection", params={"contest": "PRESIDENTE"}).json()
+        assert first["status"] == "pending"
+        proj = again.client.get("/api/v1/projection", params={"contest": "PRESIDENTE"}).json()
+        assert proj["status"] == "ok" and proj["method"].startswith("hierarchical hot-deck")
+        assert "places" not in proj["inputs"] and proj["inputs"]["roll"]["sha256"]
+    finally:
+        again.close()

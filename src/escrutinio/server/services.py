@@ -283,14 +283,17 @@ def record_seen(session: Session, contest: str, units: list[str] | None = None) 
 
 
 # ------------------------------------------------------------------ projection and places
-def projection(session: Session, contest: str | None, roll_path: Path | None) -> dict:
+def projection(session: Session, contest: str | None, settings) -> dict:
     """The projection from the latest official snapshot, computed once per snapshot and
-    kept in the database (every worker reads the same stored answer)."""
+    kept in the database (every worker reads the same stored answer). One stored under
+    other inputs (roll, polling places, previous election) counts as not yet computed."""
     info = contest_of(session, contest)
     row = session.execute(projections.select().where(projections.c.snapshot_id == info["snapshot_id"],
                                                      projections.c.contest == info["contest"])).first()
     if row is not None:
-        return json.loads(row.result)
+        stored = json.loads(row.result)
+        if stored.get("inputs", {}) == settings.projection_inputs():
+            return stored
     return {"snapshot_id": info["snapshot_id"], "contest": info["contest"], "status": "pending",
             "note": "the projection for this snapshot is being computed; it is announced by a `projection` event"}
 
@@ -317,14 +320,20 @@ def compute_projection(db, contest: str, snapshot_id: int, settings) -> dict:
                 previous=str(settings.previous) if settings.previous else None).to_dict()}
         except Exception as exc:  # a projection that cannot be made is reported, not a crash
             result = {"status": "unavailable", "note": f"no projection from this snapshot: {exc}"}
-    result = {"snapshot_id": snapshot_id, "contest": contest, "partial": True, **result}
+    result = {"snapshot_id": snapshot_id, "contest": contest, "partial": True, **result,
+              "inputs": settings.projection_inputs()}
     body = json.dumps(result, ensure_ascii=False, default=str)
+    where = (projections.c.snapshot_id == snapshot_id) & (projections.c.contest == contest)
     with db.session(write=True) as s:
-        exists = s.execute(projections.select().where(projections.c.snapshot_id == snapshot_id,
-                                                      projections.c.contest == contest)).first()
+        exists = s.execute(projections.select().where(where)).first()
         if exists is None:
             s.execute(projections.insert().values(snapshot_id=snapshot_id, contest=contest, computed_at=utc_now(), result=body))
-            events.publish(s, "projection", {"snapshot_id": snapshot_id, "contest": contest, "status": result["status"]})
+        elif json.loads(exists.result).get("inputs", {}) != result["inputs"]:
+            # made under other inputs (an earlier run of the server): replaced, not kept
+            s.execute(projections.update().where(where).values(computed_at=utc_now(), result=body))
+        else:
+            return result
+        events.publish(s, "projection", {"snapshot_id": snapshot_id, "contest": contest, "status": result["status"]})
     return result
 
 

@@ -74,6 +74,29 @@ class Settings:
         self.places = Path(self.places) if self.places is not None else None
         self.previous = Path(self.previous) if self.previous is not None else None
 
+    def projection_inputs(self) -> dict:
+        """The files the projection is made from, by name and content hash: a projection
+        stored under other inputs (the server restarted with ``--places``) is made again."""
+        cached = self.extra.get("_projection_inputs")
+        if cached is None:
+            import hashlib
+
+            cached = {}
+            for key in ("roll", "places", "previous"):
+                path = getattr(self, key)
+                if path is not None:
+                    h = hashlib.sha256()
+                    try:
+                        with open(path, "rb") as f:
+                            for block in iter(lambda: f.read(1 << 20), b""):
+                                h.update(block)
+                        digest = h.hexdigest()
+                    except OSError:  # the projection itself reports the unreadable file
+                        digest = None
+                    cached[key] = {"file": Path(path).name, "sha256": digest}
+            self.extra["_projection_inputs"] = cached
+        return cached
+
     @property
     def sqlite(self) -> bool:
         return is_sqlite(self.database_url)

@@ -37,7 +37,7 @@ def projection(request: Request, background: BackgroundTasks, contest: str | Non
     """Computed once per snapshot after it is loaded, and stored; ``status: "pending"``
     until then. A projection lost to a restart is started again by the next request."""
     with request.app.state.db.session() as s:
-        out = services.projection(s, contest, request.app.state.settings.roll)
+        out = services.projection(s, contest, request.app.state.settings)
     key = (out["snapshot_id"], out["contest"])
     if out.get("status") == "pending" and key not in _running:
         _running.add(key)
