@@ -253,7 +253,6 @@ class _Crossed:
     d: np.ndarray  # cell -> department code
     comp: np.ndarray  # cell -> completion (share of its registered voters counted)
     coef: np.ndarray  # C x p posterior means (intercept, areas, departments)
-    chol: np.ndarray  # C x p x p Cholesky factors of the posterior covariances (data columns)
     nodata: np.ndarray  # p bool: a factor level with no counted cell (its draw is the prior)
     tau2_a: np.ndarray  # C
     tau2_d: np.ndarray  # C
@@ -261,12 +260,12 @@ class _Crossed:
     df_a: int
     df_d: int
     corr: np.ndarray
+    # the posterior, redrawn under each simulation's area-type variance (_area_redraw)
+    cov: np.ndarray  # C x p x p posterior covariance at the fitted variances
+    rhs: np.ndarray  # C x p: X' W y
+    b_half: np.ndarray  # C x p x p: a square root of the precision less the area prior
+    lam_a: np.ndarray  # C: the area prior precision 1 / tau_a^2 the posterior was computed at
     hat: np.ndarray | None = None  # C x p x (cells with data): coefficients' weights on the cell means
-    # For redrawing the posterior under each simulation's area-type variance (_area_redraw):
-    cov: np.ndarray | None = None  # C x p x p posterior covariance at the fitted variances
-    rhs: np.ndarray | None = None  # C x p: X' W y
-    b_half: np.ndarray | None = None  # C x p x p: a square root of the precision less the area prior
-    lam_a: np.ndarray | None = None  # C: the area prior precision 1 / tau_a^2 the posterior was computed at
 
 
 def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50):
@@ -283,7 +282,6 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
     nodata = ~colhas
     coef = np.zeros((C, p))
     hat = np.zeros((C, p, n))
-    chol = np.zeros((C, p, p))
     ta, td, tc, caps = np.zeros(C), np.zeros(C), np.zeros(C), np.zeros(C)
     covs, rhss, halves, lam_as = np.zeros((C, p, p)), np.zeros((C, p)), np.zeros((C, p, p)), np.zeros(C)
     resid = np.zeros((n, C))
@@ -332,11 +330,6 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
             t_d = max(t_d, spread)
         coef[c] = b
         hat[c] = cov @ (X * w[:, None]).T  # b = hat @ y: how a bias in the cell means moves b
-        sub = cov.copy()
-        sub[nodata, :] = 0
-        sub[:, nodata] = 0
-        sub[nodata, nodata] = 1.0  # replaced by prior draws in the simulation
-        chol[c] = np.linalg.cholesky((sub + sub.T) / 2 + 1e-15 * np.eye(p))
         ta[c], td[c], tc[c], caps[c] = t_a, t_d, t_c, MAX_RATE_VARIANCE
         resid[:, c] = r
     corr = np.eye(C)
@@ -346,7 +339,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
             cc = np.atleast_2d(np.corrcoef(z, rowvar=False))
         if np.all(np.isfinite(cc)):
             corr = _psd_corr(cc)
-    cr = _Crossed(a=a, d=d, comp=comp, coef=coef, chol=chol, nodata=nodata, tau2_a=ta, tau2_d=td, cap=caps,
+    cr = _Crossed(a=a, d=d, comp=comp, coef=coef, nodata=nodata, tau2_a=ta, tau2_d=td, cap=caps,
                   df_a=max(int(colhas[ia].sum()) - 1, 1), df_d=max(int(colhas[idd].sum()) - 1, 1), corr=corr,
                   hat=hat, cov=covs, rhs=rhss, b_half=halves, lam_a=lam_as)
     return cr, tc
@@ -377,10 +370,8 @@ def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
     C, p = cr.coef.shape
     na = cr.a.max() + 1 if cr.a.size else 0
     b = np.empty((S, p, C))
-    z = rng.standard_normal((S, p, C))
-    b[:] = cr.coef.T[None] + np.einsum("spc,cqp->sqc", z, cr.chol)
-    # factor levels with no counted cell: the prior, with tau^2 uncertain (scaled inverse
-    # chi-square on the number of counted levels minus one), channels correlated
+    # factor variances uncertain (scaled inverse chi-square on the number of counted
+    # levels minus one), channels correlated
     L = np.linalg.cholesky(cr.corr)
     zz = np.einsum("spc,dc->spd", rng.standard_normal((S, p, C)), L)
     # (capped at MAX_RATE_VARIANCE: with one or two degrees of freedom the draw has no
@@ -393,15 +384,13 @@ def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
     isa[1:1 + na] = True
     isd = ~isa
     isd[0] = isd[-1] = False  # the intercept and the completion slope are not factor levels
-    nd_a, nd_d = cr.nodata & isa, cr.nodata & isd
-    if cr.cov is not None and na:
-        # the whole posterior under each simulation's area-type variance (unseen area
-        # types included: their columns are empty, so the redraw is their prior draw)
-        z1 = _corr_normal(rng, (S, p, C), cr.corr)
-        for c in range(C):
-            b[:, :, c] = _area_redraw(cr, c, sa[:, 0, c] ** 2, z1[:, :, c], zz[:, 1:1 + na, c])
-    else:
-        b[:, nd_a, :] = (zz * sa)[:, nd_a, :]
+    # the whole posterior under each simulation's area-type variance (unseen area types
+    # included: their columns are empty, so the redraw is their prior draw); departments
+    # with nothing counted are independent of the rest and take their own prior draw
+    z1 = _corr_normal(rng, (S, p, C), cr.corr)
+    for c in range(C):
+        b[:, :, c] = _area_redraw(cr, c, sa[:, 0, c] ** 2, z1[:, :, c], zz[:, 1:1 + na, c])
+    nd_d = cr.nodata & isd
     b[:, nd_d, :] = (zz * sd)[:, nd_d, :]
     return b[:, :1, :] + b[:, 1 + cr.a, :] + b[:, 1 + na + cr.d, :] + b[:, -1:, :] * cr.comp[None, :, None]
 
