@@ -47,3 +47,14 @@ def test_demo_runs_through_the_api(tmp_path):
     # a second run adds nothing: same files, same client ids
     again = CliRunner().invoke(main, ["server", "demo", "--database", url, "--actas", "60", "--no-projection"])
     assert again.exit_code == 0 and "already loaded" in again.output
+
+
+def test_serve_refuses_a_bad_places_file_before_touching_the_database(tmp_path):
+    import gzip
+
+    bad = tmp_path / "places.csv.gz"
+    bad.write_bytes(gzip.compress(b"A,B\n1,2\n"))
+    db = tmp_path / "escrutinio.db"
+    r = CliRunner().invoke(main, ["serve", "--database", f"sqlite:///{db}", "--places", str(bad)])
+    assert r.exit_code == 2 and "needs a place id column (ID_RECI or place_id)" in r.output
+    assert str(bad) in r.output and "Traceback" not in r.output and not db.exists()

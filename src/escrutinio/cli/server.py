@@ -124,6 +124,15 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
     from escrutinio.server.storage.db import migrate
 
     settings = _settings(database, data_dir, signing_key, roll, places, previous)
+    # a bad places or previous-election file is said now, not at the first snapshot's projection
+    if places:
+        from escrutinio.dynamics.sources import read_places
+
+        read_places(places)
+    if previous:
+        from escrutinio.dynamics.sources import read_snapshot
+
+        read_snapshot(previous)
     migrate(settings.database_url)
     _ensure_signing_key(settings, lambda m: click.echo(m, err=True))
     token = _first_admin(settings.database_url)
