@@ -73,7 +73,7 @@ def test_2020_interval_of_mas_covers_the_final(projections_2020, i, label, reque
 def test_2020_intervals_from_5000_tables_are_at_most_3_points(projections_2020, i, label, request):
     if _key(i, label) in TOO_WIDE:
         request.applymarker(pytest.mark.xfail(
-            strict=True, reason="the selection term: +-4.4 to +-10.5 points, honest for an order with r of -0.27"))
+            strict=True, reason="the selection term: about +-4 to +-10 points, honest for an order with r of -0.27"))
     r = projections_2020[_key(i, label)]
     assert r.counted_units >= 5000
     s = r.shares["MAS_IPSP"]
