@@ -213,3 +213,23 @@ def _shows_number(text: str, *numbers: str) -> bool:
     """Whether any of the first entry's numbers stands in the text as a number of its own:
     the pending list also shows since when an acta waits (10:36:13), which is no leak."""
     return any(re.search(rf"(?<![\d:.,]){n}(?![\d:.,])", text) for n in numbers)
+
+
+def test_published_audit_page_in_both_languages(loaded, page_in, shoot, axe, bolivia_2019, tmp_path):
+    """After the empty audit page above: an administrator publishes a real audit's report
+    (300 tables of the 2019 count, hand counts as published), and the page shows its
+    status in Spanish and English, and passes axe."""
+    from escrutinio.server.testing import head_of, sample_audit_report
+
+    results = head_of(bolivia_2019["computo"], tmp_path / "computo.csv.gz", 300)
+    rep = sample_audit_report(results, tmp_path)
+    r = loaded.api("POST", "/api/v1/audit/report", loaded.admin, json=rep)
+    assert r.status_code == 200, r.text
+    for locale, name, says in (("es-BO", "audit_es", "Todas las afirmaciones están confirmadas"),
+                               ("en-US", "audit_published_en", "Every assertion is confirmed")):
+        page = page_in(locale)
+        assert page.goto(loaded.url + "/audit").status == 200
+        assert says in page.inner_text("main")
+        shoot(page, name)
+        problems = axe(page)
+        assert problems == "", problems

@@ -224,3 +224,27 @@ def head_of(src: Path, target: Path, rows: int) -> Path:
                 break
             out.write(line)
     return target
+
+
+def sample_audit_report(results: Path, workdir: Path, change: tuple[str, int] | None = None) -> dict:
+    """A real audit's report (``escrutinio audit report --format json``) of a results file:
+    plan at risk limit 10% (plurality), draw with a public seed, hand counts equal to the
+    published numbers, or with ``change = (choice, delta)`` in the first drawn table."""
+    import json
+
+    import polars as pl
+
+    from escrutinio.audit import workflow
+    from escrutinio.io import read_snapshots
+
+    ws = workflow.MemoryWorkspace()
+    workflow.plan(ws, results, risk_limit=0.1, assertion_kind="plurality")
+    d = workflow.draw(ws, "default", seed="20191020", ceremony="ten dice, in public")
+    snap = read_snapshots(results)[0]
+    counts = snap.frame.filter(pl.col("unit").is_in(d["tables_to_count"])).select("unit", *snap.choices)
+    if change:
+        counts = counts.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col(change[0]) + change[1])
+                                     .otherwise(pl.col(change[0])).alias(change[0]))
+    counts.write_csv(Path(workdir) / "hand_counts.csv")
+    workflow.record(ws, "default", Path(workdir) / "hand_counts.csv")
+    return json.loads(json.dumps(workflow.report(ws, "default")))

@@ -12,7 +12,7 @@ from escrutinio.publication.entry import utc_now
 from escrutinio.server.storage import log
 from escrutinio.server.storage.tables import events
 
-KINDS = ("snapshot", "entry", "discrepancy", "checkpoint", "pvt", "projection")
+KINDS = ("snapshot", "entry", "discrepancy", "checkpoint", "pvt", "projection", "audit")
 
 
 def publish(session: Session, kind: str, data: dict | None = None) -> None:
