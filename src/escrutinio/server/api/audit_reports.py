@@ -15,6 +15,13 @@ from escrutinio.server.storage.users import audit
 router = APIRouter(tags=["audit"])
 
 
+def _published(request: Request, session: Session) -> tuple[dict, dict]:
+    found = audit_reports.current(session, request.app.state.settings.data_dir)
+    if found is None:
+        raise services.NotFound("no audit report is published on this server (POST /api/v1/audit/report)")
+    return found
+
+
 @router.post("/audit/report", summary="Publish a risk-limiting audit's report (admin; logged as audit_report_published)",
              responses={400: {"description": "not an audit report"}})
 def publish(request: Request, report: dict = Body(..., description="the JSON written by "
@@ -29,17 +36,11 @@ def publish(request: Request, report: dict = Body(..., description="the JSON wri
 @router.get("/audit/status", summary="The published audit's status: risk limit, draws, measured risk, decision",
             responses={404: {"description": "no audit report published"}})
 def status(request: Request, user: User = Depends(require(*ALL_ROLES)), session: Session = Depends(get_session)) -> dict:
-    found = audit_reports.current(session, request.app.state.settings.data_dir)
-    if found is None:
-        raise services.NotFound("no audit report is published on this server (POST /api/v1/audit/report)")
-    report, entry = found
+    report, entry = _published(request, session)
     return {**summarise(report), "published": {k: entry[k] for k in ("seq", "time", "report_sha256")}}
 
 
 @router.get("/audit/report", summary="The published audit report, as published",
             responses={404: {"description": "no audit report published"}})
 def report(request: Request, user: User = Depends(require(*ALL_ROLES)), session: Session = Depends(get_session)) -> dict:
-    found = audit_reports.current(session, request.app.state.settings.data_dir)
-    if found is None:
-        raise services.NotFound("no audit report is published on this server (POST /api/v1/audit/report)")
-    return found[0]
+    return _published(request, session)[0]
