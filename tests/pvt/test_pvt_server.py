@@ -78,6 +78,15 @@ def test_pvt_on_the_server(server_client, bolivia, tmp_path):
     assert mas["lo"] < mas["share"] < mas["hi"]
     assert {"point", "lo", "hi"} <= set(e["lead"]) and e["rule"].startswith("Bolivia")
     assert e["design_sha256"] == design.sha256
+    # the answers are computed once per change of the data, and a new agreed copy is one
+    assert sc.client.get("/api/v1/pvt/estimate").json() == e
+    unit = design.sample[40]
+    values = {f: int(v) for f, v in snap.frame.filter(pl.col("unit") == unit).select(fields).row(0, named=True).items()}
+    for t, headers in enumerate(typists):
+        assert sc.client.post("/api/v1/entries", json={"unit": unit, "values": values, "client_id": f"{unit}-{t}"},
+                              headers=headers).status_code == 200
+    assert sc.client.get("/api/v1/pvt/estimate").json()["reported"] == counted + 1
+    assert sc.client.get("/api/v1/pvt/status").json()["reported"] == counted + 1
     # the public PVT page (DASH) shows the progress and the estimate from these routes
     page = sc.client.get("/pvt")
     assert page.status_code == 200 and "MAS - IPSP" in page.text

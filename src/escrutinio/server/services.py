@@ -92,7 +92,7 @@ def checker(snap: Snapshot) -> de.Checker:
 _cache: dict = {}
 
 
-def _cached(session: Session, key: tuple, compute, volatile: bool = True):
+def cached(session: Session, key: tuple, compute, volatile: bool = True):
     """``compute()`` once per process per key; ``volatile`` answers (those that depend on
     copies) are also keyed by the change counter, while answers about a stored snapshot
     alone never go stale (a snapshot never changes)."""
@@ -130,7 +130,7 @@ def copies_snapshot(session: Session, snap: Snapshot) -> Snapshot:
 def results_json(session: Session, source: str, contest: str | None, level: str | None, filters: Mapping[str, str]) -> bytes:
     """:func:`results` encoded once per cache entry (the hot path of the live pages)."""
     info = contest_of(session, contest)
-    return _cached(session, ("results-json", source, info["snapshot_id"], info["contest"], level, tuple(sorted(filters.items()))),
+    return cached(session, ("results-json", source, info["snapshot_id"], info["contest"], level, tuple(sorted(filters.items()))),
                    lambda: json.dumps(results(session, source, contest, level, filters), ensure_ascii=False).encode("utf-8"),
                    volatile=source != "official")
 
@@ -158,7 +158,7 @@ def results(session: Session, source: str, contest: str | None, level: str | Non
         return {"official": run(snap), "copies": run(cs),
                 "official_same_units": run(replace(same, label=f"{snap.name}, only the actas with a counted copy"))}
 
-    return _cached(session, ("results", source, info["snapshot_id"], info["contest"], level, tuple(sorted(filters.items()))),
+    return cached(session, ("results", source, info["snapshot_id"], info["contest"], level, tuple(sorted(filters.items()))),
                    compute, volatile=source != "official")
 
 
@@ -199,7 +199,7 @@ def discrepancy_frame(session: Session, contest: str | None) -> tuple[Snapshot, 
                .join(geo, on="unit", how="left"))
         return snap, out
 
-    return _cached(session, ("discrepancies", info["snapshot_id"], info["contest"]), compute)
+    return cached(session, ("discrepancies", info["snapshot_id"], info["contest"]), compute)
 
 
 def discrepancies(session: Session, contest: str | None, area: str | None = None, field: str | None = None,
@@ -364,4 +364,4 @@ def places(session: Session, contest: str | None) -> dict:
                         "tables": r["tables"], "counted": True, "leader": lead})
         return {"contest": snap.contest, "snapshot_id": info["snapshot_id"], "places": out}
 
-    return _cached(session, ("places", info["snapshot_id"], info["contest"]), compute, volatile=False)
+    return cached(session, ("places", info["snapshot_id"], info["contest"]), compute, volatile=False)

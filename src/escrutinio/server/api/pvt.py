@@ -51,6 +51,13 @@ def design(request: Request, user: User = Depends(require(*ALL_ROLES)), session:
 
 def _progress(request: Request, session: Session, contest: str | None) -> dict:
     d, entry = _attached(request, session)
+    # once per change of the server's data, however many pages ask (every entry event
+    # makes every open PVT page ask again)
+    return services.cached(session, ("pvt-progress", entry["design_sha256"], contest),
+                           lambda: _progress_of(session, d, entry, contest))
+
+
+def _progress_of(session: Session, d: Design, entry: dict, contest: str | None) -> dict:
     info, _, cs = _copies(session, contest)
     have = set(cs.frame.get_column("unit").to_list())
     sample = pl.DataFrame({"unit": d.sample, "stratum": d.sample_strata}, schema={"unit": pl.Utf8, "stratum": pl.Utf8})
@@ -86,10 +93,15 @@ def status(request: Request, contest: str | None = Query(None, max_length=200),
 def estimate(request: Request, contest: str | None = Query(None, max_length=200),
              level: float = Query(0.95, gt=0.5, lt=1.0), user: User = Depends(require(*ALL_ROLES)),
              session: Session = Depends(get_session)) -> dict:
+    d, entry = _attached(request, session)
+    return services.cached(session, ("pvt-estimate", entry["design_sha256"], contest, level),
+                           lambda: _estimate_of(session, d, entry, contest, level))
+
+
+def _estimate_of(session: Session, d: Design, entry: dict, contest: str | None, level: float) -> dict:
     from escrutinio import app
     from escrutinio.pvt.estimate import estimate as run
 
-    d, entry = _attached(request, session)
     info, snap, cs = _copies(session, contest)
     sampled = cs.frame.filter(pl.col("unit").is_in(d.sample))
     if sampled.height == 0:
