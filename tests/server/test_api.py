@@ -273,6 +273,18 @@ def test_projection_uses_the_servers_places_and_says_what_it_extrapolates(databa
         assert proj["inputs"]["places"]["file"] == "polling_places_2020.csv.gz"
     finally:
         sc.close()
+    # with the previous election (bundled layout, named): the swing covariate is in, and
+    # the inputs name the mapping
+    prev = Path(__file__).parents[2] / "examples" / "bolivia" / "2019" / "mesas_2019_linked.csv.gz"
+    withprev = ServerClient(database_url, tmp_path, roll=data / "roll_2020.csv.gz", places=data / "polling_places_2020.csv.gz",
+                            previous=prev, previous_mapping="bolivia-2019-linked")
+    try:
+        assert withprev.client.get("/api/v1/projection", params={"contest": "PRESIDENTE"}).json()["status"] == "pending"
+        proj = withprev.client.get("/api/v1/projection", params={"contest": "PRESIDENTE"}).json()
+        assert proj["status"] == "ok" and proj["multilevel"]["covariates"][0] == "previous rate"
+        assert proj["inputs"]["previous_mapping"] == "bolivia-2019-linked" and proj["inputs"]["previous"]["sha256"]
+    finally:
+        withprev.close()
     # the same database served again without the places: the stored projection was made
     # from other inputs, so it is made again (the hot deck), not served stale
     again = ServerClient(database_url, tmp_path, roll=data / "roll_2020.csv.gz")

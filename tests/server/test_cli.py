@@ -58,3 +58,13 @@ def test_serve_refuses_a_bad_places_file_before_touching_the_database(tmp_path):
     r = CliRunner().invoke(main, ["serve", "--database", f"sqlite:///{db}", "--places", str(bad)])
     assert r.exit_code == 2 and "needs a place id column (ID_RECI or place_id)" in r.output
     assert str(bad) in r.output and "Traceback" not in r.output and not db.exists()
+
+
+def test_serve_refuses_a_previous_file_its_mapping_cannot_read(tmp_path):
+    from pathlib import Path
+
+    previous = Path(__file__).parents[2] / "examples" / "bolivia" / "2019" / "mesas_2019_linked.csv.gz"
+    db = tmp_path / "escrutinio.db"
+    r = CliRunner().invoke(main, ["serve", "--database", f"sqlite:///{db}", "--previous", str(previous),
+                                  "--previous-mapping", "bolivia-2020-oep"])
+    assert r.exit_code == 2 and "Traceback" not in r.output and not db.exists(), r.output

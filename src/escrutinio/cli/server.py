@@ -62,12 +62,13 @@ def user_add(name, role, password_stdin, database):
     click.echo(token)
 
 
-def _settings(database, data_dir, signing_key, roll, places=None, previous=None):
+def _settings(database, data_dir, signing_key, roll, places=None, previous=None, previous_mapping=None):
     from escrutinio.server.settings import Settings
 
     return Settings(database_url=database, data_dir=Path(data_dir) if data_dir else None,
                     signing_key=Path(signing_key) if signing_key else None, roll=Path(roll) if roll else None,
-                    places=Path(places) if places else None, previous=Path(previous) if previous else None)
+                    places=Path(places) if places else None, previous=Path(previous) if previous else None,
+                    previous_mapping=previous_mapping)
 
 
 def _ensure_signing_key(settings, echo) -> None:
@@ -111,8 +112,9 @@ def _first_admin(database) -> str | None:
                    "municipality (needed when cities are counted first).")
 @click.option("--previous", default=None, type=click.Path(exists=True, dir_okay=False),
               help="A previous election's count, a covariate of the projection.")
+@click.option("--previous-mapping", default=None, help="The mapping of the --previous file when it is not a bundled layout.")
 @click.option("--log-level", default="info", show_default=True)
-def serve(database, host, port, workers, data_dir, signing_key, roll, places, previous, log_level):
+def serve(database, host, port, workers, data_dir, signing_key, roll, places, previous, previous_mapping, log_level):
     """Serve the observer network's API (OpenAPI at /openapi.json) and pages.
 
     The database is created or upgraded first, so on the embedded default this one
@@ -123,7 +125,7 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
 
     from escrutinio.server.storage.db import migrate
 
-    settings = _settings(database, data_dir, signing_key, roll, places, previous)
+    settings = _settings(database, data_dir, signing_key, roll, places, previous, previous_mapping)
     # a bad places or previous-election file is said now, not at the first snapshot's projection
     if places:
         from escrutinio.dynamics.sources import read_places
@@ -132,7 +134,7 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
     if previous:
         from escrutinio.dynamics.sources import read_snapshot
 
-        read_snapshot(previous)
+        read_snapshot(previous, mapping=previous_mapping)
     migrate(settings.database_url)
     _ensure_signing_key(settings, lambda m: click.echo(m, err=True))
     token = _first_admin(settings.database_url)
@@ -140,7 +142,8 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
         click.echo(f"created account 'admin' (role admin); its token, shown once:\n{token}", err=True)
     os.environ["ESCRUTINIO_SETTINGS"] = json.dumps({
         "database_url": settings.database_url, "data_dir": str(settings.data_dir), "signing_key": str(settings.signing_key),
-        **{k: str(getattr(settings, k)) if getattr(settings, k) else None for k in ("roll", "places", "previous")}})
+        **{k: str(getattr(settings, k)) if getattr(settings, k) else None
+           for k in ("roll", "places", "previous", "previous_mapping")}})
     click.echo(f"serving http://{host}:{port}/ (API /api/v1, spec /openapi.json) with {workers} worker(s)", err=True)
     # keep-alive longer than uvicorn's 5 s: under load, a client reusing a connection the
     # server has just closed sees a transport error instead of an answer

@@ -317,7 +317,8 @@ def compute_projection(db, contest: str, snapshot_id: int, settings) -> dict:
             result = {"status": "ok", **proj.project(
                 snap, roll=str(settings.roll) if settings.roll else None, seed=0,
                 places=str(settings.places) if settings.places else None,
-                previous=str(settings.previous) if settings.previous else None).to_dict()}
+                previous=str(settings.previous) if settings.previous else None,
+                previous_mapping=settings.previous_mapping).to_dict()}
         except Exception as exc:  # a projection that cannot be made is reported, not a crash
             result = {"status": "unavailable", "note": f"no projection from this snapshot: {exc}"}
     result = {"snapshot_id": snapshot_id, "contest": contest, "partial": True, **result,

@@ -48,6 +48,8 @@ class Settings:
     places: Path | None = None
     #: a previous election's count (`escrutinio project --previous`), a covariate of the projection
     previous: Path | None = None
+    #: the mapping of that file when it is not a bundled layout (a name or a TOML file)
+    previous_mapping: str | None = None
     max_upload_bytes: int = 256 * 1024 * 1024
     max_photo_bytes: int = 16 * 1024 * 1024
     #: any other request body (JSON entries, other areas' uploads)
@@ -94,6 +96,8 @@ class Settings:
                     except OSError:  # the projection itself reports the unreadable file
                         digest = None
                     cached[key] = {"file": Path(path).name, "sha256": digest}
+            if self.previous_mapping:
+                cached["previous_mapping"] = self.previous_mapping
             self.extra["_projection_inputs"] = cached
         return cached
 
