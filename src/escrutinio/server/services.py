@@ -49,6 +49,26 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def projection_inputs(settings) -> dict:
+    """The files the projection is made from, by name and content hash (once per
+    settings): a projection stored under other inputs (the server restarted with
+    ``--places``) is made again."""
+    if settings._inputs is None:
+        out: dict = {}
+        for key in ("roll", "places", "previous"):
+            path = getattr(settings, key)
+            if path is not None:
+                try:
+                    digest = sha256_file(path)
+                except OSError:  # the projection itself reports the unreadable file
+                    digest = None
+                out[key] = {"file": Path(path).name, "sha256": digest}
+        if settings.previous_mapping:
+            out["previous_mapping"] = settings.previous_mapping
+        settings._inputs = out
+    return settings._inputs
+
+
 # ------------------------------------------------------------------ contests and layouts
 def contest_of(session: Session, contest: str | None) -> dict:
     """The latest official snapshot of ``contest`` (or of the only contest loaded)."""
@@ -292,7 +312,7 @@ def projection(session: Session, contest: str | None, settings) -> dict:
                                                      projections.c.contest == info["contest"])).first()
     if row is not None:
         stored = json.loads(row.result)
-        if stored.get("inputs", {}) == settings.projection_inputs():
+        if stored.get("inputs", {}) == projection_inputs(settings):
             return stored
     return {"snapshot_id": info["snapshot_id"], "contest": info["contest"], "status": "pending",
             "note": "the projection for this snapshot is being computed; it is announced by a `projection` event"}
@@ -322,7 +342,7 @@ def compute_projection(db, contest: str, snapshot_id: int, settings) -> dict:
         except Exception as exc:  # a projection that cannot be made is reported, not a crash
             result = {"status": "unavailable", "note": f"no projection from this snapshot: {exc}"}
     result = {"snapshot_id": snapshot_id, "contest": contest, "partial": True, **result,
-              "inputs": settings.projection_inputs()}
+              "inputs": projection_inputs(settings)}
     body = json.dumps(result, ensure_ascii=False, default=str)
     where = (projections.c.snapshot_id == snapshot_id) & (projections.c.contest == contest)
     with db.session(write=True) as s:

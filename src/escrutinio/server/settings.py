@@ -61,6 +61,8 @@ class Settings:
     #: seconds an SSE stream stays open before asking the client to reconnect (bounded)
     events_lifetime: float = 300.0
     extra: dict = field(default_factory=dict)
+    # the projection's input files' hashes, computed once (services.projection_inputs)
+    _inputs: dict | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.database_url = normalise_url(self.database_url)
@@ -75,31 +77,6 @@ class Settings:
             self.roll = Path(self.roll)
         self.places = Path(self.places) if self.places is not None else None
         self.previous = Path(self.previous) if self.previous is not None else None
-
-    def projection_inputs(self) -> dict:
-        """The files the projection is made from, by name and content hash: a projection
-        stored under other inputs (the server restarted with ``--places``) is made again."""
-        cached = self.extra.get("_projection_inputs")
-        if cached is None:
-            import hashlib
-
-            cached = {}
-            for key in ("roll", "places", "previous"):
-                path = getattr(self, key)
-                if path is not None:
-                    h = hashlib.sha256()
-                    try:
-                        with open(path, "rb") as f:
-                            for block in iter(lambda: f.read(1 << 20), b""):
-                                h.update(block)
-                        digest = h.hexdigest()
-                    except OSError:  # the projection itself reports the unreadable file
-                        digest = None
-                    cached[key] = {"file": Path(path).name, "sha256": digest}
-            if self.previous_mapping:
-                cached["previous_mapping"] = self.previous_mapping
-            self.extra["_projection_inputs"] = cached
-        return cached
 
     @property
     def sqlite(self) -> bool:
