@@ -256,7 +256,6 @@ class _Crossed:
     nodata: np.ndarray  # p bool: a factor level with no counted cell (its draw is the prior)
     tau2_a: np.ndarray  # C
     tau2_d: np.ndarray  # C
-    cap: np.ndarray  # C: largest possible factor variance (Popoviciu: a rate in [0, 1] varies by at most 1/4)
     df_a: int
     df_d: int
     corr: np.ndarray
@@ -282,7 +281,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
     nodata = ~colhas
     coef = np.zeros((C, p))
     hat = np.zeros((C, p, n))
-    ta, td, tc, caps = np.zeros(C), np.zeros(C), np.zeros(C), np.zeros(C)
+    ta, td, tc = np.zeros(C), np.zeros(C), np.zeros(C)
     covs, rhss, halves, lam_as = np.zeros((C, p, p)), np.zeros((C, p)), np.zeros((C, p, p)), np.zeros(C)
     resid = np.zeros((n, C))
     ia, idd = np.arange(1, 1 + na), np.arange(1 + na, p - 1)
@@ -330,7 +329,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
             t_d = max(t_d, spread)
         coef[c] = b
         hat[c] = cov @ (X * w[:, None]).T  # b = hat @ y: how a bias in the cell means moves b
-        ta[c], td[c], tc[c], caps[c] = t_a, t_d, t_c, MAX_RATE_VARIANCE
+        ta[c], td[c], tc[c] = t_a, t_d, t_c
         resid[:, c] = r
     corr = np.eye(C)
     if n > C + 2:
@@ -339,7 +338,7 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
             cc = np.atleast_2d(np.corrcoef(z, rowvar=False))
         if np.all(np.isfinite(cc)):
             corr = _psd_corr(cc)
-    cr = _Crossed(a=a, d=d, comp=comp, coef=coef, nodata=nodata, tau2_a=ta, tau2_d=td, cap=caps,
+    cr = _Crossed(a=a, d=d, comp=comp, coef=coef, nodata=nodata, tau2_a=ta, tau2_d=td,
                   df_a=max(int(colhas[ia].sum()) - 1, 1), df_d=max(int(colhas[idd].sum()) - 1, 1), corr=corr,
                   hat=hat, cov=covs, rhs=rhss, b_half=halves, lam_a=lam_as)
     return cr, tc
@@ -372,14 +371,13 @@ def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
     b = np.empty((S, p, C))
     # factor variances uncertain (scaled inverse chi-square on the number of counted
     # levels minus one), channels correlated
-    L = np.linalg.cholesky(cr.corr)
-    zz = np.einsum("spc,dc->spd", rng.standard_normal((S, p, C)), L)
+    zz = _corr_normal(rng, (S, p, C), cr.corr)
     # (capped at MAX_RATE_VARIANCE: with one or two degrees of freedom the draw has no
     # finite mean, but no variance of rates in [0, 1] exceeds 1/4)
     sa = np.sqrt(np.minimum(cr.df_a / rng.chisquare(cr.df_a, size=(S, 1, 1)) * cr.tau2_a[None, None, :],
-                            np.maximum(cr.cap, cr.tau2_a)[None, None, :]))
+                            np.maximum(MAX_RATE_VARIANCE, cr.tau2_a)[None, None, :]))
     sd = np.sqrt(np.minimum(cr.df_d / rng.chisquare(cr.df_d, size=(S, 1, 1)) * cr.tau2_d[None, None, :],
-                            np.maximum(cr.cap, cr.tau2_d)[None, None, :]))
+                            np.maximum(MAX_RATE_VARIANCE, cr.tau2_d)[None, None, :]))
     isa = np.zeros(p, bool)
     isa[1:1 + na] = True
     isd = ~isa
