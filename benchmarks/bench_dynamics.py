@@ -46,7 +46,6 @@ def urban_first() -> None:
     from escrutinio.dynamics.backtest import backtest_snapshots
     from escrutinio.dynamics.projection import previous_place_rates
     from escrutinio.dynamics.sources import read_places
-    from escrutinio.dynamics.multilevel import SELECTION_R
     from escrutinio.dynamics.urban_first import urban_first_study
 
     roll = read_roll(DATA / "2020" / "roll_2020.csv.gz")
@@ -75,17 +74,18 @@ def urban_first() -> None:
                 # What would +-3 cost? The selection term adds in quadrature to the rest, so
                 # the run without it gives the scale of the order's selection that +-3 allows
                 hw = (sh["hi"] - sh["lo"]) / 2
+                prior = r.multilevel["selection"]["r_scale"]
                 s0 = app_project(snap, roll, pv, 0, places=places, simulations=2000, selection_r=0.0).result.shares["MAS_IPSP"]
                 base = (s0["hi"] - s0["lo"]) / 2
-                per_r = np.sqrt(max(hw**2 - base**2, 1e-12)) / SELECTION_R
+                per_r = np.sqrt(max(hw**2 - base**2, 1e-12)) / prior
                 allowed = np.sqrt(max(9 - base**2, 0.0)) / per_r
                 print(f"    {'':<16} {'':>6} {label:>8} without the selection term +-{base:.2f}; "
-                      f"+-3 allows a selection scale r <= {allowed:.3f} (prior {SELECTION_R})")
+                      f"+-3 allows a selection scale r <= {allowed:.3f} (prior {prior:g})")
     rl, levels = roll_levels(roll, places)
     for label, pv in (("without", None), ("with", prev)):
         for st in (default_strata(rl, levels), []):
             b = backtest_snapshots(snaps, rl, levels, choice="MAS_IPSP", strata=st, previous=pv, simulations=1000,
-                                   covariates=["density"] if st else ())
+                                   covariates=["density", "voters_5km"] if st else ())
             print(f"4b. backtest in the real order of the exports, {label} 2019, "
                   f"{'multilevel ' + ','.join(st) if st else 'hot deck'}")
             print("    " + "\n    ".join(b.summary().splitlines()[:-1]))
@@ -103,6 +103,33 @@ def urban_first() -> None:
         rs += [x["r_place"] for x in o.rows]
     print(f"    both orders: root mean square of r_place {np.sqrt(np.mean(np.square(rs))):.3f} "
           f"(the model's prior scale SELECTION_R = {SELECTION_R})")
+    # The prior for a model with the polling places' coordinates: the same measurement net
+    # of the place covariates that model uses (log place size, log density, log voters
+    # within a radius), for each radius, on MAS and CC; the model uses 5 km
+    from escrutinio.dynamics.geography import RADII_KM, voters_within
+    from escrutinio.dynamics.multilevel import SELECTION_R_GIVEN_REMOTENESS
+
+    pp = linked.group_by("place_id").agg(pl.col("registered").sum().cast(pl.Float64), pl.col("lat").first(),
+                                         pl.col("lon").first())
+    near = voters_within(pp["lat"].to_numpy(), pp["lon"].to_numpy(), pp["registered"].to_numpy(), RADII_KM)
+    cov = linked.join(places.select("place_id", "density").unique("place_id"), on="place_id", how="left").join(
+        pl.DataFrame({"place_id": pp["place_id"], "_size": np.log(np.maximum(pp["registered"].to_numpy(), 1.0))}
+                     | {f"_near{km:g}": np.log(np.maximum(near[:, j], 1.0)) for j, km in enumerate(RADII_KM)}),
+        on="place_id", how="left")
+    # as the model does: log density, a place without one at the mean
+    cov = cov.with_columns(pl.col("density").cast(pl.Float64).clip(1e-3).log().alias("_den"))
+    cov = cov.with_columns([pl.col(c).fill_null(pl.col(c).mean()) for c in ("_den", *[f"_near{km:g}" for km in RADII_KM])])
+    for label, given in [("log size, log density", ["_size", "_den"])] + [
+            (f"+ log voters within {km:g} km", ["_size", "_den", f"_near{km:g}"]) for km in RADII_KM]:
+        per = []
+        for party in ("MAS - IPSP", "CC"):
+            for order in ("trep_arrival_pct", "computo_arrival_pct"):
+                o = order_selection(cov.filter(pl.col(order).is_not_null()), order, party, ["area", "department"],
+                                    place="place_id", given=given)
+                per.append(o.rms("r_place"))
+        print(f"    net of {label:<31} r_place rms MAS trep {per[0]:.3f} computo {per[1]:.3f}, CC trep {per[2]:.3f} "
+              f"computo {per[3]:.3f}; all four {np.sqrt(np.mean(np.square(per))):.3f}")
+    print(f"    (the prior of a model with voters within 5 km: SELECTION_R_GIVEN_REMOTENESS = {SELECTION_R_GIVEN_REMOTENESS})")
     # the 2020 order against the 2019 result of the same places (a placebo outcome), for
     # comparison only: the prior is not set from it
     rl2020 = rl.join(prev.select("place_id", pl.col("prev:MASIPSP").alias("_prev_mas")), on="place_id", how="inner")
@@ -139,23 +166,30 @@ def urban_first() -> None:
     ch = list(ps.choices)
     tot = yr.select([pl.col(c).sum() for c in ch]).to_numpy().ravel()
     truth = 100 * tot[ch.index("MAS - IPSP")] / tot.sum()
-    roll19 = yr.select("unit", *lv, "area", "registered")
+    yr = yr.join(pl.DataFrame({"place_id": pp["place_id"], "voters_5km": near[:, RADII_KM.index(5.0)]}),
+                 on="place_id", how="left").join(places.select("place_id", "density").unique("place_id"),
+                                                 on="place_id", how="left")
+    roll19 = yr.select("unit", *lv, "area", "registered", "density", "voters_5km")
     print(f"4e. Bolivia 2019 in its real orders, multilevel by area x department x municipality, 1,000 simulations "
-          f"(final MAS {truth:.2f})")
-    for order in ("trep_arrival_pct", "computo_arrival_pct"):
-        g = yr.filter(pl.col(order).is_not_null()).sort(order)
-        for cut in (10, 25, 50, 75, 90, 97):
-            part = g.head(int(g.height * cut / 100))
-            sh = project(part, roll19, ch, levels=lv, strata=["area", "department", "municipality"], model="multilevel",
-                         simulations=1000, seed=0).shares["MAS - IPSP"]
-            print(f"    {order:<19} {cut:>3}% of its tables  MAS {sh['point']:.2f} [{sh['lo']:.2f}, {sh['hi']:.2f}] "
-                  f"+-{(sh['hi'] - sh['lo']) / 2:.2f}  {'covers' if sh['lo'] <= truth <= sh['hi'] else 'MISSES'}")
+          f"(final MAS {truth:.2f}); place covariates log size, then also log density and log voters within 5 km "
+          f"(the prior of the order's selection measured on these same two orders)")
+    for cov in ((), ("density", "voters_5km")):
+        for order in ("trep_arrival_pct", "computo_arrival_pct"):
+            g = yr.filter(pl.col(order).is_not_null()).sort(order)
+            for cut in (10, 25, 50, 75, 90, 97):
+                part = g.head(int(g.height * cut / 100))
+                sh = project(part, roll19, ch, levels=lv, strata=["area", "department", "municipality"],
+                             model="multilevel", simulations=1000, seed=0, covariates=cov).shares["MAS - IPSP"]
+                print(f"    {'+ ' + ', '.join(cov) if cov else 'size only':<24} {order:<19} {cut:>3}% of its tables  "
+                      f"MAS {sh['point']:.2f} [{sh['lo']:.2f}, {sh['hi']:.2f}] +-{(sh['hi'] - sh['lo']) / 2:.2f}  "
+                      f"{'covers' if sh['lo'] <= truth <= sh['hi'] else 'MISSES'}")
     n = 30 if QUICK else 100
-    for model, sr in (("multilevel", None), ("multilevel", 0.0), ("hotdeck", None)):
+    for model, sr, rem in (("multilevel", None, False), ("multilevel", 0.0, False), ("multilevel", None, True),
+                           ("multilevel", 0.0, True), ("hotdeck", None, False)):
         st = clock(f"4c. urban-first calibration, {n} simulated elections, model {model}"
-                   + (f", selection r {sr:g}" if sr is not None else ""),
+                   + (", voters within 5 km" if rem else "") + (f", selection r {sr:g}" if sr is not None else ""),
                    lambda: urban_first_study(n, cuts=(10, 25, 50, 75), model=model, simulations=300, seed=15,
-                                             selection_r=sr))
+                                             selection_r=sr, remoteness=rem))
         print("    " + "\n    ".join(st.summary().splitlines()))
 
 

@@ -89,7 +89,28 @@ def roll_levels(roll: pl.DataFrame, places: pl.DataFrame | None = None) -> tuple
             roll = roll.join(places.select("place_id", *extra).unique("place_id", keep="first"), on="place_id", how="left")
             if "area" in extra:
                 roll = roll.with_columns(pl.col("area").fill_null("unknown"))
+        roll = _with_remoteness(roll, places)
     return roll, levels
+
+
+
+
+def _with_remoteness(roll: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:
+    """The roll's registered voters within 5 km of each table's polling place
+    (:mod:`escrutinio.dynamics.geography`), when the polling places have coordinates."""
+    from escrutinio.dynamics.geography import REMOTENESS_COVARIATE, REMOTENESS_KM, voters_within
+
+    if not {"lat", "lon"} <= set(places.columns) or REMOTENESS_COVARIATE in roll.columns:
+        return roll
+    coords = places.select("place_id", "lat", "lon").unique("place_id", keep="first")
+    per_place = (roll.group_by("place_id").agg(pl.col("registered").sum().cast(pl.Float64).alias("_R"))
+                 .join(coords, on="place_id", how="left"))
+    if per_place["lat"].null_count() == per_place.height:
+        return roll
+    near = voters_within(per_place["lat"].to_numpy(), per_place["lon"].to_numpy(), per_place["_R"].to_numpy(),
+                         (REMOTENESS_KM,))
+    return roll.join(pl.DataFrame({"place_id": per_place["place_id"], REMOTENESS_COVARIATE: near[:, 0]})
+                     .with_columns(pl.col(REMOTENESS_COVARIATE).fill_nan(None)), on="place_id", how="left")
 
 
 def default_strata(roll: pl.DataFrame, levels: Sequence[str], area: str | None = None) -> list[str]:
@@ -163,6 +184,7 @@ def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, pl
     the one the files' mapping declares, else plurality, said in the notes.
     """
     from escrutinio.dynamics import projection as P
+    from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
     from escrutinio.dynamics.sources import read_places_2020, read_roll, read_snapshot
 
     if roll is None:
@@ -177,7 +199,7 @@ def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, pl
     if strata is None:
         strata = default_strata(roll_frame, levels, area_level)
     if covariates is None:
-        covariates = [c for c in ("density",) if c in roll_frame.columns and strata]
+        covariates = [c for c in ("density", REMOTENESS_COVARIATE) if c in roll_frame.columns and strata]
     prev = None
     if previous is not None:
         if isinstance(previous, (str, Path)):

@@ -139,7 +139,8 @@ def _projection_payload(r) -> dict:
 @click.option("--covariate", "covariates", multiple=True, help="numeric place column used as a log covariate")
 @click.option("--selection-r", type=click.FloatRange(0, 1), default=None,
               help="multilevel: prior scale of the count order's correlation with the vote inside strata "
-                   "(default 0.20, measured on Bolivia's 2019 count orders; 0 if tables arrive at random)")
+                   "(default 0.21, or 0.12 when the polling places have coordinates and the voters within 5 km "
+                   "are a covariate; measured on Bolivia's 2019 count orders; 0 if tables arrive at random)")
 @click.option("--simulations", default=2000, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--level", default=0.95, show_default=True, type=click.FloatRange(0.5, 0.999))

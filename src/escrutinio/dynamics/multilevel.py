@@ -84,6 +84,20 @@ MAX_RATE_VARIANCE = 0.25
 # a measured property of real count orders, from a different election than the 2020
 # exports it is applied to (``benchmarks/bench_dynamics.py --urban-first`` prints them).
 SELECTION_R = 0.21
+# The same measurement net of the place covariates the model then uses (log place size,
+# log density and log registered voters within 5 km, :mod:`escrutinio.dynamics.geography`):
+# root mean square of r_place over both orders and the two leading parties, MAS and CC
+# (0.100, 0.114, 0.117, 0.156: 0.124). What the covariates explain is no longer selection
+# the order can hide; what they leave is this. (Net of log size and log density alone,
+# the covariates of a model without coordinates, the same figure is 0.206: SELECTION_R.)
+SELECTION_R_GIVEN_REMOTENESS = 0.12
+
+
+def selection_prior(covariates) -> float:
+    """The prior scale of the order's selection for a model with these place covariates."""
+    from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
+
+    return SELECTION_R_GIVEN_REMOTENESS if REMOTENESS_COVARIATE in tuple(covariates or ()) else SELECTION_R
 
 
 @dataclass

@@ -20,10 +20,10 @@ less the within-place variance): ``r_place = r sigma_table / sigma_place``. r si
 bias and does not change; the projection pairs ``r_place`` with the spread of place means,
 which table-level noise does not inflate.
 
-With ``given`` (a place-level covariate, e.g. the same party's rate in another election),
-the outcome is first taken net of it: the table rate less the within-strata weighted
-least-squares slope times the covariate. This is the selection a projection that uses
-that covariate (the swing model) still faces.
+With ``given`` (place-level covariates, e.g. the same party's rate in another election,
+or the log of the voters within 5 km), the outcome is first taken net of them: the table
+rate less the within-strata weighted least-squares fit on the covariates. This is the
+selection a projection that uses those covariates still faces.
 
 Null: random order (rho of order 1 / sqrt(N)). Caveat: r summarises one order and one
 outcome; another election's order can be more or less selective.
@@ -69,29 +69,33 @@ class OrderSelection:
 
 def order_selection(frame: pl.DataFrame, order: str, outcome: str, strata: Sequence[str],
                     cuts: Sequence[float] = (2.5, 10, 16, 21, 50, 75), registered: str = "registered",
-                    place: str | None = None, given: str | None = None) -> OrderSelection:
+                    place: str | None = None, given: str | Sequence[str] | None = None) -> OrderSelection:
     """``frame``: one row per table with its arrival position ``order`` (smaller = earlier;
     percent or rank), the ``outcome`` votes and ``registered`` voters; ``place``: the
-    polling-place column, for ``r_place``; ``given``: a numeric covariate column (no
+    polling-place column, for ``r_place``; ``given``: numeric covariate columns (no
     nulls) to take the outcome net of."""
     f = frame.filter(pl.col(registered) > 0).with_columns(
         (pl.col(outcome) / pl.col(registered)).alias("_y"), pl.col(order).rank("ordinal").alias("_rank"))
     n = f.height
     w = f[registered].cast(pl.Float64).to_numpy()
     keys = [pl.col(s) for s in strata] or [pl.lit(0)]
-    if given is not None:
-        missing = f[given].is_null() | f[given].cast(pl.Float64).is_nan()
-        if missing.any():
-            raise UsageError(f"order_selection: {int(missing.sum()):,} tables have no value of {given!r}; "
-                             f"a measurement net of it needs it for every table")
+    given = [given] if isinstance(given, str) else list(given or ())
+    if given:
+        for g in given:
+            missing = f[g].is_null() | f[g].cast(pl.Float64).is_nan()
+            if missing.any():
+                raise UsageError(f"order_selection: {int(missing.sum()):,} tables have no value of {g!r}; "
+                                 f"a measurement net of it needs it for every table")
 
         def within(c: str) -> pl.Expr:
             return pl.col(c) - (pl.col(c) * pl.col(registered)).sum().over(keys) / pl.col(registered).sum().over(keys)
-        sxy, sxx = f.select((within("_y") * within(given) * pl.col(registered)).sum(),
-                            (within(given) ** 2 * pl.col(registered)).sum()).row(0)
-        # a covariate constant within every stratum explains nothing inside them
-        slope = sxy / sxx if sxx and sxx > 0 else 0.0
-        f = f.with_columns(pl.col("_y") - slope * pl.col(given))
+        dm = f.select(within("_y").alias("_y"), *[within(g).cast(pl.Float64).alias(f"_g{i}") for i, g in enumerate(given)])
+        X = dm.select([f"_g{i}" for i in range(len(given))]).to_numpy()
+        sw = np.sqrt(w)[:, None]
+        # least squares within strata; a covariate constant within every stratum (a zero
+        # column) explains nothing inside them and gets no slope
+        slope = np.linalg.lstsq(X * sw, dm["_y"].to_numpy() * sw[:, 0], rcond=None)[0]
+        f = f.with_columns(pl.col("_y") - pl.Series(f.select([pl.col(g).cast(pl.Float64) for g in given]).to_numpy() @ slope))
     ratio = None
     if place is not None:
         # spread of table rates within strata, and within places (registered-weighted)
@@ -114,5 +118,5 @@ def order_selection(frame: pl.DataFrame, order: str, outcome: str, strata: Seque
         r = rho * np.sqrt(frac * (1 - frac)) / norm.pdf(norm.ppf(1 - frac)) if 0 < frac < 1 else float("nan")
         rows.append({"cut": float(cut), "f": frac, "rho": rho, "r": float(r)}
                     | ({"r_place": float(r * ratio)} if ratio is not None else {}))
-    label = outcome if given is None else f"{outcome} net of {given}"
+    label = outcome if not given else f"{outcome} net of {', '.join(given)}"
     return OrderSelection(order=order, outcome=label, strata=list(strata), rows=rows)

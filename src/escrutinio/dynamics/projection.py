@@ -627,8 +627,10 @@ def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, chan
         zs.append(z)
         znames.append(f"log {c}")
     Z = np.stack(zs, 1)
+    if selection_r is None:
+        selection_r = ml.selection_prior(covariates)
     f = ml.fit(keys, [c.removeprefix("_h_") for c in strata], cR, cV, uR, place[cnt], denom[cnt], V[cnt], x, rng,
-               cross=cross, Z=Z, selection_r=ml.SELECTION_R if selection_r is None else selection_r)
+               cross=cross, Z=Z, selection_r=selection_r)
     sims = ml.simulate(f, S, rng, chunk=max(1, chunk // 2))
     if f.selection is not None and f.selection.r_scale > 0:
         sd = f.selection.per_sd(float(f.U.sum()))
@@ -636,7 +638,8 @@ def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, chan
                              "sd_uncounted_rate": {ch: float(x) for ch, x in zip(channels, sd)}}
         info["selection_note"] = (f"the count order may favour some voters inside strata: its correlation with the "
                                   f"vote is drawn from N(0, {f.selection.r_scale:g}^2) (measured on Bolivia's 2019 "
-                                  f"count orders; --selection-r 0 if tables arrive at random)")
+                                  f"count orders, net of this model's place covariates; --selection-r 0 if tables "
+                                  f"arrive at random)")
     info["levels"] = [{"level": n, "tau": [float(np.sqrt(t)) for t in lev.tau2], "df": lev.df,
                        "nodes": int(lev.parent.size), "nodes_with_data": int(np.isfinite(lev.v[:, 0]).sum())}
                       for n, lev in zip(f.names, f.levels)]

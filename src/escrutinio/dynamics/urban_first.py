@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 from escrutinio.dynamics.backtest import ballots
+from escrutinio.dynamics.geography import EARTH_KM_PER_DEGREE, REMOTENESS_COVARIATE, REMOTENESS_KM, voters_within
 from escrutinio.dynamics.projection import bolivia_outcomes, project
 
 AREAS = ("metropol", "periurbano", "ruralconect", "ruralaislado")
@@ -34,6 +35,8 @@ UF_STRATA = ("area", "department", "municipality")
 # much more for one party), and its position in the count order (urban first)
 AREA_LEAN = np.array([0.0, 0.35, 1.0, 1.4])
 AREA_ORDER = np.array([0.0, 0.6, 1.6, 2.4])
+# spread (km) of a municipality's places of each area type around its town
+PLACE_SPREAD_KM = np.array([1.5, 4.0, 12.0, 30.0])
 
 
 def simulated_urban_first(seed: int = 0, *, departments: int = 6, municipalities: int = 8,
@@ -44,16 +47,22 @@ def simulated_urban_first(seed: int = 0, *, departments: int = 6, municipalities
     departments (relative). ``remote_effect``: within an area type, remote municipalities
     are counted later and lean to A by this much (logit)."""
     rng = np.random.default_rng(seed)
+    # positions from their own stream, so that the votes and the order are the same with
+    # or without them
+    geo = np.random.default_rng([seed, 1])
     k = len(UF_CHOICES) + 2
     base = np.array([rng.normal(-0.9, 0.4), 0.0, -1.2, -3.5, -3.0])
     rows = {"department": [], "municipality": [], "polling_place": [], "area": []}
-    eff, arrival = [], []
+    eff, arrival, xy = [], [], []
     for d in range(departments):
         ed = rng.normal(0, 0.35, k)
         lean = AREA_LEAN * np.exp(rng.normal(0, lean_spread))  # urban-rural gap varies by department
+        centre_d = geo.uniform(0, 1500, 2)
         for m in range(municipalities):
             rurality = rng.random()
             remote = rng.random()
+            # remote municipalities lie farther from their department's centre
+            centre_m = centre_d + geo.normal(0, 40 + 120 * remote, 2)
             em = ed + rng.normal(0, 0.2, k)
             em[0] += remote_effect * remote
             # a rural municipality has more rural places
@@ -66,6 +75,9 @@ def simulated_urban_first(seed: int = 0, *, departments: int = 6, municipalities
                 ep[1] -= 0.5 * lean[a]
                 nt = 1 + rng.poisson((mean_tables - 1) * (1.6 if a == 0 else 0.7 if a == 3 else 1.0))
                 t_place = AREA_ORDER[a] + 0.8 * remote + rng.normal(0, 0.4)
+                # urban places sit close together around the town, rural ones spread out;
+                # how far is only loosely tied to the vote (through area type and remoteness)
+                pos = centre_m + geo.normal(0, PLACE_SPREAD_KM[a] * (1 + remote) * np.exp(geo.normal(0, 0.5)), 2)
                 for t in range(nt):
                     rows["department"].append(f"D{d}")
                     rows["municipality"].append(f"D{d}M{m}")
@@ -73,7 +85,20 @@ def simulated_urban_first(seed: int = 0, *, departments: int = 6, municipalities
                     rows["area"].append(AREAS[a])
                     eff.append(ep + rng.normal(0, 0.05, k))
                     arrival.append(t_place + rng.normal(0, 0.1))
-    return ballots(rng, np.asarray(eff) + base, rows, UF_CHOICES, arrival)
+                    xy.append(pos)
+    f = ballots(rng, np.asarray(eff) + base, rows, UF_CHOICES, arrival)
+    xy = np.asarray(xy) / EARTH_KM_PER_DEGREE  # near the equator a degree is the same both ways
+    return f.with_columns(pl.Series("lat", xy[:, 1]), pl.Series("lon", xy[:, 0]))
+
+
+def with_remoteness(frame: pl.DataFrame) -> pl.DataFrame:
+    """A simulated election (or roll) with the registered voters within 5 km of each
+    table's polling place, from its coordinates (:mod:`escrutinio.dynamics.geography`)."""
+    pp = frame.group_by("polling_place").agg(pl.col("registered").sum().cast(pl.Float64), pl.col("lat").first(),
+                                             pl.col("lon").first())
+    v = voters_within(pp["lat"].to_numpy(), pp["lon"].to_numpy(), pp["registered"].to_numpy(), (REMOTENESS_KM,))
+    return frame.join(pl.DataFrame({"polling_place": pp["polling_place"], REMOTENESS_COVARIATE: v[:, 0]}),
+                      on="polling_place", how="left")
 
 
 @dataclass
@@ -122,10 +147,12 @@ class UrbanFirstStudy:
 
 def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 50), model: str = "multilevel",
                       simulations: int = 400, seed: int = 0, selection_r: float | None = None,
-                      **sim_kw) -> UrbanFirstStudy:
+                      remoteness: bool = False, **sim_kw) -> UrbanFirstStudy:
     """Project each simulated election from its first ``cut``% of tables in urban-first
     order, with the multilevel model by stratum (``model="multilevel"``) or the
-    geographic hot deck (``model="hotdeck"``), and score intervals and probabilities."""
+    geographic hot deck (``model="hotdeck"``), and score intervals and probabilities.
+    ``remoteness``: the multilevel model also adjusts for the voters within 5 km of each
+    place, from the simulated coordinates (and takes the selection prior measured net of it)."""
     choices = list(UF_CHOICES)
     cov = {f"{c:g}": {"share90": 0, "share95": 0, "lead90": 0, "lead95": 0} for c in cuts}
     err = {f"{c:g}": [] for c in cuts}
@@ -134,7 +161,9 @@ def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 5
     wrong = 0
     for e in range(elections):
         f = simulated_urban_first(seed * 100003 + e, **sim_kw).sort("arrival")
-        roll = f.select("unit", *UF_LEVELS, "area", "registered")
+        if remoteness:
+            f = with_remoteness(f)
+        roll = f.select("unit", *UF_LEVELS, "area", "registered", *([REMOTENESS_COVARIATE] if remoteness else []))
         tot = f.select([pl.col(c).sum() for c in choices]).to_numpy().ravel()
         valid = tot.sum()
         truth_a = 100 * tot[0] / valid
@@ -143,7 +172,8 @@ def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 5
         for c in cuts:
             n = int(round(f.height * c / 100))
             part = f.head(n)
-            kw = (dict(strata=list(UF_STRATA), model="multilevel", selection_r=selection_r) if model == "multilevel"
+            kw = (dict(strata=list(UF_STRATA), model="multilevel", selection_r=selection_r,
+                       covariates=[REMOTENESS_COVARIATE] if remoteness else ()) if model == "multilevel"
                   else dict(model="hotdeck"))
             r = project(part, roll, choices, levels=UF_LEVELS, simulations=simulations, seed=e, level=0.95, **kw)
             fin = r.draws + part.select([pl.col(x).sum() for x in r.channels]).to_numpy().ravel()[None, :]
@@ -178,7 +208,8 @@ def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 5
                      "predicted": float(p_first[sel].mean()) if sel.any() else float("nan"),
                      "observed": float(y_first[sel].mean()) if sel.any() else float("nan")})
     return UrbanFirstStudy(
-        model=model if model != "multilevel" or selection_r is None else f"multilevel, selection r {selection_r:g}",
+        model=(model if model != "multilevel" else "multilevel" + (", voters within 5 km" if remoteness else "")
+               + (f", selection r {selection_r:g}" if selection_r is not None else "")),
         elections=elections, cuts=[float(c) for c in cuts], simulations=simulations,
         coverage={k: {kk: vv / elections for kk, vv in v.items()} for k, v in cov.items()},
         mean_abs_error={k: float(np.mean(v)) for k, v in err.items()},
