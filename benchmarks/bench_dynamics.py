@@ -131,16 +131,29 @@ def urban_first() -> None:
               f"computo {per[3]:.3f}; all four {np.sqrt(np.mean(np.square(per))):.3f}")
     print(f"    (the prior of a model with voters within 5 km: SELECTION_R_GIVEN_REMOTENESS = {SELECTION_R_GIVEN_REMOTENESS})")
     # the 2020 order against the 2019 result of the same places (a placebo outcome), for
-    # comparison only: the prior is not set from it
-    rl2020 = rl.join(prev.select("place_id", pl.col("prev:MASIPSP").alias("_prev_mas")), on="place_id", how="inner")
+    # comparison only: the priors are not set from it. Alone, and net of the model's place
+    # covariates without and with the voters within 5 km: an order of another election
+    # than the one the priors were measured on
+    rl2020 = rl.join(prev.select("place_id", pl.col("prev:MASIPSP").alias("_prev_mas"), pl.col("prev:CC").alias("_prev_cc")),
+                     on="place_id", how="inner")
+    rl2020 = rl2020.with_columns(pl.col("registered").sum().over("place_id").cast(pl.Float64).log().alias("_size"),
+                                 pl.col("density").cast(pl.Float64).clip(1e-3).log().alias("_den"),
+                                 pl.col("voters_5km").log().alias("_near5"))
+    rl2020 = rl2020.with_columns([pl.col(c).fill_null(pl.col(c).mean()) for c in ("_den", "_near5")])
+    print("    the 2020 order against the 2019 result of the same places, r_place alone / net of log size and log "
+          "density / net of those and log voters within 5 km:")
     for path, snap in zip(exports, snaps):
         counted = snap.counted()["unit_id"].implode()
-        x = rl2020.with_columns(pl.when(pl.col("unit_id").is_in(counted)).then(0).otherwise(1).alias("_order"),
-                                (pl.col("_prev_mas") * pl.col("registered")).alias("_prev_votes"))
+        x = rl2020.with_columns(pl.when(pl.col("unit_id").is_in(counted)).then(0).otherwise(1).alias("_order"))
         f_ = float((x["_order"] == 0).mean())
-        o = order_selection(x, "_order", "_prev_votes", ["area", "department"], cuts=(100 * f_,), place="place_id")
-        print(f"    2020 export {path.name[8:21]}: the 2019 result's r under its order {o.rows[0]['r']:+.3f}, "
-              f"r_place {o.rows[0]['r_place']:+.3f} (f = {o.rows[0]['f']:.3f})")
+        parts = []
+        for party, col in (("MAS", "_prev_mas"), ("CC", "_prev_cc")):
+            y = x.with_columns((pl.col(col) * pl.col("registered")).alias("_prev_votes"))
+            rp = [order_selection(y, "_order", "_prev_votes", ["area", "department"], cuts=(100 * f_,),
+                                  place="place_id", given=g).rows[0]["r_place"]
+                  for g in (None, ["_size", "_den"], ["_size", "_den", "_near5"])]
+            parts.append(f"{party} {' / '.join(f'{v:+.3f}' for v in rp)}")
+        print(f"    2020 export {path.name[8:21]} (f = {f_:.3f}): " + "; ".join(parts))
     # Does a previous election remove the order's selection? The 2019 orders against the
     # 2019 result net of the 2020 result of the same places (those counted in the last
     # export), beside the 2019 result alone on the same places: the swing model faces the

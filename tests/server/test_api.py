@@ -271,6 +271,9 @@ def test_projection_uses_the_servers_places_and_says_what_it_extrapolates(databa
         assert "ruralaislado 100\xa0%" in page
         assert "Of the voters not yet counted" in sc.client.get("/", params={"lang": "en", "contest": "PRESIDENTE"}).text
         assert proj["inputs"]["places"]["file"] == "polling_places_2020.csv.gz"
+        # the places' coordinates make the remoteness covariate, and its prior is stored
+        assert proj["multilevel"]["covariates"][-1] == "log voters_5km"
+        assert proj["multilevel"]["selection"]["r_scale"] == proj["inputs"]["model"]["selection_r_given_remoteness"]
     finally:
         sc.close()
     # with the previous election (bundled layout, named): the swing covariate is in, and

@@ -65,6 +65,14 @@ def projection_inputs(settings) -> dict:
                 out[key] = {"file": Path(path).name, "sha256": digest}
         if settings.previous_mapping:
             out["previous_mapping"] = settings.previous_mapping
+        # the model's measured constants: a projection stored by a release with other
+        # priors or another remoteness radius is made again after an upgrade
+        from escrutinio.dynamics import multilevel
+        from escrutinio.dynamics.geography import REMOTENESS_KM
+
+        out["model"] = {"selection_r": multilevel.SELECTION_R,
+                        "selection_r_given_remoteness": multilevel.SELECTION_R_GIVEN_REMOTENESS,
+                        "remoteness_km": REMOTENESS_KM}
         settings._inputs = out
     return settings._inputs
 
