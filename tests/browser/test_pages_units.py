@@ -116,6 +116,26 @@ def test_lead_chart_fan_reaches_the_projection_interval():
     assert chart.y_min <= 8.0 and chart.y_max >= 10.5
 
 
+def test_lead_chart_turns_a_projection_led_by_the_second_into_the_same_lead():
+    """Bolivia 2020 at 08:18: CC led the counted tables by 9.51 points, the projection put
+    MAS ahead by 5.97 to 37.83. The chart's points are CC over MAS, so the fan must be
+    -37.83 to -5.97, with the rule's threshold drawn for both sides."""
+    series = [{"counted_pct": 15.9, "lead": 9.51, "label": "08:18"}]
+    proj = {"lead": {"point": 20.9, "lo": 5.97, "hi": 37.83},
+            "lead_points": {"point": 20.9, "lo": 5.97, "hi": 37.83, "between": ["MAS_IPSP", "CC"]}}
+    chart = figures.lead_chart(series, proj, threshold=10.0, pair=["CC", "MAS_IPSP"])
+    assert chart.projection == {"point": -20.9, "lo": -37.83, "hi": -5.97, "flipped": True}
+    assert chart.projection_pair == ["MAS_IPSP", "CC"]
+    (_, y0), (_, yhi), (_, ylo) = chart.fan
+    assert yhi == round(chart.y(-5.97), 1) and ylo == round(chart.y(-37.83), 1)
+    assert chart.threshold_neg_y == round(chart.y(-10.0), 1) and chart.y_min <= -37.83
+    # the same pair: unchanged; another pair (the projection's second is a third choice): no fan
+    same = figures.lead_chart(series, proj, threshold=10.0, pair=["MAS_IPSP", "CC"])
+    assert same.projection["lo"] == 5.97 and not same.projection["flipped"]
+    other = figures.lead_chart(series, proj, threshold=10.0, pair=["CC", "CREEMOS"])
+    assert other.projection is None and other.fan is None and other.projection_pair == ["MAS_IPSP", "CC"]
+
+
 def test_lead_chart_without_points_is_none():
     assert figures.lead_chart([], None, None) is None
 

@@ -269,11 +269,20 @@ def test_projection_uses_the_servers_places_and_says_what_it_extrapolates(databa
         page = sc.client.get("/", params={"lang": "es", "contest": "PRESIDENTE"}).text
         assert f"De los votantes aún no contados, {round(100 * few)}\xa0%" in page
         assert "ruralaislado 100\xa0%" in page
-        assert "Of the voters not yet counted" in sc.client.get("/", params={"lang": "en", "contest": "PRESIDENTE"}).text
+        assert "cuán remoto es cada recinto no contado (los inscritos a menos de 5 km de él)" in page
+        en = sc.client.get("/", params={"lang": "en", "contest": "PRESIDENTE"}).text
+        assert "Of the voters not yet counted" in en and "how remote each uncounted polling place is" in en
         assert proj["inputs"]["places"]["file"] == "polling_places_2020.csv.gz"
         # the places' coordinates make the remoteness covariate, and its prior is stored
         assert proj["multilevel"]["covariates"][-1] == "log voters_5km"
         assert proj["multilevel"]["selection"]["r_scale"] == proj["inputs"]["model"]["selection_r_given_remoteness"]
+        # the map: the places file gives coordinates, the roll the places not counted yet
+        pj = sc.client.get("/pages/places.json", params={"contest": "PRESIDENTE"}).json()
+        assert pj["coordinates_from"] == ["places: polling_places_2020.csv.gz", "roll: roll_2020.csv.gz"]
+        assert pj["uncounted"] > 4 * pj["counted"]  # 23:28: the cities only
+        located = [p for p in pj["places"] if p["lat"] is not None]
+        assert len(located) == len(pj["places"]) and all(p["path"].split(" / ")[0] for p in located)
+        assert not any(p["counted"] for p in pj["places"][pj["counted"]:])
     finally:
         sc.close()
     # with the previous election (bundled layout, named): the swing covariate is in, and

@@ -851,6 +851,9 @@ def project(
                                     covariates=covariates, selection_r=selection_r)
         if ml_info.get("previous_note"):
             notes.append(ml_info["previous_note"])
+        notes.append("place covariates: " + ", ".join(
+            "log registered voters within 5 km (how remote the place is, from the polling places' coordinates)"
+            if c == "log voters_5km" else c for c in ml_info["covariates"]))
         if ml_info.get("selection_note"):
             notes.append(ml_info.pop("selection_note"))
         return _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const, simulations, seed, level,

@@ -44,15 +44,17 @@ def read_roll(path: str | Path, mapping=None) -> pl.DataFrame:
 PLACE_COLUMNS = {  # model name: accepted headers (Bolivia 2020's first, then generic)
     "place_id": ("ID_RECI", "place_id"), "area": ("URB", "area"), "department_name": ("DEP", "department_name"),
     "province": ("PROV", "province"), "municipality": ("MUN", "municipality"), "density": ("DEN_C", "density"),
-    "lat": ("LAT", "lat"), "lon": ("LON", "lon"),
+    "lat": ("LAT", "lat"), "lon": ("LON", "lon"), "name": ("REC", "name"),
+    "country": ("PAIS", "country"),
 }
 NUMERIC_PLACE_COLUMNS = ("density", "lat", "lon")
 
 
 def read_places(path: str | Path) -> pl.DataFrame:
-    """Polling places: ``place_id`` and whichever of ``area`` (area type), names,
+    """Polling places: ``place_id`` and whichever of ``area`` (area type), names (``country``,
+    ``department_name``, ``province``, ``municipality``, the place's ``name``),
     ``density``, ``lat``, ``lon`` the file has, under Bolivia 2020's headers (ID_RECI, URB,
-    DEP, PROV, MUN, DEN_C, LAT, LON) or these generic names. Values published as NA are
+    PAIS, DEP, PROV, MUN, REC, DEN_C, LAT, LON) or these generic names. Values published as NA are
     null; a number that is not one is null too, never a guess."""
     df = pl.read_csv(_exists(path), infer_schema_length=0)
     found = {k: next((c for c in v if c in df.columns), None) for k, v in PLACE_COLUMNS.items()}

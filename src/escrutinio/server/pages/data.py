@@ -13,6 +13,8 @@ Both are public (the official count is public) and computed once per set of snap
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Depends, Query, Request
 
 from escrutinio.server.auth import ALL_ROLES, User, require
@@ -92,7 +94,8 @@ def _place_frame(snap, keys: list[str]):
 
     f = snap.counted()
     choices = list(snap.counted_choices)
-    geo = []
+    geo = [pl.col("place_id").cast(pl.Utf8).drop_nulls().first().alias("place_id") if "place_id" in f.columns
+           else pl.lit(None, pl.Utf8).alias("place_id")]
     for col in ("lat", "lon"):
         if col in f.columns:
             geo.append(pl.col(col).cast(pl.Float64, strict=False).drop_nulls().first().alias(col))
@@ -134,14 +137,17 @@ def places(request: Request, contest: str | None = Query(None, max_length=200),
             votes = counted.select(choices).to_numpy() if choices else np.zeros((counted.height, 0))
             leader = [choices[i] if row.size and row.max() > 0 else None
                       for i, row in zip(votes.argmax(axis=1) if votes.size else [0] * counted.height, votes)]
-            counted = counted.select(*keys, "lat", "lon", "tables").with_columns(
+            counted = counted.select(*keys, "place_id", "lat", "lon", "tables").with_columns(
                 pl.Series("leader", leader, dtype=pl.Utf8), pl.lit(True).alias("counted"))
             frames = [counted]
             if others:
-                known = pl.concat([_place_frame(o, keys)[0].select(*keys, "lat", "lon") for o in others], how="vertical_relaxed")
-                known = known.group_by(keys).agg(pl.col("lat").drop_nulls().first(), pl.col("lon").drop_nulls().first())
+                known = pl.concat([_place_frame(o, keys)[0].select(*keys, "place_id", "lat", "lon") for o in others],
+                                  how="vertical_relaxed")
+                known = known.group_by(keys).agg(pl.col("place_id").drop_nulls().first(), pl.col("lat").drop_nulls().first(),
+                                                 pl.col("lon").drop_nulls().first())
                 # Coordinates the latest export lacks come from the others (TREP files carry none).
-                counted = counted.join(known.rename({"lat": "_lat", "lon": "_lon"}), on=keys, how="left").with_columns(
+                counted = counted.join(known.drop("place_id").rename({"lat": "_lat", "lon": "_lon"}), on=keys,
+                                       how="left").with_columns(
                     pl.coalesce("lat", "_lat").alias("lat"), pl.coalesce("lon", "_lon").alias("lon")).drop("_lat", "_lon")
                 missing = known.join(counted.select(keys), on=keys, how="anti").with_columns(
                     pl.lit(0, pl.UInt32).alias("tables"), pl.lit(None, pl.Utf8).alias("leader"), pl.lit(False).alias("counted"))
@@ -149,8 +155,50 @@ def places(request: Request, contest: str | None = Query(None, max_length=200),
             allp = pl.concat(frames, how="vertical_relaxed")
             path = pl.concat_str([pl.col(k).cast(pl.Utf8).fill_null("") for k in keys], separator=" / ")
             allp = allp.with_columns(path.alias("path"), pl.col(keys[-1]).cast(pl.Utf8).alias("name"))
+            allp, source = _with_known_places(allp, settings)
             out = allp.select("name", "path", "lat", "lon", "tables", "counted", "leader").to_dicts()
             return {"contest": name, "snapshot_id": info["snapshot_id"], "snapshots": ids, "key": keys,
-                    "counted": int(counted.height), "uncounted": len(out) - int(counted.height), "places": out}
+                    "counted": int(counted.height), "uncounted": len(out) - int(counted.height), "places": out,
+                    "coordinates_from": source}
 
-        return _remember((db.url, "places", name, info["snapshot_id"], tuple(ids)), compute)
+        settings = request.app.state.settings
+        files = tuple(str(getattr(settings, k, None)) for k in ("places", "roll"))
+        return _remember((db.url, "places", name, info["snapshot_id"], tuple(ids), files), compute)
+
+
+def _with_known_places(allp, settings):
+    """The server's polling-place file (``serve --places``) fills in coordinates by place
+    id, and its roll (``--roll``) adds the places with no table counted yet, so that the
+    map shows where the count has not reached. Returns the frame and what was used."""
+    import polars as pl
+
+    from escrutinio.dynamics.sources import read_places, read_roll
+
+    used = []
+    places_file = getattr(settings, "places", None)
+    if places_file is None or allp["place_id"].null_count() == allp.height:
+        return allp, used
+    places = read_places(places_file).unique("place_id", keep="first")
+    if places["lat"].null_count() == places.height:
+        return allp, used
+    coords = places.select("place_id", pl.col("lat").alias("_lat"), pl.col("lon").alias("_lon"))
+    allp = allp.join(coords, on="place_id", how="left").with_columns(
+        pl.coalesce("lat", "_lat").alias("lat"), pl.coalesce("lon", "_lon").alias("lon")).drop("_lat", "_lon")
+    used.append(f"places: {Path(places_file).name}")
+    roll_file = getattr(settings, "roll", None)
+    if roll_file is not None:
+        roll = read_roll(roll_file)
+        if "place_id" in roll.columns and roll["place_id"].null_count() < roll.height:
+            tables = roll.group_by(pl.col("place_id").cast(pl.Utf8)).agg(pl.len().cast(pl.UInt32).alias("tables"))
+            missing = tables.join(allp.select("place_id").drop_nulls(), on="place_id", how="anti").join(
+                places, on="place_id", how="left")
+            # the path starts, as the counted places' does, with the country
+            path = pl.concat_str([pl.col(c).fill_null("") for c in ("country", "department_name", "province",
+                                                                    "municipality", "name")], separator=" / ")
+            new = missing.select(pl.coalesce(pl.col("name"), pl.col("place_id")).alias("name"), path.alias("path"),
+                                 "place_id", "lat", "lon", pl.lit(0, pl.UInt32).alias("tables"),
+                                 pl.lit(False).alias("counted"), pl.lit(None, pl.Utf8).alias("leader"))
+            cols = ["name", "path", "place_id", "lat", "lon", "tables", "counted", "leader"]
+            allp = pl.concat([allp.select(cols), new.select(cols)], how="vertical_relaxed")
+            used.append(f"roll: {Path(roll_file).name}")
+    return allp, used

@@ -126,7 +126,9 @@ class Chart:
     fan: list | None = None                       # polygon points
     fan_line: tuple | None = None
     threshold_y: float | None = None
+    threshold_neg_y: float | None = None           # the same lead for the second, when the chart goes below zero
     threshold: float | None = None
+    projection_pair: list | None = None            # the projection's own leader and runner-up
     y_ticks: list = field(default_factory=list)    # (y, value)
     x_ticks: list = field(default_factory=list)    # (x, pct)
     projection: dict | None = None
@@ -166,24 +168,54 @@ def extrapolation(projection: dict | None) -> dict | None:
         return None
     areas = sorted(((name, 100 * float(v.get("share_few") or 0)) for name, v in (ext.get("by") or {}).items()
                     if (v.get("share_few") or 0) >= 0.5), key=lambda x: -x[1])
+    ml = projection.get("multilevel") or {}
     return {"few": 100 * float(few), "none": 100 * float(ext.get("share_none") or 0), "k": int(ext.get("k") or 0),
-            "areas": areas, "multilevel": bool(projection.get("multilevel"))}
+            "areas": areas, "multilevel": bool(ml),
+            # the places' coordinates say how remote each uncounted place is
+            "remoteness": "log voters_5km" in (ml.get("covariates") or [])}
 
 
-def lead_chart(series: list[dict], projection: dict | None, threshold: float | None) -> Chart | None:
-    """series: [{"counted_pct", "lead", "label"}] in counting order; projection: the
-    projection JSON (lead lo/hi at 100 % counted) or None."""
+def _lead_between(projection: dict | None, pair) -> tuple[dict | None, list | None]:
+    """The projection's lead interval as a lead of ``pair[0]`` over ``pair[1]`` (the pair
+    the chart's points measure), and the projection's own pair. When the count is led by
+    one choice and the projection by the other (Bolivia 2020: CC ahead in the cities
+    counted first, MAS projected to win), the projection's lead is negated, so that the
+    fan and the points measure the same thing. None when the projection's two leading
+    choices are not the chart's two."""
+    p = projection or {}
+    lead = p.get("lead_points") or p.get("lead")
+    if not isinstance(lead, dict) or lead.get("lo") is None or lead.get("hi") is None:
+        return None, None
+    between = list(lead.get("between") or p.get("lead_pair") or [])
+    out = {"point": lead.get("point"), "lo": float(lead["lo"]), "hi": float(lead["hi"]), "flipped": False}
+    if not pair or not between or between == list(pair):
+        return out, between or None
+    if between == list(pair)[::-1]:
+        point = lead.get("point")
+        return {"point": -float(point) if point is not None else None, "lo": -float(lead["hi"]),
+                "hi": -float(lead["lo"]), "flipped": True}, between
+    return None, between
+
+
+def lead_chart(series: list[dict], projection: dict | None, threshold: float | None,
+               pair: list | tuple | None = None) -> Chart | None:
+    """series: [{"counted_pct", "lead", "label"}] in counting order, the lead of ``pair[0]``
+    over ``pair[1]``; projection: the projection JSON (lead lo/hi at 100 % counted) or None."""
     pts = [s for s in series if s.get("counted_pct") is not None and s.get("lead") is not None]
     if not pts:
         return None
     chart = Chart(threshold=threshold)
     values = [float(s["lead"]) for s in pts]
-    lead = (projection or {}).get("lead") or (projection or {}).get("lead_points")
-    if isinstance(lead, dict) and lead.get("lo") is not None and lead.get("hi") is not None:
-        values += [float(lead["lo"]), float(lead["hi"])]
-        chart.projection = {"point": lead.get("point"), "lo": float(lead["lo"]), "hi": float(lead["hi"])}
+    lead, between = _lead_between(projection, pair)
+    chart.projection_pair = between
+    if lead is not None:
+        values += [lead["lo"], lead["hi"]]
+        chart.projection = lead
     if threshold is not None:
         values.append(threshold)
+        # the rule's lead counts for either side: a lead below zero is the second's
+        if min(values) < 0:
+            values.append(-threshold)
     lo, hi = min(values), max(values)
     pad = max(0.5, 0.15 * (hi - lo))
     chart.y_min, chart.y_max = math.floor(lo - pad), math.ceil(hi + pad)
@@ -194,6 +226,8 @@ def lead_chart(series: list[dict], projection: dict | None, threshold: float | N
                              s["counted_pct"], float(s["lead"])))
     if threshold is not None:
         chart.threshold_y = round(chart.y(threshold), 1)
+        if min(values) < 0:
+            chart.threshold_neg_y = round(chart.y(-threshold), 1)
     last = next((s for s in pts if s.get("latest")), pts[-1])   # the projection is made from the latest snapshot
     if chart.projection is not None and last["counted_pct"] < 100:
         x0, y0 = chart.x(last["counted_pct"]), chart.y(float(last["lead"]))

@@ -189,7 +189,8 @@ async def _results_context(request: Request, contest: str | None) -> dict:
     comp = figures.completeness(result)
     series_points = series.body.get("series", []) if series.ok and isinstance(series.body, dict) else []
     chart = figures.lead_chart(series_points, projection_body if not comp["final"] else None,
-                               figures.lead_threshold(result))
+                               figures.lead_threshold(result),
+                               pair=series.body.get("between") if series.ok and isinstance(series.body, dict) else None)
     home_rows, abroad_rows, home = figures.split_areas(result.get("rows") or [])
     ctx.update(
         result=result, error=None, contest=contest, ranked=ranked, palette=palette, completeness=comp,
