@@ -27,6 +27,21 @@ def test_voters_within_counts_the_place_itself_and_its_neighbours():
     assert np.isnan(v[3]).all()
 
 
+def test_voters_within_counts_places_at_the_same_spot_and_any_step_size():
+    # two places in one school (same coordinates), and a dense cluster done in steps of
+    # a few pairs gives the same sums as in one step
+    rng = np.random.default_rng(0)
+    lat = np.r_[0.0, 0.0, rng.normal(0, 0.02, 300)]
+    lon = np.r_[0.0, 0.0, rng.normal(0, 0.02, 300)]
+    R = rng.integers(100, 3000, lat.size).astype(float)
+    one = voters_within(lat, lon, R, (1.0, 5.0))
+    steps = voters_within(lat, lon, R, (1.0, 5.0), max_pairs=50)
+    assert np.array_equal(one, steps)
+    assert one[0, 0] == one[1, 0] >= R[0] + R[1]
+    d = np.hypot(lat[:, None] - lat[None, :], lon[:, None] - lon[None, :]) * EARTH_KM_PER_DEGREE
+    assert np.allclose(one[:, 1], (d <= 5.0) @ R, rtol=1e-12)
+
+
 def test_voters_within_at_a_bolivian_latitude_uses_real_distances():
     # at 17 degrees south a degree of longitude is cos(17) of a degree of latitude: two
     # places 0.05 degrees of longitude apart are 5.3 km apart, not 5.6

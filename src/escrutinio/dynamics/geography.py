@@ -22,7 +22,6 @@ look more or less remote than it is.
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import coo_matrix
 from scipy.spatial import cKDTree
 
 RADII_KM = (5.0, 20.0, 60.0)
@@ -31,12 +30,14 @@ RADII_KM = (5.0, 20.0, 60.0)
 REMOTENESS_KM = 5.0
 REMOTENESS_COVARIATE = "voters_5km"
 EARTH_KM_PER_DEGREE = 111.195  # mean Earth radius 6,371 km
+PAIRS_PER_CHUNK = 1_000_000  # pairs per step: about 350 MB at the peak for 200,000 places (bench_geography.py)
 
 
 def voters_within(lat: np.ndarray, lon: np.ndarray, registered: np.ndarray,
-                  radii_km: tuple[float, ...] = RADII_KM) -> np.ndarray:
+                  radii_km: tuple[float, ...] = RADII_KM, max_pairs: int = PAIRS_PER_CHUNK) -> np.ndarray:
     """Places x radii: registered voters of the places within each radius of each place
-    (NaN for a place without coordinates)."""
+    (NaN for a place without coordinates). ``max_pairs`` bounds the memory of one step:
+    a dense city can have thousands of places within a few kilometres of each other."""
     lat = np.asarray(lat, np.float64)
     lon = np.asarray(lon, np.float64)
     R = np.asarray(registered, np.float64)
@@ -45,14 +46,19 @@ def voters_within(lat: np.ndarray, lon: np.ndarray, registered: np.ndarray,
     if not ok.any():
         return out
     la, lo, r = lat[ok], lon[ok], R[ok]
-    # equirectangular projection about each pair's mean latitude is approximated by the
-    # place's own latitude: the error is below 1% within 60 km
-    xyz = np.c_[np.radians(lo) * np.cos(np.radians(la)), np.radians(la)] * (EARTH_KM_PER_DEGREE * 180 / np.pi)
-    tree = cKDTree(xyz)
+    # equirectangular about each place's own latitude: the error is below 1% within 60 km
+    xy = np.c_[np.radians(lo) * np.cos(np.radians(la)), np.radians(la)] * (EARTH_KM_PER_DEGREE * 180 / np.pi)
+    tree = cKDTree(xy)
+    n = la.size
     for j, km in enumerate(radii_km):
-        pairs = tree.query_pairs(km, output_type="ndarray")
-        i, k = pairs[:, 0], pairs[:, 1]
-        n = la.size
-        m = coo_matrix((np.ones(2 * i.size), (np.r_[i, k], np.r_[k, i])), shape=(n, n)).tocsr()
-        out[ok, j] = r + m @ r
+        # pairs within km (each place with itself included), to size the steps
+        pairs = float(tree.count_neighbors(tree, km))
+        step = int(max(1, min(n, n * max_pairs // max(pairs, 1.0))))
+        acc = np.empty(n)
+        for start in range(0, n, step):  # a few steps, not a loop over places
+            stop = min(n, start + step)
+            # every pair within km, the place itself and places at the same spot included
+            m = cKDTree(xy[start:stop]).sparse_distance_matrix(tree, km, output_type="ndarray")
+            acc[start:stop] = np.bincount(m["i"], r[m["j"]], minlength=stop - start)
+        out[ok, j] = acc
     return out
