@@ -106,18 +106,16 @@ def urban_first() -> None:
     # The prior for a model with the polling places' coordinates: the same measurement net
     # of the place covariates that model uses (log place size, log density, log voters
     # within a radius), for each radius, on MAS and CC; the model uses 5 km
-    from escrutinio.dynamics.geography import RADII_KM, voters_within
+    from escrutinio.dynamics.geography import RADII_KM, with_voters_within
     from escrutinio.dynamics.multilevel import SELECTION_R_GIVEN_REMOTENESS
 
-    pp = linked.group_by("place_id").agg(pl.col("registered").sum().cast(pl.Float64), pl.col("lat").first(),
-                                         pl.col("lon").first())
-    near = voters_within(pp["lat"].to_numpy(), pp["lon"].to_numpy(), pp["registered"].to_numpy(), RADII_KM)
-    cov = linked.join(places.select("place_id", "density").unique("place_id"), on="place_id", how="left").join(
-        pl.DataFrame({"place_id": pp["place_id"], "_size": np.log(np.maximum(pp["registered"].to_numpy(), 1.0))}
-                     | {f"_near{km:g}": np.log(np.maximum(near[:, j], 1.0)) for j, km in enumerate(RADII_KM)}),
-        on="place_id", how="left")
-    # as the model does: log density, a place without one at the mean
-    cov = cov.with_columns(pl.col("density").cast(pl.Float64).clip(1e-3).log().alias("_den"))
+    # the 2019 places' own coordinates and voters
+    near = with_voters_within(linked, "place_id", radii_km=RADII_KM)
+    cov = near.join(places.select("place_id", "density").unique("place_id"), on="place_id", how="left")
+    # as the model does: log size, log density and log voters within, a place without one at the mean
+    cov = cov.with_columns(pl.col("registered").sum().over("place_id").cast(pl.Float64).clip(1.0).log().alias("_size"),
+                           pl.col("density").cast(pl.Float64).clip(1e-3).log().alias("_den"),
+                           *[pl.col(f"voters_{km:g}km").clip(1.0).log().alias(f"_near{km:g}") for km in RADII_KM])
     cov = cov.with_columns([pl.col(c).fill_null(pl.col(c).mean()) for c in ("_den", *[f"_near{km:g}" for km in RADII_KM])])
     for label, given in [("log size, log density", ["_size", "_den"])] + [
             (f"+ log voters within {km:g} km", ["_size", "_den", f"_near{km:g}"]) for km in RADII_KM]:
@@ -179,9 +177,8 @@ def urban_first() -> None:
     ch = list(ps.choices)
     tot = yr.select([pl.col(c).sum() for c in ch]).to_numpy().ravel()
     truth = 100 * tot[ch.index("MAS - IPSP")] / tot.sum()
-    yr = yr.join(pl.DataFrame({"place_id": pp["place_id"], "voters_5km": near[:, RADII_KM.index(5.0)]}),
-                 on="place_id", how="left").join(places.select("place_id", "density").unique("place_id"),
-                                                 on="place_id", how="left")
+    yr = yr.join(near.select("unit", "voters_5km"), on="unit", how="left").join(
+        places.select("place_id", "density").unique("place_id"), on="place_id", how="left")
     roll19 = yr.select("unit", *lv, "area", "registered", "density", "voters_5km")
     print(f"4e. Bolivia 2019 in its real orders, multilevel by area x department x municipality, 1,000 simulations "
           f"(final MAS {truth:.2f}); place covariates log size, then also log density and log voters within 5 km "

@@ -8,7 +8,7 @@ import pytest
 
 from escrutinio.app.projection import roll_levels
 from escrutinio.dynamics import multilevel as ml
-from escrutinio.dynamics.geography import EARTH_KM_PER_DEGREE, REMOTENESS_COVARIATE, voters_within
+from escrutinio.dynamics.geography import EARTH_KM_PER_DEGREE, REMOTENESS_COVARIATE, voters_within, with_voters_within
 from escrutinio.dynamics.order_selection import order_selection
 from escrutinio.dynamics.sources import read_places, read_roll
 from escrutinio.dynamics.urban_first import simulated_urban_first, urban_first_study, with_remoteness
@@ -64,6 +64,23 @@ def test_roll_gets_voters_within_5_km_from_the_polling_places():
     by_area = roll.group_by("area").agg(pl.col(REMOTENESS_COVARIATE).median()).sort("area")
     med = dict(by_area.iter_rows())
     assert med["metropol"] > 20 * med["ruralaislado"]
+
+
+def test_roll_whose_places_are_mostly_unknown_has_no_remoteness():
+    places = read_places(DATA / "2020" / "polling_places_2020.csv.gz")
+    roll, _ = roll_levels(read_roll(DATA / "2020" / "roll_2020.csv.gz"), places.head(1000))
+    assert REMOTENESS_COVARIATE not in roll.columns
+
+
+def test_with_voters_within_takes_coordinates_from_the_frame_or_a_place_file():
+    frame = pl.DataFrame({"place": ["a", "a", "b", "c"], "registered": [100, 200, 400, 800],
+                          "lat": [0.0, 0.0, 0.0, None], "lon": [0.0, 0.0, 3 / EARTH_KM_PER_DEGREE, None]})
+    own = with_voters_within(frame, "place", radii_km=(5.0, 1.0))
+    assert own["voters_5km"].to_list() == [700.0, 700.0, 700.0, None]
+    assert own["voters_1km"].to_list() == [300.0, 300.0, 400.0, None]
+    coords = pl.DataFrame({"place": ["a", "b", "c"], "lat": [0.0, 0.0, 0.0], "lon": [0.0, 50 / EARTH_KM_PER_DEGREE, 0.0]})
+    other = with_voters_within(frame.drop("lat", "lon"), "place", coordinates=coords)
+    assert other[REMOTENESS_COVARIATE].to_list() == [1100.0, 1100.0, 400.0, 1100.0]
 
 
 def test_roll_without_coordinates_has_no_remoteness():
@@ -126,10 +143,7 @@ def test_2019_in_its_final_count_order_with_remoteness_is_covered_and_narrower()
     ps = read_snapshot(DATA / "2019" / "mesas_2019_linked.csv.gz")
     f = ps.frame.join(places.select("place_id", "area", "density").unique("place_id"), on="place_id",
                       how="left").with_columns(pl.col("area").fill_null("desconocido"))
-    pp = f.group_by("place_id").agg(pl.col("registered").sum().cast(pl.Float64), pl.col("lat").first(),
-                                    pl.col("lon").first())
-    near = voters_within(pp["lat"].to_numpy(), pp["lon"].to_numpy(), pp["registered"].to_numpy(), (5.0,))
-    f = f.join(pl.DataFrame({"place_id": pp["place_id"], REMOTENESS_COVARIATE: near[:, 0]}), on="place_id", how="left")
+    f = with_voters_within(f, "place_id")
     lv = ["department", "municipality", "polling_place"]
     roll = f.select("unit", *lv, "area", "registered", "density", REMOTENESS_COVARIATE)
     order = f.filter(pl.col("computo_arrival_pct").is_not_null()).sort("computo_arrival_pct")

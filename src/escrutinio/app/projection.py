@@ -98,19 +98,17 @@ def roll_levels(roll: pl.DataFrame, places: pl.DataFrame | None = None) -> tuple
 def _with_remoteness(roll: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:
     """The roll's registered voters within 5 km of each table's polling place
     (:mod:`escrutinio.dynamics.geography`), when the polling places have coordinates."""
-    from escrutinio.dynamics.geography import REMOTENESS_COVARIATE, REMOTENESS_KM, voters_within
+    from escrutinio.dynamics.geography import REMOTENESS_COVARIATE, with_voters_within
 
-    if not {"lat", "lon"} <= set(places.columns) or REMOTENESS_COVARIATE in roll.columns:
+    if (not {"lat", "lon"} <= set(places.columns) or REMOTENESS_COVARIATE in roll.columns
+            or places["lat"].null_count() == places.height):
         return roll
-    coords = places.select("place_id", "lat", "lon").unique("place_id", keep="first")
-    per_place = (roll.group_by("place_id").agg(pl.col("registered").sum().cast(pl.Float64).alias("_R"))
-                 .join(coords, on="place_id", how="left"))
-    if per_place["lat"].null_count() == per_place.height:
+    out = with_voters_within(roll, "place_id", coordinates=places)
+    # a covariate known for under half of the tables (place ids that the places file does
+    # not have) would be mostly the mean: leave it out rather than pretend
+    if out[REMOTENESS_COVARIATE].null_count() * 2 > out.height:
         return roll
-    near = voters_within(per_place["lat"].to_numpy(), per_place["lon"].to_numpy(), per_place["_R"].to_numpy(),
-                         (REMOTENESS_KM,))
-    return roll.join(pl.DataFrame({"place_id": per_place["place_id"], REMOTENESS_COVARIATE: near[:, 0]})
-                     .with_columns(pl.col(REMOTENESS_COVARIATE).fill_nan(None)), on="place_id", how="left")
+    return out
 
 
 def default_strata(roll: pl.DataFrame, levels: Sequence[str], area: str | None = None) -> list[str]:

@@ -62,3 +62,25 @@ def voters_within(lat: np.ndarray, lon: np.ndarray, registered: np.ndarray,
             acc[start:stop] = np.bincount(m["i"], r[m["j"]], minlength=stop - start)
         out[ok, j] = acc
     return out
+
+
+def with_voters_within(frame, place: str = "place_id", coordinates=None, radii_km: tuple[float, ...] = (REMOTENESS_KM,),
+                       registered: str = "registered"):
+    """``frame`` (one row per table: ``place``, ``registered``) with a column
+    ``voters_{km}km`` per radius: the registered voters of ``frame`` within that distance
+    of the table's place. Coordinates come from ``coordinates`` (a frame with ``place``,
+    ``lat``, ``lon``) or, without it, from the frame's own ``lat`` and ``lon``. A place
+    without coordinates gets null."""
+    import polars as pl
+
+    per_place = frame.group_by(place).agg(pl.col(registered).sum().cast(pl.Float64).alias("_R"),
+                                          *([] if coordinates is not None else
+                                            [pl.col("lat").drop_nulls().first(), pl.col("lon").drop_nulls().first()]))
+    if coordinates is not None:
+        per_place = per_place.join(coordinates.select(place, "lat", "lon").unique(place, keep="first"), on=place,
+                                   how="left")
+    near = voters_within(per_place["lat"].cast(pl.Float64).to_numpy(), per_place["lon"].cast(pl.Float64).to_numpy(),
+                         per_place["_R"].to_numpy(), radii_km)
+    cols = pl.DataFrame({place: per_place[place]} | {f"voters_{km:g}km": near[:, j] for j, km in enumerate(radii_km)})
+    cols = cols.with_columns([pl.col(f"voters_{km:g}km").fill_nan(None) for km in radii_km])
+    return frame.join(cols, on=place, how="left")

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from escrutinio.dynamics.backtest import ballots
-from escrutinio.dynamics.geography import EARTH_KM_PER_DEGREE, REMOTENESS_COVARIATE, REMOTENESS_KM, voters_within
+from escrutinio.dynamics.geography import EARTH_KM_PER_DEGREE, REMOTENESS_COVARIATE, with_voters_within
 from escrutinio.dynamics.projection import bolivia_outcomes, project
 
 AREAS = ("metropol", "periurbano", "ruralconect", "ruralaislado")
@@ -94,11 +94,7 @@ def simulated_urban_first(seed: int = 0, *, departments: int = 6, municipalities
 def with_remoteness(frame: pl.DataFrame) -> pl.DataFrame:
     """A simulated election (or roll) with the registered voters within 5 km of each
     table's polling place, from its coordinates (:mod:`escrutinio.dynamics.geography`)."""
-    pp = frame.group_by("polling_place").agg(pl.col("registered").sum().cast(pl.Float64), pl.col("lat").first(),
-                                             pl.col("lon").first())
-    v = voters_within(pp["lat"].to_numpy(), pp["lon"].to_numpy(), pp["registered"].to_numpy(), (REMOTENESS_KM,))
-    return frame.join(pl.DataFrame({"polling_place": pp["polling_place"], REMOTENESS_COVARIATE: v[:, 0]}),
-                      on="polling_place", how="left")
+    return with_voters_within(frame, "polling_place")
 
 
 @dataclass
