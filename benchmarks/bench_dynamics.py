@@ -194,12 +194,15 @@ def urban_first() -> None:
                       f"MAS {sh['point']:.2f} [{sh['lo']:.2f}, {sh['hi']:.2f}] +-{(sh['hi'] - sh['lo']) / 2:.2f}  "
                       f"{'covers' if sh['lo'] <= truth <= sh['hi'] else 'MISSES'}")
     n = 30 if QUICK else 100
-    for model, sr, rem in (("multilevel", None, False), ("multilevel", 0.0, False), ("multilevel", None, True),
-                           ("multilevel", 0.0, True), ("hotdeck", None, False)):
+    for model, sr, rem, pv in (("multilevel", None, False, False), ("multilevel", 0.0, False, False),
+                               ("multilevel", None, True, False), ("multilevel", 0.0, True, False),
+                               ("multilevel", None, False, True), ("multilevel", None, True, True),
+                               ("multilevel", 0.0, True, True), ("hotdeck", None, False, False)):
         st = clock(f"4c. urban-first calibration, {n} simulated elections, model {model}"
-                   + (", voters within 5 km" if rem else "") + (f", selection r {sr:g}" if sr is not None else ""),
+                   + (", voters within 5 km" if rem else "") + (", previous election" if pv else "")
+                   + (f", selection r {sr:g}" if sr is not None else ""),
                    lambda: urban_first_study(n, cuts=(10, 25, 50, 75), model=model, simulations=300, seed=15,
-                                             selection_r=sr, remoteness=rem))
+                                             selection_r=sr, remoteness=rem, previous=pv))
         print("    " + "\n    ".join(st.summary().splitlines()))
 
 

@@ -154,3 +154,18 @@ def test_2019_in_its_final_count_order_with_remoteness_is_covered_and_narrower()
         s = r.shares["MAS - IPSP"]
         assert r.multilevel["selection"]["r_scale"] == ml.SELECTION_R_GIVEN_REMOTENESS
         assert s["lo"] <= 47.08 <= s["hi"] and (s["hi"] - s["lo"]) / 2 < width, (cut, s)
+
+
+def test_simulated_previous_election_is_a_swing_of_the_same_places():
+    f = simulated_urban_first(5)
+    chans = ["A", "B", "C", "blank", "null"]
+    prev = [f"prev_{c}" for c in chans]
+    per_place = f.group_by("polling_place").agg(*[pl.col(c).n_unique().alias(c) for c in prev],
+                                                (pl.col("A").sum() / pl.col("registered").sum()).alias("now_A"),
+                                                pl.col("prev_A").first().alias("then_A"))
+    assert all((per_place[c] == 1).all() for c in prev)  # one previous result per place
+    rates = f.select(prev).to_numpy()
+    assert (rates >= 0).all() and (rates.sum(axis=1) <= 1).all()
+    assert np.corrcoef(per_place["now_A"], per_place["then_A"])[0, 1] > 0.5
+    st = urban_first_study(3, cuts=(25,), simulations=100, seed=1, previous=True, remoteness=True)
+    assert st.model == "multilevel, voters within 5 km, previous election"

@@ -25,7 +25,7 @@ import polars as pl
 
 from escrutinio.dynamics.backtest import ballots
 from escrutinio.dynamics.geography import EARTH_KM_PER_DEGREE, REMOTENESS_COVARIATE, with_voters_within
-from escrutinio.dynamics.projection import bolivia_outcomes, project
+from escrutinio.dynamics.projection import bolivia_outcomes, canonical, project
 
 AREAS = ("metropol", "periurbano", "ruralconect", "ruralaislado")
 UF_CHOICES = ("A", "B", "C")
@@ -53,7 +53,7 @@ def simulated_urban_first(seed: int = 0, *, departments: int = 6, municipalities
     k = len(UF_CHOICES) + 2
     base = np.array([rng.normal(-0.9, 0.4), 0.0, -1.2, -3.5, -3.0])
     rows = {"department": [], "municipality": [], "polling_place": [], "area": []}
-    eff, arrival, xy = [], [], []
+    eff, arrival, xy, where = [], [], [], []
     for d in range(departments):
         ed = rng.normal(0, 0.35, k)
         lean = AREA_LEAN * np.exp(rng.normal(0, lean_spread))  # urban-rural gap varies by department
@@ -86,9 +86,41 @@ def simulated_urban_first(seed: int = 0, *, departments: int = 6, municipalities
                     eff.append(ep + rng.normal(0, 0.05, k))
                     arrival.append(t_place + rng.normal(0, 0.1))
                     xy.append(pos)
-    f = ballots(rng, np.asarray(eff) + base, rows, UF_CHOICES, arrival)
+                    where.append((d, d * municipalities + m, a, remote))
+    eff = np.asarray(eff) + base
+    f = ballots(rng, eff, rows, UF_CHOICES, arrival)
     xy = np.asarray(xy) / EARTH_KM_PER_DEGREE  # near the equator a degree is the same both ways
-    return f.with_columns(pl.Series("lat", xy[:, 1]), pl.Series("lon", xy[:, 0]))
+    f = f.with_columns(pl.Series("lat", xy[:, 1]), pl.Series("lon", xy[:, 0]))
+    return f.with_columns(_previous_election(np.random.default_rng([seed, 2]), eff, rows, np.asarray(where)))
+
+
+# How the previous election differs (logit, per channel): nationally, by area type, by
+# department, by municipality, with remoteness, and by place. The swing by area type and
+# with remoteness is what the urban tables counted first cannot show
+SWING_SD = {"national": 0.3, "area": 0.2, "department": 0.12, "municipality": 0.08, "remote": 0.3, "place": 0.06}
+
+
+def _previous_election(rng: np.random.Generator, eff: np.ndarray, rows: dict, where: np.ndarray) -> list[pl.Series]:
+    """Per table, its polling place's rates per registered voter in a previous election
+    (``prev_<channel>``): the same places, voters who swung by :data:`SWING_SD`, counted
+    in full. From its own random stream: the election itself does not change."""
+    n, k = eff.shape
+    dept, muni, area = where[:, 0].astype(int), where[:, 1].astype(int), where[:, 2].astype(int)
+    remote = where[:, 3]
+    place = pl.Series(rows["polling_place"]).cast(pl.Categorical).to_physical().to_numpy().astype(int)
+    sw = (rng.normal(0, SWING_SD["national"], k)
+          + rng.normal(0, SWING_SD["area"], (len(AREAS), k))[area]
+          + rng.normal(0, SWING_SD["department"], (dept.max() + 1, k))[dept]
+          + rng.normal(0, SWING_SD["municipality"], (muni.max() + 1, k))[muni]
+          + rng.normal(0, SWING_SD["remote"], k)[None, :] * remote[:, None]
+          + rng.normal(0, SWING_SD["place"], (place.max() + 1, k))[place])
+    before = ballots(rng, eff - sw, rows, UF_CHOICES, np.zeros(n))
+    chans = [*UF_CHOICES, "blank", "null"]
+    rate = before.group_by("polling_place").agg(*[(pl.col(c).sum() / pl.col("registered").sum()).alias(f"prev_{c}")
+                                                  for c in chans])
+    per_table = pl.DataFrame({"polling_place": rows["polling_place"]}).join(rate, on="polling_place", how="left",
+                                                                            maintain_order="left")
+    return [per_table[f"prev_{c}"] for c in chans]
 
 
 def with_remoteness(frame: pl.DataFrame) -> pl.DataFrame:
@@ -143,12 +175,15 @@ class UrbanFirstStudy:
 
 def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 50), model: str = "multilevel",
                       simulations: int = 400, seed: int = 0, selection_r: float | None = None,
-                      remoteness: bool = False, **sim_kw) -> UrbanFirstStudy:
+                      remoteness: bool = False, previous: bool = False, **sim_kw) -> UrbanFirstStudy:
     """Project each simulated election from its first ``cut``% of tables in urban-first
     order, with the multilevel model by stratum (``model="multilevel"``) or the
     geographic hot deck (``model="hotdeck"``), and score intervals and probabilities.
     ``remoteness``: the multilevel model also adjusts for the voters within 5 km of each
-    place, from the simulated coordinates (and takes the selection prior measured net of it)."""
+    place, from the simulated coordinates (and takes the selection prior measured net of it).
+    ``previous``: the model also has each place's result in a previous election (the swing
+    model), simulated with swings by area type, department, municipality, remoteness and
+    place (:data:`SWING_SD`)."""
     choices = list(UF_CHOICES)
     cov = {f"{c:g}": {"share90": 0, "share95": 0, "lead90": 0, "lead95": 0} for c in cuts}
     err = {f"{c:g}": [] for c in cuts}
@@ -159,7 +194,13 @@ def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 5
         f = simulated_urban_first(seed * 100003 + e, **sim_kw).sort("arrival")
         if remoteness:
             f = with_remoteness(f)
-        roll = f.select("unit", *UF_LEVELS, "area", "registered", *([REMOTENESS_COVARIATE] if remoteness else []))
+        prev = None
+        if previous:
+            f = f.with_columns(pl.col("polling_place").alias("place_id"))
+            prev = f.group_by("place_id").agg(*[pl.col(f"prev_{c}").first().alias(f"prev:{canonical(c)}")
+                                               for c in [*UF_CHOICES, "blank", "null"]])
+        roll = f.select("unit", *UF_LEVELS, *(["place_id"] if previous else []), "area", "registered",
+                        *([REMOTENESS_COVARIATE] if remoteness else []))
         tot = f.select([pl.col(c).sum() for c in choices]).to_numpy().ravel()
         valid = tot.sum()
         truth_a = 100 * tot[0] / valid
@@ -171,7 +212,8 @@ def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 5
             kw = (dict(strata=list(UF_STRATA), model="multilevel", selection_r=selection_r,
                        covariates=[REMOTENESS_COVARIATE] if remoteness else ()) if model == "multilevel"
                   else dict(model="hotdeck"))
-            r = project(part, roll, choices, levels=UF_LEVELS, simulations=simulations, seed=e, level=0.95, **kw)
+            r = project(part, roll, choices, levels=UF_LEVELS, simulations=simulations, seed=e, level=0.95,
+                        previous=prev, **kw)
             fin = r.draws + part.select([pl.col(x).sum() for x in r.channels]).to_numpy().ravel()[None, :]
             v = fin[:, :3].sum(axis=1)
             share_a = 100 * fin[:, 0] / v
@@ -205,6 +247,7 @@ def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 5
                      "observed": float(y_first[sel].mean()) if sel.any() else float("nan")})
     return UrbanFirstStudy(
         model=(model if model != "multilevel" else "multilevel" + (", voters within 5 km" if remoteness else "")
+               + (", previous election" if previous else "")
                + (f", selection r {selection_r:g}" if selection_r is not None else "")),
         elections=elections, cuts=[float(c) for c in cuts], simulations=simulations,
         coverage={k: {kk: vv / elections for kk, vv in v.items()} for k, v in cov.items()},
