@@ -93,8 +93,6 @@ def roll_levels(roll: pl.DataFrame, places: pl.DataFrame | None = None) -> tuple
     return roll, levels
 
 
-
-
 def _with_remoteness(roll: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:
     """The roll's registered voters within 5 km of each table's polling place
     (:mod:`escrutinio.dynamics.geography`), when the polling places have coordinates."""

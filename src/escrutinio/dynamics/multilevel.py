@@ -64,6 +64,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
+
 EPS = 1e-12
 SLOPES_WITHIN = "cross"
 FLOOR_FACTOR_VARIANCE = True
@@ -95,8 +97,6 @@ SELECTION_R_GIVEN_REMOTENESS = 0.12
 
 def selection_prior(covariates) -> float:
     """The prior scale of the order's selection for a model with these place covariates."""
-    from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
-
     return SELECTION_R_GIVEN_REMOTENESS if REMOTENESS_COVARIATE in tuple(covariates or ()) else SELECTION_R
 
 

@@ -61,6 +61,7 @@ from typing import Callable, Sequence
 import numpy as np
 import polars as pl
 
+from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
 from escrutinio.errors import UsageError
 
 CAVEAT_MULTILEVEL = (
@@ -853,7 +854,7 @@ def project(
             notes.append(ml_info["previous_note"])
         notes.append("place covariates: " + ", ".join(
             "log registered voters within 5 km (how remote the place is, from the polling places' coordinates)"
-            if c == "log voters_5km" else c for c in ml_info["covariates"]))
+            if c == f"log {REMOTENESS_COVARIATE}" else c for c in ml_info["covariates"]))
         if ml_info.get("selection_note"):
             notes.append(ml_info.pop("selection_note"))
         return _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const, simulations, seed, level,

@@ -11,6 +11,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
+
 # Okabe-Ito palette (distinguishable with the common colour-vision deficiencies), darkened
 # where needed so that every colour keeps 3:1 contrast against the white page for the
 # map's dots and the legend's swatches.
@@ -172,7 +174,7 @@ def extrapolation(projection: dict | None) -> dict | None:
     return {"few": 100 * float(few), "none": 100 * float(ext.get("share_none") or 0), "k": int(ext.get("k") or 0),
             "areas": areas, "multilevel": bool(ml),
             # the places' coordinates say how remote each uncounted place is
-            "remoteness": "log voters_5km" in (ml.get("covariates") or [])}
+            "remoteness": f"log {REMOTENESS_COVARIATE}" in (ml.get("covariates") or [])}
 
 
 def _lead_between(projection: dict | None, pair) -> tuple[dict | None, list | None]:
