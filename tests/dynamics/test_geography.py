@@ -169,3 +169,22 @@ def test_simulated_previous_election_is_a_swing_of_the_same_places():
     assert np.corrcoef(per_place["now_A"], per_place["then_A"])[0, 1] > 0.5
     st = urban_first_study(3, cuts=(25,), simulations=100, seed=1, previous=True, remoteness=True)
     assert st.model == "multilevel, voters within 5 km, previous election"
+
+
+def test_projection_says_when_the_coordinates_cannot_be_used():
+    from escrutinio.app.projection import project as app_project
+    from escrutinio.dynamics.sources import read_snapshot
+
+    snap = read_snapshot(DATA / "2020" / "computo_20201018T232833.csv.gz")
+    roll = read_roll(DATA / "2020" / "roll_2020.csv.gz")
+    places = read_places(DATA / "2020" / "polling_places_2020.csv.gz")
+    # coordinates for a third of the places only: no remoteness, said, prior 0.21
+    few = places.with_columns(pl.when(pl.int_range(pl.len()) % 3 == 0).then(pl.col("lat")).alias("lat"))
+    r = app_project(snap, roll, None, 0, places=few, simulations=100).result
+    assert r.multilevel["selection"]["r_scale"] == ml.SELECTION_R
+    assert any("does not adjust for how remote places are" in n for n in r.notes), r.notes
+    # coordinates for all but some: the rest take the mean, said with the count
+    most = places.with_columns(pl.when(pl.int_range(pl.len()) % 10 == 0).then(None).otherwise(pl.col("lat")).alias("lat"))
+    r = app_project(snap, roll, None, 0, places=most, simulations=100).result
+    assert r.multilevel["selection"]["r_scale"] == ml.SELECTION_R_GIVEN_REMOTENESS
+    assert any("have no coordinates for their polling place" in n for n in r.notes), r.notes

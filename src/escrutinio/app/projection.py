@@ -109,6 +109,23 @@ def _with_remoteness(roll: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
+def _remoteness_notes(places: pl.DataFrame, roll: pl.DataFrame, covariates) -> list[str]:
+    """What the projection says when the places' coordinates could not be used, or only
+    for part of the roll: never a silent change of model."""
+    from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
+
+    if "lat" not in places.columns or places["lat"].null_count() == places.height:
+        return []
+    if REMOTENESS_COVARIATE not in roll.columns:
+        return ["the polling places' coordinates match under half of the roll's tables: the projection does not "
+                "adjust for how remote places are, and its selection prior is the wider one"]
+    missing = roll[REMOTENESS_COVARIATE].null_count()
+    if missing and REMOTENESS_COVARIATE in tuple(covariates or ()):
+        return [f"{missing:,} of {roll.height:,} tables have no coordinates for their polling place: they take the "
+                f"mean of the voters within 5 km"]
+    return []
+
+
 def default_strata(roll: pl.DataFrame, levels: Sequence[str], area: str | None = None) -> list[str]:
     """Strata for the multilevel model: the area type (``area`` column, or a mapping's
     declared area level), then the first real geographic level below the country, then
@@ -222,4 +239,6 @@ def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, pl
                   selection_r=selection_r,
                   rule=rule or getattr(snap, "presidential_rule", None) or law)
     r.notes.append(f"outcome probabilities under {law.name}")
+    if places is not None and r.multilevel is not None:
+        r.notes.extend(_remoteness_notes(places, roll_frame, covariates))
     return Projection(r, source=getattr(snap, "source", None))
