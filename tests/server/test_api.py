@@ -248,6 +248,32 @@ def test_auth_errors_are_json(server_client):
     assert c.get("/api/v1/me").json()["role"] == "admin"
 
 
+def test_map_keeps_the_counted_places_when_the_roll_cannot_be_read(database_url, tmp_path):
+    """A roll the server cannot read (here a text file that is not one) is reported by the
+    projection; the map still answers with the counted places, and says the roll was not read."""
+    from pathlib import Path
+
+    from escrutinio.server.testing import ServerClient
+
+    data = Path(__file__).parents[2] / "examples" / "bolivia" / "2020"
+    bad = tmp_path / "roll.csv"
+    bad.write_text("this,is\nnot,a roll\n")
+    sc = ServerClient(database_url, tmp_path, roll=bad, places=data / "polling_places_2020.csv.gz")
+    try:
+        sc.load(data / "computo_20201018T232833.csv.gz")
+        r = sc.client.get("/pages/places.json", params={"contest": "PRESIDENTE"})
+        assert r.status_code == 200
+        pj = r.json()
+        assert pj["coordinates_from"] == ["places: polling_places_2020.csv.gz",
+                                          "roll: roll.csv not read, places not counted yet are not listed"]
+        assert pj["uncounted"] == 0 and pj["counted"] > 0
+        assert all(p["lat"] is not None for p in pj["places"])
+        page = sc.client.get("/", params={"lang": "es", "contest": "PRESIDENTE"})
+        assert page.status_code == 200
+    finally:
+        sc.close()
+
+
 def test_projection_uses_the_servers_places_and_says_what_it_extrapolates(database_url, tmp_path):
     """With the polling places configured (``serve --places``) the server's projection is the
     multilevel model by area type, not the hot deck, and the results page says, in the

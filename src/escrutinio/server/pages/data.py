@@ -173,6 +173,7 @@ def _with_known_places(allp, settings):
     import polars as pl
 
     from escrutinio.dynamics.sources import read_places, read_roll
+    from escrutinio.errors import InputError, UsageError
 
     used = []
     places_file = getattr(settings, "places", None)
@@ -187,7 +188,12 @@ def _with_known_places(allp, settings):
     used.append(f"places: {Path(places_file).name}")
     roll_file = getattr(settings, "roll", None)
     if roll_file is not None:
-        roll = read_roll(roll_file)
+        try:
+            roll = read_roll(roll_file)
+        except (InputError, UsageError):
+            # the projection reports an unreadable roll; the map keeps the counted places
+            used.append(f"roll: {Path(roll_file).name} not read, places not counted yet are not listed")
+            return allp, used
         if "place_id" in roll.columns and roll["place_id"].null_count() < roll.height:
             tables = roll.group_by(pl.col("place_id").cast(pl.Utf8)).agg(pl.len().cast(pl.UInt32).alias("tables"))
             missing = tables.join(allp.select("place_id").drop_nulls(), on="place_id", how="anti").join(
