@@ -97,7 +97,7 @@ class Tabulation:
             return None
         d = self.verdict.to_dict()
         if self.completeness is not None:
-            from escrutinio.app.completeness import status
+            from escrutinio.completeness import status
 
             d["final"] = self.final
             d["status"] = status(self.completeness)
@@ -271,10 +271,10 @@ def tabulate(
     ``roll`` (see :func:`escrutinio.io.read_roll`) gives progress against expected tables.
     ``flagged_units``: units that failed a check, whose count and ballots are reported.
 
-    The tabulation says how complete the count is (:mod:`escrutinio.app.completeness`),
+    The tabulation says how complete the count is (:mod:`escrutinio.completeness`),
     and a verdict on a partial count or a filtered subset says so in its first words.
     """
-    from escrutinio.app.completeness import measure, reword
+    from escrutinio.completeness import measure, reword
 
     if share_base not in ("valid", "emitted"):
         raise UsageError("share_base must be 'valid' or 'emitted'")
