@@ -189,7 +189,7 @@ def tamper_check(settings, echo=print, unit: str | None = None) -> dict:
     TestClient = test_client_class()
     from sqlalchemy import text
 
-    from escrutinio.cli.publication import run_verification
+    from escrutinio.app.publication import verify_log as run_verification
     from escrutinio.publication.checkpoint import generate_key, read_public_key
     from escrutinio.publication.verify import verify_log
     from escrutinio.server.app import create_app
