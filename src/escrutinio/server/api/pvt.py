@@ -8,7 +8,6 @@ import polars as pl
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
-from escrutinio.model import Election
 from escrutinio.pvt.design import Design
 from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
@@ -58,17 +57,11 @@ def _progress(request: Request, session: Session, contest: str | None) -> dict:
 
 
 def _progress_of(session: Session, d: Design, entry: dict, contest: str | None) -> dict:
+    from escrutinio.app.pvt import progress
+
     info, _, cs = _copies(session, contest)
-    have = set(cs.frame.get_column("unit").to_list())
-    sample = pl.DataFrame({"unit": d.sample, "stratum": d.sample_strata}, schema={"unit": pl.Utf8, "stratum": pl.Utf8})
-    reported = sample.with_columns(pl.col("unit").is_in(list(have)).alias("reported"))
-    by = reported.group_by("stratum", maintain_order=True).agg(pl.len().alias("sampled"), pl.col("reported").sum())
-    counts = {r["stratum"]: r for r in by.iter_rows(named=True)}
-    strata = [{"stratum": name, "tables": s["tables"], "sampled": s["sample"],
-               "reported": int(counts.get(name, {}).get("reported", 0))} for name, s in d.strata.items()]
-    n_rep = int(reported.get_column("reported").sum())
-    return {"design_sha256": entry["design_sha256"], "attached": entry, "contest": info["contest"], "n": len(d.sample),
-            "reported": n_rep, "missing": len(d.sample) - n_rep, "strata": strata,
+    return {"design_sha256": entry["design_sha256"], "attached": entry, "contest": info["contest"],
+            **progress(d, cs.frame.get_column("unit").to_list()),
             "note": "reported = sampled tables whose watchers' copy is agreed (two matching entries), resolved or released"}
 
 
@@ -99,18 +92,13 @@ def estimate(request: Request, contest: str | None = Query(None, max_length=200)
 
 
 def _estimate_of(session: Session, d: Design, entry: dict, contest: str | None, level: float) -> dict:
-    from escrutinio import app
-    from escrutinio.pvt.estimate import estimate as run
+    from escrutinio.app.pvt import estimate_snapshot
 
     info, snap, cs = _copies(session, contest)
     sampled = cs.frame.filter(pl.col("unit").is_in(d.sample))
     if sampled.height == 0:
         raise HTTPException(409, f"none of the {len(d.sample):,} sampled tables has an agreed copy yet")
-    cs = replace(cs, frame=sampled)
-    election = Election(snap.election, [snap])
-    election.law_preset = info["preset"]
-    rule = app.resolve_rule(None, election)
-    out = run(d, cs.counted(), list(cs.counted_choices), rule, level=level).to_dict()
+    out = estimate_snapshot(d, replace(cs, frame=sampled), law_preset=info["preset"], official=snap, level=level).to_dict()
     out["contest"] = info["contest"]
     out["attached"] = entry
     out["source"] = "watchers' agreed copies of the sampled tables"
