@@ -122,6 +122,16 @@ def verify_log(source_arg: str, public_key: str | None = None, checkpoints: str 
             source.close()
 
 
+def verify_lines(lines, public_key, checkpoints) -> dict:
+    """The log's lines verified against its checkpoints and key, as they stand (the tamper
+    check reads them inside a transaction it rolls back): the JSON document and its
+    ``summary``."""
+    from escrutinio.publication.verify import verify_log as verify_entries
+
+    report = verify_entries(lines, public_key, checkpoints)
+    return {**report.to_dict(), "summary": report.summary()}
+
+
 def _inclusion_text(r: dict) -> str:
     cp = r.get("checkpoint") or {}
     lines = [f"\ninclusion: unit {r['unit']} ({r['contest']}, {r['record']} record) is entry {r['seq']}: "
