@@ -37,12 +37,9 @@ def test_python_api_gives_the_commands_json(bolivia, tmp_path):
     assert res.consistent and res.to_dict()["tables"]["with_differences"] == 0
 
 
-def test_verify_and_progress(bolivia):
+def test_verify(bolivia):
     from escrutinio.app import pvt
 
     computo = str(bolivia / "2019" / "computo_2019-10-25.csv.gz")
     d = pvt.design(computo, 300, "5", "department")
     assert pvt.verify(d.to_dict(), computo)["ok"] is True
-    p = pvt.progress(d, d.sample[:100])
-    assert (p["n"], p["reported"], p["missing"]) == (300, 100, 200)
-    assert sum(s["sampled"] for s in p["strata"]) == 300 and sum(s["reported"] for s in p["strata"]) == 100

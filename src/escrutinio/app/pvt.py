@@ -153,18 +153,3 @@ def verify(design, roll: str, mapping: str | None = None) -> dict:
     d = load_design(design)
     frame, levels = roll_frame(roll, mapping, d.strata_by)
     return run(d, frame, levels)
-
-
-def progress(design, reported_units) -> dict:
-    """Sampled tables reported so far, per stratum: ``n``, ``reported``, ``missing`` and
-    ``strata`` (the server's ``/api/v1/pvt/progress``)."""
-    d = load_design(design)
-    have = set(reported_units)
-    sample = pl.DataFrame({"unit": d.sample, "stratum": d.sample_strata}, schema={"unit": pl.Utf8, "stratum": pl.Utf8})
-    reported = sample.with_columns(pl.col("unit").is_in(list(have)).alias("reported"))
-    by = reported.group_by("stratum", maintain_order=True).agg(pl.len().alias("sampled"), pl.col("reported").sum())
-    counts = {r["stratum"]: r for r in by.iter_rows(named=True)}
-    strata = [{"stratum": name, "tables": s["tables"], "sampled": s["sample"],
-               "reported": int(counts.get(name, {}).get("reported", 0))} for name, s in d.strata.items()]
-    n_rep = int(reported.get_column("reported").sum())
-    return {"n": len(d.sample), "reported": n_rep, "missing": len(d.sample) - n_rep, "strata": strata}

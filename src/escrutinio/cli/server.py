@@ -178,17 +178,3 @@ def demo(database, actas, seed, projection, tamper_check, fmt):
 
         if not run_tamper_check(settings, echo):
             sys.exit(1)
-
-
-def _register_publication_commands() -> None:
-    """`server keygen` and `server tamper-check` live with the publication commands; this
-    group adds them (cli.publication never imports this module: no import cycle)."""
-    from escrutinio.cli.publication import keygen_command, tamper_check_command
-
-    for make in (keygen_command, tamper_check_command):
-        command = make()
-        if command.name not in server.commands:
-            server.add_command(command)
-
-
-_register_publication_commands()
