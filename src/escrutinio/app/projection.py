@@ -85,6 +85,10 @@ def _remoteness_notes(places: pl.DataFrame, roll: pl.DataFrame, covariates) -> l
     return []
 
 
+# roll_levels and default_strata are in escrutinio.dynamics.roll (imported above), below
+# this layer, because the dynamics report uses them too.
+
+
 def read_roll_with(path, roll_mapping=None, mapping=None) -> pl.DataFrame:
     """The roll through ``roll_mapping``; without one, a bundled roll layout, and failing
     that the count files' ``mapping`` (a final count of the same layout is a roll)."""
