@@ -355,9 +355,9 @@ class Chamber:
             seats = self.district_seats(dep)
             body = ", ".join(f"{p} {n}" for p, n in sorted(seats.items(), key=lambda kv: -kv[1])) or "—"
             lines.append(f"  {dep:<11} {sum(seats.values()):>2}/{self.seats_expected[dep]:<2} {body}")
-            if res is None:
+            if res is None and dep not in self.unassigned:
                 lines.append("      no data for this department")
-            elif res.last_seat and dep not in self.guaranteed:
+            elif res is not None and res.last_seat and dep not in self.guaranteed:
                 lines.append("      " + res.last_seat["text"])
             if res is not None and res.tie:
                 lines.append("      " + res.tie.describe())
@@ -673,16 +673,31 @@ def seats_from_election(
     dep.coverage = coverage
     notes = []
     complete = cov_pres["tables_expected"] is not None and counted >= cov_pres["tables_expected"]
-    if not complete:
+    official = getattr(pres, "expected_tables", None)
+    if roll is None and official:
+        # no roll, but the mapping declares the whole count's tables (abroad included)
+        cov_pres["tables_expected_all"] = official
+        cov_pres["tables_expected_source"] = getattr(pres, "expected_source", None) or "declared by the mapping"
+        complete = counted + votes.tables_abroad >= official
+        if not complete:
+            notes.append(f"partial count: {counted + votes.tables_abroad:,} of {official:,} tables "
+                         f"({cov_pres['tables_expected_source']}); seats describe the tables counted so far, "
+                         "not the final result")
+    elif not complete:
         notes.append("partial count: seats describe the tables counted so far, not the final result"
                      if cov_pres["tables_expected"] else
                      "no roll given: completeness of the count is not checked (pass --roll)")
-    if uni_snap is None:
-        notes.append(f"contest {UNINOMINAL!r} not in the input: uninominal seats are unassigned, and no "
-                     "single-member wins are deducted, so the list seats shown are the department's first "
-                     "D'Hondt quotients, not the final list seats")
-    if spe_snap is None:
-        notes.append(f"contest {SPECIAL!r} not in the input: special seats are unassigned")
+    for present, kind, contest in ((uni_snap is not None, "uninominal", UNINOMINAL),
+                                   (spe_snap is not None, "special", SPECIAL)):
+        if present:
+            continue
+        for items in dep.unassigned.values():
+            for u in items:
+                if u["kind"] == kind:
+                    u["why"] = f"the contest {contest!r} is not in the input files"
+        notes.append(f"contest {contest!r} not in the input: its seats are not assigned"
+                     + (", and only the list seats that no uninominal winner could move are" if kind == "uninominal"
+                        else ""))
     return BoliviaSeats(election.name, {"senate": sen, "deputies": dep}, o, coverage, notes)
 
 
