@@ -60,7 +60,7 @@ def test_sample_only_file_without_the_contest_is_refused_in_one_line():
     r = cli()
     assert r.exit_code != 0
     line = r.output.strip()
-    assert "\n" not in line and "holds the sample, not the contest" in line and "--totals" in line
+    assert "\n" not in line and "times_drawn column" in line and "not the contest" in line and "--totals" in line
     assert "Traceback" not in r.output
 
 
@@ -154,3 +154,20 @@ def test_draws_with_times_drawn_and_mapping_errors(tmp_path):
     from escrutinio.errors import MappingError
     with pytest.raises(MappingError, match="weight"):
         workflow._read_draws(ok, m)
+
+
+def test_a_results_file_with_times_drawn_is_refused_even_when_not_every_batch_was_drawn(tmp_path):
+    """A published file may list batches drawn 0 times too; its times_drawn column says
+    what it is."""
+    lines = CSV.read_text(encoding="utf-8").splitlines()
+    extra = lines[1].split(",")
+    extra[0], extra[6] = "EXTRA", "0"
+    path = tmp_path / "with_undrawn.csv"
+    path.write_text("\n".join([*lines, ",".join(extra)]) + "\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="times_drawn column"):
+        workflow.recheck(path, path, path, risk_limit=0.1, mapping=str(D / "ca_cd3_results.toml"),
+                         draws_mapping=str(D / "ca_cd3_draws.toml"), counts_mapping=str(D / "ca_cd3_counts.toml"))
+    s = workflow.recheck(path, path, path, risk_limit=0.1, mapping=str(D / "ca_cd3_results.toml"),
+                         draws_mapping=str(D / "ca_cd3_draws.toml"), counts_mapping=str(D / "ca_cd3_counts.toml"),
+                         margins={"Durston": 17453, "Tuma": 148100, "Padilla": 141930}, total_bound=U_PAPER)
+    assert round(s.risk, 6) == 0.098616 and s.contest["batches_in_file"] == 43

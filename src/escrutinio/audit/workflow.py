@@ -583,6 +583,11 @@ def recheck(results: str | Path, draws: str | Path, counts: str | Path, *, risk_
     snap = load_results(results, contest, mapping)
     b = batch_inputs(snap, load_manifest(manifest) if manifest else None)
     usable = {u for u, m in zip(b["ids"], b["missing"]) if not m}
+    if "times_drawn" in _header(results):
+        raise UsageError(
+            f"{results} has a times_drawn column: it is a published audit's file of sampled batches, not the "
+            "contest; give the contest's totals (--totals A=N,B=N,ballots=N) or margins (--margins LOSER=N) and "
+            "its total error bound (--total-bound U)")
     if usable and usable <= {d["id"] for d in rows}:
         raise UsageError(
             f"{results}: every one of its {len(b['ids'])} batches was drawn, so it holds the sample, not the contest; "
@@ -594,6 +599,14 @@ def recheck(results: str | Path, draws: str | Path, counts: str | Path, *, risk_
     import_draws(ws, "default", draws, mapping=draws_mapping)
     record(ws, "default", counts, mapping=counts_mapping)
     return status(ws, "default")
+
+
+def _header(path: str | Path) -> list[str]:
+    """The column names of a CSV (empty for anything else: a spreadsheet, a roll)."""
+    try:
+        return pl.read_csv(str(path), n_rows=0, infer_schema_length=0).columns
+    except Exception:  # noqa: BLE001 - not a plain CSV: no header to look at
+        return []
 
 
 def contest_from_totals(asr: Sequence[A.Assertion], totals: dict[str, int], file_totals: dict[str, int],
