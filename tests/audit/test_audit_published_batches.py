@@ -171,3 +171,10 @@ def test_a_results_file_with_times_drawn_is_refused_even_when_not_every_batch_wa
                          draws_mapping=str(D / "ca_cd3_draws.toml"), counts_mapping=str(D / "ca_cd3_counts.toml"),
                          margins={"Durston": 17453, "Tuma": 148100, "Padilla": 141930}, total_bound=U_PAPER)
     assert round(s.risk, 6) == 0.098616 and s.contest["batches_in_file"] == 43
+
+
+def test_planning_on_a_file_of_sampled_batches_is_refused():
+    r = CliRunner().invoke(main, ["audit", "sample-size", "--method", "macro", "--results", str(CSV), "--mapping",
+                                  str(D / "ca_cd3_results.toml"), "--risk-limit", "0.1"])
+    assert r.exit_code == 2 and "cannot be planned on it" in r.output
+    assert len(r.output.strip().splitlines()) == 1

@@ -239,6 +239,10 @@ def estimate_plan(results: str | Path, *, risk_limit: float, assertion_kind: str
     ``audit sample-size --method macro``)."""
     if not 0 < risk_limit < 1:
         raise UsageError("risk limit must be in (0, 1)")
+    if "times_drawn" in _header(results):
+        raise UsageError(f"{results} has a times_drawn column: it is a published audit's file of sampled batches, "
+                         "not the contest, and an audit cannot be planned on it; re-check its risk with `escrutinio "
+                         "audit risk --method macro` and the contest's totals or margins and U")
     snap = load_results(results, contest, mapping)
     man = load_manifest(manifest) if manifest else None
     b = batch_inputs(snap, man)
