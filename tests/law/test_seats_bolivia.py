@@ -267,3 +267,14 @@ def test_2020_exports_name_every_seat_they_cannot_assign():
         assert d["not_assigned"] == named and d["assigned"] + d["not_assigned"] == 130
         for items in dep.unassigned.values():
             assert all(u["why"] for u in items)
+
+
+def test_a_tie_left_open_in_the_walk_is_named():
+    table = {"X": DepartmentSeats(1, 2, 0)}
+    votes = _votes({"X": {"A": 300, "B": 100, "C": 100}})
+    # D'Hondt on 3: A 300 150 100 | B 100 | C 100: A's win cancels 300; list: A 150, then
+    # A 100, B 100, C 100 tie for the last list seat.
+    ch = chamber_of_deputies(votes, _winners("X", ["A"]), None, BoliviaOptions(seat_table=table))
+    items = ch.unassigned["X"]
+    assert items[0]["kind"] == "list" and items[0]["seats"] == 1 and "tie" in items[0]["why"]
+    assert ch.assigned + ch.not_assigned == 3 and ch.assigned == 2

@@ -509,6 +509,9 @@ def chamber_of_deputies(
                                       "(compensation); whoever wins them, the list seats held are at least " + (", ".join(
                                           f"{p} {n}" for p, n in sorted(held.items(), key=lambda kv: -kv[1]) if n)
                                           or "none"))})
+        elif res.tie is not None and res.tie.resolved_by is None and res.tie.seats_at_stake:
+            items.append({"seats": res.tie.seats_at_stake, "kind": "list", "districts": [],
+                          "why": res.tie.describe()})
         if items:
             unassigned[dep] = items
     expected = {dep: s.total for dep, s in o.seat_table.items()}
