@@ -140,6 +140,9 @@ def completeness_line(c, final: bool) -> str:
     if c.expected_tables is not None:
         share = f"{c.counted_tables:,} of {c.expected_tables:,} tables ({100 * c.table_share:.2f}%), " \
                 f"{100 * (c.registered_share or 0):.2f}% of registered voters"
+    elif not c.filtered:
+        # said once, here; the verdict below stands as the file's
+        return f"COUNT AS READ: {c.counted_tables:,} tables; {c.note}"
     else:
         share = f"{c.counted_tables:,} tables; expected tables unknown"
     head = "FINAL COUNT" if final else ("SUBSET, NOT A RESULT" if c.filtered else "PARTIAL COUNT")

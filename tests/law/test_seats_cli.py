@@ -53,3 +53,18 @@ def test_preset_bolivia_2019_json():
     assert set(d["chambers"]) == {"senate", "deputies"}
     bad = run(DATA / "2019" / "computo_2019-10-25.csv.gz", "--preset", "bolivia", "--option", "threshold=abc")
     assert bad.exit_code == 2
+
+
+def test_seats_with_another_elections_roll_is_a_one_line_error():
+    """Issue 28: the 2019 count with the 2020 roll shares no table."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from escrutinio.cli import main
+
+    data = Path(__file__).resolve().parents[2] / "examples" / "bolivia"
+    r = CliRunner().invoke(main, ["seats", str(data / "2019" / "computo_2019-10-25.csv.gz"), "--preset", "bolivia",
+                                  "--roll", str(data / "2020" / "roll_2020.csv.gz")])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+    assert "not this count's roll" in r.output and "roll_2020.csv.gz" in r.output

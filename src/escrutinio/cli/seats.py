@@ -147,6 +147,14 @@ def _preset(paths, preset, options, roll, mapping, tie, seed, fmt, simulations=N
     opts = BoliviaOptions.from_pairs(pairs)
     election = read_election(list(paths), mapping=mapping)
     roll_frame = read_roll(roll) if roll else None
+    if roll_frame is not None:
+        from escrutinio.app.completeness import check_roll
+        from escrutinio.law.bolivia_seats import PRESIDENT as _PRES
+        from escrutinio.tabulate import progress
+
+        if _PRES in election.contests:
+            pres = election.latest(_PRES)
+            check_roll(progress(pres.frame, pres, roll_frame), pres.source or pres.name, roll)
     result = seats_from_election(election, opts, roll=roll_frame)
     payload, text = result.to_dict(), result.summary()
     if simulations is not None:
