@@ -54,12 +54,6 @@ def _register() -> None:
     from escrutinio.cli import server  # noqa: F401
     from escrutinio.cli import pvt  # noqa: F401
     from escrutinio.cli import publication  # noqa: F401
-    # `server keygen` and `server tamper-check` live with the publication commands; added
-    # here so that cli.server and cli.publication need not import each other
-    for make in (publication.keygen_command, publication.tamper_check_command):
-        command = make()
-        if command.name not in server.server.commands:
-            server.server.add_command(command)
 
 
 _register()

@@ -20,6 +20,14 @@ def server() -> None:
     """The observer-network server's database and accounts."""
 
 
+# `server keygen` and `server tamper-check` are defined with the publication commands
+# (cli.publication, which does not import this module: no import cycle)
+from escrutinio.cli.publication import keygen_command, tamper_check_command  # noqa: E402
+
+server.add_command(keygen_command())
+server.add_command(tamper_check_command())
+
+
 @server.command("init")
 @DB_OPTION
 def init(database):
