@@ -28,7 +28,7 @@ import types
 
 __version__ = "0.1.0"
 
-_FUNCTIONS = ("read", "check", "tabulate", "project", "forensics", "audit", "pvt_design", "pvt_estimate",
+_FUNCTIONS = ("read", "check", "tabulate", "project", "forensics", "audit", "seats", "apportion", "pvt_design", "pvt_estimate",
               "pvt_compare", "verify_log", "export")
 _CALLABLE_MODULES = {f"{__name__}.{n}": n for n in ("tabulate", "forensics", "audit")}
 

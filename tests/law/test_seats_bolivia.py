@@ -204,7 +204,7 @@ def test_missing_presidential_contest_is_a_usage_error():
 
 
 def test_seat_probabilities_2020_partial():
-    from escrutinio.law.bolivia_seats import seat_probabilities
+    from escrutinio.app.seats import seat_probabilities
 
     snap = next(s for s in read_snapshots(DATA / "2020" / "computo_20201019T123834.xlsx") if s.contest == "PRESIDENTE")
     roll = read_roll(DATA / "2020" / "roll_2020.csv.gz")

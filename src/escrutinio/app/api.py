@@ -15,8 +15,8 @@ from escrutinio.app.results import Results, pick_contest, read, results
 from escrutinio.errors import UsageError
 from escrutinio.model import Election
 
-__all__ = ["read", "check", "tabulate", "project", "forensics", "audit", "pvt_design", "pvt_estimate", "pvt_compare",
-           "verify_log", "export", "Result", "Results"]
+__all__ = ["read", "check", "tabulate", "project", "forensics", "audit", "seats", "apportion", "pvt_design",
+           "pvt_estimate", "pvt_compare", "verify_log", "export", "Result", "Results"]
 
 
 class Result:
@@ -231,3 +231,35 @@ def export(data, format: str = "nist-1500-100", contest: str | None = None, stat
                                     how="diagonal_relaxed"),
                   lambda: "\n".join(f"{name} ({t.height:,} rows)" for name, t in out.items()), "export")
 
+
+def _seat_frame(payload: dict) -> pl.DataFrame:
+    rows = [{"chamber": chamber, "choice": choice, "seats": n}
+            for chamber, c in payload.get("chambers", {}).items() for choice, n in (c.get("total") or {}).items()]
+    return pl.DataFrame(rows, schema={"chamber": pl.Utf8, "choice": pl.Utf8, "seats": pl.Int64})
+
+
+def seats(paths, preset: str | None = "bolivia", options=(), roll=None, mapping=None, tie: str = "block",
+          seed: int | None = None, simulations: int | None = None) -> Result:
+    """Seats under a country's law (`escrutinio seats FILES --preset ...`): ``preset`` is
+    ``"bolivia"``, a law TOML file, or None for the law file the mapping's [law] names."""
+    from escrutinio.app import seats as use_case
+
+    paths = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if preset == "bolivia":
+        answer = use_case.bolivia(paths, options, roll=roll, mapping=mapping, tie=tie, seed=seed, simulations=simulations)
+    else:
+        if options or roll is not None or simulations:
+            raise UsageError("options, roll and simulations go with preset='bolivia'")
+        answer = use_case.by_law_file(paths, preset, mapping=mapping, tie=tie, seed=seed)
+    return Result(answer, answer.to_dict, lambda: _seat_frame(answer.to_dict()), answer.summary, "Seats")
+
+
+def apportion(votes: dict[str, int], seats: int, method: str = "dhondt", threshold: str | None = None,
+              tie: str = "block", seed: int | None = None) -> Result:
+    """One district's seats, exactly (`escrutinio seats --method --seats --votes`);
+    ``threshold`` like ``"3%"`` or ``"3/100"``."""
+    from escrutinio.app import seats as use_case
+
+    answer = use_case.ad_hoc(dict(votes), seats, method, threshold=use_case.parse_threshold(threshold), tie=tie,
+                             seed=seed)
+    return Result(answer, answer.to_dict, lambda: _seat_frame(answer.to_dict()), answer.summary, "Apportionment")

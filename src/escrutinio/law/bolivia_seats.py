@@ -753,7 +753,7 @@ class SeatProbabilities:
                 "caveat": "projection-based: assumes uncounted tables vote like counted ones nearby; not a count"}
 
 
-def _dist(matrix, parties, seats_total: int, level: float) -> dict:
+def seat_distribution(matrix, parties, seats_total: int, level: float) -> dict:
     import numpy as np
 
     a = (1 - level) / 2
@@ -768,80 +768,3 @@ def _dist(matrix, parties, seats_total: int, level: float) -> dict:
                   "p_majority": float((col >= majority).mean()),
                   "distribution": {int(k): float((col == k).mean()) for k in np.unique(col)}}
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["mean"])), majority
-
-
-def seat_probabilities(
-    snapshot: Snapshot,
-    roll: pl.DataFrame,
-    levels: Sequence[str] | None = None,
-    *,
-    options: BoliviaOptions | None = None,
-    simulations: int = 200,
-    seed: int = 0,
-    level: float = 0.9,
-) -> SeatProbabilities:
-    """Senate and proportional-Chamber seat distributions for a partial presidential count.
-
-    ``roll``: every expected table with ``place_id`` and ``registered`` (and the
-    ``levels``; without them the 2020 id-derived levels are used)."""
-    import numpy as np
-
-    from escrutinio.dynamics.projection import project, roll_levels_2020
-
-    o = options or BoliviaOptions()
-    if snapshot.contest != PRESIDENT:
-        raise UsageError(f"seat probabilities need the {PRESIDENT!r} contest, got {snapshot.contest!r}")
-    if "place_id" not in snapshot.frame.columns or snapshot.frame["place_id"].null_count():
-        raise UsageError("seat probabilities need the 16-digit place_id on every counted table")
-    if levels is None:
-        roll, levels = roll_levels_2020(roll)
-    parties = list(snapshot.counted_choices)
-    code = pl.col("place_id").str.slice(0, 7)
-    counted = snapshot.counted().filter(pl.col("country") == COUNTRY).with_columns(code.alias("__dep"))
-    roll_dom = roll.filter(pl.col("place_id").str.slice(1, 1) == "0").with_columns(code.alias("__dep"))
-    finals: dict[str, np.ndarray] = {}
-    notes: list[str] = []
-    for i, dep_code in enumerate(sorted(roll_dom["__dep"].unique().to_list())):
-        name = DEPARTMENT_CODES.get(dep_code[5:7], dep_code)
-        c_dep = counted.filter(pl.col("__dep") == dep_code).drop("__dep")
-        r_dep = roll_dom.filter(pl.col("__dep") == dep_code).drop("__dep")
-        if c_dep.height == 0:
-            notes.append(f"{name}: no counted table, so no projection; its seats are left out of the totals")
-            continue
-        r = project(c_dep, r_dep, parties, levels=levels, simulations=simulations, seed=seed + i, level=level)
-        base = np.array([int(c_dep[p].sum()) for p in parties], dtype=np.int64)
-        imputed = np.rint(r.draws[:, : len(parties)]).astype(np.int64)
-        finals[name] = np.clip(base[None, :] + imputed, 0, None)
-    deps = [d for d in o.seat_table if d in finals]
-    S = simulations
-    sen = np.zeros((S, len(parties)), dtype=np.int64)
-    cham = np.zeros((S, len(parties)), dtype=np.int64)
-    sen_dep = {d: np.zeros((S, len(parties)), dtype=np.int64) for d in deps}
-    th = o.threshold_rule()
-    for s in range(S):
-        national = {p: int(sum(finals[d][s, j] for d in deps)) for j, p in enumerate(parties)}
-        for d in deps:
-            votes = {p: int(finals[d][s, j]) for j, p in enumerate(parties)}
-            if sum(votes.values()) == 0:
-                continue
-            a = apportion(votes, o.senators_per_department, "dhondt", tie="lot", seed=seed * 100003 + s)
-            b = apportion(votes, o.seat_table[d].uninominal + o.seat_table[d].plurinominal, "dhondt",
-                          threshold=th, national_votes=national, tie="lot", seed=seed * 100003 + s)
-            for j, p in enumerate(parties):
-                sen[s, j] += a.seats[p]
-                sen_dep[d][s, j] = a.seats[p]
-                cham[s, j] += b.seats[p]
-    sen_seats = o.senators_per_department * len(deps)
-    cham_seats = sum(o.seat_table[d].uninominal + o.seat_table[d].plurinominal for d in deps)
-    sen_total, sen_major = _dist(sen, parties, sen_seats, level)
-    cham_total, cham_major = _dist(cham, parties, cham_seats, level)
-    chambers = {
-        "senate": {"seats": sen_seats, "majority": sen_major, "total": sen_total,
-                   "by_district": {d: _dist(sen_dep[d], parties, o.senators_per_department, level)[0] for d in deps}},
-        "deputies_proportional": {"seats": cham_seats, "majority": cham_major, "total": cham_total,
-                                  "scope": "uninominal + plurinominal entitlement, no overhang, special seats excluded"},
-    }
-    counted_n = counted.height
-    coverage = {"tables_counted": counted_n, "tables_expected": roll_dom.height,
-                "departments_projected": deps}
-    return SeatProbabilities(S, seed, level, chambers, coverage, notes)
