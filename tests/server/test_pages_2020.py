@@ -236,3 +236,22 @@ def test_spanish_pages_have_no_english(night):
                 if message in text:
                     problems.append((role, path, "untranslated", message[:160]))
     assert not problems, "\n".join(map(str, sorted(set(problems))[:60]))
+
+
+def test_final_count_map_matches_places_by_id_not_name(tmp_path):
+    """2019: the TREP spells some polling places differently from the final count; loaded
+    after the TREP, the final count's map has no place "not counted yet"."""
+    from escrutinio.server.storage.db import migrate
+
+    url = sqlite_url(tmp_path)
+    migrate(url)
+    sc = ServerClient(url, tmp_path)
+    try:
+        sc.load(ROOT / "examples/bolivia/2019/trep_2019-10-20T19-40-57.csv.gz")
+        sc.load(ROOT / "examples/bolivia/2019/computo_2019-10-25.csv.gz")
+        body = sc.client.get("/pages/places.json", params={"contest": "PRESIDENTE"}).json()
+        assert body["uncounted"] == 0, [p for p in body["places"] if not p["counted"]][:5]
+        html = sc.client.get("/", headers={"Accept-Language": "es"}).text
+        assert "aún sin computar: 0 recintos" in visible(html) or "aún sin computar" not in visible(html)
+    finally:
+        sc.close()

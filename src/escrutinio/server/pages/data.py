@@ -154,11 +154,16 @@ def places(request: Request, contest: str | None = Query(None, max_length=200),
                 counted = counted.join(by_id, on="place_id", how="left").with_columns(
                     pl.coalesce("lat", "_lat").alias("lat"), pl.coalesce("lon", "_lon").alias("lon")).drop("_lat", "_lon")
                 missing = known.join(counted.select(keys), on=keys, how="anti")
-                # A place is the same place by its id whatever its name: the final count
-                # spells some TREP names differently, and those places are counted.
+                # A place is the same place by its id, or by its tables, whatever its name:
+                # the 2019 final count spells 49 TREP place names differently (and neither
+                # file has a place id), and those places are counted.
                 counted_ids = counted.get_column("place_id").drop_nulls()
                 if counted_ids.len():
                     missing = missing.filter(pl.col("place_id").is_null() | ~pl.col("place_id").is_in(counted_ids.implode()))
+                latest_units = latest.counted().get_column("unit").cast(pl.Utf8).implode()
+                reached = pl.concat([o.counted().select(*keys, pl.col("unit").cast(pl.Utf8)) for o in others],
+                                    how="vertical_relaxed").filter(pl.col("unit").is_in(latest_units)).select(keys).unique()
+                missing = missing.join(reached, on=keys, how="anti")
                 missing = missing.with_columns(
                     pl.lit(0, pl.UInt32).alias("tables"), pl.lit(None, pl.Utf8).alias("leader"), pl.lit(False).alias("counted"))
                 frames = [counted, missing.select(counted.columns)]
