@@ -467,6 +467,7 @@ async def discrepancies(request: Request, contest: str | None = None, area: str 
                         field: str | None = None, min_size: str | None = None):
     user = await current_user(request)
     contest, contests = await choose_contest(request, contest)
+    field = _field_name(field)
     params = {"contest": contest, "area": area, "field": field,
               "min_size": min_size.strip() if min_size and min_size.strip().isdigit() else None}
     reply = await client.get(request, "/api/v1/discrepancies", **params)
@@ -489,6 +490,20 @@ async def discrepancies(request: Request, contest: str | None = None, area: str 
                   # never the API's English: what went wrong, said in the page's language
                   error=None if reply.ok else (reply.status, code),
                   bad_size=bool(min_size and min_size.strip() and not min_size.strip().isdigit()))
+
+
+def _field_name(typed: str | None) -> str | None:
+    """The filter box takes a field as the page shows it ("Votos emitidos") or as the API
+    names it ("emitted")."""
+    if not typed or not typed.strip():
+        return None
+    typed = typed.strip()
+    for env in ENVIRONMENTS.values():
+        words = env.globals["words"]
+        for name in ("blank", "null", "registered", "emitted", "valid"):
+            if typed.casefold() == words.field(name).casefold():
+                return name
+    return typed
 
 
 @router.post("/discrepancies/explain")
