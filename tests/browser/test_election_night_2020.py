@@ -48,6 +48,19 @@ def night(server):
     return server
 
 
+def _png() -> bytes:
+    """A small valid PNG (a grey square): the acta's photo."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + b"\x80" * 24 for _ in range(24))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 24, 24, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
 def _fill(page, values: dict[str, int]) -> None:
     names = page.eval_on_selector_all("form#acta-form input.n", "els => els.map(e => e.name)")
     for name in names:
@@ -76,6 +89,11 @@ def test_three_contests_entered_compared_and_resolved_through_the_pages(night, p
         one = {a: 100, b: 50, **base, "emitted": 153}
         typed[contest] = (unit, a, b, one)
         _fill(first, one)
+        if contest == CONTESTS[0]:
+            # the typist attaches the acta's photo; it shows beside the form before saving
+            first.set_input_files("#photo", files=[{"name": "acta.png", "mimeType": "image/png", "buffer": _png()}])
+            first.wait_for_function("!document.getElementById('photo-preview').hidden")
+            shoot(first, "night2020_entry_photo_es")
         first.click("#save")
         first.wait_for_url("**/entry?*")
         assert "Primera transcripción guardada" in first.inner_text("#saved")
@@ -92,6 +110,11 @@ def test_three_contests_entered_compared_and_resolved_through_the_pages(night, p
         item.locator("a").click()
         second.wait_for_url(f"**/entry/{unit}?*")
         assert second.inner_text("#entry-kind").startswith("Segunda transcripción.")
+        if contest == CONTESTS[0]:
+            # the second typist sees the photo of the paper (never the first entry's numbers)
+            img = second.locator(".acta-photos img").first
+            img.wait_for()
+            assert second.evaluate("i => i.complete && i.naturalWidth === 24", img.element_handle())
         _fill(second, {**one, a: 99, b: 51})                            # one vote misread
         second.click("#save")
         second.wait_for_url("**/entry?*")
@@ -106,6 +129,7 @@ def test_three_contests_entered_compared_and_resolved_through_the_pages(night, p
         assert case.count() == 1
         differing = [t.split()[0] for t in case.locator("tr.differs th").all_inner_texts()]
         assert sorted(differing) == sorted([a, b]), differing
+        assert case.locator(".acta-photos img").count() == (1 if contest == CONTESTS[0] else 0)
     shoot(coordinator, "night2020_resolve_es")
     for contest in CONTESTS:
         unit, a, b, one = typed[contest]

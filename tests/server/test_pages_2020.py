@@ -21,6 +21,7 @@ from escrutinio.server.testing import ServerClient, sqlite_url
 ROOT = Path(__file__).resolve().parents[2]
 EXPORTS = ROOT / "examples" / "bolivia" / "2020"
 FIRST, LATEST = EXPORTS / "computo_20201018T232833.csv.gz", EXPORTS / "computo_20201019T123834.xlsx"
+_named: dict = {}
 CONTESTS = ("PRESIDENTE", "DIPUTADO CIRCUNSCRIPCIÓN UNINOMINAL", "DIPUTADO CIRCUNSCRIPCIÓN ESPECIAL")
 
 
@@ -73,8 +74,37 @@ def night(tmp_path_factory):
     sc.load(LATEST)
     sc.colours_first = colours_first
     sc.units = units_of(LATEST)
+    _pvt(sc)
     yield sc
     sc.close()
+
+
+def _pvt(sc) -> None:
+    """A PVT sample of the latest PRESIDENTE export, strata by municipality (the small ones
+    pooled: "(other: K strata)"), with agreed copies of a few sampled tables."""
+    import json
+
+    from escrutinio.io import read_snapshots
+    from escrutinio.pvt.design import make_design
+
+    snap = next(s for s in read_snapshots(LATEST) if s.contest == "PRESIDENTE")
+    design = make_design(snap.frame, 40, "2026", ["department"], list(snap.levels), min_per_stratum=6)
+    r = sc.client.post("/api/v1/pvt/design", json=json.loads(design.to_json()), headers=sc.headers("admin"))
+    assert r.status_code == 200, r.text
+    rows = {r["unit"]: r for r in snap.frame.iter_rows(named=True)}
+    for unit in design.sample[:12]:
+        row = rows[unit]
+        values = {c: int(row[c]) for c in snap.choices} | {k: int(row[k]) for k in ("blank", "null", "registered", "emitted")}
+        for typist in ("pvt-a", "pvt-b"):
+            r = sc.client.post("/api/v1/entries", json={"unit": unit, "contest": "PRESIDENTE", "values": values,
+                                                       "client_id": uuid.uuid4().hex}, headers=_pvt_headers(sc, typist))
+            assert r.status_code == 200, r.text
+
+
+def _pvt_headers(sc, name):
+    if (id(sc), name) not in _named:
+        _named[(id(sc), name)] = sc.token("typist", name)
+    return {"Authorization": f"Bearer {_named[(id(sc), name)]}"}
 
 
 def contests(sc) -> list[str]:
@@ -103,9 +133,6 @@ def test_api_names_the_contests_when_one_is_needed(night):
         body = r.json()
         assert body["code"] == "contest_required" and set(body["contests"]) == set(CONTESTS), body
         assert body["contests"][0] == "PRESIDENTE"
-
-
-_named: dict = {}
 
 
 def _login(sc, role: str, name: str | None = None):
@@ -210,6 +237,10 @@ def _english_messages() -> list[str]:
 def test_spanish_pages_have_no_english(night):
     """Every page, every contest, as each role, in Spanish."""
     raw, english = _raw_identifiers(), _english_messages()
+    # the scanner itself sees what it must
+    assert raw.search("valid_blank_null_sum_to_emitted: …") and raw.search("rural: ruralaislado") and raw.search("macro-kaplan-markov")
+    assert ENGLISH.search("not counted yet: 49 places") and ENGLISH.search("(other: 82 strata)")
+    assert "A PVT measures the actas of a random sample of tables as the watchers report them." in " ".join(english)
     pages = ["/", "/login", "/audit", "/pvt", "/discrepancies", "/entry", "/resolve"]
     for contest in CONTESTS:
         unit = night.units[contest][1]
