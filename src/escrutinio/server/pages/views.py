@@ -269,6 +269,10 @@ async def entry_index(request: Request, contest: str | None = None, saved: str |
     if refusal:
         return refusal
     contest, contests = await choose_contest(request, contest)
+    if user.get("role") == "watcher":
+        # a watcher enters (and photographs) the actas of their own tables: no queue
+        return render(request, "entry_index.html", user=user, pending=None, contest=contest, contests=contests,
+                      saved=saved, state=state, error=None)
     # every contest's actas waiting, each labelled with its contest
     pending = await client.get(request, "/api/v1/entries/pending")
     items = pending.body if pending.ok and isinstance(pending.body, list) else (
