@@ -53,3 +53,25 @@ def test_official_against_copies_on_the_same_actas():
     assert out["units"] == 1 and [r["choice"] for r in out["rows"]] == ["A", "B"]
     assert out["rows"][0]["votes_difference"] == -1 and out["rows"][0]["difference"] == -1.0
     assert figures.copies_comparison({"copies": {"units": 0, "choices": {}}}, {}) is None
+
+
+def test_map_takes_coordinates_from_a_roll_that_has_them(tmp_path):
+    """``serve --roll FILE`` where FILE has LAT/LON beside the place id: the map uses them
+    (and lists that roll's places not counted yet)."""
+    from types import SimpleNamespace
+
+    import polars as pl
+
+    from escrutinio.server.pages.data import _with_known_places
+
+    roll = tmp_path / "roll_with_coordinates.csv"
+    pl.DataFrame({"ID_MESA": ["1", "2", "3"], "HAB": [100, 120, 90], "ID_RECI": ["P1", "P1", "P2"],
+                  "LAT": [-16.5, -16.5, -17.4], "LON": [-68.1, -68.1, -66.2]}).write_csv(roll)
+    allp = pl.DataFrame({"name": ["Escuela"], "path": ["Bolivia / La Paz / Escuela"], "place_id": ["P1"],
+                         "lat": [None], "lon": [None], "tables": [2], "counted": [True], "leader": ["A"]},
+                        schema_overrides={"lat": pl.Float64, "lon": pl.Float64, "tables": pl.UInt32})
+    out, used = _with_known_places(allp, SimpleNamespace(places=None, roll=roll))
+    assert used and used[0] == "places: roll_with_coordinates.csv"
+    p1 = out.filter(pl.col("place_id") == "P1").row(0, named=True)
+    assert (p1["lat"], p1["lon"]) == (-16.5, -68.1)
+    assert out.filter(~pl.col("counted")).get_column("place_id").to_list() == ["P2"]
