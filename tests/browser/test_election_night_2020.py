@@ -67,7 +67,7 @@ def _fill(page, values: dict[str, int]) -> None:
         page.fill(f"form#acta-form input[name='{name}']", str(values.get(name, 0)))
 
 
-def test_three_contests_entered_compared_and_resolved_through_the_pages(night, page_in, shoot):
+def test_three_contests_entered_compared_and_resolved_through_the_pages(night, page_in, shoot, axe):
     server = night
     first = page_in("es-BO", token=server.user("ana-2020", "typist"))
     second = page_in("es-BO", token=server.user("ben-2020", "typist"))
@@ -94,6 +94,8 @@ def test_three_contests_entered_compared_and_resolved_through_the_pages(night, p
             first.set_input_files("#photo", files=[{"name": "acta.png", "mimeType": "image/png", "buffer": _png()}])
             first.wait_for_function("!document.getElementById('photo-preview').hidden")
             shoot(first, "night2020_entry_photo_es")
+            problems = axe(first)
+            assert problems == "", problems
         first.click("#save")
         first.wait_for_url("**/entry?*")
         assert "Primera transcripción guardada" in first.inner_text("#saved")
@@ -131,6 +133,9 @@ def test_three_contests_entered_compared_and_resolved_through_the_pages(night, p
         assert sorted(differing) == sorted([a, b]), differing
         assert case.locator(".acta-photos img").count() == (1 if contest == CONTESTS[0] else 0)
     shoot(coordinator, "night2020_resolve_es")
+    problems = axe(coordinator)
+    assert problems == "", problems
+    assert coordinator.locator("nav.contests a").first.inner_text().startswith("Todas las elecciones")
     for contest in CONTESTS:
         unit, a, b, one = typed[contest]
         case = coordinator.locator(f"section.case[data-contest='{contest}'][data-unit='{unit}']")

@@ -410,8 +410,11 @@ async def resolve_index(request: Request, done: str | None = None, contest: str 
         case["photos"] = list(dict.fromkeys([*(e.get("photo_sha256") for e in item.get("entries") or [] if e.get("photo_sha256")),
                                              *(body.get("photos") or [])]))
         cases.append(case)
+    # how many cases wait in each contest, on its tab
+    counts = {str(c["contest"]): sum(int((c.get("copies") or {}).get(k) or 0) for k in ("different", "quarantined"))
+              for c in await contests_of(request)}
     return render(request, "resolve.html", user=user, cases=cases, done=done, contest=contest, contests=names,
-                  error=None if reply.ok else reply.status)
+                  picker_counts=counts, error=None if reply.ok else reply.status)
 
 
 def _resolution_case(item: dict, fields: list[str] | None = None) -> dict:
