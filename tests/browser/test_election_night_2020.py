@@ -158,14 +158,15 @@ def test_three_contests_entered_compared_and_resolved_through_the_pages(night, p
 
 
 def test_public_page_shows_the_latest_export_with_stable_colours(night, page_in, shoot):
-    from escrutinio.report.colours import choice_colours
+    from escrutinio.report.colours import choice_colours, declared_colours
 
     page = page_in("es-BO")
     page.goto(night.url + "/?contest=PRESIDENTE")
     assert LATEST in page.inner_text("[data-figure=completeness]")
     swatches = dict(page.eval_on_selector_all(
         "#national tbody th", "els => els.map(e => [e.textContent.trim(), e.querySelector('.swatch').style.background])"))
-    expected = choice_colours(sorted(swatches))
+    expected = choice_colours(sorted(swatches), declared_colours("Bolivia 2020"))
+    assert expected["MAS_IPSP"] == "#0072B2"                           # declared in the bundled mapping
     for party in ("MAS_IPSP", "CC"):
         r, g, b = (int(expected[party][i:i + 2], 16) for i in (1, 3, 5))
         assert swatches[party] == f"rgb({r}, {g}, {b})", (party, swatches[party], expected[party])

@@ -19,8 +19,10 @@ followed by a few more from Paul Tol's "muted" scheme, also colour-blind safe.
 from __future__ import annotations
 
 import re
+import tomllib
 import zlib
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#8F7A00", "#56B4E9", "#E69F00", "#6A3D9A",
            "#882255", "#117733", "#332288", "#AA4499")
@@ -63,3 +65,26 @@ def choice_colours(choices: Iterable[str], declared: Mapping[str, str] | None = 
 
 def colour_of(name: str, choices: Iterable[str], declared: Mapping[str, str] | None = None) -> str:
     return choice_colours(choices, declared).get(str(name), OTHER_COLOUR)
+
+
+@lru_cache(maxsize=32)
+def _declared_for(election: str) -> tuple[tuple[str, str], ...]:
+    from importlib import resources
+
+    out: dict[str, str] = {}
+    for entry in sorted(resources.files("escrutinio.mappings").iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".toml"):
+            continue
+        try:
+            doc = tomllib.loads(entry.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        if (doc.get("election") or {}).get("name") == election and isinstance(doc.get("colours"), dict):
+            out.update({str(k): v for k, v in doc["colours"].items() if isinstance(v, str) and _HEX.match(v)})
+    return tuple(out.items())
+
+
+def declared_colours(election: str | None) -> dict[str, str]:
+    """The colours a bundled mapping declares (its ``[colours]`` table) for the election of
+    that name ("Bolivia 2020"); empty when none does."""
+    return dict(_declared_for(election)) if election else {}

@@ -103,7 +103,7 @@ def national_section(tab: Tabulation) -> str:
 def bar_chart(tab: Tabulation) -> str:
     shares = sorted(tab.shares().items(), key=lambda kv: kv[1])
     fig, ax = figure(7, 0.35 * len(shares) + 0.8)
-    by_name = colours(tab.choices)
+    by_name = colours(tab.choices, tab.snapshot.election)
     ax.barh([c for c, _ in shares], [v for _, v in shares], color=[by_name.get(c, OTHER_COLOUR) for c, _ in shares])
     for i, (_, v) in enumerate(shares):
         ax.text(v + 0.3, i, f"{v:.2f}%", va="center", fontsize=8)
@@ -182,7 +182,7 @@ def dot_map(tab: Tabulation) -> str:
     mat = places.select(choices).to_numpy()
     winner = mat.argmax(axis=1)
     top = sorted(range(len(choices)), key=lambda i: -tab.choices[choices[i]])
-    by_name = colours(tab.choices)
+    by_name = colours(tab.choices, tab.snapshot.election)
     colour_of = {i: by_name.get(choices[i], OTHER_COLOUR) for i in top}
     fig, ax = figure(7, 7)
     lon, lat, valid = places.get_column("lon").to_numpy(), places.get_column("lat").to_numpy(), places.get_column("valid").to_numpy()

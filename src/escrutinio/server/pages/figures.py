@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
-from escrutinio.report.colours import OTHER_COLOUR, PALETTE, choice_colours
+from escrutinio.report.colours import OTHER_COLOUR, PALETTE, choice_colours, declared_colours
 
 __all__ = ["OTHER_COLOUR", "PALETTE"]
 
@@ -25,7 +25,8 @@ def ranked_choices(result: dict) -> list[str]:
 def colours(result: dict) -> dict[str, str]:
     """Each choice's colour by its name (escrutinio.report.colours), never by rank, so that
     colours do not swap when the lead changes; declared colours win."""
-    return choice_colours(sorted(result.get("choices") or {}), result.get("colours"))
+    declared = {**declared_colours(result.get("election")), **(result.get("colours") or {})}
+    return choice_colours(sorted(result.get("choices") or {}), declared)
 
 
 def completeness(result: dict) -> dict:

@@ -537,7 +537,8 @@ async def pvt_page(request: Request, contest: str | None = None):
     return render(request, "pvt.html", user=user, contest=contest, contests=contests,
                   progress=status.body if status.ok and isinstance(status.body, dict) else None,
                   estimate=body, estimate_rows=rows, outcomes=figures.pvt_outcomes(body),
-                  palette=figures.colours({"choices": choices}),
+                  palette=figures.colours({"choices": choices, "election": next(
+                      (c.get("election") for c in await contests_of(request) if c.get("contest") == contest), None)}),
                   status_url="/api/v1/pvt/status" + query, estimate_url="/api/v1/pvt/estimate" + query)
 
 
