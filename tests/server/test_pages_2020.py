@@ -127,7 +127,8 @@ def test_colours_stay_with_the_party_between_exports(night):
 
 
 def test_api_names_the_contests_when_one_is_needed(night):
-    for path in ("/api/v1/results", "/api/v1/discrepancies", "/api/v1/units/1001"):
+    for path in ("/api/v1/results", "/api/v1/discrepancies", "/api/v1/units/1001", "/api/v1/pvt/estimate",
+                 "/pages/places.json", "/pages/series.json"):
         r = night.client.get(path, headers=night.headers("coordinator"))
         assert r.status_code == 400, (path, r.status_code, r.text[:200])
         body = r.json()

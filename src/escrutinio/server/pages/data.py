@@ -67,8 +67,11 @@ def _point(snap, preset, pair):
 @router.get("/pages/series.json", summary="Lead against share of tables counted, one point per official snapshot")
 def series(request: Request, contest: str | None = Query(None, max_length=200),
            user: User = Depends(require(*ALL_ROLES))) -> dict:
+    from escrutinio.server.api.contest_choice import contest_required
     from escrutinio.server.storage import official
 
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     db = request.app.state.db
     with db.session() as s:
         info, name, ids = _snapshots_of(s, contest)
@@ -121,7 +124,11 @@ def places(request: Request, contest: str | None = Query(None, max_length=200),
     import numpy as np
     import polars as pl
 
+    from escrutinio.server.api.contest_choice import contest_required
     from escrutinio.server.storage import official
+
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
 
     db = request.app.state.db
     with db.session() as s:
