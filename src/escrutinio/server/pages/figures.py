@@ -12,9 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
-from escrutinio.report.colours import OTHER_COLOUR, PALETTE, choice_colours, declared_colours
-
-__all__ = ["OTHER_COLOUR", "PALETTE"]
+from escrutinio.report.colours import OTHER_COLOUR, PALETTE, choice_colours, declared_colours  # noqa: F401 (re-exported)
 
 
 def ranked_choices(result: dict) -> list[str]:
