@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from escrutinio.pvt.design import Design
+from escrutinio.server.api.contest_choice import contest_required
 from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import get_session, pvt as pvt_repo
@@ -75,6 +76,8 @@ def _progress_of(session: Session, d: Design, entry: dict, contest: str | None) 
             responses={404: {"description": "no design attached or nothing loaded"}})
 def progress(request: Request, contest: str | None = Query(None, max_length=200),
              user: User = Depends(require(*ALL_ROLES)), session: Session = Depends(get_session)) -> dict:
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     return _progress(request, session, contest)
 
 
@@ -82,6 +85,8 @@ def progress(request: Request, contest: str | None = Query(None, max_length=200)
             responses={404: {"description": "no design attached or nothing loaded"}})
 def status(request: Request, contest: str | None = Query(None, max_length=200),
            user: User = Depends(require(*ALL_ROLES)), session: Session = Depends(get_session)) -> dict:
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     return _progress(request, session, contest)
 
 
@@ -92,6 +97,8 @@ def status(request: Request, contest: str | None = Query(None, max_length=200),
 def estimate(request: Request, contest: str | None = Query(None, max_length=200),
              level: float = Query(0.95, gt=0.5, lt=1.0), user: User = Depends(require(*ALL_ROLES)),
              session: Session = Depends(get_session)) -> dict:
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     d, entry = _attached(request, session)
     return services.cached(session, ("pvt-estimate", entry["design_sha256"], contest, level),
                            lambda: _estimate_of(session, d, entry, contest, level))
