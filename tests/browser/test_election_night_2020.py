@@ -36,13 +36,38 @@ def _public_shows_latest(server, page_in) -> None:
     assert LATEST in page.inner_text("[data-figure=completeness]")
 
 
+def _load_answer(server, path: Path, expected: int) -> dict:
+    with open(path, "rb") as fh:
+        r = server.api("POST", "/api/v1/official", server.admin, files={"file": (path.name, fh, "application/octet-stream")})
+    assert r.status_code == expected, f"{path.name}: {r.status_code} {r.text[:300]}"
+    return r.json()
+
+
+def _contests_in_force(server) -> dict[str, int]:
+    return {c["contest"]: c["snapshot_id"] for c in server.api("GET", "/api/v1/contests", server.admin).json()}
+
+
 @pytest.fixture(scope="module")
-def night(server):
+def night(server, tmp_path_factory):
+    import gzip
+
     from escrutinio.io import read_snapshots
 
     assert len(LOADS) == 5
     for path, expected in LOADS:
         _load(server, path, expected)
+    in_force = _contests_in_force(server)
+    # election night goes on: an earlier export again (same bytes, then re-gzipped) and a
+    # file of another election; none of them may change what the public sees
+    again = _load_answer(server, EXPORTS / "computo_20201019T013833.csv.gz", 200)
+    assert again["created"] is False
+    regzipped = tmp_path_factory.mktemp("again") / "computo_20201018T232833.csv.gz"
+    regzipped.write_bytes(gzip.compress(gzip.decompress((EXPORTS / regzipped.name).read_bytes()), 1, mtime=1))
+    same = _load_answer(server, regzipped, 200)
+    assert same["created"] is False and same["same_content_as"] is not None
+    refused = _load_answer(server, ROOT / "examples/bolivia/2019/computo_2019-10-25.csv.gz", 409)
+    assert "Bolivia 2019" in refused["error"] and "Bolivia 2020" in refused["error"]
+    assert _contests_in_force(server) == in_force
     server.units = {s.contest: s.frame.get_column("unit").to_list()[:3] for s in read_snapshots(EXPORTS / LATEST)}
     assert set(server.units) == set(CONTESTS)
     return server
