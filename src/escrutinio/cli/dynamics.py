@@ -177,11 +177,17 @@ def project_cmd(partial, roll_path, previous, places, mapping, roll_mapping, pre
     results = []
     with progress("projecting", total=len(partial)) as step:  # a bar on a terminal, nothing when piped
         for p in partial:
-            r = project(p, roll, previous, seed, places=places_frame, contest=contest, mapping=mapping,
-                        previous_mapping=previous_mapping, simulations=simulations, level=level,
-                        min_donors=min_donors, strata=strata_list, model=model, covariates=list(covariates) or None,
-                        arrival=arrival, arrival_from=arrival_from, correct_bias=correct_bias,
-                        completion_adjustment=completion_adjustment, rule=rule, selection_r=selection_r)
+            try:
+                r = project(p, roll, previous, seed, places=places_frame, contest=contest, mapping=mapping,
+                            previous_mapping=previous_mapping, simulations=simulations, level=level,
+                            min_donors=min_donors, strata=strata_list, model=model,
+                            covariates=list(covariates) or None, arrival=arrival, arrival_from=arrival_from,
+                            correct_bias=correct_bias, completion_adjustment=completion_adjustment, rule=rule,
+                            selection_r=selection_r)
+            except UsageError as e:  # the roll was read here, so name its file
+                if str(e).startswith("the roll"):
+                    raise UsageError(f"{Path(roll_path).name}: {e}") from None
+                raise
             results.append((p, r))
             step(p)
     if fmt == "json":
