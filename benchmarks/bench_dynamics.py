@@ -262,11 +262,16 @@ def honest() -> None:
                 covered += cov
                 wrong_hi += wrong >= 0.9
                 model = "multilevel " + ",".join(r.multilevel["strata"]) if r.multilevel else "hot deck"
+                within = (r.representativeness or {}).get("within_strata") or {}
                 print(f"    {path.name[8:21]:<14} {r.counted_units:>6,} {pl_label:>7} {label:>4} {sh['point']:>6.2f} "
                       f"[{sh['lo']:>6.2f}, {sh['hi']:>6.2f}] +-{(sh['hi'] - sh['lo']) / 2:>5.2f} "
                       f"{'covers' if cov else 'MISSES'} P(MAS) {p_mas:.3f} P(wrong) {wrong:.3f} "
-                      f"mc se {r.monte_carlo['max_bound_se']:.3f}  {model}  ({time.perf_counter() - t:.1f} s)")
+                      f"mc se {r.monte_carlo['max_bound_se']:.3f}  {model}"
+                      + (f" (within strata {within['smd']:+.2f})" if within else "")
+                      + f"  ({time.perf_counter() - t:.1f} s)")
     print(f"    {covered} of 20 intervals cover 55.10; wrong winner with P >= 0.9: {wrong_hi}")
+    if "--no-seeds" in sys.argv:
+        return
     # H3. seed stability: every reported bound (shares and lead) over seeds 0-9
     print("H3. seed stability, seeds 0-9, default 2,000 simulations: largest move of any bound (shares and lead)")
     for i, pl_label, pf, label, pv in ((4, "roll", None, "no", None), (4, "+places", places, "2019", prev)):

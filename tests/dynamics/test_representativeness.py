@@ -142,3 +142,31 @@ def test_a_roll_row_without_its_table_is_named():
     else:
         raise AssertionError("no error")
     _ = json  # (json kept for symmetry with the other CLI tests)
+
+
+def test_strata_that_leave_the_selection_withhold_the_probabilities():
+    """Big places counted first inside every locality: settlement size cannot see it, the
+    projection says that the roll cannot account for it and gives no probability."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for d in range(3):
+        for loc in range(10):
+            for p in range(8):
+                for t in range(p + 1):
+                    reg = int(rng.integers(150, 250))
+                    a = rng.binomial(reg, 0.3 if p >= 4 else 0.6)
+                    rows.append({"unit": f"{d}-{loc}-{p}-{t}", "department": f"D{d}", "locality": f"D{d}L{loc}",
+                                 "polling_place": f"D{d}L{loc}P{p}", "registered": reg, "A": a,
+                                 "B": rng.binomial(reg - a, 0.8), "blank": 0, "null": 0, "town": p >= 4})
+    f = pl.DataFrame(rows)
+    roll = f.select("unit", "department", "locality", "polling_place", "registered")
+    res = app_project(_snapshot(f.filter(pl.col("town"))), roll, None, 0, simulations=200).result
+    assert res.multilevel is not None and res.representativeness["within_strata"]["smd"] >= 0.1
+    assert all(math.isnan(p) for p in res.outcome_probabilities.values())
+    assert any("the roll cannot account for the order's selection" in n for n in res.notes)
+    # a town-first count that the settlement sizes do see keeps its probabilities
+    g = _election()
+    ok = app_project(_snapshot(g.filter(pl.col("town"))), g.select("unit", "department", "locality", "polling_place",
+                                                                   "registered"), None, 0, simulations=200).result
+    assert not abs(ok.representativeness["within_strata"]["smd"]) >= 0.1  # (nan: no stratum has both)
+    assert all(0 <= p <= 1 for p in ok.outcome_probabilities.values())

@@ -135,7 +135,10 @@ def _projection_payload(r) -> dict:
               help="comma-separated roll columns, coarse to fine, for the multilevel model "
                    "(default with an area type: area,<first level>,municipality); 'none' for the hot deck")
 @click.option("--model", type=click.Choice(["auto", "multilevel", "hotdeck"]), default="auto", show_default=True,
-              help="auto: multilevel by stratum when strata are known, else the geographic hot deck")
+              help="auto: multilevel by stratum when an area type is known; without one, the counted tables are "
+                   "measured against the uncounted ones on the roll (settlement size, place and table size), and an "
+                   "unrepresentative count gets the multilevel model by settlement size, a representative one the "
+                   "geographic hot deck")
 @click.option("--covariate", "covariates", multiple=True, help="numeric place column used as a log covariate")
 @click.option("--selection-r", type=click.FloatRange(0, 1), default=None,
               help="multilevel: prior scale of the count order's correlation with the vote inside strata "

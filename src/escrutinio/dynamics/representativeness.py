@@ -25,7 +25,13 @@ of the polling place and of the table.
   about sqrt(1/n_counted + 1/n_uncounted)); a false alarm only switches to the model that
   allows for selection, which is calibrated on random orders too (wider, not wrong).
 
-References: Normand, S.-L. T. et al. "Validating recommendations for coronary
+* **What the strata leave** (``within_strata``). The same difference for log place size
+  within the strata the model then uses. When it is meaningful, the roll cannot account
+  for the selection: the projection says so and withholds its outcome probabilities.
+
+References: Altonji, J. G., Elder, T. E. & Taber, C. R. "Selection on observed and
+unobserved variables: assessing the effectiveness of Catholic schools." *Journal of
+Political Economy* 113(1), 2005. Normand, S.-L. T. et al. "Validating recommendations for coronary
 angiography following acute myocardial infarction in the elderly: a matched analysis
 using propensity scores." *J. Clin. Epidemiol.* 54, 2001. Austin, P. C. "Balance
 diagnostics for comparing the distribution of baseline covariates between treatment
@@ -61,6 +67,27 @@ def settlement_classes(roll: pl.DataFrame, levels: Sequence[str]) -> pl.DataFram
     return roll.with_columns(cls.alias(SETTLEMENT), voters.cast(pl.Int64).alias("settlement_voters"))
 
 
+def within_strata(roll: pl.DataFrame, is_counted: np.ndarray, strata: Sequence[str], place: str) -> float:
+    """The standardized difference of log registered voters per polling place that the
+    strata leave: each place's log size less its stratum's mean, counted against
+    uncounted, in the strata that have both. Selection the strata leave on what the roll shows is the guide to selection
+    they leave on what it does not show (Altonji, Elder & Taber 2005): when it is
+    meaningful (|value| >= 0.1), the strata do not account for the order's selection."""
+    is_c = np.asarray(is_counted, bool)
+    key = pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in strata], separator="|")
+    x = roll.select(pl.col("registered").fill_null(0).cast(pl.Float64).alias("_w"),
+                    pl.col("registered").fill_null(0).sum().over(place).cast(pl.Float64).clip(1.0).log().alias("_ls"),
+                    key.alias("_k"))
+    x = x.with_columns((pl.col("_ls") - pl.col("_ls").mean().over("_k")).alias("_r"),
+                       pl.Series("_c", is_c).cast(pl.Int64).alias("_c"))
+    # only strata with tables on both sides: elsewhere there is no within-stratum contrast
+    both = x.select(((pl.col("_c").sum().over("_k") > 0) & (pl.col("_c").sum().over("_k") < pl.len().over("_k")))
+                    .alias("b"))["b"].to_numpy()
+    if not both.any():
+        return float("nan")
+    return _smd(x["_r"].to_numpy()[both], x["_w"].to_numpy()[both], is_c[both])
+
+
 @dataclass
 class Imbalance:
     """Counted against uncounted tables on the roll's attributes."""
@@ -71,6 +98,11 @@ class Imbalance:
     tvd: dict[str, float] = field(default_factory=dict)  # class attribute -> total variation distance
     shares: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # attr -> class -> [counted %, uncounted %]
     threshold: float = IMBALANCE_THRESHOLD
+    within: dict | None = None  # {"strata": [...], "smd": x}: what the model's strata leave (within_strata)
+
+    @property
+    def strata_leave_selection(self) -> bool:
+        return bool(self.within) and np.isfinite(self.within["smd"]) and abs(self.within["smd"]) >= self.threshold
 
     @property
     def largest(self) -> tuple[str, float]:
@@ -93,7 +125,7 @@ class Imbalance:
         return {"counted_tables": self.counted_tables, "uncounted_tables": self.uncounted_tables,
                 "standardized_differences": dict(self.smd), "class_distances": dict(self.tvd),
                 "class_shares": self.shares, "threshold": self.threshold,
-                "unrepresentative": self.unrepresentative}
+                "unrepresentative": self.unrepresentative, "within_strata": self.within}
 
 
 def _smd(x: np.ndarray, w: np.ndarray, is_c: np.ndarray) -> float:
