@@ -324,13 +324,13 @@ def test_projection_uses_the_servers_places_and_says_what_it_extrapolates(databa
     finally:
         withprev.close()
     # the same database served again without the places: the stored projection was made
-    # from other inputs, so it is made again (the hot deck), not served stale
+    # from other inputs, so it is made again (issue 25: by the roll's settlement sizes), not served stale
     again = ServerClient(database_url, tmp_path, roll=data / "roll_2020.csv.gz")
     try:
         first = again.client.get("/api/v1/projection", params={"contest": "PRESIDENTE"}).json()
         assert first["status"] == "pending"
         proj = again.client.get("/api/v1/projection", params={"contest": "PRESIDENTE"}).json()
-        assert proj["status"] == "ok" and proj["method"].startswith("hierarchical hot-deck")
+        assert proj["status"] == "ok" and proj["multilevel"]["strata"][0] == "settlement"
         assert "places" not in proj["inputs"] and proj["inputs"]["roll"]["sha256"]
     finally:
         again.close()
