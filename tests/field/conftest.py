@@ -1,0 +1,1 @@
+from escrutinio.server.testing import database_url, server_client  # noqa: F401
