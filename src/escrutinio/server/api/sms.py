@@ -116,9 +116,10 @@ async def _fields(request: Request) -> dict[str, str]:
              responses={200: {"description": "the reply: TwiML for Twilio-style requests, else {\"reply\": ...}"},
                         401: {"description": "unknown gateway or wrong secret"},
                         422: {"description": "no sender or no text"}, 429: {"description": "too many messages from this number"}})
-async def inbound(request: Request, gateway: str = Query(..., min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$"),
+async def inbound(request: Request, gateway: str | None = Query(None, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$"),
                   contest: str | None = Query(None, max_length=200)):
-    secret = _secret(request, gateway)
+    # authentication first: a caller without the gateway's secret learns nothing else
+    secret = _secret(request, gateway) if gateway else None
     db = request.app.state.db
     if not secret:
         raise HTTPException(401, "gateway secret required (X-Gateway-Secret or HTTP basic auth)",
