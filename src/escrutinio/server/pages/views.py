@@ -27,7 +27,7 @@ router = APIRouter(include_in_schema=False)
 
 # Where each role lands after logging in, and which pages it may open. The API makes the
 # authoritative checks; these only keep a user away from pages that would be all errors.
-HOME = {"typist": "/entry", "coordinator": "/resolve", "admin": "/", "watcher": "/discrepancies", "reader": "/"}
+HOME = {"typist": "/entry", "coordinator": "/resolve", "admin": "/", "watcher": "/watch", "reader": "/"}
 ENTRY_ROLES = ("typist",)
 RESOLVE_ROLES = ("coordinator",)
 OBSERVER_ROLES = ("admin", "coordinator", "typist", "watcher")
