@@ -143,6 +143,12 @@ def test_five_actas_offline_then_synced_once(field, browser, shoot):
         page.wait_for_timeout(1000)
         assert _entries(server) == {u: 1 for u in units[:5]}
         shoot(page, "watch_synced_es")
+        typist = ctx.new_page()                                                  # the photo beside the typist's form
+        typist.context.clear_cookies()
+        login(typist, server, server.user("typist-tom", "typist"))
+        typist.goto(server.url + f"/entry/{units[0]}")
+        assert typist.locator("a.acta-photo img").count() == 1
+        assert typist.evaluate("document.querySelector('a.acta-photo img').naturalWidth") == 1231
     finally:
         ctx.close()
 

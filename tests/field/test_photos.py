@@ -89,6 +89,7 @@ def test_photos_as_evidence(database_url, tmp_path, small_computo_rows):
         r = c.post("/api/v1/entries", headers=w2, json={"unit": units[2], "values": _values(rows[units[2]]), "client_id": "w2-2",
                                                         "photo_sha256": other["sha256"]})
         assert r.json()["photo_flags"] == []
+        assert c.get(f"/api/v1/units/{units[1]}/photos", headers=sc.headers("typist")).json() == [b["sha256"]]
         listed = c.get("/api/v1/photo-flags", headers=sc.headers("coordinator")).json()
         assert sorted(f["unit"] for f in listed) == sorted(units[:2])
         assert c.get("/api/v1/photo-flags", headers=w1).status_code == 403

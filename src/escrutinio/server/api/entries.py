@@ -253,6 +253,24 @@ def photo_flags_of(sha256: ShaPath, request: Request, user: User = Depends(requi
         return {"sha256": sha256, "marks": photo_marks.marks(s, sha256), "flags": found}
 
 
+@router.get("/units/{unit}/photos", summary="The photos attached to an acta's entries (sha256, oldest first), to type it from")
+def unit_photos(unit: UnitPath, request: Request, contest: str | None = Query(None, max_length=200),
+                user: User = Depends(require("admin", "coordinator", "typist", "watcher"))) -> list[str]:
+    from sqlalchemy import select
+
+    from escrutinio.server.storage.tables import entries as entries_table
+
+    with request.app.state.db.session() as s:
+        q = select(entries_table.c.photo_sha256).where(entries_table.c.unit == unit, entries_table.c.photo_sha256.is_not(None))
+        if contest is not None:
+            q = q.where(entries_table.c.contest == contest)
+        seen: list[str] = []
+        for sha in s.execute(q.order_by(entries_table.c.id)).scalars():
+            if sha not in seen:
+                seen.append(sha)
+        return seen
+
+
 @router.get("/photo-flags", summary="Photos flagged for a coordinator: the same photo for two tables, EXIF time or place")
 def photo_flag_list(request: Request, unit: str | None = Query(None, max_length=100), contest: str | None = Query(None, max_length=200),
                     user: User = Depends(require("admin", "coordinator"))) -> list[dict]:

@@ -259,8 +259,10 @@ async def entry_form(request: Request, unit: str, contest: str | None = None):
     if layout is None:
         return render(request, "entry_missing.html", status=404, user=user, unit=unit, error=error)
     choices, contest = _fields(layout)
+    shots = await client.get(request, f"/api/v1/units/{quote(unit, safe='')}/photos", contest=contest)
     return render(request, "entry_form.html", user=user, unit=unit, layout=layout, choices=choices, contest=contest,
-                  values={}, client_id=uuid.uuid4().hex, error=None)
+                  values={}, client_id=uuid.uuid4().hex, error=None,
+                  photos=shots.body if shots.ok and isinstance(shots.body, list) else [])
 
 
 @router.post("/entry/{unit}", response_class=HTMLResponse)
@@ -316,10 +318,14 @@ async def resolve_index(request: Request, done: str | None = None):
     items = reply.body if reply.ok and isinstance(reply.body, list) else (
         reply.body.get("entries", []) if reply.ok and isinstance(reply.body, dict) else [])
     cases = []
+    flagged = await client.get(request, "/api/v1/photo-flags")
+    flags = flagged.body if flagged.ok and isinstance(flagged.body, list) else []
     for item in items:
         layout = await client.get(request, f"/api/v1/units/{quote(str(item.get('unit')), safe='')}", contest=item.get("contest"))
         fields = layout.body.get("fields") if layout.ok and isinstance(layout.body, dict) else None
-        cases.append(_resolution_case(item, fields))
+        case = _resolution_case(item, fields)
+        case["photo_flags"] = [f for f in flags if f.get("unit") == item.get("unit") and f.get("contest") == item.get("contest")]
+        cases.append(case)
     return render(request, "resolve.html", user=user, cases=cases, done=done, error=None if reply.ok else reply.error)
 
 
@@ -336,7 +342,8 @@ def _resolution_case(item: dict, fields: list[str] | None = None) -> dict:
         names = [n for n in names if n not in totals] + totals
     rows = [(n, first.get(n), second.get(n), bool(second) and first.get(n) != second.get(n)) for n in names]
     return {"unit": item.get("unit"), "contest": item.get("contest"), "state": item.get("state"), "rows": rows,
-            "findings": item.get("findings") or [], "since": item.get("since")}
+            "findings": item.get("findings") or [], "since": item.get("since"),
+            "photos": [e["photo_sha256"] for e in entries if e.get("photo_sha256")]}
 
 
 @router.post("/resolve/{unit}")
