@@ -14,6 +14,8 @@ import base64
 import hashlib
 import json
 import logging
+from functools import lru_cache
+from pathlib import Path
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -24,7 +26,6 @@ from escrutinio.errors import EscrutinioError
 from escrutinio.observers import double_entry as de
 from escrutinio.observers import sms
 from escrutinio.server import services
-from escrutinio.server.pages.i18n import translations
 from escrutinio.server.storage import copies, field, official, pvt as pvt_repo
 from escrutinio.server.storage.users import audit
 
@@ -70,8 +71,16 @@ REPLIES = {
 }
 
 
+@lru_cache(maxsize=None)
+def _catalogue(language: str):
+    """The server's compiled catalogue (the pages' own, ``server/locale``); English is the source language."""
+    from babel.support import Translations
+
+    return Translations.load(str(Path(__file__).resolve().parent.parent / "locale"), [language], domain="messages")
+
+
 def reply_text(problem: str, language: str, **params) -> str:
-    message = translations(language).gettext(REPLIES[problem])
+    message = _catalogue(language).gettext(REPLIES[problem])
     params.setdefault("unit", "")
     out = message % {k: v for k, v in params.items()}
     return out[2:] if out.startswith(": ") else out
