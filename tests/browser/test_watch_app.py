@@ -97,7 +97,7 @@ def _states(page) -> dict[str, str]:
     return {i["unit"]: i["state"] for i in page.evaluate("window.escrutinioWatch.items()")}
 
 
-def test_five_actas_offline_then_synced_once(field, browser, shoot):
+def test_five_actas_offline_then_synced_once(field, browser, shoot, axe):
     server, rows = field
     units = sorted(rows)[:6]
     token = server.user("watcher-eva", "watcher")
@@ -114,6 +114,8 @@ def test_five_actas_offline_then_synced_once(field, browser, shoot):
         for path in ("/static/vendor/workbox/workbox-sw.js", "/static/vendor/idb-keyval/umd.js", "/static/vendor/workbox/LICENSE"):
             assert page.request.get(server.url + path).ok, path
 
+        problems = axe(page)
+        assert problems == "", problems
         ctx.set_offline(True)
         page.reload()                                                            # the service worker serves the app
         assert page.inner_text("#net") == "Sin red: se guarda en este teléfono"
