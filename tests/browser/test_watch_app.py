@@ -150,6 +150,7 @@ def test_five_actas_offline_then_synced_once(field, browser, shoot, axe):
         login(typist, server, server.user("typist-tom", "typist"))
         typist.goto(server.url + f"/entry/{units[0]}")
         assert typist.locator("a.acta-photo img").count() == 1
+        typist.wait_for_function("document.querySelector('a.acta-photo img').naturalWidth > 0")     # loading="lazy"
         assert typist.evaluate("document.querySelector('a.acta-photo img').naturalWidth") == 1231
     finally:
         ctx.close()
