@@ -101,6 +101,13 @@ def test_five_actas_offline_then_synced_once(field, browser, shoot, axe):
     server, rows = field
     units = sorted(rows)[:6]
     token = server.user("watcher-eva", "watcher")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "escrutinio", "server", "phone", "add", "watcher-eva", "--number", "+59171000001",
+                           *[a for u in units for a in ("--table", u)], "--database", server.database],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
     ctx = browser.new_context(locale="es-BO", extra_http_headers={"Accept-Language": "es-BO"}, **PHONE)
     ctx.set_default_timeout(20_000)
     try:
@@ -114,6 +121,7 @@ def test_five_actas_offline_then_synced_once(field, browser, shoot, axe):
         for path in ("/static/vendor/workbox/workbox-sw.js", "/static/vendor/idb-keyval/umd.js", "/static/vendor/workbox/LICENSE"):
             assert page.request.get(server.url + path).ok, path
 
+        assert page.eval_on_selector_all("#w-tables option", "os => os.map(o => o.value)") == units   # the watcher's tables
         problems = axe(page)
         assert problems == "", problems
         ctx.set_offline(True)

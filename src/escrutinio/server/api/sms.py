@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
@@ -27,6 +27,7 @@ from escrutinio.observers import double_entry as de
 from escrutinio.observers import sms
 from escrutinio.server import services
 from escrutinio.server.storage import copies, field, official, pvt as pvt_repo
+from escrutinio.server.auth import User, require
 from escrutinio.server.storage.users import audit
 
 router = APIRouter(tags=["field"])
@@ -248,3 +249,9 @@ def _report(s, settings, phone: field.Phone, gateway: str, contest: str | None, 
         key = "accepted"
     return {**base, "status": "accepted", "entry_id": out["entry_id"], "state": out["state"],
             "reply": reply_text(key, lang, unit=unit, emitted=values["emitted"], valid=valid)}
+
+
+@router.get("/field/tables", summary="The tables assigned to the caller's registered phones (empty: any table)")
+def my_tables(request: Request, user: User = Depends(require("watcher"))) -> dict:
+    with request.app.state.db.session() as s:
+        return {"tables": field.tables_of(s, user.id)}

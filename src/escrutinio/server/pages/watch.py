@@ -32,8 +32,10 @@ async def watch(request: Request, contest: str | None = None):
     layout = await client.get(request, "/api/v1/units/_", contest=contest)
     ok = layout.ok and isinstance(layout.body, dict)
     body = layout.body if ok else {}
+    mine = await client.get(request, "/api/v1/field/tables") if user.get("role") == "watcher" else None
+    tables = mine.body.get("tables", []) if mine is not None and mine.ok and isinstance(mine.body, dict) else []
     response = render(request, "watch.html", user=user, contest=body.get("contest"), choices=body.get("choices") or [],
-                      error=None if ok else layout.error, version=VERSION)
+                      tables=tables, error=None if ok else layout.error, version=VERSION)
     # the service worker keeps its own copy for offline use; the browser's HTTP cache does not
     return response
 

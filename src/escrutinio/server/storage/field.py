@@ -141,6 +141,12 @@ def phone_of(session: Session, number: str) -> Phone | None:
                  row.code_hash)
 
 
+def tables_of(session: Session, user_id: int) -> list[str]:
+    """The tables assigned to a watcher's active phones, sorted (empty: any table)."""
+    rows = session.execute(select(phones.c.units).where(phones.c.user_id == user_id, phones.c.active.is_(True))).scalars()
+    return sorted({u for r in rows for u in json.loads(r)})
+
+
 def code_matches(phone: Phone, code: str) -> bool:
     return hmac.compare_digest(phone.code_hash, _code_hash(phone.number, code))
 
