@@ -62,8 +62,9 @@ def _audited(server, action: str) -> int:
         engine.dispose()
 
 
-def _photo(seed: int) -> bytes:
-    """A phone-sized photo (2000 x 2600) that the app must shrink before sending."""
+def _photo(seed: int, gps: tuple[float, float] | None = None) -> bytes:
+    """A phone-sized photo (2000 x 2600) that the app must shrink before sending; with
+    ``gps``, the camera's EXIF says when and where it was taken."""
     from PIL import Image, ImageDraw
 
     rng = random.Random(seed)
@@ -74,7 +75,13 @@ def _photo(seed: int) -> bytes:
         d.rectangle([100, y, 1900, y + 60], outline="black", width=4)
         d.rectangle([rng.randint(150, 1700), y + 10, rng.randint(1750, 1880), y + 50], fill="gray")
     out = io.BytesIO()
-    img.save(out, "JPEG", quality=95)
+    exif = Image.Exif()
+    if gps is not None:
+        exif[0x0112] = 1
+        exif.get_ifd(0x8769)[0x9003] = "2019:10:20 19:05:00"
+        exif.get_ifd(0x8825).update({1: "S" if gps[0] < 0 else "N", 2: (abs(gps[0]), 0.0, 0.0),
+                                     3: "W" if gps[1] < 0 else "E", 4: (abs(gps[1]), 0.0, 0.0)})
+    img.save(out, "JPEG", quality=95, exif=exif)
     return out.getvalue()
 
 
@@ -128,7 +135,8 @@ def test_five_actas_offline_then_synced_once(field, browser, shoot, axe):
         page.reload()                                                            # the service worker serves the app
         assert page.inner_text("#net") == "Sin red: se guarda en este teléfono"
         for k, unit in enumerate(units[:5]):
-            _type(page, unit, rows[unit], photo=_photo(k) if k < 2 else None)
+            # the first photo's EXIF says La Paz, 10,000 km from table 1001 in Berlin
+            _type(page, unit, rows[unit], photo=_photo(k, gps=(-16.5, -68.15) if k == 0 else None) if k < 2 else None)
         assert set(_states(page).values()) == {"queued"}
         assert page.locator("#queue li[data-state=queued]").count() == 5
         assert "5 en cola" in page.inner_text("#summary")
@@ -147,6 +155,12 @@ def test_five_actas_offline_then_synced_once(field, browser, shoot, axe):
             sizes = conn.execute(text("SELECT m.width, m.height, p.size FROM photo_marks m JOIN photos p ON p.sha256 = m.sha256")).all()
         engine.dispose()
         assert len(sizes) == 2 and all(max(w, h) <= 1600 for w, h, _ in sizes), sizes
+        assert units[0] == "1001" and "Foto señalada: exif_place" in page.inner_text("#queue li[data-client-id]:last-child")
+        engine = _db(server)
+        with engine.connect() as conn:                                           # the camera's EXIF survived the shrinking
+            kept = conn.execute(text("SELECT exif_time, exif_lat FROM photo_marks WHERE exif_lat IS NOT NULL")).all()
+        engine.dispose()
+        assert kept == [("2019-10-20T19:05:00", -16.5)], kept
         print("photos as sent by the phone (width, height, bytes):", sizes)
         page.reload()                                                            # reloading sends nothing again
         page.click("#send-now")

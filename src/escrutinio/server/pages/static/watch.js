@@ -39,6 +39,39 @@
   }
 
   // --- the photo: compressed on the phone before it is queued ------------------------------
+  // Re-encoding drops the camera's EXIF (time and place), which the server compares with
+  // the table's place and election day; so the original's EXIF segment is carried over,
+  // with its orientation set upright (the canvas has already turned the pixels).
+  function exifSegment(buf) {
+    try {
+      var v = new DataView(buf), off = 2;
+      if (v.getUint16(0) !== 0xFFD8) { return null; }
+      while (off + 10 <= v.byteLength) {
+        var marker = v.getUint16(off), len = v.getUint16(off + 2);
+        if ((marker & 0xFF00) !== 0xFF00 || marker === 0xFFDA) { return null; }
+        if (marker === 0xFFE1 && v.getUint32(off + 4) === 0x45786966) {
+          var seg = new Uint8Array(buf.slice(off, off + 2 + len));
+          var s = new DataView(seg.buffer), tiff = 10, little = s.getUint16(tiff) === 0x4949;
+          var ifd = tiff + s.getUint32(tiff + 4, little), n = s.getUint16(ifd, little);
+          for (var i = 0; i < n; i++) {
+            var e = ifd + 2 + i * 12;
+            if (s.getUint16(e, little) === 0x0112) { s.setUint16(e + 8, 1, little); }
+          }
+          return seg;
+        }
+        off += 2 + len;
+      }
+    } catch (err) { return null; }
+    return null;
+  }
+  function withExif(original, jpeg) {
+    if (!jpeg || original.type !== "image/jpeg" || !original.arrayBuffer) { return Promise.resolve(jpeg); }
+    return Promise.all([original.arrayBuffer(), jpeg.arrayBuffer()]).then(function (bufs) {
+      var seg = exifSegment(bufs[0]);
+      if (!seg || seg.length > 128 * 1024) { return jpeg; }
+      return new Blob([bufs[1].slice(0, 2), seg, bufs[1].slice(2)], { type: "image/jpeg" });
+    }, function () { return jpeg; });
+  }
   function compress(file) {
     return new Promise(function (resolve) {
       if (!file || !/^image\//.test(file.type)) { resolve(null); return; }
@@ -54,7 +87,7 @@
         canvas.height = Math.round(img.naturalHeight * scale);
         canvas.getContext("2d").drawImage(img, 0, 0, canvas.width, canvas.height);
         URL.revokeObjectURL(url);
-        canvas.toBlob(function (blob) { resolve(blob || file); }, "image/jpeg", QUALITY);
+        canvas.toBlob(function (blob) { withExif(file, blob || file).then(resolve); }, "image/jpeg", QUALITY);
       };
       img.onerror = function () { URL.revokeObjectURL(url); resolve(null); };
       img.src = url;
