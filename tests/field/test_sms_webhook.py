@@ -198,3 +198,6 @@ def _run(sc, url, tmp_path, bolivia):
           f"reported {e['reported']} (single reports {e['single_reports']}), MAS {mas['share']:.2f} [{mas['lo']:.2f}, {mas['hi']:.2f}]")
     assert sum(1 for m in kept if m["status"] == "accepted") == 50
     assert all(secret not in json.dumps(a, default=str) for a in audited)
+    refused = sc.client.get("/api/v1/sms/messages?status=refused&limit=1000", headers=sc.headers("coordinator")).json()
+    assert len(refused) == sum(m["status"] == "refused" for m in kept) and {"number", "body", "reply", "problem"} <= set(refused[0])
+    assert sc.client.get("/api/v1/sms/messages", headers=sc.headers("watcher")).status_code == 403

@@ -255,3 +255,13 @@ def _report(s, settings, phone: field.Phone, gateway: str, contest: str | None, 
 def my_tables(request: Request, user: User = Depends(require("watcher"))) -> dict:
     with request.app.state.db.session() as s:
         return {"tables": field.tables_of(s, user.id)}
+
+
+@router.get("/sms/messages", summary="Inbound SMS, oldest first, with what became of each (to call back the watchers "
+            "whose reports were refused)")
+def messages(request: Request, after: int = Query(0, ge=0), limit: int = Query(200, ge=1, le=1000),
+             status: str | None = Query(None, pattern=r"^(accepted|refused|replayed|unregistered|rate_limited)$"),
+             user: User = Depends(require("admin", "coordinator"))) -> list[dict]:
+    with request.app.state.db.session() as s:
+        rows = field.messages(s, limit=limit, after=after)
+    return [r for r in rows if status is None or r["status"] == status]
