@@ -259,7 +259,7 @@ def my_tables(request: Request, user: User = Depends(require("watcher"))) -> dic
 
 @router.get("/sms/messages", summary="Inbound SMS, oldest first, with what became of each (to call back the watchers "
             "whose reports were refused)")
-def messages(request: Request, after: int = Query(0, ge=0), limit: int = Query(200, ge=1, le=1000),
+def messages(request: Request, after: int = Query(0, ge=0, le=2**31 - 1), limit: int = Query(200, ge=1, le=1000),
              status: str | None = Query(None, pattern=r"^(accepted|refused|replayed|unregistered|rate_limited)$"),
              user: User = Depends(require("admin", "coordinator"))) -> list[dict]:
     with request.app.state.db.session() as s:
