@@ -69,6 +69,7 @@ REPLIES = {
     "closed": N_("%(unit)s: this table already has two reports; call your coordinator"),
     "unregistered": N_("This number is not registered. Call your coordinator."),
     "not_ready": N_("The server has no tables loaded yet; send again later"),
+    "which_contest": N_("The server does not know which election this gateway reports; call your coordinator"),
 }
 
 
@@ -192,8 +193,10 @@ def _report(s, settings, phone: field.Phone, gateway: str, contest: str | None, 
 
     try:
         info = services.contest_of(s, contest)
-    except (LookupError, EscrutinioError):
+    except LookupError:
         return refuse("not_ready")
+    except EscrutinioError:          # several contests loaded and the gateway's URL names none
+        return refuse("which_contest")
     snap = services.snapshot_of(s, info)
     choices = list(snap.choices)
     try:
