@@ -140,7 +140,7 @@ def test_double_entry_discrepancies_and_results(server_client, small_computo):
     u = units[30]
     v2 = dict(_values(snap, u))
     v2["blank"] += 1
-    photo = c.post("/api/v1/photos", headers=t1, files={"file": ("acta.jpg", b"\xff\xd8\xff\xe0" + b"\x00" * 64)}).json()["sha256"]
+    photo = c.post("/api/v1/photos", headers=t1, files={"file": ("acta.jpg", _image("JPEG"))}).json()["sha256"]
     nophoto = c.post("/api/v1/entries", headers=t1, json={"unit": u, "values": _values(snap, u), "client_id": "d0",
                                                             "photo_sha256": "0" * 64})
     assert nophoto.status_code == 422
@@ -212,9 +212,20 @@ def test_layout_places_projection_and_events(server_client, small_computo):
     assert all("seq" in e and "kind" in e for e in events)
 
 
+def _image(fmt: str) -> bytes:
+    """A small real image (photos are decoded before they are accepted)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 180, 20)).save(out, fmt)
+    return out.getvalue()
+
+
 def test_photos_by_content_and_size_limits(server_client):
     sc, c = server_client, server_client.client
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    png = _image("PNG")
     r = c.post("/api/v1/photos", headers=sc.headers("watcher"), files={"file": ("acta.png", png)})
     assert r.status_code == 200 and len(r.json()["sha256"]) == 64 and r.json()["content_type"] == "image/png"
     r2 = c.post("/api/v1/photos", headers=sc.headers("watcher"), files={"file": ("other-name.jpg", png)})
@@ -242,7 +253,7 @@ def test_auth_errors_are_json(server_client):
     assert r.status_code == 401 and r.json()["error"]
     r = c.get("/api/v1/results", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401
-    r = c.post("/api/v1/entries", headers=server_client.headers("watcher"), json={})
+    r = c.post("/api/v1/entries", headers=server_client.headers("reader"), json={})
     assert r.status_code == 403 and "typist" in r.json()["error"]
     c.cookies.set("escrutinio_token", server_client.token("admin"))
     assert c.get("/api/v1/me").json()["role"] == "admin"

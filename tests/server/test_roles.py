@@ -51,7 +51,7 @@ def test_key_operations_name_their_roles(server_client):
     spec = server_client.client.get("/openapi.json").json()
     roles = {(m, p): set(op["x-roles"]) for p, ops in spec["paths"].items() for m, op in ops.items()}
     assert roles[("post", "/api/v1/official")] == {"admin"}
-    assert roles[("post", "/api/v1/entries")] == {"typist"}
+    assert roles[("post", "/api/v1/entries")] == {"typist", "watcher"}
     assert roles[("post", "/api/v1/entries/{unit}/resolve")] == {"coordinator"}
     assert roles[("get", "/api/v1/results")] == set(ROLES)
     assert roles[("get", "/api/v1/discrepancies")] == set(ROLES)

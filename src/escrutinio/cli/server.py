@@ -230,3 +230,62 @@ def demo(database, actas, seed, projection, tamper_check, fmt):
 
         if not run_tamper_check(settings, echo):
             sys.exit(1)
+
+
+@server.group("phone")
+def phone_group() -> None:
+    """Watchers' phones, for reports by SMS (docs/field.md)."""
+
+
+@phone_group.command("add")
+@click.argument("user")
+@click.option("--number", required=True, help="The phone's number, e.g. +59171234567.")
+@click.option("--lang", "language", default="es", show_default=True, type=click.Choice(["es", "en"]),
+              help="The language of the SMS replies.")
+@click.option("--table", "tables", multiple=True, help="A table this watcher reports (repeat; default: any table).")
+@DB_OPTION
+def phone_add(user, number, language, tables, database):
+    """Register a watcher's phone number; prints the observer's code (shown once: print it on the watcher's card)."""
+    from escrutinio.errors import UsageError
+    from escrutinio.server.storage import field
+    from escrutinio.server.storage.db import Database
+
+    db = Database(database)
+    db.check_schema()
+    try:
+        with db.session(write=True) as s:
+            phone, code = field.add_phone(s, user, number, language, list(tables))
+    except field.FieldError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        db.dispose()
+    click.echo(f"registered {phone.number} to {user} (replies in {language}); the observer's code, shown once:", err=True)
+    click.echo(code)
+
+
+@server.group("gateway")
+def gateway_group() -> None:
+    """SMS gateways allowed to post to /api/v1/sms/inbound."""
+
+
+@gateway_group.command("add")
+@click.argument("name")
+@DB_OPTION
+def gateway_add(name, database):
+    """Create an SMS gateway and print its secret, alone, on stdout (shown once; stored hashed)."""
+    from escrutinio.errors import UsageError
+    from escrutinio.server.storage import field
+    from escrutinio.server.storage.db import Database
+
+    db = Database(database)
+    db.check_schema()
+    try:
+        with db.session(write=True) as s:
+            secret = field.add_gateway(s, name)
+    except field.FieldError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        db.dispose()
+    click.echo(f"gateway {name}: POST /api/v1/sms/inbound?gateway={name} with this secret in X-Gateway-Secret "
+               "(or HTTP basic auth as {name}:SECRET); shown once:".replace("{name}", name), err=True)
+    click.echo(secret)

@@ -201,11 +201,12 @@ def create_app(settings: Settings | None = None, check_schema: bool = True) -> F
 
     from escrutinio.server.api import admin, discrepancies, entries, events, official, results
     from escrutinio.server.api import audit_reports as audit_api, log as log_api, pvt as pvt_api
+    from escrutinio.server.api import sms as sms_api
     from escrutinio.server import pages
 
     for router, prefix in ((official.router, API), (entries.router, API), (results.router, API),
                            (discrepancies.router, API), (events.router, API), (admin.router, API),
-                           (log_api.router, API), (pvt_api.router, API), (audit_api.router, API),
+                           (log_api.router, API), (pvt_api.router, API), (audit_api.router, API), (sms_api.router, API),
                            (pages.router, "")):
         _document_roles(router)
         app.include_router(router, prefix=prefix)

@@ -16,7 +16,8 @@ from escrutinio.publication.entry import utc_now
 from escrutinio.server.api.contest_choice import contest_required
 from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
-from escrutinio.server.storage import copies
+from escrutinio.observers import photos as photo_facts
+from escrutinio.server.storage import copies, official, photo_marks
 from escrutinio.server.storage.tables import entries, photos
 from escrutinio.server.storage.users import audit
 
@@ -40,6 +41,7 @@ class EntryOut(BaseModel):
     entry_id: int
     state: str
     replayed: bool = False
+    photo_flags: list[dict] = Field([], description="the photo's flags: same photo as another table's, EXIF time or place")
 
 
 class ResolveIn(BaseModel):
@@ -79,10 +81,10 @@ class _Prepared:
         return self if services.contest_of(s, contest)["snapshot_id"] == self.snapshot_id else _Prepared(s, unit, contest, values)
 
 
-@router.post("/entries", response_model=EntryOut, summary="Enter a copy of an acta (typist)",
+@router.post("/entries", response_model=EntryOut, summary="Enter a copy of an acta (typist, or a watcher's own report)",
              responses={409: {"description": "same typist, acta closed, or client_id reused"},
                         422: {"description": "values do not fit the acta"}})
-def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("typist"))) -> EntryOut:
+def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("typist", "watcher"))) -> EntryOut:
     """First or second entry of an acta's copy. Returns ``state``: ``first_entered``,
     ``agreed``, ``different`` or ``quarantined``. The second entry must come from a
     different typist (409 otherwise)."""
@@ -97,7 +99,31 @@ def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("
                             check=p.check, levels=p.levels, photo_sha256=body.photo_sha256)
         if not out["replayed"] and out["state"] in de.COUNTED:
             services.record_seen(s, p.contest, [body.unit])
+        if body.photo_sha256 and not out["replayed"]:
+            out["photo_flags"] = _photo_flags(s, request.app.state.settings, body.photo_sha256, body.unit, p.contest, user)
     return EntryOut(**out)
+
+
+def election_day(settings):
+    """The election day photos' EXIF times are compared with: ``settings.extra["election_day"]``
+    or ESCRUTINIO_ELECTION_DAY (YYYY-MM-DD); without one, times are not compared."""
+    from datetime import date
+
+    raw = (getattr(settings, "extra", None) or {}).get("election_day") or os.environ.get("ESCRUTINIO_ELECTION_DAY")
+    try:
+        return date.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def _photo_flags(s, settings, sha: str, unit: str, contest: str, user: User) -> list[dict]:
+    snap = services.snapshot_of(s, services.contest_of(s, contest))
+    row = official.unit_row(snap, unit) or {}
+    lat, lon = row.get("lat"), row.get("lon")
+    place = (float(lat), float(lon)) if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) else None
+    found = photo_marks.on_entry(s, sha256=sha, unit=unit, contest=contest, place=place,
+                                 election_day=election_day(settings), user=user)
+    return [{k: f[k] for k in ("kind", "detail")} for f in found]
 
 
 @router.post("/entries/{unit}/resolve", response_model=ActaOut, summary="Keep these values for a differing acta (coordinator)",
@@ -189,7 +215,11 @@ def upload_photo(request: Request, file: UploadFile = File(...), user: User = De
     kind = photo_type(data[:16])
     if kind is None:
         raise HTTPException(415, "not a JPEG, PNG or WebP image (checked by content, not by name)")
-    ctype, ext = kind
+    try:  # decoded whole before it is accepted: a truncated or disguised file is refused here
+        facts = photo_facts.inspect(data)
+    except photo_facts.PhotoError as exc:
+        raise HTTPException(415, str(exc))
+    ctype, ext = facts.content_type, facts.ext
     sha = hashlib.sha256(data).hexdigest()
     folder = settings.data_dir / "photos" / sha[:2]
     folder.mkdir(parents=True, exist_ok=True)
@@ -203,8 +233,10 @@ def upload_photo(request: Request, file: UploadFile = File(...), user: User = De
             s.execute(photos.insert().values(sha256=sha, content_type=ctype, size=len(data),
                                              path=str(target.relative_to(settings.data_dir)), uploaded_by=user.id,
                                              created_at=utc_now()))
-            audit(s, user, "photo_uploaded", f"photo:{sha}", {"size": len(data), "content_type": ctype})
-    return {"sha256": sha, "content_type": ctype, "size": len(data)}
+            audit(s, user, "photo_uploaded", f"photo:{sha}", {"size": len(data), "content_type": ctype, "phash": facts.phash})
+        photo_marks.save(s, sha, facts)
+    return {"sha256": sha, "content_type": ctype, "size": len(data), "width": facts.width, "height": facts.height,
+            "phash": facts.phash, "exif": {"time": facts.exif_time, "lat": facts.exif_lat, "lon": facts.exif_lon}}
 
 
 @router.get("/photos/{sha256}", summary="A stored photo", response_class=FileResponse,
@@ -215,4 +247,41 @@ def get_photo(sha256: ShaPath, request: Request, user: User = Depends(require("a
         row = s.execute(photos.select().where(photos.c.sha256 == sha256)).first()
     if row is None:
         raise HTTPException(404, "no such photo")
-    return FileResponse(Path(settings.data_dir) / row.path, media_type=row.content_type)
+    return FileResponse(Path(settings.data_dir) / row.path, media_type=row.content_type,
+                        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=31536000, immutable",
+                                 "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+
+@router.get("/photos/{sha256}/flags", summary="A photo's facts (perceptual hash, EXIF) and its flags",
+            responses={404: {"description": "no such photo"}})
+def photo_flags_of(sha256: ShaPath, request: Request, user: User = Depends(require("admin", "coordinator", "typist", "watcher"))) -> dict:
+    with request.app.state.db.session() as s:
+        if s.execute(photos.select().where(photos.c.sha256 == sha256)).first() is None:
+            raise HTTPException(404, "no such photo")
+        found = [f for f in photo_marks.flags(s) if f["sha256"] == sha256]
+        return {"sha256": sha256, "marks": photo_marks.marks(s, sha256), "flags": found}
+
+
+@router.get("/units/{unit}/photos", summary="The photos attached to an acta's entries (sha256, oldest first), to type it from")
+def unit_photos(unit: UnitPath, request: Request, contest: str | None = Query(None, max_length=200),
+                user: User = Depends(require("admin", "coordinator", "typist", "watcher"))) -> list[str]:
+    from sqlalchemy import select
+
+    from escrutinio.server.storage.tables import entries as entries_table
+
+    with request.app.state.db.session() as s:
+        q = select(entries_table.c.photo_sha256).where(entries_table.c.unit == unit, entries_table.c.photo_sha256.is_not(None))
+        if contest is not None:
+            q = q.where(entries_table.c.contest == contest)
+        seen: list[str] = []
+        for sha in s.execute(q.order_by(entries_table.c.id)).scalars():
+            if sha not in seen:
+                seen.append(sha)
+        return seen
+
+
+@router.get("/photo-flags", summary="Photos flagged for a coordinator: the same photo for two tables, EXIF time or place")
+def photo_flag_list(request: Request, unit: str | None = Query(None, max_length=100), contest: str | None = Query(None, max_length=200),
+                    user: User = Depends(require("admin", "coordinator"))) -> list[dict]:
+    with request.app.state.db.session() as s:
+        return photo_marks.flags(s, unit, contest)

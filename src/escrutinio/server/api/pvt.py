@@ -25,11 +25,20 @@ def _attached(request: Request, session) -> tuple[Design, dict]:
     return found
 
 
-def _copies(session, contest: str | None):
-    """Official snapshot (layout, law) and the counted copies as a snapshot."""
+def _copies(session, contest: str | None, sample: list[str] | None = None):
+    """Official snapshot (layout, law) and the counted copies as a snapshot; with ``sample``,
+    also the watchers' single reports of sampled tables not counted yet (SMS or app; see
+    :func:`escrutinio.server.storage.field.with_watcher_reports`), and how many those are."""
     info = services.contest_of(session, contest)
     snap = services.snapshot_of(session, info)
-    return info, snap, services.copies_snapshot(session, snap)
+    cs = services.copies_snapshot(session, snap)
+    if sample is None:
+        return info, snap, cs
+    from escrutinio.server.storage import field
+
+    cs, single = field.with_watcher_reports(session, snap, cs, sample, services.checker(snap))
+    info = {**info, "single_reports": single}
+    return info, snap, cs
 
 
 @router.post("/pvt/design", summary="Attach a PVT design to the election (admin; logged as pvt_design_attached)",
@@ -58,7 +67,7 @@ def _progress(request: Request, session: Session, contest: str | None) -> dict:
 
 
 def _progress_of(session: Session, d: Design, entry: dict, contest: str | None) -> dict:
-    info, _, cs = _copies(session, contest)
+    info, _, cs = _copies(session, contest, d.sample)
     have = set(cs.frame.get_column("unit").to_list())
     sample = pl.DataFrame({"unit": d.sample, "stratum": d.sample_strata}, schema={"unit": pl.Utf8, "stratum": pl.Utf8})
     reported = sample.with_columns(pl.col("unit").is_in(list(have)).alias("reported"))
@@ -68,8 +77,10 @@ def _progress_of(session: Session, d: Design, entry: dict, contest: str | None) 
                "reported": int(counts.get(name, {}).get("reported", 0))} for name, s in d.strata.items()]
     n_rep = int(reported.get_column("reported").sum())
     return {"design_sha256": entry["design_sha256"], "attached": entry, "contest": info["contest"], "n": len(d.sample),
-            "reported": n_rep, "missing": len(d.sample) - n_rep, "strata": strata,
-            "note": "reported = sampled tables whose watchers' copy is agreed (two matching entries), resolved or released"}
+            "reported": n_rep, "missing": len(d.sample) - n_rep, "strata": strata, "single_reports": info["single_reports"],
+            "note": "reported = sampled tables whose watchers' copy is agreed (two matching entries), resolved or released, "
+                    "or that a watcher reported (SMS or app) with numbers that pass the acta's checks and await their "
+                    "second entry (single_reports)"}
 
 
 @router.get("/pvt/progress", summary="Sampled tables reported so far, per stratum",
@@ -107,12 +118,13 @@ def estimate(request: Request, contest: str | None = Query(None, max_length=200)
 def _estimate_of(session: Session, d: Design, entry: dict, contest: str | None, level: float) -> dict:
     from escrutinio.app.pvt import estimate_snapshot
 
-    info, snap, cs = _copies(session, contest)
+    info, snap, cs = _copies(session, contest, d.sample)
     sampled = cs.frame.filter(pl.col("unit").is_in(d.sample))
     if sampled.height == 0:
         raise HTTPException(409, f"none of the {len(d.sample):,} sampled tables has an agreed copy yet")
     out = estimate_snapshot(d, replace(cs, frame=sampled), law_preset=info["preset"], official=snap, level=level).to_dict()
     out["contest"] = info["contest"]
     out["attached"] = entry
-    out["source"] = "watchers' agreed copies of the sampled tables"
+    out["source"] = "watchers' agreed copies of the sampled tables, and watchers' single reports awaiting a second entry"
+    out["single_reports"] = info["single_reports"]
     return out

@@ -7,7 +7,9 @@ and the gettext catalogues in ``escrutinio/server/locale/``.
 """
 from escrutinio.server.pages import data
 from escrutinio.server.pages.views import STATIC, router
+from escrutinio.server.pages import watch
 
 router.include_router(data.router)
+router.include_router(watch.router)
 
 __all__ = ["STATIC", "router"]

@@ -28,7 +28,7 @@ router = APIRouter(include_in_schema=False)
 
 # Where each role lands after logging in, and which pages it may open. The API makes the
 # authoritative checks; these only keep a user away from pages that would be all errors.
-HOME = {"typist": "/entry", "coordinator": "/resolve", "admin": "/", "watcher": "/discrepancies", "reader": "/"}
+HOME = {"typist": "/entry", "coordinator": "/resolve", "admin": "/", "watcher": "/watch", "reader": "/"}
 ENTRY_ROLES = ("typist", "watcher")
 RESOLVE_ROLES = ("coordinator",)
 OBSERVER_ROLES = ("admin", "coordinator", "typist", "watcher")
@@ -403,12 +403,15 @@ async def resolve_index(request: Request, done: str | None = None, contest: str 
     items = reply.body if reply.ok and isinstance(reply.body, list) else (
         reply.body.get("entries", []) if reply.ok and isinstance(reply.body, dict) else [])
     cases = []
+    flagged = await client.get(request, "/api/v1/photo-flags")
+    flags = flagged.body if flagged.ok and isinstance(flagged.body, list) else []
     for item in items:
         layout = await client.get(request, f"/api/v1/units/{quote(str(item.get('unit')), safe='')}", contest=item.get("contest"))
         body = layout.body if layout.ok and isinstance(layout.body, dict) else {}
         case = _resolution_case(item, body.get("fields"))
         case["photos"] = list(dict.fromkeys([*(e.get("photo_sha256") for e in item.get("entries") or [] if e.get("photo_sha256")),
                                              *(body.get("photos") or [])]))
+        case["photo_flags"] = [f for f in flags if f.get("unit") == item.get("unit") and f.get("contest") == item.get("contest")]
         cases.append(case)
     # how many cases wait in each contest, on its tab
     counts = {str(c["contest"]): sum(int((c.get("copies") or {}).get(k) or 0) for k in ("different", "quarantined"))
@@ -430,7 +433,8 @@ def _resolution_case(item: dict, fields: list[str] | None = None) -> dict:
         names = [n for n in names if n not in totals] + totals
     rows = [(n, first.get(n), second.get(n), bool(second) and first.get(n) != second.get(n)) for n in names]
     return {"unit": item.get("unit"), "contest": item.get("contest"), "state": item.get("state"), "rows": rows,
-            "findings": item.get("findings") or [], "since": item.get("since")}
+            "findings": item.get("findings") or [], "since": item.get("since"),
+            "photos": [e["photo_sha256"] for e in entries if e.get("photo_sha256")]}
 
 
 @router.post("/resolve/{unit}")
