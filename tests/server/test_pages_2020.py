@@ -267,7 +267,7 @@ def test_spanish_pages_have_no_english(night):
             for message in english:
                 if message in text:
                     problems.append((role, path, "untranslated", message[:160]))
-    assert not problems, "\n".join(map(str, sorted(set(problems))[:60]))
+    assert not problems, "\n".join(map(str, sorted(set(problems), key=str)[:60]))
 
 
 def test_final_count_map_matches_places_by_id_not_name(tmp_path):

@@ -117,6 +117,12 @@ class Words:
         known = {
             "reported = sampled tables whose watchers' copy is agreed (two matching entries), resolved or released":
                 _("Reported: sampled tables whose watchers' copy is agreed (two matching entries), resolved or released."),
+            ("reported = sampled tables whose watchers' copy is agreed (two matching entries), resolved or released, "
+             "or that a watcher reported (SMS or app) with numbers that pass the acta's checks and await their "
+             "second entry (single_reports)"):
+                _("Reported: sampled tables whose watchers' copy is agreed (two matching entries), resolved or released, "
+                  "or that a watcher reported (SMS or app) with numbers that pass the acta's checks and await their "
+                  "second entry."),
             ("A PVT measures the actas of a random sample of tables as the watchers report them. Its interval "
              "covers sampling error only: it assumes the reports are transcribed correctly and that missing "
              "sampled tables resemble the reported ones of their stratum. A difference from the official count "
