@@ -47,8 +47,9 @@ def user_add(name, role, password_stdin, database):
     """Create an account and print its token, alone, on stdout (shown once; stored hashed)."""
     from escrutinio.errors import UsageError
     from escrutinio.server.storage import users
-    from escrutinio.server.storage.db import Database
+    from escrutinio.server.storage.db import Database, check_url
 
+    check_url(database, must_exist=True)  # before reading a password, and never creating an empty file
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
     db = Database(database)
     db.check_schema()
@@ -123,8 +124,9 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
     """
     import uvicorn
 
-    from escrutinio.server.storage.db import migrate
+    from escrutinio.server.storage.db import check_url, migrate
 
+    check_url(database)
     settings = _settings(database, data_dir, signing_key, roll, places, previous, previous_mapping)
     # a bad places or previous-election file is said now, not at the first snapshot's projection
     if places:
