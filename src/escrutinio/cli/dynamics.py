@@ -221,6 +221,7 @@ def compare_cmd(a, b, by, group_by, places, focus, contest, mapping, mapping_bef
         pl_ = read_places(places)
     r = compare(read_snapshot(a, contest, mapping=mapping_before or mapping), read_snapshot(b, contest, mapping=mapping),
                 by=group_by or by or "department", places=pl_)
+    r.focus(list(focus))  # an unknown --focus is an error in either format
     if fmt == "json":
         _emit(r, fmt)
     else:
