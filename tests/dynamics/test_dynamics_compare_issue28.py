@@ -44,3 +44,11 @@ def test_unknown_focus_is_an_error():
 def test_no_shared_place_is_an_error():
     with pytest.raises(UsageError, match="share no polling place"):
         compare(_snap(["a", "b"], VOTES[:2], "then"), _snap(["x", "y"], VOTES[:2], "now"))
+
+
+def test_counted_lead_says_who_leads():
+    from escrutinio.dynamics.projection import _who_leads
+
+    assert _who_leads("MAS_IPSP", "CC", -21.7) == "CC leads MAS_IPSP by 21.70 points"
+    assert _who_leads("MAS_IPSP", "CC", 7.87) == "MAS_IPSP leads CC by 7.87 points"
+    assert "tied" in _who_leads("A", "B", 0.001)
