@@ -124,8 +124,16 @@ def check(paths, mapping, contest, count_withdrawn, rules, severity, fmt, output
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def report(paths, mapping, contest, count_withdrawn, filters, rule, roll, output, fmt):
     """Print the verdict and write a self-contained HTML report."""
-    from escrutinio import app
+    from pathlib import Path
 
+    from escrutinio import app
+    from escrutinio.errors import UsageError
+
+    suffix = Path(output).suffix.lower()
+    if suffix and suffix not in (".html", ".htm"):
+        # a .pdf holding HTML opens as a broken PDF: say so instead of writing it
+        raise UsageError(f"-o {output}: the report is HTML; name the file .html "
+                         "(a browser's Print to PDF makes the PDF)")
     app.check_output(output)  # refused before any reading
     election = load_election(paths, mapping, count_withdrawn)
     res = app.results(election, contest=contest, level=None, filters=parse_filters(filters), rule=rule, roll=roll)
