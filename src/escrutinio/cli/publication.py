@@ -188,8 +188,10 @@ def verify_log_command(source, public_key, checkpoints, inclusion, contest, no_t
 @click.option("--contest", default=None, help="Only this contest (default: every contest read).")
 @click.option("--count-withdrawn", is_flag=True, help="Count votes for withdrawn candidacies as valid.")
 @click.option("--status", type=click.Choice(["unofficial-partial", "unofficial-complete", "certified", "correction", "recount"]),
-              default="unofficial-partial", show_default=True, help="NIST: the results' status (escrutinio cannot know it).")
-@click.option("--election-date", default=None, help="NIST: the election day, YYYY-MM-DD (default: the export time's date).")
+              default=None, help="NIST: the results' status (default: unofficial-complete when every expected table "
+                                 "is counted, else unofficial-partial; escrutinio cannot know whether results are certified).")
+@click.option("--election-date", default=None, help="NIST: the election day, YYYY-MM-DD (default: the mapping's "
+                                                   "[election] date, else the export time's date, said in the notes).")
 @click.option("--no-actas", is_flag=True, help="NIST: stop at the finest area; do not report every acta.")
 @click.option("--output", "-o", type=click.Path(), default=None,
               help="NIST: the JSON file (default: stdout). CSV: a folder, one file per contest and level.")
@@ -208,6 +210,10 @@ def export_command(paths, fmt, mapping, contest, count_withdrawn, status, electi
     if fmt == "nist-1500-100":
         if election_date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", election_date):
             raise UsageError(f"--election-date takes YYYY-MM-DD, got {election_date!r}")
+        if status is None:
+            # complete only when the count of every contest is final (all expected tables in)
+            final = all(app.results(election, contest=c).latest.final for c in contests)
+            status = "unofficial-complete" if final else "unofficial-partial"
         report = election_report(snaps, status=status, election_date=election_date, units=not no_actas)
         text = json.dumps(report, ensure_ascii=False, indent=1) + "\n"
         if output:
