@@ -22,14 +22,16 @@ def _roll_frame(path: str, mapping: str | None, needed: list[str]):
     from escrutinio import app
     from escrutinio.io import read_roll
 
+    from escrutinio.pvt.design import election_of, election_of_file
+
     if mapping is None:
         frame = read_roll(path)
         levels = [c for c in frame.columns if c not in ("unit", "unit_id", "place_id", "registered")]
         if all(c in frame.columns for c in needed):
-            return frame, levels
+            return frame, levels, election_of_file(path)
     election = app.read([path], mapping=mapping)
     snap = election.series(election.contests[0])[-1]
-    return snap.frame, list(snap.levels)
+    return snap.frame, list(snap.levels), election_of(snap)
 
 
 def _previous(path: str, mapping: str | None):
@@ -70,10 +72,10 @@ def design_cmd(roll, n, seed, strata, allocation, previous, mapping, min_per_str
     by = [s.strip() for s in strata.split(",") if s.strip()] if strata else []
     if len(by) > 2:
         raise UsageError("--strata takes LEVEL or LEVEL,ATTR")
-    frame, levels = _roll_frame(roll, mapping, by)
+    frame, levels, roll_election = _roll_frame(roll, mapping, by)
     prev = _previous(previous, mapping) if previous else None
     d = make_design(frame, n, seed, by, levels, allocation=allocation, previous=prev,
-                    min_per_stratum=min_per_stratum, level=level, source=Path(roll).name)
+                    min_per_stratum=min_per_stratum, level=level, source=Path(roll).name, election=roll_election)
     text = d.to_json()
     if output:
         app.write_atomic(output, text)
@@ -93,7 +95,10 @@ def _estimate(reports, design_path, mapping, contest, rule, level, combine, draw
     d = Design.load(design_path)
     snap, election = _reports(reports, mapping, contest, combine)
     law = app.resolve_rule(rule, election)
-    est = estimate(d, snap.counted(), list(snap.counted_choices), law, level=level, draws=draws)
+    from escrutinio.pvt.design import election_of
+
+    est = estimate(d, snap.counted(), list(snap.counted_choices), law, level=level, draws=draws,
+                   election=election_of(snap))
     return d, snap, est, law
 
 
@@ -161,7 +166,7 @@ def verify_cmd(design_path, roll, mapping, fmt):
     from escrutinio.pvt.design import Design, verify
 
     d = Design.load(design_path)
-    frame, levels = _roll_frame(roll, mapping, d.strata_by)
+    frame, levels, _ = _roll_frame(roll, mapping, d.strata_by)
     out = verify(d, frame, levels)
     if fmt == "json":
         click.echo(json.dumps(out, ensure_ascii=False, indent=1))
