@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import json
-from fractions import Fraction
 
 import click
 
@@ -41,6 +40,8 @@ def _threshold(text: str | None):
     if not text:
         return None
     try:
+        from fractions import Fraction  # here: decimal's import is a tenth of --help's start-up
+
         share = Fraction(text.rstrip("%")) / (100 if text.endswith("%") else 1)
     except (ValueError, ZeroDivisionError):
         raise UsageError(f"--threshold must look like 3% or 3/100, got {text!r}") from None
