@@ -146,7 +146,12 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
         "database_url": settings.database_url, "data_dir": str(settings.data_dir), "signing_key": str(settings.signing_key),
         **{k: str(getattr(settings, k)) if getattr(settings, k) else None
            for k in ("roll", "places", "previous", "previous_mapping")}})
-    click.echo(f"serving http://{host}:{port}/ (API /api/v1, spec /openapi.json) with {workers} worker(s)", err=True)
+    # "serving" only once a worker answers (cli/readiness.py): the port opens long before
+    from escrutinio.cli.readiness import announce_when_ready
+
+    click.echo(f"starting {workers} worker(s) for http://{host}:{port}/ ...", err=True)
+    announce_when_ready(host, port, f"serving http://{host}:{port}/ (API /api/v1, spec /openapi.json) with "
+                        f"{workers} worker(s)", lambda m: click.echo(m, err=True))
     # keep-alive longer than uvicorn's 5 s: under load, a client reusing a connection the
     # server has just closed sees a transport error instead of an answer
     uvicorn.run("escrutinio.server.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
