@@ -156,6 +156,7 @@ class Snapshot:
             "expected_tables": self.expected_tables,
             "expected_registered": self.expected_registered,
             "expected_source": self.expected_source,
+            "election_date": self.election_date,
         }
 
 
