@@ -33,6 +33,7 @@ def test_default_focus_is_the_two_leading_with_their_names():
     assert "MAS - IPSP, CC" in text and "MASIPSP" not in text
     assert "Z Party then" not in text
     assert r.focus(["z party"]) == ["ZPARTY"]
+    assert "MAS - IPSP_swing" in r.to_frame().columns
 
 
 def test_unknown_focus_is_an_error():

@@ -51,10 +51,10 @@ class CompareResult:
             r = {"group": g["group"], "places": g["places"], "registered_before": g["registered_before"],
                  "registered_after": g["registered_after"], "turnout_before": g["turnout_before"],
                  "turnout_after": g["turnout_after"]}
-            for c in self.choices:
-                r[f"{c}_before"] = g["shares_before"][c]
-                r[f"{c}_after"] = g["shares_after"][c]
-                r[f"{c}_swing"] = g["swing"][c]
+            for c in self.choices:  # columns named as the later election spells the choice
+                r[f"{self.name(c)}_before"] = g["shares_before"][c]
+                r[f"{self.name(c)}_after"] = g["shares_after"][c]
+                r[f"{self.name(c)}_swing"] = g["swing"][c]
             rows.append(r)
         return pl.DataFrame(rows)
 
