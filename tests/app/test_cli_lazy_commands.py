@@ -29,3 +29,10 @@ def test_one_command_imports_one_module():
     loaded = eval(out.strip().splitlines()[-1])
     assert "escrutinio.cli.seats" in loaded
     assert not {f"escrutinio.cli.{m}" for m in MODULES if m != "seats"} & set(loaded), loaded
+
+
+def test_a_module_imported_by_another_still_gets_its_spinner():
+    code = ("import escrutinio.cli as c\nimport escrutinio.cli.results  # as cli/dynamics does, inside a command\n"
+            "print(getattr(c.main.commands['check'].callback, '_escrutinio_activity', False))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"

@@ -32,9 +32,12 @@ class _Commands(dict):
     listing (``--help``, iteration) imports them all."""
 
     def _one(self, name) -> None:
-        if not dict.__contains__(self, name):
-            module = COMMAND_MODULES.get(name)
-            _load((module,) if module else MODULES)
+        module = COMMAND_MODULES.get(name)
+        if module is None:
+            if not dict.__contains__(self, name):
+                _load(MODULES)
+        elif module not in _loaded:  # also when another module imported it first: the spinner is added here
+            _load((module,))
 
     def __getitem__(self, name):
         self._one(name)
