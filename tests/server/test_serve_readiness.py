@@ -51,3 +51,11 @@ def test_serving_is_printed_when_a_worker_answers(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+
+
+def test_port_zero_is_said_not_waited_for():
+    from escrutinio.cli.readiness import announce_when_ready
+
+    said = []
+    assert announce_when_ready("127.0.0.1", 0, "serving", said.append) is None
+    assert "--port 0" in said[0]

@@ -38,10 +38,14 @@ def answers(host: str, port: int, timeout: float = 2.0) -> bool:
 
 
 def announce_when_ready(host: str, port: int, message: str, echo: Callable[[str], None],
-                        interval: float = 0.25, timeout: float = 3600.0) -> threading.Thread:
+                        interval: float = 0.25, timeout: float = 3600.0) -> threading.Thread | None:
     """Print ``message`` (with the seconds it took) once the server answers; a daemon
-    thread, so it never outlives the server."""
+    thread, so it never outlives the server. With port 0 the system picks the port, which
+    only uvicorn's own log line names: nothing to knock on, so that is said instead."""
     started = time.monotonic()
+    if port == 0:
+        echo("the system chooses the port (--port 0): uvicorn's line 'Uvicorn running on ...' names it")
+        return None
 
     def wait() -> None:
         while time.monotonic() - started < timeout:
