@@ -206,7 +206,110 @@ def urban_first() -> None:
         print("    " + "\n    ".join(st.summary().splitlines()))
 
 
+HONEST_ONLY = "--honest" in sys.argv
+STUDY_ONLY = "--study" in sys.argv
+
+
+def honest() -> None:
+    """Issue 25 (``--honest``): the default path, with and without a polling-place file
+    and the 2019 election, on the five 2020 exports; seed stability of the bounds; the
+    selection prior of the roll-only strata measured on 2019."""
+    from escrutinio.app.projection import project as app_project
+    from escrutinio.dynamics.order_selection import order_selection
+    from escrutinio.dynamics.projection import previous_place_rates
+    from escrutinio.dynamics.representativeness import SETTLEMENT_BREAKS
+    from escrutinio.dynamics.sources import read_places
+
+    roll = read_roll(DATA / "2020" / "roll_2020.csv.gz")
+    places = read_places(DATA / "2020" / "polling_places_2020.csv.gz")
+    ps = read_snapshot(DATA / "2019" / "mesas_2019_linked.csv.gz")
+    prev = previous_place_rates(ps.frame, ps.choices)
+    exports = sorted((DATA / "2020").glob("computo_2020*"))
+    snaps = [read_snapshot(p) for p in exports]
+    # H1. the prior of the order's selection within settlement size x department, net of
+    # log place size (the roll-only model's covariate), on the 2019 orders
+    f = ps.frame.with_columns(pl.concat_str([pl.col(c).fill_null("") for c in ("country", "department", "province",
+                                             "municipality", "locality")], separator="|").alias("_loc"))
+    lr = pl.col("registered").sum().over("_loc")
+    cls = pl.lit("d")
+    for brk, lab in reversed(list(zip(SETTLEMENT_BREAKS, "abc"))):
+        cls = pl.when(lr < brk).then(pl.lit(lab)).otherwise(cls)
+    f = f.with_columns(cls.alias("settlement"),
+                       pl.col("registered").sum().over("place_id").cast(pl.Float64).clip(1.0).log().alias("_size"))
+    per = []
+    for party in ("MAS - IPSP", "CC"):
+        for order in ("trep_arrival_pct", "computo_arrival_pct"):
+            o = order_selection(f.filter(pl.col(order).is_not_null()), order, party, ["settlement", "department"],
+                                place="place_id", given=["_size"])
+            per.append(o.rms("r_place"))
+    print(f"H1. 2019 orders within settlement size x department, net of log place size: r_place rms MAS trep "
+          f"{per[0]:.3f} computo {per[1]:.3f}, CC trep {per[2]:.3f} computo {per[3]:.3f}; all four "
+          f"{np.sqrt(np.mean(np.square(per))):.3f} (SELECTION_R_SETTLEMENT)")
+    print("H2. Bolivia 2020, five exports, the default path, 2,000 simulations, seed 0 (final MAS 55.10)")
+    covered = wrong_hi = 0
+    for path, snap in zip(exports, snaps):
+        for pl_label, pf in (("roll", None), ("+places", places)):
+            for label, pv in (("no", None), ("2019", prev)):
+                t = time.perf_counter()
+                r = app_project(snap, roll, pv, 0, places=pf, simulations=2000).result
+                sh = r.shares["MAS_IPSP"]
+                probs = r.outcome_probabilities
+                p_mas = probs.get("winner:MAS_IPSP", 1 - max([v for k, v in probs.items() if k.startswith("winner:")]
+                                                             or [0]))
+                wrong = max([v for k, v in probs.items() if k.startswith("winner:") and k != "winner:MAS_IPSP"]
+                            or [0.0])
+                cov = sh["lo"] <= 55.10 <= sh["hi"]
+                covered += cov
+                wrong_hi += wrong >= 0.9
+                model = "multilevel " + ",".join(r.multilevel["strata"]) if r.multilevel else "hot deck"
+                within = (r.representativeness or {}).get("within_strata") or {}
+                print(f"    {path.name[8:21]:<14} {r.counted_units:>6,} {pl_label:>7} {label:>4} {sh['point']:>6.2f} "
+                      f"[{sh['lo']:>6.2f}, {sh['hi']:>6.2f}] +-{(sh['hi'] - sh['lo']) / 2:>5.2f} "
+                      f"{'covers' if cov else 'MISSES'} P(MAS) {p_mas:.3f} P(wrong) {wrong:.3f} "
+                      f"mc se {r.monte_carlo['max_bound_se']:.3f}  {model}"
+                      + (f" (within strata {within['smd']:+.2f})" if within else "")
+                      + f"  ({time.perf_counter() - t:.1f} s)")
+    print(f"    {covered} of 20 intervals cover 55.10; wrong winner with P >= 0.9: {wrong_hi}")
+    if "--no-seeds" in sys.argv:
+        return
+    # H3. seed stability: every reported bound (shares and lead) over seeds 0-9
+    print("H3. seed stability, seeds 0-9, default 2,000 simulations: largest move of any bound (shares and lead)")
+    for i, pl_label, pf, label, pv in ((4, "roll", None, "no", None), (4, "+places", places, "2019", prev)):
+        t = time.perf_counter()
+        rs = [app_project(snaps[i], roll, pv, s, places=pf, simulations=2000).result for s in range(10)]
+        b = np.array([[r.shares[c][k] for c in r.choices for k in ("lo", "hi")]
+                      + [r.lead["lo"], r.lead["hi"]] for r in rs])
+        mas = np.array([[r.shares["MAS_IPSP"]["lo"], r.shares["MAS_IPSP"]["hi"]] for r in rs])
+        se = max(r.monte_carlo["max_bound_se"] for r in rs)
+        print(f"    {exports[i].name[8:21]:<14} {pl_label:>7} {label:>4} any bound {np.ptp(b, axis=0).max():.3f}, "
+              f"MAS bounds {np.ptp(mas, axis=0).max():.3f}; predicted from the Monte Carlo error "
+              f"{3.08 * se:.3f}; 0.05 needs ~{max(r.monte_carlo['simulations_for_0.05'] for r in rs):,} "
+              f"simulations ({(time.perf_counter() - t) / 10:.1f} s per projection at 2,000)")
+
+
+def study() -> None:
+    """Issue 25 (``--study``): the urban-first simulation study with and without a
+    previous election, at 10, 25, 50 and 75% counted."""
+    from escrutinio.dynamics.urban_first import urban_first_study
+
+    n = 30 if QUICK else 100
+    for rem, pv, ro in ((True, False, False), (True, True, False), (False, False, True),
+                        (False, False, False), (False, True, False)):
+        st = clock(f"S. urban-first calibration, {n} simulated elections, multilevel"
+                   + (", roll only" if ro else "") + (", voters within 5 km" if rem else "")
+                   + (", previous election" if pv else ""),
+                   lambda: urban_first_study(n, cuts=(10, 25, 50, 75), model="multilevel", simulations=300,
+                                             seed=15, remoteness=rem, previous=pv, roll_only=ro))
+        print("    " + "\n    ".join(st.summary().splitlines()))
+
+
 def main() -> None:
+    if HONEST_ONLY:
+        honest()
+        return
+    if STUDY_ONLY:
+        study()
+        return
     if URBAN_FIRST_ONLY:
         urban_first()
         return

@@ -10,6 +10,8 @@ The Python API (docs/python.md)::
     es.project(partial, roll=...)     # projection from a partial count
     es.forensics(e)                   # the forensics battery
     es.audit("results.csv", risk_limit=0.05)  # a risk-limiting audit plan
+    es.pvt_design(roll, n=300, seed="...")   # and pvt_estimate, pvt_compare (docs/pvt.md)
+    es.verify_log("http://...")       # and export (docs/publication.md)
 
 Every result has ``.to_dict()``, ``.to_polars()``, ``.summary()`` and an HTML repr.
 ``tabulate``, ``forensics`` and ``audit`` are also the names of subpackages; they are
@@ -25,7 +27,8 @@ import types
 
 __version__ = "0.1.0"
 
-_FUNCTIONS = ("read", "check", "tabulate", "project", "forensics", "audit")
+_FUNCTIONS = ("read", "check", "tabulate", "project", "forensics", "audit", "seats", "apportion", "pvt_design", "pvt_estimate",
+              "pvt_compare", "verify_log", "export")
 _CALLABLE_MODULES = {f"{__name__}.{n}": n for n in ("tabulate", "forensics", "audit")}
 
 __all__ = ["__version__", *_FUNCTIONS]

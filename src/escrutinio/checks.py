@@ -96,7 +96,7 @@ class CheckReport:
     def _repr_html_(self) -> str:
         import html
 
-        from escrutinio.app.present import frame_html
+        from escrutinio.notebook import frame_html
 
         return f"<div><pre>{html.escape(self.summary())}</pre>{frame_html(self.findings)}</div>"
 

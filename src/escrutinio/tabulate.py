@@ -97,7 +97,7 @@ class Tabulation:
             return None
         d = self.verdict.to_dict()
         if self.completeness is not None:
-            from escrutinio.app.completeness import status
+            from escrutinio.completeness import status
 
             d["final"] = self.final
             d["status"] = status(self.completeness)
@@ -140,6 +140,9 @@ def completeness_line(c, final: bool) -> str:
     if c.expected_tables is not None:
         share = f"{c.counted_tables:,} of {c.expected_tables:,} tables ({100 * c.table_share:.2f}%), " \
                 f"{100 * (c.registered_share or 0):.2f}% of registered voters"
+    elif not c.filtered:
+        # said once, here; the verdict below stands as the file's
+        return f"COUNT AS READ: {c.counted_tables:,} tables; {c.note}"
     else:
         share = f"{c.counted_tables:,} tables; expected tables unknown"
     head = "FINAL COUNT" if final else ("SUBSET, NOT A RESULT" if c.filtered else "PARTIAL COUNT")
@@ -271,10 +274,10 @@ def tabulate(
     ``roll`` (see :func:`escrutinio.io.read_roll`) gives progress against expected tables.
     ``flagged_units``: units that failed a check, whose count and ballots are reported.
 
-    The tabulation says how complete the count is (:mod:`escrutinio.app.completeness`),
+    The tabulation says how complete the count is (:mod:`escrutinio.completeness`),
     and a verdict on a partial count or a filtered subset says so in its first words.
     """
-    from escrutinio.app.completeness import measure, reword
+    from escrutinio.completeness import measure, reword
 
     if share_base not in ("valid", "emitted"):
         raise UsageError("share_base must be 'valid' or 'emitted'")

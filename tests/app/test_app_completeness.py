@@ -116,7 +116,50 @@ def test_unknown_completeness_without_roll(tmp_path):
     assert d["final"] is False
     assert d["completeness"]["tables"] == {"counted": 2, "expected": None, "share": None}
     assert "roll" in d["completeness"]["note"]
-    assert d["verdict"]["explanation"].startswith("Provisional, share of tables counted unknown")
+    # issue 25: the verdict stands as the file's; completeness is said once, as unknown
+    assert d["completeness"]["status"] == d["verdict"]["status"] == "completeness_unknown"
+    assert d["verdict"]["final"] is False
+    assert not d["verdict"]["explanation"].startswith("Provisional")
+    assert d["verdict"]["outcome"] == "first_round_win" and d["verdict"]["winner"] == "B"
+
+
+RURITANIA = Path(__file__).resolve().parents[2] / "examples" / "ruritania"
+
+
+def test_complete_count_without_roll_is_not_called_provisional():
+    """Issue 25: a complete count read without a roll or official totals is not called
+    provisional or partial; "completeness unknown" is said once, and the verdict is the
+    file's."""
+    args = ["results", str(RURITANIA / "ruritania_2024.csv"), "--mapping", str(RURITANIA / "ruritania.toml")]
+    out = run(*args)
+    assert "Provisional" not in out and "PARTIAL" not in out
+    assert out.lower().count("completeness unknown") == 1
+    assert out.splitlines()[1].startswith("COUNT AS READ: 2,400 tables; completeness unknown")
+    assert "Runoff between Partido Azul (48.08%) and Unión Roja (36.33%)" in out
+    d = run_json(*args)
+    assert d["final"] is False and d["verdict"]["final"] is False
+    assert d["completeness"]["status"] == "completeness_unknown" == d["verdict"]["status"]
+    assert d["completeness"]["tables"]["expected"] is None
+    assert d["verdict"]["explanation"].startswith("Runoff between Partido Azul")
+
+
+def test_final_and_provisional_statuses_are_coherent():
+    final = run_json("results", FINAL_2019)
+    assert final["final"] is True and final["completeness"]["status"] == "final" == final["verdict"]["status"]
+    early = run_json("results", EARLY_2020)
+    assert early["final"] is False and early["completeness"]["status"] == "provisional" == early["verdict"]["status"]
+
+
+def test_a_roll_of_another_election_is_an_error_naming_both_files():
+    """Issue 28: the 2019 count with the 2020 roll shares no table; "0.0% of tables
+    counted" would be a number computed from rows that do not belong together."""
+    r = CliRunner().invoke(main, ["results", FINAL_2019, "--roll", ROLL_2020])
+    assert r.exit_code == 2
+    line = r.output.strip()
+    assert len(line.splitlines()) == 1
+    assert "roll_2020.csv.gz" in line and "computo_2019-10-25.csv.gz" in line
+    assert "shares 0 of the 34,555 counted tables" in line and "not this count's roll" in line
+    assert "0.0%" not in r.output
 
 
 def test_per_area_verdicts_say_they_are_not_results():

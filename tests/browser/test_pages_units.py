@@ -100,9 +100,12 @@ def test_completeness_unknown_without_roll_is_not_final():
     assert not c["known"] and not c["final"]
 
 
-def test_colours_follow_national_rank():
-    assert list(figures.colours(RESULT)) == ["A", "B", "C"]
-    assert figures.colours(RESULT)["A"] == figures.PALETTE[0]
+def test_colours_follow_the_name_not_the_rank():
+    """Issue 22: the leader changes on election night; a party's colour does not."""
+    swapped = {**RESULT, "choices": {"A": 100, "B": 300, "C": 600}}
+    assert figures.colours(RESULT) == figures.colours(swapped)
+    assert set(figures.colours(RESULT)) == {"A", "B", "C"} and len(set(figures.colours(RESULT).values())) == 3
+    assert set(figures.colours(RESULT).values()) <= set(figures.PALETTE)
 
 
 def test_lead_chart_fan_reaches_the_projection_interval():

@@ -112,9 +112,9 @@ def test_results_say_when_plurality_is_only_the_default(tmp_path):
     text = (demo / "freedonia.toml").read_text(encoding="utf-8").replace('[law]\npreset = "majority"\n', "")
     m = tmp_path / "m.toml"
     m.write_text(text, encoding="utf-8")
-    out = run("results", demo / "freedonia_2025.csv", "--mapping", m)
+    out = run("results", demo / "freedonia_2025.csv", "--mapping", m).lower()
     assert "no presidential rule is declared" in out
-    explicit = run("results", demo / "freedonia_2025.csv", "--mapping", m, "--rule", "plurality")
+    explicit = run("results", demo / "freedonia_2025.csv", "--mapping", m, "--rule", "plurality").lower()
     assert "no presidential rule is declared" not in explicit
     declared = run("results", demo / "freedonia_2025.csv", "--mapping", demo / "freedonia.toml")
-    assert "no presidential rule is declared" not in declared and "Absolute majority" in declared
+    assert "no presidential rule is declared" not in declared.lower() and "Absolute majority" in declared

@@ -95,8 +95,11 @@ def test_2020_partial_chamber_and_senate_state_coverage(result_2020):
     assert sen.assigned == 36
     dep = result_2020.chambers["deputies"]
     assert dep.assigned <= 130
-    # Assigned = list seats (all 60 plurinominal) + uninominal winners with data + specials with data.
-    assert dep.assigned == 60 + 39 + 2
+    # Assigned: the 39 uninominal winners with data, the 2 specials with data, and the list
+    # seats that the 24 undecided districts cannot move (issue 28); every other seat is named.
+    assert dep.assigned == 77 and dep.not_assigned == 53
+    assert sum(u["seats"] for items in dep.unassigned.values() for u in items if u["kind"] == "uninominal") == 24
+    assert dep.unassigned["Potosí"][0]["districts"] == ["35", "36", "37", "38", "39"]
     assert any("partial count" in n for n in result_2020.notes)
     json.dumps(result_2020.to_dict())
     assert "Uninominal districts with data: 39 of 63" in result_2020.summary()
@@ -201,7 +204,7 @@ def test_missing_presidential_contest_is_a_usage_error():
 
 
 def test_seat_probabilities_2020_partial():
-    from escrutinio.law.bolivia_seats import seat_probabilities
+    from escrutinio.app.seats import seat_probabilities
 
     snap = next(s for s in read_snapshots(DATA / "2020" / "computo_20201019T123834.xlsx") if s.contest == "PRESIDENTE")
     roll = read_roll(DATA / "2020" / "roll_2020.csv.gz")
@@ -218,3 +221,60 @@ def test_seat_probabilities_2020_partial():
     json.dumps(p.to_dict())
     again = seat_probabilities(snap, roll, simulations=20, seed=1)
     assert again.to_dict() == p.to_dict()
+
+
+def test_districts_without_a_winner_leave_named_seats_unassigned_and_the_rest_exact():
+    """Issue 28: with uninominal districts still undecided, the seats each party holds
+    whoever wins them are assigned, and the others are named with the reason. The
+    guaranteed list seats are the minimum over every way the undecided districts can
+    go (checked by enumerating them all)."""
+    import itertools
+
+    table = {"X": DepartmentSeats(4, 4, 0)}
+    opts = BoliviaOptions(seat_table=table)
+    votes = _votes({"X": {"A": 500, "B": 350, "C": 120, "D": 20}})
+    known = _winners("X", ["A"])
+    ch = chamber_of_deputies(votes, known, None, opts)
+    held = ch.district_seats("X")
+    items = ch.unassigned["X"]
+    assert [u["kind"] for u in items] == ["uninominal", "list"]
+    assert items[0]["seats"] == 3
+    assert sum(held.values()) + sum(u["seats"] for u in items) == 8
+    lists = {p: [] for p in "ABCD"}
+    for combo in itertools.product("ABCD", repeat=3):
+        full = _winners("X", ["A", *combo])
+        out = chamber_of_deputies(votes, full, None, opts)
+        assert "X" not in out.unassigned and sum(out.district_seats("X").values()) == 8
+        for p in "ABCD":
+            lists[p].append(out.by_district["X"].list_seats.get(p, 0))
+    wins = {"A": 1}
+    for p in "ABCD":
+        assert held.get(p, 0) - wins.get(p, 0) == min(lists[p]), p
+    assert ch.assigned == sum(held.values()) and ch.not_assigned == 8 - ch.assigned
+    text = ch.summary()
+    assert "not assigned: 3 uninominal seat(s)" in text and "Rule: CPE art. 146" in text
+
+
+def test_2020_exports_name_every_seat_they_cannot_assign():
+    """Every 2020 export is partial: the Chamber assigns what the counted tables settle
+    and names every other seat, department by department, with its reason."""
+    for name in ["computo_20201018T213655.csv.gz", "computo_20201019T123834.xlsx"]:
+        res = seats_from_election(read_snapshots(DATA / "2020" / name), roll=read_roll(DATA / "2020" / "roll_2020.csv.gz"))
+        dep = res.chambers["deputies"]
+        named = sum(u["seats"] for items in dep.unassigned.values() for u in items)
+        assert dep.assigned + named == 130, name
+        d = dep.to_dict()
+        assert d["not_assigned"] == named and d["assigned"] + d["not_assigned"] == 130
+        for items in dep.unassigned.values():
+            assert all(u["why"] for u in items)
+
+
+def test_a_tie_left_open_in_the_walk_is_named():
+    table = {"X": DepartmentSeats(1, 2, 0)}
+    votes = _votes({"X": {"A": 300, "B": 100, "C": 100}})
+    # D'Hondt on 3: A 300 150 100 | B 100 | C 100: A's win cancels 300; list: A 150, then
+    # A 100, B 100, C 100 tie for the last list seat.
+    ch = chamber_of_deputies(votes, _winners("X", ["A"]), None, BoliviaOptions(seat_table=table))
+    items = ch.unassigned["X"]
+    assert items[0]["kind"] == "list" and items[0]["seats"] == 1 and "tie" in items[0]["why"]
+    assert ch.assigned + ch.not_assigned == 3 and ch.assigned == 2

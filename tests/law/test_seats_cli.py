@@ -53,3 +53,37 @@ def test_preset_bolivia_2019_json():
     assert set(d["chambers"]) == {"senate", "deputies"}
     bad = run(DATA / "2019" / "computo_2019-10-25.csv.gz", "--preset", "bolivia", "--option", "threshold=abc")
     assert bad.exit_code == 2
+
+
+def test_seats_with_another_elections_roll_is_a_one_line_error():
+    """Issue 28: the 2019 count with the 2020 roll shares no table."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from escrutinio.cli import main
+
+    data = Path(__file__).resolve().parents[2] / "examples" / "bolivia"
+    r = CliRunner().invoke(main, ["seats", str(data / "2019" / "computo_2019-10-25.csv.gz"), "--preset", "bolivia",
+                                  "--roll", str(data / "2020" / "roll_2020.csv.gz")])
+    assert r.exit_code == 2 and len(r.output.strip().splitlines()) == 1
+    assert "not this count's roll" in r.output and "roll_2020.csv.gz" in r.output
+
+
+def test_python_api_seats_equal_the_command():
+    """`escrutinio.seats` and `escrutinio.apportion` give the command's JSON (one use case, app/seats.py)."""
+    import json
+
+    from click.testing import CliRunner
+
+    import escrutinio
+    from escrutinio.cli import main
+
+    computo = str(DATA / "2019/computo_2019-10-25.csv.gz")
+    api = escrutinio.seats(computo).to_dict()
+    cli = json.loads(CliRunner().invoke(main, ["seats", computo, "--preset", "bolivia", "--format", "json"]).stdout)
+    assert api == cli
+    frame = escrutinio.seats(computo).to_polars()
+    assert set(frame.columns) == {"chamber", "choice", "seats"} and frame.height > 0
+    adhoc = escrutinio.apportion({"A": 100000, "B": 80000, "C": 30000, "D": 20000}, 8)
+    assert adhoc.to_dict()["chambers"]["ad hoc"]["total"] == {"A": 4, "B": 3, "C": 1}

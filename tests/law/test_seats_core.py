@@ -135,3 +135,12 @@ def test_all_methods_registered_and_json_safe():
         assert sum(r.seats.values()) == 7, key
         json.dumps(r.to_dict(), allow_nan=False)
         assert r.summary()
+
+
+def test_hare_tie_without_whole_quotas_reads_plainly():
+    """Issue 28: no party reaching a whole quota read "whole quotas give ." with an empty list."""
+    r = apportion({"A": 10, "B": 10, "C": 10, "D": 10, "E": 10}, 2, "hare")
+    text = r.explanation()
+    assert "whole quotas give ." not in text and "give ," not in text
+    assert "no party reaches a whole quota, so every seat goes by largest remainder" in text
+    assert "whole quotas give A 1" in apportion({"A": 60, "B": 40}, 2, "hare").explanation()

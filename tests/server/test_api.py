@@ -294,7 +294,7 @@ def test_projection_uses_the_servers_places_and_says_what_it_extrapolates(databa
         assert 0.2 < few < 0.4  # rural strata barely counted at 23:28
         page = sc.client.get("/", params={"lang": "es", "contest": "PRESIDENTE"}).text
         assert f"De los votantes aún no contados, {round(100 * few)}\xa0%" in page
-        assert "ruralaislado 100\xa0%" in page
+        assert "rural aislada 100\xa0%" in page and "ruralaislado" not in page  # issue 22: area codes in words
         assert "cuán remoto es cada recinto no contado (los inscritos a menos de 5 km de él)" in page
         en = sc.client.get("/", params={"lang": "en", "contest": "PRESIDENTE"}).text
         assert "Of the voters not yet counted" in en and "how remote each uncounted polling place is" in en
@@ -324,13 +324,13 @@ def test_projection_uses_the_servers_places_and_says_what_it_extrapolates(databa
     finally:
         withprev.close()
     # the same database served again without the places: the stored projection was made
-    # from other inputs, so it is made again (the hot deck), not served stale
+    # from other inputs, so it is made again (issue 25: by the roll's settlement sizes), not served stale
     again = ServerClient(database_url, tmp_path, roll=data / "roll_2020.csv.gz")
     try:
         first = again.client.get("/api/v1/projection", params={"contest": "PRESIDENTE"}).json()
         assert first["status"] == "pending"
         proj = again.client.get("/api/v1/projection", params={"contest": "PRESIDENTE"}).json()
-        assert proj["status"] == "ok" and proj["method"].startswith("hierarchical hot-deck")
+        assert proj["status"] == "ok" and proj["multilevel"]["strata"][0] == "settlement"
         assert "places" not in proj["inputs"] and proj["inputs"]["roll"]["sha256"]
     finally:
         again.close()

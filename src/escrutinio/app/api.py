@@ -1,5 +1,5 @@
 """The Python API (``import escrutinio``): read, check, tabulate, project, forensics,
-audit. Every call takes paths or an Election from :func:`read`; every result has
+audit, the PVT (design, estimate, compare), verify-log and export. Every call takes paths or an Election from :func:`read`; every result has
 ``.to_dict()`` (the command's JSON), ``.to_polars()`` (a tidy frame), ``.summary()``
 (the command's text) and an HTML repr for notebooks. See docs/python.md.
 """
@@ -15,7 +15,8 @@ from escrutinio.app.results import Results, pick_contest, read, results
 from escrutinio.errors import UsageError
 from escrutinio.model import Election
 
-__all__ = ["read", "check", "tabulate", "project", "forensics", "audit", "Result", "Results"]
+__all__ = ["read", "check", "tabulate", "project", "forensics", "audit", "seats", "apportion", "pvt_design",
+           "pvt_estimate", "pvt_compare", "verify_log", "export", "Result", "Results"]
 
 
 class Result:
@@ -175,3 +176,112 @@ def audit(data, risk_limit: float = 0.05, kind: str | None = None, contest: str 
 
     return Result(e, lambda: dict(summary, method="macro"), lambda: pl.DataFrame(summary["assertions"]), text,
                   "audit plan")
+
+
+def _rows_frame(rows: dict, key: str) -> pl.DataFrame:
+    return pl.DataFrame([{key: k, **{f: v for f, v in row.items() if not isinstance(v, (dict, list))}}
+                         for k, row in rows.items()])
+
+
+def pvt_design(roll, n: int, seed, strata=None, allocation: str = "proportional", previous=None, mapping=None,
+               min_per_stratum: int = 2, level: float = 0.95) -> Result:
+    """A PVT sample: ``n`` tables drawn from the roll with a public seed (`escrutinio pvt
+    design`); ``.to_dict()`` is the design JSON, ``.to_polars()`` the sampled tables."""
+    from escrutinio.app import pvt
+
+    d = pvt.design(str(roll), n, seed, strata, allocation=allocation, previous=None if previous is None else str(previous),
+                   mapping=mapping, min_per_stratum=min_per_stratum, level=level)
+    return Result(d, d.to_dict, lambda: pl.DataFrame({"unit": d.sample, "stratum": d.sample_strata},
+                                                     schema={"unit": pl.Utf8, "stratum": pl.Utf8}),
+                  d.summary, "PVT design")
+
+
+def pvt_estimate(reports, design, mapping=None, contest: str | None = None, rule=None, level: float = 0.95,
+                 combine: bool = False, draws: int = 20000) -> Result:
+    """Shares, lead and P(verdict) from the sampled tables' reports (`escrutinio pvt
+    estimate`); ``design``: the design's JSON file, its dict, or a :func:`pvt_design` result."""
+    from escrutinio.app import pvt
+
+    est = pvt.estimate(reports, getattr(design, "value", design), mapping, contest, rule, level, combine, draws)
+    return Result(est, est.to_dict, lambda: _rows_frame(est.to_dict()["choices"], "choice"), est.summary, "PVT estimate")
+
+
+def pvt_compare(reports, official, design, mapping=None, contest: str | None = None, rule=None, level: float = 0.95,
+                combine: bool = False, draws: int = 20000, official_mapping=None, against_level: float = 0.99) -> Result:
+    """The official count against the PVT (`escrutinio pvt compare`)."""
+    from escrutinio.app import pvt
+
+    res = pvt.compare(reports, official, getattr(design, "value", design), mapping, contest, rule, level, combine, draws,
+                      official_mapping=official_mapping, against_level=against_level)
+    return Result(res, res.to_dict, lambda: _rows_frame(res.to_dict()["choices"], "choice"), res.summary,
+                  "official count against the PVT")
+
+
+def verify_log(source, public_key=None, checkpoints=None, inclusion: str | None = None, contest: str | None = None,
+               totals: bool = True, save=None) -> Result:
+    """Verify a results log (`escrutinio verify-log`): a server URL, a saved JSON Lines log
+    (with ``public_key`` and ``checkpoints``) or a folder saved with ``save``.
+    ``.to_dict()`` is the command's JSON (``ok``, ``problems``, ``first_bad_entry``...)."""
+    from types import SimpleNamespace
+
+    from escrutinio.app.publication import verify_log as run
+
+    doc = run(str(source), None if public_key is None else str(public_key),
+              None if checkpoints is None else str(checkpoints), inclusion, contest, totals,
+              None if save is None else str(save))
+    out = {k: v for k, v in doc.items() if k != "summary"}
+    problems = pl.DataFrame(doc["problems"]) if doc["problems"] else pl.DataFrame({"message": []}, schema={"message": pl.Utf8})
+    return Result(SimpleNamespace(**out), lambda: out, lambda: problems, lambda: doc["summary"], "results log")
+
+
+def export(data, format: str = "nist-1500-100", contest: str | None = None, status: str = "unofficial-partial",
+           election_date: str | None = None, units: bool = True, mapping=None, count_withdrawn: bool = False) -> Result:
+    """The latest snapshot of each contest in a standard format (`escrutinio export`):
+    ``format="nist-1500-100"`` gives the NIST SP 1500-100 v2 document as ``.to_dict()``;
+    ``format="csv"`` gives one table per contest and level (``.value``: file name to frame)."""
+    from escrutinio.app.publication import export as run
+
+    out = run(data, format, mapping=mapping, contest=contest, count_withdrawn=count_withdrawn, status=status,
+              election_date=election_date, units=units)
+    if format == "nist-1500-100":
+        units_frame = lambda: pl.DataFrame([{k: v for k, v in u.items() if not isinstance(v, (dict, list))}  # noqa: E731
+                                            for u in out["GpUnit"]])
+        return Result(out, lambda: out, units_frame, lambda: f"NIST SP 1500-100 report: {len(out['GpUnit']):,} reporting "
+                      f"units, {len(out['Election'][0]['Contest'])} contest(s)", "export")
+    return Result(out, lambda: {name: t.to_dicts() for name, t in out.items()},
+                  lambda: pl.concat([t.with_columns(pl.lit(name).alias("file")) for name, t in out.items()],
+                                    how="diagonal_relaxed"),
+                  lambda: "\n".join(f"{name} ({t.height:,} rows)" for name, t in out.items()), "export")
+
+
+def _seat_frame(payload: dict) -> pl.DataFrame:
+    rows = [{"chamber": chamber, "choice": choice, "seats": n}
+            for chamber, c in payload.get("chambers", {}).items() for choice, n in (c.get("total") or {}).items()]
+    return pl.DataFrame(rows, schema={"chamber": pl.Utf8, "choice": pl.Utf8, "seats": pl.Int64})
+
+
+def seats(paths, preset: str | None = "bolivia", options=(), roll=None, mapping=None, tie: str = "block",
+          seed: int | None = None, simulations: int | None = None) -> Result:
+    """Seats under a country's law (`escrutinio seats FILES --preset ...`): ``preset`` is
+    ``"bolivia"``, a law TOML file, or None for the law file the mapping's [law] names."""
+    from escrutinio.app import seats as use_case
+
+    paths = [str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)]
+    if preset == "bolivia":
+        answer = use_case.bolivia(paths, options, roll=roll, mapping=mapping, tie=tie, seed=seed, simulations=simulations)
+    else:
+        if options or roll is not None or simulations:
+            raise UsageError("options, roll and simulations go with preset='bolivia'")
+        answer = use_case.by_law_file(paths, preset, mapping=mapping, tie=tie, seed=seed)
+    return Result(answer, answer.to_dict, lambda: _seat_frame(answer.to_dict()), answer.summary, "Seats")
+
+
+def apportion(votes: dict[str, int], seats: int, method: str = "dhondt", threshold: str | None = None,
+              tie: str = "block", seed: int | None = None) -> Result:
+    """One district's seats, exactly (`escrutinio seats --method --seats --votes`);
+    ``threshold`` like ``"3%"`` or ``"3/100"``."""
+    from escrutinio.app import seats as use_case
+
+    answer = use_case.ad_hoc(dict(votes), seats, method, threshold=use_case.parse_threshold(threshold), tie=tie,
+                             seed=seed)
+    return Result(answer, answer.to_dict, lambda: _seat_frame(answer.to_dict()), answer.summary, "Apportionment")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import html
 
+from escrutinio.notebook import _cell, frame_html  # noqa: F401  (moved down: checks uses it)
+
 
 def rows_table(t) -> str:
     """Per-area rows of a tabulation: the four leading choices' shares."""
@@ -14,23 +16,6 @@ def rows_table(t) -> str:
         lines.append(f"  {r['path'][:40]:<40} {r['units']:>7,} {r['valid']:>11,} " +
                      " ".join(f"{100 * r[c] / base:>9.2f}%" for c in choices))
     return "\n".join(lines)
-
-
-def frame_html(frame, limit: int = 20) -> str:
-    """A Polars frame as a small HTML table (notebook reprs)."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
-                   for row in frame.head(limit).iter_rows())
-    more = f"<p><small>{frame.height - limit:,} more rows</small></p>" if frame.height > limit else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
-
-
-def _cell(v) -> str:
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
 
 
 def results_html(res) -> str:

@@ -18,7 +18,8 @@ import polars as pl
 
 from escrutinio.errors import UsageError
 
-ROLL_IDENTITY = ("unit", "unit_id", "place_id", "registered")
+# moved down to escrutinio.dynamics.roll (the dynamics report uses them); imported here for every caller
+from escrutinio.dynamics.roll import ROLL_IDENTITY, _with_remoteness, default_strata, roll_levels  # noqa: F401
 
 
 def json_safe(x):
@@ -67,48 +68,6 @@ class Projection:
         return f"<pre>{escape(self.summary())}</pre>"
 
 
-def roll_levels(roll: pl.DataFrame, places: pl.DataFrame | None = None) -> tuple[pl.DataFrame, tuple[str, ...]]:
-    """The roll's geographic levels, coarse to fine, whatever they are called: every
-    column other than the table's identity and registered voters (a roll read through a
-    mapping keeps the mapping's levels in order). An id-only roll (Bolivia 2020) gets its
-    levels from the 16-digit place id and, with ``places``, province and municipality.
-    Polling-place attributes from ``places`` (``area``, ``density``) are joined by place id."""
-    from escrutinio.dynamics.projection import roll_levels_2020
-
-    named = [c for c in roll.columns if c not in ROLL_IDENTITY and roll[c].null_count() < roll.height]
-    if not named:
-        if "place_id" not in roll.columns or roll["place_id"].null_count() == roll.height:
-            raise UsageError("the roll has neither geographic levels nor polling-place ids: give a mapping "
-                             "(--roll-mapping) that declares its levels")
-        roll, levels = roll_levels_2020(roll, places)
-    else:
-        levels = tuple(named)
-    if places is not None and "place_id" in roll.columns:
-        extra = [c for c in ("area", "density") if c in places.columns and c not in roll.columns]
-        if extra:
-            roll = roll.join(places.select("place_id", *extra).unique("place_id", keep="first"), on="place_id", how="left")
-            if "area" in extra:
-                roll = roll.with_columns(pl.col("area").fill_null("unknown"))
-        roll = _with_remoteness(roll, places)
-    return roll, levels
-
-
-def _with_remoteness(roll: pl.DataFrame, places: pl.DataFrame) -> pl.DataFrame:
-    """The roll's registered voters within 5 km of each table's polling place
-    (:mod:`escrutinio.dynamics.geography`), when the polling places have coordinates."""
-    from escrutinio.dynamics.geography import REMOTENESS_COVARIATE, with_voters_within
-
-    if (not {"lat", "lon"} <= set(places.columns) or REMOTENESS_COVARIATE in roll.columns
-            or places["lat"].null_count() == places.height):
-        return roll
-    out = with_voters_within(roll, "place_id", coordinates=places)
-    # a covariate known for under half of the tables (place ids that the places file does
-    # not have) would be mostly the mean: leave it out rather than pretend
-    if out[REMOTENESS_COVARIATE].null_count() * 2 > out.height:
-        return roll
-    return out
-
-
 def _remoteness_notes(places: pl.DataFrame, roll: pl.DataFrame, covariates) -> list[str]:
     """What the projection says when the places' coordinates could not be used, or only
     for part of the roll: never a silent change of model."""
@@ -126,25 +85,66 @@ def _remoteness_notes(places: pl.DataFrame, roll: pl.DataFrame, covariates) -> l
     return []
 
 
-def default_strata(roll: pl.DataFrame, levels: Sequence[str], area: str | None = None) -> list[str]:
-    """Strata for the multilevel model: the area type (``area`` column, or a mapping's
-    declared area level), then the first real geographic level below the country, then
-    the municipality-like level two above the polling place. Empty without an area type:
-    the hot deck is used."""
-    area = area or ("area" if "area" in roll.columns else None)
-    if not area or area not in roll.columns:
-        return []
-    geo = [lv for lv in levels if lv != area and lv not in ("country", "polling_place", "locality")]
-    if not geo and len(levels) >= 2:
-        geo = list(levels[:-1])
-    out = [area]
-    if geo:
-        out.append(geo[0])
-    if "municipality" in geo:
-        out.append("municipality")
-    elif len(geo) >= 2:
-        out.append(geo[-1])
-    return out
+# roll_levels and default_strata are in escrutinio.dynamics.roll (imported above), below
+# this layer, because the dynamics report uses them too.
+
+
+def _counted_mask(counted: pl.DataFrame, roll: pl.DataFrame):
+    """Which of the roll's tables are counted, on the key the projection matches on
+    (None when the two files share no usable key; the projection then says why)."""
+    import numpy as np
+
+    for key in ("unit_id", "unit"):
+        if (key in counted.columns and key in roll.columns and counted[key].null_count() == 0
+                and roll[key].null_count() == 0):
+            return roll[key].cast(pl.Utf8).is_in(counted[key].cast(pl.Utf8).implode()).to_numpy().astype(np.bool_)
+    return None
+
+
+def _representativeness(counted: pl.DataFrame, roll: pl.DataFrame, levels, strata, strata_given: bool, model: str):
+    """Measure counted against uncounted tables on the roll's attributes
+    (:mod:`escrutinio.dynamics.representativeness`) and, without an area type, choose the
+    model: an unrepresentative count gets the multilevel model by settlement size x first
+    level x the locality (or municipality), whose selection prior was measured in those
+    strata; a representative one keeps the hot deck. Returns the roll (with the settlement
+    columns when they were built), strata, the measurement, notes and a selection prior."""
+    from escrutinio.dynamics.multilevel import SELECTION_R_SETTLEMENT
+    from escrutinio.dynamics.representativeness import SETTLEMENT, imbalance, settlement_classes, within_strata
+
+    mask = _counted_mask(counted, roll)
+    if mask is None or not mask.any() or mask.all():
+        return roll, strata, None, [], None
+    place = levels[-1] if levels and levels[-1] in roll.columns else ("place_id" if "place_id" in roll.columns else None)
+    with_settlement = settlement_classes(roll, levels)
+    base = with_settlement if with_settlement is not None else roll
+    classes = [c for c in ("area", SETTLEMENT) if c in base.columns]
+    rep = imbalance(base, mask, place=place, classes=classes)
+    notes = [rep.text()]
+    if strata_given or strata or model == "hotdeck":
+        return roll, strata, rep, notes, None
+    if not rep.unrepresentative and model == "auto":
+        notes.append("the roll shows no meaningful imbalance, so the hot deck (matching on geography) is used")
+        return roll, strata, rep, notes, None
+    if with_settlement is None:
+        notes.append("the roll has no level above the polling place to measure settlement size by: the projection "
+                     "cannot account for the imbalance")
+        return roll, strata, rep, notes, None
+    geo = [lv for lv in levels if lv not in ("country", "polling_place", levels[-1])]
+    inner = "municipality" if "municipality" in geo else levels[-2]
+    new = [SETTLEMENT] + ([geo[0]] if geo and geo[0] != inner else []) + [inner]
+    top = new[:2] if len(new) > 2 else new[:1]
+    rep.within = {"strata": top, "smd": within_strata(with_settlement, mask, top, place)}
+    notes.append(f"no area type is known (no --places), so the multilevel model uses strata {', '.join(new)} from the "
+                 f"roll alone: settlement size is the decade of the registered voters of each polling place's "
+                 f"{levels[-2]}, and the order's selection prior ({SELECTION_R_SETTLEMENT:g}) was measured in these "
+                 "strata on Bolivia's 2019 count orders")
+    if rep.strata_leave_selection:
+        notes.append(f"within {' x '.join(top)} the counted tables are still unlike the uncounted ones (log voters "
+                     f"per polling place {rep.within['smd']:+.2f} sd): the roll cannot account for the order's "
+                     "selection, so the interval is the model's figure, not a calibrated one (on simulated urban-first "
+                     "counts where the roll's strata were blind to it, such intervals covered 0-85% at 95%), and the "
+                     "outcome probabilities are withheld; give the polling places (--places)")
+    return with_settlement, new, rep, notes, SELECTION_R_SETTLEMENT
 
 
 def read_roll_with(path, roll_mapping=None, mapping=None) -> pl.DataFrame:
@@ -209,8 +209,16 @@ def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, pl
     roll_frame, levels = roll_levels(roll_frame, places)
     # (a mapping's ``area_level`` (C7) names the area for outlier grouping, e.g. the
     # municipality; it is not an area *type*, so it is not used here unless passed)
+    frame0 = snap.counted()
+    strata_given = strata is not None
     if strata is None:
         strata = default_strata(roll_frame, levels, area_level)
+    # how unlike the uncounted tables the counted ones are, in what the roll holds; without
+    # an area type an unrepresentative count gets strata by settlement size from the roll
+    roll_frame, strata, rep, rep_notes, auto_r = _representativeness(
+        frame0, roll_frame, levels, strata, strata_given, model)
+    if selection_r is None and auto_r is not None:
+        selection_r = auto_r
     if covariates is None:
         covariates = [c for c in ("density", REMOTENESS_COVARIATE) if c in roll_frame.columns and strata]
     prev = None
@@ -233,12 +241,31 @@ def project(snapshot_or_election, roll=None, previous=None, seed: int = 0, *, pl
     # the rule the files declare decides the outcome probabilities: another country's
     # count must not be judged by Bolivia's 40% + 10 points
     law = presidential.resolve(rule, getattr(snap, "presidential_rule", None))
-    r = P.project(frame, roll_frame, snap.counted_choices, levels=levels, simulations=simulations, seed=seed,
-                  level=level, min_donors=min_donors, previous=prev, arrival=arrival, correct_bias=correct_bias,
-                  completion_adjustment=completion_adjustment, strata=strata, model=model, covariates=covariates,
-                  selection_r=selection_r,
-                  rule=rule or getattr(snap, "presidential_rule", None) or law)
+    try:
+        r = P.project(frame, roll_frame, snap.counted_choices, levels=levels, simulations=simulations, seed=seed,
+                      level=level, min_donors=min_donors, previous=prev, arrival=arrival, correct_bias=correct_bias,
+                      completion_adjustment=completion_adjustment, strata=strata, model=model, covariates=covariates,
+                      selection_r=selection_r,
+                      rule=rule or getattr(snap, "presidential_rule", None) or law)
+    except UsageError as e:  # name the file the message is about
+        msg = str(e)
+        for what, src in (("the roll", roll), ("the partial count", snapshot_or_election)):
+            if msg.startswith(what) and isinstance(src, (str, Path)):
+                raise UsageError(f"{Path(src).name}: {msg}") from None
+        raise
     r.notes.append(f"outcome probabilities under {law.name}")
+    r.notes.extend(rep_notes)
+    r.representativeness = rep.to_dict() if rep is not None else None
+    if rep is not None and rep.strata_leave_selection:
+        r.outcome_probabilities = {k: float("nan") for k in r.outcome_probabilities}
+    elif rep is not None and rep.unrepresentative and r.multilevel is None and model == "auto" and not strata_given:
+        # the hot deck on a count measured as unrepresentative: on simulated urban-first
+        # counts its intervals covered 0-11% and its Brier score was worse than a coin's,
+        # so its calibration supports no outcome probability at all
+        r.outcome_probabilities = {k: float("nan") for k in r.outcome_probabilities}
+        r.notes.append("outcome probabilities withheld: the counted tables are unlike the uncounted ones and the roll "
+                       "holds nothing this projection can account for it by (no area type, no level above the polling "
+                       "place); give the polling places (--places) or a roll with its geographic levels")
     if places is not None and r.multilevel is not None:
         r.notes.extend(_remoteness_notes(places, roll_frame, covariates))
     return Projection(r, source=getattr(snap, "source", None))

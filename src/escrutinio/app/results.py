@@ -275,6 +275,12 @@ def results(election, contest: str | None = None, level: str | None = "country",
         level = None
     tabs = [tabulate(s, level=level, filters=filt, share_base=share_base, rule=law, roll=roll_frame,
                      flagged_units=report.flagged_units(s.name) if report is not None else None) for s in chosen]
+    if roll_frame is not None:
+        from escrutinio.app.completeness import check_roll
+
+        for t in tabs:
+            check_roll(t.progress, t.snapshot.source or t.snapshot.name, str(roll) if isinstance(roll, (str, Path))
+                       else "the roll")
     return Results(tabs, report, election, name)
 
 

@@ -101,6 +101,48 @@ def build_batches(assertions: Sequence[Assertion], ids: Sequence[str], votes: np
     return BatchModel(list(map(str, ids)), list(assertions), rep, slots, margins, bounds, missing)
 
 
+REST_ID = "(batches not in the file)"
+
+
+def build_published(assertions: Sequence[Assertion], ids: Sequence[str], votes: np.ndarray,
+                    choices: Sequence[str], slots: np.ndarray, margins: np.ndarray,
+                    total_bound: float | None) -> BatchModel:
+    """The reported side of an audit published as its sampled batches only (Lindeman's
+    CA-CD3 file, a county's audit report): the margins ``M_a`` come from the whole
+    contest's totals, not from the file, and so does ``U``.
+
+    Every batch of the file keeps its own bound ``u_p = max_a A_pa / M_a``; the batches
+    that are not in the file enter only through ``U``: one pseudo-batch, never drawn,
+    carries ``U - sum_p u_p``. The taint of a draw, ``e_pa / u_p``, needs only the drawn
+    batch and ``M_a``; ``U`` enters through ``(1 - 1/U)``. A ``U`` larger than the true
+    one (an upper bound) gives a larger, still valid, P-value: under the null
+    ``E[t] = sum_p e_p / U_true >= 1 / U``. ``total_bound=None``: the file's batches
+    alone (their own sum)."""
+    votes = np.asarray(votes, dtype=np.float64)
+    slots = np.asarray(slots, dtype=np.float64)
+    P = votes.shape[0]
+    if votes.shape != (P, len(choices)) or slots.shape != (P,) or len(ids) != P:
+        raise UsageError("votes, choices, slots and ids do not fit together")
+    if np.any(votes < 0) or np.any(~np.isfinite(votes)):
+        raise UsageError("votes must be finite and non-negative")
+    margins = np.asarray(margins, dtype=np.float64)
+    bad = [a.name for a, m in zip(assertions, margins) if not m > 0]
+    if bad:
+        raise UsageError(f"assertions {bad} do not hold on the contest's totals: there is no outcome to confirm")
+    slots = np.maximum(slots, votes.sum(axis=1))
+    rep = np.column_stack([a.batch_totals(votes, choices, slots) for a in assertions])
+    bounds = (rep / margins).max(axis=1)
+    inside = float(bounds.sum())
+    if total_bound is None:
+        total_bound = inside
+    if not math.isfinite(total_bound) or total_bound < inside - 1e-9:
+        raise UsageError(f"U = {total_bound:g} is smaller than the error bounds of the {P} batches in the file alone "
+                         f"({inside:.4f}): it cannot be the contest's total error bound")
+    rest = max(0.0, total_bound - inside)
+    return BatchModel([*map(str, ids), REST_ID], list(assertions), np.vstack([rep, np.zeros((1, len(assertions)))]),
+                      np.append(slots, 0.0), margins, np.append(bounds, rest), np.zeros(P + 1, bool))
+
+
 def taints(model: BatchModel, rows: np.ndarray, actual: np.ndarray) -> np.ndarray:
     """Taints ``t_ja = (A_pa - A*_pa) / (M_a u_p)`` for batches ``rows`` whose hand counts give
     assorter totals ``actual`` (len(rows) x A). A missing ballot box is ``actual = 0``."""

@@ -23,6 +23,7 @@ import hashlib
 import math
 from dataclasses import dataclass, asdict, field
 from datetime import datetime, timezone
+from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
@@ -188,6 +189,11 @@ class Audit:
     def model(self) -> km.BatchModel:
         b = self.state["batches"]
         asr = [A.Assertion.from_dict(d) for d in self.state["assertions"]]
+        pub = self.state.get("published")
+        if pub:
+            return km.build_published(asr, b["ids"], np.asarray(b["votes"], dtype=np.int64), b["choices"],
+                                      np.asarray(b["ballots"], dtype=np.int64),
+                                      np.array([float(Fraction(m)) for m in pub["margins"]]), float(pub["total_bound"]))
         return km.build_batches(asr, b["ids"], np.asarray(b["votes"], dtype=np.int64), b["choices"],
                                 np.asarray(b["ballots"], dtype=np.int64), np.asarray(b["missing"], bool))
 
@@ -233,6 +239,10 @@ def estimate_plan(results: str | Path, *, risk_limit: float, assertion_kind: str
     ``audit sample-size --method macro``)."""
     if not 0 < risk_limit < 1:
         raise UsageError("risk limit must be in (0, 1)")
+    if "times_drawn" in _header(results):
+        raise UsageError(f"{results} has a times_drawn column: it is a published audit's file of sampled batches, "
+                         "not the contest, and an audit cannot be planned on it; re-check its risk with `escrutinio "
+                         "audit risk --method macro` and the contest's totals or margins and U")
     snap = load_results(results, contest, mapping)
     man = load_manifest(manifest) if manifest else None
     b = batch_inputs(snap, man)
@@ -382,17 +392,20 @@ def draw(ws, name: str, seed: str | None = None, n: int | None = None, ceremony:
     return {"name": name, "seed": st["seed"], "draws": new, "tables_to_count": distinct}
 
 
-def _read_draws(path: str | Path) -> list[dict]:
+def _read_draws(path: str | Path, mapping: str | Path | None = None) -> list[dict]:
     """A CSV of draws made elsewhere: ``unit`` (or ``id``), in draw order, optionally
-    ``draw`` (1, 2, ...; checked to be consecutive) and ``counter`` / ``value``."""
+    ``draw`` (1, 2, ...; checked to be consecutive) and ``counter`` / ``value``. Or, as
+    published audits give them, one row per batch with ``times_drawn`` (0, 1, 2, ...):
+    the draws' order is then unknown, which changes nothing in the final Kaplan-Markov
+    P-value (a product), only the risk after each draw. ``mapping``: a TOML naming the
+    file's columns (:func:`read_mapped_csv`)."""
     path = str(path)
-    try:
-        frame = pl.read_csv(path, infer_schema_length=0)
-    except Exception as exc:  # noqa: BLE001 - any CSV failure is an input error
-        raise InputError(path, f"cannot read CSV: {exc}") from exc
+    frame = read_mapped_csv(path, mapping, "draws", ("unit", "id", "draw", "counter", "value", "times_drawn"))
     key = "unit" if "unit" in frame.columns else "id" if "id" in frame.columns else None
     if key is None:
         raise InputError(path, "draws need a 'unit' (or 'id') column, one row per draw in draw order", row=1)
+    if "times_drawn" in frame.columns:
+        return _draws_from_times(path, frame, key)
     out = []
     for i, row in enumerate(frame.iter_rows(named=True)):
         unit = (row[key] or "").strip()
@@ -413,7 +426,93 @@ def _read_draws(path: str | Path) -> list[dict]:
     return out
 
 
-def import_draws(ws, name: str, draws: str | Path, note: str | None = None) -> dict:
+def _draws_from_times(path: str, frame: pl.DataFrame, key: str) -> list[dict]:
+    out, seen = [], set()
+    for i, row in enumerate(frame.iter_rows(named=True)):
+        unit = (row[key] or "").strip()
+        if not unit:
+            raise InputError(path, "empty unit", row=i + 2, column=key)
+        if unit in seen:
+            raise InputError(path, f"batch {unit!r} listed twice (times_drawn gives one row per batch)", row=i + 2,
+                             column=key)
+        seen.add(unit)
+        raw = (row["times_drawn"] or "").strip()
+        try:
+            k = int(raw)
+        except ValueError:
+            raise InputError(path, f"times_drawn {raw!r} is not a whole number", row=i + 2, column="times_drawn") from None
+        if k < 0:
+            raise InputError(path, "times_drawn is negative", row=i + 2, column="times_drawn")
+        out.extend({"draw": len(out) + 1, "id": unit, "counter": None, "value": None, "imported": True,
+                    "order_unknown": True} for _ in range(k))
+    if not out:
+        raise InputError(path, "no draws in the file (times_drawn is 0 on every row)")
+    return out
+
+
+def read_mapped_csv(path: str | Path, mapping: str | Path | None, what: str, keys: Sequence[str]) -> pl.DataFrame:
+    """A CSV as text columns; with ``mapping`` (a TOML like the results' mappings,
+    docs/audit.md), only the columns it names, renamed to ours::
+
+        [source]                 # optional: delimiter (","), encoding ("auto": UTF-8, else Latin-1)
+        [columns]                # ours = the file's
+        unit = "precinct"
+        times_drawn = "times_drawn"
+        [choices]                # counts: the file's vote columns, renamed to the results' choices
+        rename = { "audit_Lungren" = "Lungren" }
+    """
+    path = str(path)
+    src: dict = {}
+    cols: dict = {}
+    rename: dict = {}
+    keep: list = []
+    if mapping is not None:
+        from escrutinio.errors import MappingError
+        from escrutinio.io.mapping import read_toml
+
+        doc = read_toml(mapping, f"{what} mapping")
+        src, cols, ch = doc.get("source", {}), doc.get("columns", {}), doc.get("choices", {})
+        if not isinstance(cols, dict) or not isinstance(src, dict) or not isinstance(ch, dict):
+            raise MappingError(f"{mapping}: [source], [columns] and [choices] must be tables (docs/audit.md)")
+        unknown = [k for k in cols if k not in keys]
+        if unknown:
+            raise MappingError(f"{mapping}: [columns] keys {unknown} are not {what} columns; known: {list(keys)}")
+        if "unit" not in cols and "id" not in cols:
+            raise MappingError(f"{mapping}: [columns] needs unit (the file's batch id column)")
+        rename = dict(ch.get("rename", {}))
+        keep = list(ch.get("columns", []))
+        if not all(isinstance(v, str) for v in [*cols.values(), *rename, *rename.values(), *keep]):
+            raise MappingError(f"{mapping}: column names must be strings")
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+    enc = src.get("encoding", "auto")
+    try:
+        text = raw.decode("utf-8-sig") if enc == "auto" else raw.decode(enc)
+    except UnicodeDecodeError:
+        if enc != "auto":
+            raise InputError(path, f"not valid {enc} text") from None
+        text = raw.decode("latin-1")
+    except LookupError:
+        raise InputError(path, f"unknown encoding {enc!r} in {mapping}") from None
+    try:
+        import io as _io
+
+        frame = pl.read_csv(_io.StringIO(text), infer_schema_length=0, separator=src.get("delimiter", ","))
+    except Exception as exc:  # noqa: BLE001 - any CSV failure is an input error
+        raise InputError(path, f"cannot read CSV: {exc}") from exc
+    if mapping is None:
+        return frame
+    wanted = {ours: theirs for ours, theirs in cols.items()} | {name: raw_ for raw_, name in rename.items()} \
+        | {c: c for c in keep}
+    lacking = [theirs for theirs in wanted.values() if theirs not in frame.columns]
+    if lacking:
+        raise InputError(path, f"no column(s) {lacking} that {mapping} names", row=1)
+    return frame.select([pl.col(theirs).alias(ours) for ours, theirs in wanted.items()])
+
+
+def import_draws(ws, name: str, draws: str | Path, note: str | None = None, mapping: str | Path | None = None) -> dict:
     """Record a sample drawn elsewhere (another tool, a past audit) so that its hand
     counts can be re-checked here. The risk is computed as for our own draws, which is
     valid only if the draws were made with replacement with probability proportional to
@@ -424,7 +523,7 @@ def import_draws(ws, name: str, draws: str | Path, note: str | None = None) -> d
     if st["draws"] and not st.get("draws_imported"):
         raise UsageError(f"audit {name!r} already has draws from seed {st['seed']!r}; plan a new audit to import "
                          "draws made elsewhere")
-    rows = _read_draws(draws)
+    rows = _read_draws(draws, mapping)
     model = audit.model()
     idx = model.index()
     unknown = [d["id"] for d in rows if d["id"] not in idx]
@@ -467,23 +566,187 @@ class MemoryWorkspace:
 
 def recheck(results: str | Path, draws: str | Path, counts: str | Path, *, risk_limit: float,
             assertion_kind: str | None = None, manifest: str | Path | None = None, contest: str | None = None,
-            mapping=None, threshold=None, lead=None, seats: int | None = None) -> "Status":
+            mapping=None, threshold=None, lead=None, seats: int | None = None,
+            draws_mapping: str | Path | None = None, counts_mapping: str | Path | None = None,
+            totals: dict[str, int] | None = None, margins: dict[str, int] | None = None,
+            total_bound: float | None = None) -> "Status":
     """The MACRO risk of a past batch-comparison audit, from its files alone: the results
-    it audited, its draws (in order) and its hand counts."""
+    it audited, its draws (in order, or ``times_drawn`` per batch) and its hand counts.
+
+    When the results file holds only the sampled batches (as published audits do), the
+    contest is described by ``totals`` (votes per choice, optionally ``ballots``) or
+    ``margins`` (the winner's margin in votes over each loser), and ``total_bound`` (U):
+    see :func:`recheck_published`. Without them, a file whose every batch was drawn is
+    refused: the risk is never computed as if the sample were the contest."""
+    if totals is not None or margins is not None or total_bound is not None:
+        return recheck_published(results, draws, counts, risk_limit=risk_limit, assertion_kind=assertion_kind,
+                                 manifest=manifest, contest=contest, mapping=mapping, threshold=threshold, lead=lead,
+                                 seats=seats, draws_mapping=draws_mapping, counts_mapping=counts_mapping,
+                                 totals=totals, margins=margins, total_bound=total_bound)
+    rows = _read_draws(draws, draws_mapping)
+    snap = load_results(results, contest, mapping)
+    b = batch_inputs(snap, load_manifest(manifest) if manifest else None)
+    usable = {u for u, m in zip(b["ids"], b["missing"]) if not m}
+    if "times_drawn" in _header(results):
+        raise UsageError(
+            f"{results} has a times_drawn column: it is a published audit's file of sampled batches, not the "
+            "contest; give the contest's totals (--totals A=N,B=N,ballots=N) or margins (--margins LOSER=N) and "
+            "its total error bound (--total-bound U)")
+    if usable and usable <= {d["id"] for d in rows}:
+        raise UsageError(
+            f"{results}: every one of its {len(b['ids'])} batches was drawn, so it holds the sample, not the contest; "
+            "give the contest's totals (--totals A=N,B=N,ballots=N) or margins (--margins LOSER=N) and its total "
+            "error bound (--total-bound U)")
     ws = MemoryWorkspace()
     plan(ws, results, risk_limit=risk_limit, assertion_kind=assertion_kind, manifest=manifest, contest=contest,
          mapping=mapping, threshold=threshold, lead=lead, seats=seats, reps=1)
-    import_draws(ws, "default", draws)
-    record(ws, "default", counts)
+    import_draws(ws, "default", draws, mapping=draws_mapping)
+    record(ws, "default", counts, mapping=counts_mapping)
     return status(ws, "default")
 
 
-def _read_counts(path: str | Path, choices: Sequence[str]) -> dict[str, dict]:
-    path = str(path)
+def _header(path: str | Path) -> list[str]:
+    """The column names of a CSV (empty for anything else: a spreadsheet, a roll)."""
     try:
-        frame = pl.read_csv(path, infer_schema_length=0)
-    except Exception as exc:
-        raise InputError(path, f"cannot read CSV: {exc}") from exc
+        return pl.read_csv(str(path), n_rows=0, infer_schema_length=0).columns
+    except Exception:  # noqa: BLE001 - not a plain CSV: no header to look at
+        return []
+
+
+def contest_from_totals(asr: Sequence[A.Assertion], totals: dict[str, int], file_totals: dict[str, int],
+                        file_ballots: int, file_bound: float, ballots: int | None) -> float | None:
+    """An upper bound on the contest's U from its totals (``None`` without the contest's
+    ballots). The batches not in the file hold, together, the contest's votes minus the
+    file's; for each of them ``u_p = max_a A_pa / M_a <= sum_a A_pa / M_a``, so their
+    bounds add up to at most ``sum_a (sum of their A_pa) / M_a``, and that sum of assorter
+    totals is known from the totals: score / 2m plus half their ballots."""
+    if ballots is None:
+        return None
+    rest_ballots = ballots - file_ballots
+    if rest_ballots < 0:
+        raise UsageError(f"--totals ballots={ballots:,} is less than the {file_ballots:,} ballots of the file's batches")
+    rest_votes = {c: totals[c] - file_totals.get(c, 0) for c in totals}
+    if sum(rest_votes.values()) > rest_ballots:
+        raise UsageError(f"--totals: the {sum(rest_votes.values()):,} votes outside the file exceed the "
+                         f"{rest_ballots:,} ballots outside it")
+    bound = Fraction(0)
+    for a in asr:
+        m = a.score_total(totals) / (2 * a.scale)
+        rest = a.score_total(rest_votes) / (2 * a.scale) + Fraction(rest_ballots, 2)
+        bound += rest / m
+    return file_bound + float(bound)
+
+
+def recheck_published(results: str | Path, draws: str | Path, counts: str | Path, *, risk_limit: float,
+                      assertion_kind: str | None = None, manifest: str | Path | None = None,
+                      contest: str | None = None, mapping=None, threshold=None, lead=None, seats: int | None = None,
+                      draws_mapping: str | Path | None = None, counts_mapping: str | Path | None = None,
+                      totals: dict[str, int] | None = None, margins: dict[str, int] | None = None,
+                      total_bound: float | None = None) -> "Status":
+    """The MACRO risk of an audit published as its sampled batches only (Lindeman 2010,
+    CA-CD3): the batches' reported and hand-counted votes come from the files, the
+    margins from the contest's ``totals`` (or ``margins``: the winner's lead in votes over
+    each loser, pairwise assertions), ``U`` from ``total_bound`` or, failing it, an upper
+    bound from ``totals`` with the contest's ``ballots`` (conservative, said so)."""
+    if not 0 < risk_limit < 1:
+        raise UsageError("risk limit must be in (0, 1)")
+    if totals is None and margins is None:
+        raise UsageError("--total-bound alone does not give the margins: add the contest's totals (--totals A=N,...) "
+                         "or margins (--margins LOSER=N,...)")
+    if totals is not None and margins is not None:
+        raise UsageError("give either --totals or --margins, not both")
+    snap = load_results(results, contest, mapping)
+    b = batch_inputs(snap, load_manifest(manifest) if manifest else None)
+    if b["missing"].any():
+        k = int(np.argmax(b["missing"]))
+        raise InputError(str(results), f"batch {b['ids'][k]!r} has no reported votes: a published batch file must "
+                         "give every batch's reported count")
+    choices = b["choices"]
+    file_totals = reported_totals(b["votes"], b["choices"], b["missing"])
+    ballots = None
+    if totals is not None:
+        t = dict(totals)
+        ballots = t.pop("ballots", None)
+        unknown = [c for c in t if c not in choices]
+        lacking = [c for c in choices if c not in t]
+        if unknown or lacking:
+            raise UsageError(f"--totals must name exactly the choices of {Path(str(results)).name} {choices}"
+                             + (f"; unknown: {unknown}" if unknown else "") + (f"; lacking: {lacking}" if lacking else ""))
+        over = [c for c in choices if file_totals[c] > t[c]]
+        if over:
+            c = over[0]
+            raise UsageError(f"--totals {c}={t[c]:,} is less than the file's own {file_totals[c]:,} votes for {c}: "
+                             "the totals must be the whole contest's")
+        kind, kind_source = assertion_kind_in_force(assertion_kind, mapping, snap)
+        asr = make_assertions(kind, t, threshold=threshold, lead=lead, seats=seats)
+        m = [a.score_total(t) / (2 * a.scale) for a in asr]
+        contest_totals = t
+        described = "the contest's totals (--totals)"
+    else:
+        if assertion_kind not in (None, "plurality"):
+            raise UsageError("--margins gives pairwise margins (plurality): for other assertions give --totals")
+        unknown = [c for c in margins if c not in choices]
+        winners = [c for c in choices if c not in margins]
+        if unknown or len(winners) != 1:
+            raise UsageError(f"--margins names each loser once with the winner's lead over it in votes, and every "
+                             f"choice of the file {choices} but the winner" + (f"; unknown: {unknown}" if unknown else ""))
+        if any(v <= 0 for v in margins.values()):
+            raise UsageError("--margins must be positive (the reported winner's lead in votes)")
+        kind, kind_source = "plurality", "--margins"
+        asr = [A.pairwise(winners[0], l) for l in choices if l in margins]
+        m = [Fraction(margins[l], 2) for l in choices if l in margins]
+        contest_totals = None
+        described = "the margins given (--margins)"
+    inside = km.build_published(asr, b["ids"], b["votes"], choices, b["ballots"], np.array([float(x) for x in m]), None)
+    file_bound = inside.total_bound
+    if total_bound is not None:
+        U, u_source = float(total_bound), "given (--total-bound)"
+    else:
+        U = contest_from_totals(asr, contest_totals, file_totals, int(b["ballots"].sum()), file_bound, ballots) \
+            if contest_totals is not None else None
+        if U is None:
+            raise UsageError("the contest's total error bound U is unknown: give --total-bound U (published with the "
+                             "audit), or the contest's ballots in --totals (ballots=N) for an upper bound")
+        u_source = "an upper bound from the contest's totals and ballots (conservative: a larger P-value)"
+    km.build_published(asr, b["ids"], b["votes"], choices, b["ballots"], np.array([float(x) for x in m]), U)
+    ws = MemoryWorkspace()
+    state = {
+        "version": STATE_VERSION, "name": "default", "created_at": _now(), "method": "macro-kaplan-markov",
+        "risk_limit": risk_limit, "contest": snap.contest, "election": snap.election,
+        "results": {"path": str(results), "sha256": file_sha256(results)}, "mapping": _mapping_record(mapping),
+        "manifest": {"path": str(manifest) if manifest else None,
+                     "units_sha256": sampling.manifest_hash(b["ids"], b["ballots"])},
+        "assertion_kind": kind, "assertions": [a.to_dict() for a in asr], "reported_totals": file_totals,
+        "batches": {"ids": b["ids"], "ballots": b["ballots"].tolist(), "votes": b["votes"].tolist(),
+                    "choices": choices, "missing": b["missing"].tolist()},
+        "published": {"margins": [str(x) for x in m], "total_bound": U, "total_bound_source": u_source,
+                      "described_by": described, "contest_totals": contest_totals, "contest_ballots": ballots},
+        "plan": {"zero_discrepancy": km.km_zero_error_size(U, risk_limit), "total_bound": U},
+        "seed": None, "draws": [], "hand_counts": {}, "acta_readings": {}, "log": [],
+    }
+    audit = Audit(state)
+    _log(audit, "plan", risk_limit=risk_limit, assertions=[a.name for a in asr], published=True)
+    _save(ws, audit)
+    import_draws(ws, "default", draws, mapping=draws_mapping)
+    record(ws, "default", counts, mapping=counts_mapping)
+    s = status(ws, "default")
+    order_unknown = any(d.get("order_unknown") for d in ws.get(NAMESPACE, "default")["draws"])
+    s.contest = {"batches_in_file": len(b["ids"]), "described_by": described, "assertions": kind,
+                 "assertion_source": kind_source, "margins_votes": {a.name: float(2 * x) for a, x in zip(asr, m)},
+                 "total_bound": U, "total_bound_source": u_source, "file_bound": file_bound,
+                 "draw_order_known": not order_unknown}
+    s.note += (f" The file holds {len(b['ids'])} batches, not the contest: margins from {described}, "
+               f"U = {U:.6g} {u_source}.")
+    if order_unknown:
+        s.note += " The draws' order is unknown (times_drawn): the final P-value does not depend on it, the risk " \
+                  "after each draw does."
+        s.risk_by_draw = []
+    return s
+
+
+def _read_counts(path: str | Path, choices: Sequence[str], mapping: str | Path | None = None) -> dict[str, dict]:
+    path = str(path)
+    frame = read_mapped_csv(path, mapping, "counts", ("unit", "blank", "null", "ballots", "status"))
     if "unit" not in frame.columns:
         raise InputError(path, "hand counts need a 'unit' column", row=1)
     status = "status" in frame.columns
@@ -522,14 +785,14 @@ def _read_counts(path: str | Path, choices: Sequence[str]) -> dict[str, dict]:
     return out
 
 
-def record(ws, name: str, counts: str | Path, layer: str = "hand") -> dict:
+def record(ws, name: str, counts: str | Path, layer: str = "hand", mapping: str | Path | None = None) -> dict:
     """Record hand counts (``layer="hand"``) or acta readings (``layer="acta"``) from a CSV:
     ``unit``, one column per choice, optional ``blank``, ``null``, ``ballots`` and
     ``status`` (``counted`` or ``missing``: ballots not found)."""
     audit = _load(ws, name)
     st = audit.state
     choices = st["batches"]["choices"]
-    rows = _read_counts(counts, choices)
+    rows = _read_counts(counts, choices, mapping)
     known = set(st["batches"]["ids"])
     unknown = [u for u in rows if u not in known]
     if unknown:
@@ -562,11 +825,12 @@ class Status:
     risk: float = 1.0  # MACRO Kaplan-Markov P-value (worst taint over assertions per draw)
     risk_method: str = ("MACRO Kaplan-Markov: per draw the worst taint over all assertions (Stark 2009); "
                         "one P-value for every assertion")
+    contest: dict | None = None  # a published batch file: how the contest was described (totals, margins, U)
 
     def summary(self) -> str:
         lines = [f"Audit at risk limit {self.risk_limit:g}: {self.draws_recorded} of {self.draws} draws counted "
                  f"({self.sampled_units} tables), {self.discrepancies} with discrepancies.",
-                 f"Measured risk (MACRO, the worst taint over all assertions in each draw): {self.risk:.4g}."]
+                 f"Measured risk (MACRO, the worst taint over all assertions in each draw): {self.risk:.6g}."]
         for a in self.assertions:
             lines.append(f"  {a['name']}: {'confirmed' if a['confirmed'] else 'not yet confirmed'} "
                          f"(its own Kaplan-Markov P-value {a['risk_assertion']:.4g})")

@@ -29,6 +29,29 @@ def _floats(text: str, what: str) -> list[float]:
         raise UsageError(f"{what}: comma-separated numbers expected, got {text!r}") from None
 
 
+def _pairs(text: str | None, what: str) -> dict[str, int] | None:
+    """``A=155424,B=137971`` -> {"A": 155424, "B": 137971}: whole, non-negative numbers."""
+    if text is None:
+        return None
+    out: dict[str, int] = {}
+    for item in (x for x in text.split(",") if x.strip()):
+        if "=" not in item:
+            raise UsageError(f"{what} takes NAME=NUMBER pairs separated by commas, got {item!r}")
+        name, value = (x.strip() for x in item.rsplit("=", 1))
+        try:
+            n = int(value.replace("_", ""))
+        except ValueError:
+            raise UsageError(f"{what}: {name}={value!r} is not a whole number") from None
+        if n < 0:
+            raise UsageError(f"{what}: {name}={n} is negative")
+        if name in out:
+            raise UsageError(f"{what}: {name!r} given twice")
+        out[name] = n
+    if not out:
+        raise UsageError(f"{what} is empty")
+    return out
+
+
 def _workspace(path: str, must_exist: bool = True):
     """The workspace; every command but ``plan`` needs one that exists (a mistyped path
     must not leave an empty workspace behind)."""
@@ -121,9 +144,20 @@ def sample_size_cmd(method, risk_limit, results, kind, mapping, contest, manifes
 @click.option("--assertions", "kind", default=None,
               type=click.Choice(["plurality", "majority", "share", "lead", "bolivia", "argentina", "ecuador", "dhondt"]),
               help="macro: assertion set (default: the rule the mapping declares, else plurality)")
+@click.option("--draws-mapping", type=click.Path(exists=True, dir_okay=False),
+              help="macro: TOML naming the draws file's columns (unit, times_drawn or draw; docs/audit.md)")
+@click.option("--counts-mapping", type=click.Path(exists=True, dir_okay=False),
+              help="macro: TOML naming the hand counts' columns (unit; [choices] rename; docs/audit.md)")
+@click.option("--totals", metavar="A=N,B=N[,ballots=N]",
+              help="macro, results holding only the sampled batches: the whole contest's votes per choice "
+                   "(and ballots, for an upper bound on U)")
+@click.option("--margins", metavar="LOSER=N,...",
+              help="macro, results holding only the sampled batches: the winner's lead in votes over each loser")
+@click.option("--total-bound", type=float, metavar="U",
+              help="macro, results holding only the sampled batches: the contest's total error bound U")
 @click.option("--format", "fmt", type=FORMATS, default="table")
 def risk_cmd(method, tallies, diluted_margin, gamma, risk_limit, results, mapping, draws_path, counts, manifest,
-             contest, kind, fmt):
+             contest, kind, draws_mapping, counts_mapping, totals, margins, total_bound, fmt):
     """Measured risk from sample tallies, or (macro) re-check a past batch audit from its files."""
     if method == "macro":
         from escrutinio.audit import workflow
@@ -132,8 +166,12 @@ def risk_cmd(method, tallies, diluted_margin, gamma, risk_limit, results, mappin
                                   ("--risk-limit", risk_limit)) if v is None]
         if lacking:
             raise UsageError(f"--method macro needs {', '.join(lacking)}")
+        if total_bound is not None and not total_bound > 1:
+            raise UsageError(f"--total-bound must be a number above 1, got {total_bound:g}")
         s = workflow.recheck(results, draws_path, counts, risk_limit=risk_limit, assertion_kind=kind,
-                             manifest=manifest, contest=contest, mapping=mapping)
+                             manifest=manifest, contest=contest, mapping=mapping, draws_mapping=draws_mapping,
+                             counts_mapping=counts_mapping, totals=_pairs(totals, "--totals"),
+                             margins=_pairs(margins, "--margins"), total_bound=total_bound)
         _emit(s.to_dict(), fmt, s.summary())
         return
     if tallies is None:
@@ -258,16 +296,18 @@ def sample_cmd(seed, ids, n, with_replacement, ceremony, name, workspace, fmt):
 @audit.command("import-draws")
 @click.option("--draws", "draws_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="CSV: one row per draw in draw order, column unit (optional draw, counter, value)")
+@click.option("--draws-mapping", type=click.Path(exists=True, dir_okay=False),
+              help="TOML naming the draws file's columns (unit, times_drawn or draw; docs/audit.md)")
 @click.option("--note", help="where and how the draws were made")
 @click.option("--name", default="default", show_default=True)
 @click.option("--workspace", default="escrutinio.duckdb", show_default=True)
 @click.option("--format", "fmt", type=FORMATS, default="table")
-def import_draws_cmd(draws_path, note, name, workspace, fmt):
+def import_draws_cmd(draws_path, draws_mapping, note, name, workspace, fmt):
     """Record a sample drawn elsewhere, to re-check a past audit's hand counts."""
     from escrutinio.audit import workflow
 
     with _workspace(workspace) as ws:
-        out = workflow.import_draws(ws, name, draws_path, note=note)
+        out = workflow.import_draws(ws, name, draws_path, note=note, mapping=draws_mapping)
     _emit(out, fmt, f"Imported {out['imported']} draws ({len(out['tables_to_count'])} tables to count). The risk is "
                     "valid only if they were drawn with replacement, proportional to the plan's error bounds.")
 
@@ -277,15 +317,17 @@ def import_draws_cmd(draws_path, note, name, workspace, fmt):
               help="CSV: unit, one column per choice, optional blank,null,ballots,status")
 @click.option("--layer", type=click.Choice(["hand", "acta"]), default="hand", show_default=True,
               help="hand: ballots counted by hand; acta: the paper tally sheet as read")
+@click.option("--counts-mapping", type=click.Path(exists=True, dir_okay=False),
+              help="TOML naming the counts file's columns (unit; [choices] rename; docs/audit.md)")
 @click.option("--name", default="default", show_default=True)
 @click.option("--workspace", default="escrutinio.duckdb", show_default=True)
 @click.option("--format", "fmt", type=FORMATS, default="table")
-def record_cmd(counts, layer, name, workspace, fmt):
+def record_cmd(counts, layer, counts_mapping, name, workspace, fmt):
     """Record hand counts (or acta readings) of sampled tables."""
     from escrutinio.audit import workflow
 
     with _workspace(workspace) as ws:
-        out = workflow.record(ws, name, counts, layer)
+        out = workflow.record(ws, name, counts, layer, mapping=counts_mapping)
     _emit(out, fmt, f"Recorded {out['recorded']} tables ({layer}); not in the sample: {out['not_in_sample']}")
 
 

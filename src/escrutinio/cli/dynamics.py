@@ -136,7 +136,10 @@ def _projection_payload(r) -> dict:
               help="comma-separated roll columns, coarse to fine, for the multilevel model "
                    "(default with an area type: area,<first level>,municipality); 'none' for the hot deck")
 @click.option("--model", type=click.Choice(["auto", "multilevel", "hotdeck"]), default="auto", show_default=True,
-              help="auto: multilevel by stratum when strata are known, else the geographic hot deck")
+              help="auto: multilevel by stratum when an area type is known; without one, the counted tables are "
+                   "measured against the uncounted ones on the roll (settlement size, place and table size), and an "
+                   "unrepresentative count gets the multilevel model by settlement size, a representative one the "
+                   "geographic hot deck")
 @click.option("--covariate", "covariates", multiple=True, help="numeric place column used as a log covariate")
 @click.option("--selection-r", type=click.FloatRange(0, 1), default=None,
               help="multilevel: prior scale of the count order's correlation with the vote inside strata "
@@ -178,11 +181,17 @@ def project_cmd(partial, roll_path, previous, places, mapping, roll_mapping, pre
     results = []
     with progress("projecting", total=len(partial)) as step:  # a bar on a terminal, nothing when piped
         for p in partial:
-            r = project(p, roll, previous, seed, places=places_frame, contest=contest, mapping=mapping,
-                        previous_mapping=previous_mapping, simulations=simulations, level=level,
-                        min_donors=min_donors, strata=strata_list, model=model, covariates=list(covariates) or None,
-                        arrival=arrival, arrival_from=arrival_from, correct_bias=correct_bias,
-                        completion_adjustment=completion_adjustment, rule=rule, selection_r=selection_r)
+            try:
+                r = project(p, roll, previous, seed, places=places_frame, contest=contest, mapping=mapping,
+                            previous_mapping=previous_mapping, simulations=simulations, level=level,
+                            min_donors=min_donors, strata=strata_list, model=model,
+                            covariates=list(covariates) or None, arrival=arrival, arrival_from=arrival_from,
+                            correct_bias=correct_bias, completion_adjustment=completion_adjustment, rule=rule,
+                            selection_r=selection_r)
+            except UsageError as e:  # the roll was read here, so name its file
+                if str(e).startswith("the roll"):
+                    raise UsageError(f"{Path(roll_path).name}: {e}") from None
+                raise
             results.append((p, r))
             step(p)
     if fmt == "json":

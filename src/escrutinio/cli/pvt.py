@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from escrutinio.cli import main
-from escrutinio.errors import UsageError
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -15,41 +14,6 @@ FORMATS = click.Choice(["table", "json"])
 @main.group()
 def pvt() -> None:
     """Parallel vote tabulation: a seeded random sample of tables, estimated with margins."""
-
-
-def _roll_frame(path: str, mapping: str | None, needed: list[str]):
-    """The sampling frame: a roll file or any count file a mapping reads."""
-    from escrutinio import app
-    from escrutinio.io import read_roll
-
-    from escrutinio.pvt.design import election_of, election_of_file
-
-    if mapping is None:
-        frame = read_roll(path)
-        levels = [c for c in frame.columns if c not in ("unit", "unit_id", "place_id", "registered")]
-        if all(c in frame.columns for c in needed):
-            return frame, levels, election_of_file(path)
-    election = app.read([path], mapping=mapping)
-    snap = election.series(election.contests[0])[-1]
-    return snap.frame, list(snap.levels), election_of(snap)
-
-
-def _previous(path: str, mapping: str | None):
-    from escrutinio import app
-    from escrutinio.pvt.design import Previous
-
-    election = app.read([path], mapping=mapping)
-    snap = election.series(election.contests[0])[-1]
-    return Previous(frame=snap.counted(), choices=list(snap.counted_choices), source=Path(path).name)
-
-
-def _reports(paths, mapping, contest, combine):
-    """The latest snapshot of the contest (or, with --combine, the files added up)."""
-    from escrutinio import app
-
-    election = app.read(list(paths), mapping=mapping, combine=combine)
-    contest = app.pick_contest(election, contest)
-    return election.series(contest)[-1], election
 
 
 @pvt.command("design")
@@ -67,15 +31,10 @@ def _reports(paths, mapping, contest, combine):
 def design_cmd(roll, n, seed, strata, allocation, previous, mapping, min_per_stratum, level, fmt, output):
     """Draw a stratified random sample of tables for a PVT and write its design."""
     from escrutinio import app
-    from escrutinio.pvt.design import make_design
+    from escrutinio.app.pvt import design
 
-    by = [s.strip() for s in strata.split(",") if s.strip()] if strata else []
-    if len(by) > 2:
-        raise UsageError("--strata takes LEVEL or LEVEL,ATTR")
-    frame, levels, roll_election = _roll_frame(roll, mapping, by)
-    prev = _previous(previous, mapping) if previous else None
-    d = make_design(frame, n, seed, by, levels, allocation=allocation, previous=prev,
-                    min_per_stratum=min_per_stratum, level=level, source=Path(roll).name, election=roll_election)
+    d = design(roll, n, seed, strata, allocation=allocation, previous=previous, mapping=mapping,
+               min_per_stratum=min_per_stratum, level=level)
     text = d.to_json()
     if output:
         app.write_atomic(output, text)
@@ -85,21 +44,6 @@ def design_cmd(roll, n, seed, strata, allocation, previous, mapping, min_per_str
         click.echo(d.summary())
         if output:
             click.echo(f"  design written to {output} (SHA-256 {d.sha256})")
-
-
-def _estimate(reports, design_path, mapping, contest, rule, level, combine, draws):
-    from escrutinio import app
-    from escrutinio.pvt.design import Design
-    from escrutinio.pvt.estimate import estimate
-
-    d = Design.load(design_path)
-    snap, election = _reports(reports, mapping, contest, combine)
-    law = app.resolve_rule(rule, election)
-    from escrutinio.pvt.design import election_of
-
-    est = estimate(d, snap.counted(), list(snap.counted_choices), law, level=level, draws=draws,
-                   election=election_of(snap))
-    return d, snap, est, law
 
 
 def _estimate_options(f):
@@ -122,7 +66,9 @@ def estimate_cmd(reports, design_path, mapping, contest, rule, level, combine, d
 
     REPORTS may hold more than the sample (e.g. the whole count): only sampled tables are used.
     """
-    _, _, est, _ = _estimate(reports, design_path, mapping, contest, rule, level, combine, draws)
+    from escrutinio.app.pvt import estimate
+
+    est = estimate(reports, design_path, mapping, contest, rule, level, combine, draws)
     if fmt == "json":
         click.echo(json.dumps(est.to_dict(), ensure_ascii=False, indent=1))
     else:
@@ -139,13 +85,10 @@ def estimate_cmd(reports, design_path, mapping, contest, rule, level, combine, d
 def compare_cmd(reports, official, design_path, mapping, contest, rule, level, combine, draws, official_mapping, against_level, fmt):
     """The official count against the PVT: per choice "consistent" or "outside the 99%
     interval by X points", a joint test, and table-by-table differences on sampled tables."""
-    from escrutinio import app
-    from escrutinio.pvt.compare import compare
+    from escrutinio.app.pvt import compare
 
-    d, snap, est, _ = _estimate([reports], design_path, mapping, contest, rule, level, combine, draws)
-    election = app.read([official], mapping=official_mapping or mapping)
-    off = election.series(app.pick_contest(election, contest or snap.contest))[-1]
-    res = compare(d, est, off, snap, level=against_level)
+    res = compare(reports, official, design_path, mapping, contest, rule, level, combine, draws,
+                  official_mapping=official_mapping, against_level=against_level)
     if fmt == "json":
         click.echo(json.dumps(res.to_dict(), ensure_ascii=False, indent=1))
     else:
@@ -163,11 +106,9 @@ def verify_cmd(design_path, roll, mapping, fmt):
     Exit status 1 when a check fails."""
     import sys
 
-    from escrutinio.pvt.design import Design, verify
+    from escrutinio.app.pvt import verify
 
-    d = Design.load(design_path)
-    frame, levels, _ = _roll_frame(roll, mapping, d.strata_by)
-    out = verify(d, frame, levels)
+    out = verify(design_path, roll, mapping)
     if fmt == "json":
         click.echo(json.dumps(out, ensure_ascii=False, indent=1))
     else:

@@ -14,40 +14,6 @@ from escrutinio.cli import main
 from escrutinio.errors import UsageError
 
 
-def parse_votes(text: str) -> dict[str, int]:
-    """``A=100000,B=80000`` → {"A": 100000, "B": 80000}; integers only."""
-    out: dict[str, int] = {}
-    for item in (x for x in text.split(",") if x.strip()):
-        if "=" not in item:
-            raise UsageError(f"--votes takes PARTY=VOTES pairs separated by commas, got {item!r}")
-        name, value = item.rsplit("=", 1)
-        name, value = name.strip(), value.strip().replace("_", "")
-        try:
-            n = int(value)
-        except ValueError:
-            raise UsageError(f"--votes: votes for {name!r} must be an integer, got {value!r}") from None
-        if name in out:
-            raise UsageError(f"--votes: party {name!r} given twice")
-        out[name] = n
-    if not out:
-        raise UsageError("--votes is empty")
-    return out
-
-
-def _threshold(text: str | None):
-    from escrutinio.law.apportionment import Threshold
-
-    if not text:
-        return None
-    try:
-        from fractions import Fraction  # here: decimal's import is a tenth of --help's start-up
-
-        share = Fraction(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-    except (ValueError, ZeroDivisionError):
-        raise UsageError(f"--threshold must look like 3% or 3/100, got {text!r}") from None
-    return Threshold(share)
-
-
 def _emit(payload: dict, text: str, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(payload, ensure_ascii=False))
@@ -93,72 +59,25 @@ def seats(paths, preset, options, roll, mapping, method_name, n_seats, votes, th
         raise UsageError("--option and --roll go with count files and --preset")
     if n_seats is None or votes is None:
         raise UsageError("ad hoc use needs --seats N and --votes A=N,B=M (and optionally --method)")
-    from escrutinio.law.apportionment import apportion
+    from escrutinio.app import seats as use_case
 
-    res = apportion(parse_votes(votes), n_seats, method_name or "dhondt", threshold=_threshold(threshold),
-                    tie=tie, seed=seed)
-    payload = {"chambers": {"ad hoc": {
-        "total": {p: n for p, n in res.seats.items() if n},
-        "by_district": {"all": {p: n for p, n in res.seats.items() if n}},
-        "decided": res.decided,
-        "explanation": res.explanation(),
-        "details": res.to_dict(),
-    }}}
-    text = res.summary()
-    table = res.quotient_table()
-    if table and len(table) <= 30 and res.house_size <= 60:
-        width = max(len(p) for p in table)
-        text += "\n\nQuotients (seats won + the next one):"
-        for p, row in table.items():
-            text += f"\n  {p:<{width}} " + "  ".join("inf" if q == float("inf") else f"{q:,.2f}" for q in row)
-    _emit(payload, text, fmt)
+    answer = use_case.ad_hoc(use_case.parse_votes(votes), n_seats, method_name or "dhondt",
+                             threshold=use_case.parse_threshold(threshold), tie=tie, seed=seed)
+    _emit(answer.to_dict(), answer.summary(), fmt)
 
 
 def _law_file(paths, law_path, mapping, options, roll, tie, seed, fmt, simulations):
     """Chambers declared by a law TOML file (``--preset FILE``, or the mapping's [law] file)."""
-    from escrutinio.io import _resolve_mapping, read_election
-    from escrutinio.law.lawfile import load_law, seats_from_election
+    from escrutinio.app import seats as use_case
 
     if options or roll or simulations:
         raise UsageError("--option, --roll and --probabilities go with --preset bolivia")
-    if law_path is None:
-        m = _resolve_mapping(mapping) if mapping else None
-        law_path = m.law_file if m is not None else None
-        if law_path is None:
-            raise UsageError("count files need rules: --preset bolivia, --preset LAW.toml (a law file declaring "
-                             "chambers, docs/seats.md), or a mapping whose [law] names such a file")
-    law = load_law(law_path)
-    election = read_election(list(paths), mapping=mapping)
-    results = seats_from_election(election, law, tie=tie, seed=seed)
-    payload = {"law": {"name": law.name, "file": str(law_path)},
-               "chambers": {k: r.to_dict() for k, r in results.items()}}
-    text = "\n\n".join([f"Rules in force: {law.name} ({law_path})"] + [r.summary() for r in results.values()])
-    _emit(payload, text, fmt)
+    answer = use_case.by_law_file(paths, law_path, mapping=mapping, tie=tie, seed=seed)
+    _emit(answer.to_dict(), answer.summary(), fmt)
 
 
 def _preset(paths, preset, options, roll, mapping, tie, seed, fmt, simulations=None):
-    from escrutinio.io import read_election, read_roll
-    from escrutinio.law.bolivia_seats import BoliviaOptions, seats_from_election
+    from escrutinio.app import seats as use_case
 
-    pairs = list(options)
-    if tie != "block":
-        pairs.append(f"tie={tie}")
-    if seed is not None:
-        pairs.append(f"seed={seed}")
-    opts = BoliviaOptions.from_pairs(pairs)
-    election = read_election(list(paths), mapping=mapping)
-    roll_frame = read_roll(roll) if roll else None
-    result = seats_from_election(election, opts, roll=roll_frame)
-    payload, text = result.to_dict(), result.summary()
-    if simulations is not None:
-        from escrutinio.law.bolivia_seats import PRESIDENT, seat_probabilities
-
-        if roll_frame is None:
-            raise UsageError("--probabilities needs --roll (the expected tables)")
-        if simulations < 1:
-            raise UsageError("--probabilities takes a positive number of simulations")
-        probs = seat_probabilities(election.latest(PRESIDENT), roll_frame, options=opts,
-                                   simulations=simulations, seed=seed if seed is not None else 0)
-        payload["probabilities"] = probs.to_dict()
-        text += "\n\n" + probs.summary()
-    _emit(payload, text, fmt)
+    answer = use_case.bolivia(paths, options, roll=roll, mapping=mapping, tie=tie, seed=seed, simulations=simulations)
+    _emit(answer.to_dict(), answer.summary(), fmt)

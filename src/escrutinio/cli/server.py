@@ -20,6 +20,14 @@ def server() -> None:
     """The observer-network server's database and accounts."""
 
 
+# `server keygen` and `server tamper-check` are defined with the publication commands
+# (cli.publication, which does not import this module: no import cycle)
+from escrutinio.cli.publication import keygen_command, tamper_check_command  # noqa: E402
+
+server.add_command(keygen_command())
+server.add_command(tamper_check_command())
+
+
 @server.command("init")
 @DB_OPTION
 def init(database):
@@ -38,28 +46,72 @@ def user_group() -> None:
     """Accounts: admin, coordinator, typist, watcher, reader."""
 
 
-@user_group.command("add")
-@click.argument("name")
-@click.option("--role", required=True, type=click.Choice(["admin", "coordinator", "typist", "watcher", "reader"]))
-@click.option("--password-stdin", is_flag=True, help="Also set a password (for the pages' login form), read from stdin.")
-@DB_OPTION
-def user_add(name, role, password_stdin, database):
-    """Create an account and print its token, alone, on stdout (shown once; stored hashed)."""
+TOKEN_DAYS = click.IntRange(1, 3650)
+
+
+def _accounts(database, change):
+    """Run ``change(session, users)`` on the accounts, a storage error as a one-line error."""
     from escrutinio.errors import UsageError
     from escrutinio.server.storage import users
     from escrutinio.server.storage.db import Database, check_url
 
-    check_url(database, must_exist=True)  # before reading a password, and never creating an empty file
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    check_url(database, must_exist=True)  # a missing SQLite file is said, never created empty
     db = Database(database)
     db.check_schema()
     try:
         with db.session(write=True) as s:
-            _, token = users.add_user(s, name, role, password)
+            return change(s, users)
     except users.UserError as exc:
         raise UsageError(str(exc)) from exc
     finally:
         db.dispose()
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["admin", "coordinator", "typist", "watcher", "reader"]))
+@click.option("--password-stdin", is_flag=True, help="Also set a password (for the pages' login form), read from stdin.")
+@click.option("--token-days", type=TOKEN_DAYS, default=None, help="Token lifetime in days [default: 30].")
+@DB_OPTION
+def user_add(name, role, password_stdin, token_days, database):
+    """Create an account and print its token, alone, on stdout (shown once; stored hashed)."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    _, token = _accounts(database, lambda s, users: users.add_user(s, name, role, password, token_days=token_days))
+    click.echo(token)
+
+
+@user_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@DB_OPTION
+def user_list(fmt, database):
+    """Every account: role, whether it is active, when its token expires (never a token)."""
+    rows = _accounts(database, lambda s, users: users.list_users(s))
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"{'id':>4}  {'name':<24} {'role':<12} {'state':<8} token expires")
+    for r in rows:
+        state = "revoked" if not r["active"] else ("expired" if r["expired"] else "active")
+        click.echo(f"{r['id']:>4}  {r['name'][:24]:<24} {r['role']:<12} {state:<8} {r['token_expires_at'] or 'never'}")
+
+
+@user_group.command("revoke")
+@click.argument("name")
+@DB_OPTION
+def user_revoke(name, database):
+    """Disable an account at once: its token and password stop working."""
+    out = _accounts(database, lambda s, users: users.revoke(s, name))
+    click.echo(f"revoked {out['name']} ({out['role']})", err=True)
+
+
+@user_group.command("rotate")
+@click.argument("name")
+@click.option("--token-days", type=TOKEN_DAYS, default=None, help="A new token lifetime in days [default: the account's].")
+@DB_OPTION
+def user_rotate(name, token_days, database):
+    """Print a new token for an account, alone, on stdout (shown once); the old one stops working."""
+    out, token = _accounts(database, lambda s, users: users.rotate(s, name, token_days=token_days))
+    click.echo(f"new token for {out['name']}, valid until {out['token_expires_at']}", err=True)
     click.echo(token)
 
 

@@ -93,6 +93,13 @@ SELECTION_R = 0.21
 # the order can hide; what they leave is this. (Net of log size and log density alone,
 # the covariates of a model without coordinates, the same figure is 0.206: SELECTION_R.)
 SELECTION_R_GIVEN_REMOTENESS = 0.12
+# Without a polling-place file the strata are the settlement size class (decades of the
+# registered voters of each polling place's locality, from the roll alone; see
+# escrutinio.dynamics.representativeness) x department. The same measurement within those
+# strata, net of log place size (the model's only place covariate then), over both 2019
+# orders and MAS and CC: 0.116, 0.179, 0.137, 0.206, root mean square 0.164
+# (benchmark 4d). Used when the projection builds those strata itself.
+SELECTION_R_SETTLEMENT = 0.16
 
 
 def selection_prior(covariates) -> float:

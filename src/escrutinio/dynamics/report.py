@@ -299,7 +299,7 @@ def bolivia_report(data: Path, *, simulations: int = 2000, seed: int = 0, backte
                     compare_section(compare(linked, latest, by="department")) +
                     compare_section(compare(linked, latest, by="area", places=places)))
     # 5. 2020 timeline and projections, without and with 2019 as previous election
-    from escrutinio.app.projection import default_strata, roll_levels
+    from escrutinio.dynamics.roll import default_strata, roll_levels
 
     roll20, lv20 = roll_levels(read_roll(d20 / "roll_2020.csv.gz"), places)
     strata20 = default_strata(roll20, lv20)  # area type, department, municipality: the multilevel model

@@ -175,7 +175,8 @@ class UrbanFirstStudy:
 
 def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 50), model: str = "multilevel",
                       simulations: int = 400, seed: int = 0, selection_r: float | None = None,
-                      remoteness: bool = False, previous: bool = False, **sim_kw) -> UrbanFirstStudy:
+                      remoteness: bool = False, previous: bool = False, roll_only: bool = False,
+                      **sim_kw) -> UrbanFirstStudy:
     """Project each simulated election from its first ``cut``% of tables in urban-first
     order, with the multilevel model by stratum (``model="multilevel"``) or the
     geographic hot deck (``model="hotdeck"``), and score intervals and probabilities.
@@ -183,7 +184,10 @@ def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 5
     place, from the simulated coordinates (and takes the selection prior measured net of it).
     ``previous``: the model also has each place's result in a previous election (the swing
     model), simulated with swings by area type, department, municipality, remoteness and
-    place (:data:`SWING_SD`)."""
+    place (:data:`SWING_SD`).
+    ``roll_only``: no area type (as ``project`` without ``--places``): the strata are the
+    settlement size class from the roll (:mod:`escrutinio.dynamics.representativeness`) x
+    department x municipality, with the selection prior measured in those strata."""
     choices = list(UF_CHOICES)
     cov = {f"{c:g}": {"share90": 0, "share95": 0, "lead90": 0, "lead95": 0} for c in cuts}
     err = {f"{c:g}": [] for c in cuts}
@@ -209,11 +213,20 @@ def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 5
         for c in cuts:
             n = int(round(f.height * c / 100))
             part = f.head(n)
+            if roll_only:
+                from escrutinio.dynamics.multilevel import SELECTION_R_SETTLEMENT
+                from escrutinio.dynamics.representativeness import SETTLEMENT, settlement_classes
+
+                kw = dict(strata=[SETTLEMENT, "department", "municipality"], model="multilevel",
+                          selection_r=SELECTION_R_SETTLEMENT if selection_r is None else selection_r)
+                r = project(part, settlement_classes(roll.drop("area"), UF_LEVELS), choices, levels=UF_LEVELS,
+                            simulations=simulations, seed=e, level=0.95, previous=prev, **kw)
             kw = (dict(strata=list(UF_STRATA), model="multilevel", selection_r=selection_r,
                        covariates=[REMOTENESS_COVARIATE] if remoteness else ()) if model == "multilevel"
                   else dict(model="hotdeck"))
-            r = project(part, roll, choices, levels=UF_LEVELS, simulations=simulations, seed=e, level=0.95,
-                        previous=prev, **kw)
+            if not roll_only:
+                r = project(part, roll, choices, levels=UF_LEVELS, simulations=simulations, seed=e, level=0.95,
+                            previous=prev, **kw)
             fin = r.draws + part.select([pl.col(x).sum() for x in r.channels]).to_numpy().ravel()[None, :]
             v = fin[:, :3].sum(axis=1)
             share_a = 100 * fin[:, 0] / v
@@ -246,7 +259,8 @@ def urban_first_study(elections: int = 60, *, cuts: Sequence[float] = (10, 25, 5
                      "predicted": float(p_first[sel].mean()) if sel.any() else float("nan"),
                      "observed": float(y_first[sel].mean()) if sel.any() else float("nan")})
     return UrbanFirstStudy(
-        model=(model if model != "multilevel" else "multilevel" + (", voters within 5 km" if remoteness else "")
+        model=(model if model != "multilevel" else "multilevel" + (", roll only (settlement size)" if roll_only else "")
+               + (", voters within 5 km" if remoteness else "")
                + (", previous election" if previous else "")
                + (f", selection r {selection_r:g}" if selection_r is not None else "")),
         elections=elections, cuts=[float(c) for c in cuts], simulations=simulations,

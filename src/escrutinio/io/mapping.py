@@ -8,7 +8,6 @@ full reference and a worked example; the bundled Bolivia mappings live in
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ import polars as pl
 from escrutinio.errors import InputError, MappingError
 from escrutinio.io.source import RawTable
 from escrutinio.model import RESERVED, VOTE_DTYPE, Snapshot
+from escrutinio.tomlfile import read_toml
 
 TOTAL_KEYS = ("registered", "blank", "null", "emitted", "valid", "valid_system", "emitted_system")
 _TOTAL_TARGET = {"valid": "valid_reported"}
@@ -26,21 +26,6 @@ _TOTAL_TARGET = {"valid": "valid_reported"}
 # among the invalid ones, as on Russia's protocols) reads them as 0 and says so.
 ABSENT_OK = ("blank", "null")
 UNIT_SEPARATOR = "/"
-
-
-def read_toml(path: str | Path, what: str = "mapping") -> dict[str, Any]:
-    """A TOML document (a mapping or a law file), or a MappingError naming the file."""
-    if Path(path).is_dir():
-        raise MappingError(f"{what} file {path} is a directory")
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError as exc:
-        raise MappingError(f"{what} file not found: {path}") from exc
-    except UnicodeDecodeError as exc:
-        raise MappingError(f"{path}: a {what} file must be UTF-8 text ({exc.reason})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise MappingError(f"{path}: not valid TOML: {exc}") from exc
 
 
 @dataclass

@@ -360,8 +360,10 @@ class Apportionment:
             for p, why in self.excluded.items():
                 lines.append(f"  {p} takes no seat: {why}.")
         if self.quota is not None:
-            lines.append(f"  Quota {float(self.quota):,.4f} ({_fstr(self.quota)}); whole quotas give "
-                         + ", ".join(f"{p} {n}" for p, n in self.automatic.items() if n) + ".")
+            whole = ", ".join(f"{p} {n}" for p, n in self.automatic.items() if n)
+            lines.append(f"  Quota {float(self.quota):,.4f} ({_fstr(self.quota)}); "
+                         + (f"whole quotas give {whole}." if whole
+                            else "no party reaches a whole quota, so every seat goes by largest remainder."))
         lines.extend(closing_lines(self.last_seat, self.tie, self.notes))
         return "\n".join(lines)
 

@@ -51,6 +51,25 @@ DEPARTMENT_CODES = {
 }
 
 
+# The steps of the Chamber's apportionment and the law that sets each one. CPE = the
+# Constitution of 2009 (art. 146 on the Chamber, 148 on the Senate); Ley 026 del Régimen
+# Electoral (2010) sets the procedure, Ley 421 (2013) the seats per department. The CPE
+# paragraphs are quoted in docs/seats.md; Ley 026's article numbers were not at hand
+# offline, so its steps name the law and what it provides, not an article number.
+ARTICLES = {
+    "chamber": "CPE art. 146.I: 130 deputies",
+    "seat_table": "CPE art. 146.V and Ley 421 (2013): the seats of each department, half uninominal",
+    "uninominal": "CPE art. 146.II-III: uninominal districts, simple majority of the votes in each",
+    "special": "CPE art. 146.VII: special indigenous districts, part of the 130 (Ley 026: simple majority)",
+    "list": "CPE art. 146.II-III, Ley 026: plurinominal seats by D'Hondt (divisores naturales) on the "
+            "department's votes for the presidential lists, parties with 3% of the valid votes",
+    "compensation": "CPE art. 146.IV, Ley 026: the number of deputies reflects each party's proportional vote: "
+                    "its uninominal wins are deducted from its D'Hondt share, an overhang keeps its seats and "
+                    "the department total stays fixed",
+    "senate": "CPE art. 148: four senators per department, proportional (D'Hondt)",
+}
+
+
 @dataclass(frozen=True)
 class DepartmentSeats:
     uninominal: int
@@ -281,11 +300,18 @@ class Chamber:
     coverage: dict = field(default_factory=dict)
     rules: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # departments whose seats depend on districts without a winner: the seats each party
+    # holds whatever those districts give (uninominal wins + guaranteed list seats)
+    guaranteed: dict[str, dict[str, int]] = field(default_factory=dict)
+    # per department, the seats not assigned: {"seats", "kind", "why", "districts"}
+    unassigned: dict[str, list[dict]] = field(default_factory=dict)
 
     def district_seats(self, dep: str) -> dict[str, int]:
         res = self.by_district.get(dep)
         seats: dict[str, int] = {}
-        if res is not None:
+        if dep in self.guaranteed:
+            seats = {p: n for p, n in self.guaranteed[dep].items() if n}
+        elif res is not None:
             seats = {p: n for p, n in res.seats.items() if n}
         for w in self.special.get(dep, []):
             if w.winner is not None and not getattr(res, "special_counted", False):
@@ -308,20 +334,35 @@ class Chamber:
     def size(self) -> int:
         return sum(self.seats_expected.values())
 
+    @property
+    def not_assigned(self) -> int:
+        return self.size - self.assigned
+
     def summary(self) -> str:
-        lines = [f"{self.name}: {self.assigned} of {self.size} seats assigned — "
-                 + ", ".join(f"{p} {n}" for p, n in self.total.items())]
+        head = (f"{self.name}: {self.assigned} of {self.size} seats assigned — "
+                + ", ".join(f"{p} {n}" for p, n in self.total.items()))
+        if self.unassigned:
+            kinds: dict[str, int] = {}
+            for items in self.unassigned.values():
+                for u in items:
+                    kinds[u["kind"]] = kinds.get(u["kind"], 0) + u["seats"]
+            head += f"; not assigned: {self.not_assigned} (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")"
+        lines = [head]
+        if self.unassigned:
+            lines.extend("  Rule: " + r for r in self.rules)
         for dep in sorted(self.seats_expected):
             res = self.by_district.get(dep)
             seats = self.district_seats(dep)
             body = ", ".join(f"{p} {n}" for p, n in sorted(seats.items(), key=lambda kv: -kv[1])) or "—"
             lines.append(f"  {dep:<11} {sum(seats.values()):>2}/{self.seats_expected[dep]:<2} {body}")
-            if res is None:
+            if res is None and dep not in self.unassigned:
                 lines.append("      no data for this department")
-            elif res.last_seat:
+            elif res is not None and res.last_seat and dep not in self.guaranteed:
                 lines.append("      " + res.last_seat["text"])
             if res is not None and res.tie:
                 lines.append("      " + res.tie.describe())
+            for u in self.unassigned.get(dep, []):
+                lines.append(f"      not assigned: {u['seats']} {u['kind']} seat(s): {u['why']}")
         lines.extend("  Note: " + n for n in self.notes)
         return "\n".join(lines)
 
@@ -339,6 +380,8 @@ class Chamber:
             "coverage": self.coverage,
             "rules": self.rules,
             "notes": self.notes,
+            "not_assigned": self.not_assigned,
+            "unassigned": {dep: items for dep, items in sorted(self.unassigned.items())},
         }
 
 
@@ -412,12 +455,15 @@ def chamber_of_deputies(
     uninominal = uninominal or {}
     special = special or {}
     th = o.threshold_rule()
-    rules = [f"seat table: {o.table_name}",
-             "uninominal and special seats: plurality winner of each district",
-             f"list seats: D'Hondt on the department's presidential votes (inside Bolivia), parties with {th.describe()}",
-             "single-member wins cancel the party's highest quotients first; overhang keeps its seats, "
-             f"department total fixed (policy {o.policy})",
+    rules = [f"{ARTICLES['chamber']}; seat table: {o.table_name} ({ARTICLES['seat_table']})",
+             ARTICLES["uninominal"],
+             ARTICLES["special"],
+             f"{ARTICLES['list']}; here: {th.describe()}, votes cast inside Bolivia",
+             f"{ARTICLES['compensation']}; wins cancel the party's highest quotients first (policy {o.policy})",
              f"special seat {'inside' if o.special_in_base else 'outside'} the department's D'Hondt base"]
+    expected_districts = uninominal_numbers(o.seat_table)
+    guaranteed: dict[str, dict[str, int]] = {}
+    unassigned: dict[str, list[dict]] = {}
     by: dict[str, MixedResult | None] = {}
     sm: dict[str, list[DistrictWinner]] = {}
     sp: dict[str, list[DistrictWinner]] = {}
@@ -448,9 +494,106 @@ def chamber_of_deputies(
                          tie=o.tie, seed=o.seed, district=dep)
         res.special_counted = o.special_in_base  # type: ignore[attr-defined]
         by[dep] = res
+        items = _unknown_seats(dep, seats, wins_u, wins_s, expected_districts.get(dep, []), o)
+        unknown_in_base = sum(u["seats"] for u in items if u["kind"] == "uninominal"
+                              or (u["kind"] == "special" and o.special_in_base))
+        if unknown_in_base:
+            held = _guaranteed_list_seats(dv, base, wins, seats.plurinominal, unknown_in_base, res, o, th,
+                                          national, votes.abroad, dep)
+            guaranteed[dep] = {p: wins.get(p, 0) + held.get(p, 0) for p in set(wins) | set(held)}
+            moving = seats.plurinominal - sum(held.values())
+            if moving:
+                items.append({"seats": moving, "kind": "list", "districts": [],
+                              "why": (f"they depend on who wins the {unknown_in_base} district(s) without a "
+                                      "winner, since a win cancels one of the winner's D'Hondt quotients "
+                                      "(compensation); whoever wins them, the list seats held are at least " + (", ".join(
+                                          f"{p} {n}" for p, n in sorted(held.items(), key=lambda kv: -kv[1]) if n)
+                                          or "none"))})
+        elif res.tie is not None and res.tie.resolved_by is None and res.tie.seats_at_stake:
+            items.append({"seats": res.tie.seats_at_stake, "kind": "list", "districts": [],
+                          "why": res.tie.describe()})
+        if items:
+            unassigned[dep] = items
     expected = {dep: s.total for dep, s in o.seat_table.items()}
-    ch = Chamber("Chamber of Deputies", by, expected, single_member=sm, special=sp, rules=rules, notes=notes)
+    for dep, res in by.items():
+        if res is None:
+            unassigned[dep] = [{"seats": o.seat_table[dep].total, "kind": "department", "districts": [],
+                                "why": "no presidential votes counted in the department"}]
+    ch = Chamber("Chamber of Deputies", by, expected, single_member=sm, special=sp, rules=rules, notes=notes,
+                 guaranteed=guaranteed, unassigned=unassigned)
     return ch
+
+
+def _ranges(numbers: Sequence[str]) -> str:
+    """["33", "34", "35", "38"] -> "33-35, 38"."""
+    nums = sorted(int(n) for n in numbers if n.isdigit())
+    out, start, prev = [], None, None
+    for n in nums:
+        if start is None:
+            start = prev = n
+        elif n == prev + 1:
+            prev = n
+        else:
+            out.append(f"{start}-{prev}" if prev != start else str(start))
+            start = prev = n
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev != start else str(start))
+    return ", ".join(out)
+
+
+def _unknown_seats(dep: str, seats: DepartmentSeats, wins_u: Sequence[DistrictWinner],
+                   wins_s: Sequence[DistrictWinner], expected: Sequence[str], o: BoliviaOptions) -> list[dict]:
+    """The single-member seats of a department without a winner, and why."""
+    items = []
+    have = {w.district: w for w in wins_u}
+    no_data = [d for d in expected if d not in have]
+    missing = seats.uninominal - len(have)
+    tied = [w for w in wins_u if w.winner is None]
+    if missing > 0:
+        named = no_data if len(no_data) == missing else []
+        items.append({"seats": missing, "kind": "uninominal", "districts": named,
+                      "why": (f"district(s) {_ranges(named)}: no table of the uninominal contest counted there"
+                              if named else f"{missing} of its {seats.uninominal} uninominal districts have no "
+                              "table of the uninominal contest counted")})
+    for w in tied:
+        items.append({"seats": 1, "kind": "uninominal", "districts": [w.district],
+                      "why": f"district {w.district}: " + (f"exact tie for first place between {', '.join(w.tie)}"
+                                                            if w.tie and len(w.tie) > 1 else "no valid vote counted")})
+    s_known = [w for w in wins_s if w.winner is not None]
+    s_missing = seats.special - len(s_known)
+    if s_missing > 0:
+        tied_s = [w for w in wins_s if w.winner is None]
+        why = ("exact tie for first place in the special district" if tied_s else
+               "no table of the special contest counted in the department")
+        items.append({"seats": s_missing, "kind": "special", "districts": [w.district for w in tied_s],
+                      "why": why})
+    return items
+
+
+def _guaranteed_list_seats(votes: Mapping[str, int], base: int, wins: Mapping[str, int], list_seats: int,
+                           unknown: int, res: MixedResult, o: BoliviaOptions, th, national, abroad,
+                           dep: str) -> dict[str, int]:
+    """List seats each party holds whoever wins the ``unknown`` districts.
+
+    In the quotient walk a single-member win cancels one of the winner's quotients, so
+    a party's list seats can only fall when it wins more districts and only rise when
+    another party does. Its fewest list seats are therefore those it gets when it wins
+    every undecided district: one walk per party, exact. The seats these minima leave
+    over depend on the undecided districts and are not assigned."""
+    if o.policy == "level":
+        return {}
+    held = {}
+    for p in res.eligible:
+        if not votes.get(p):
+            continue
+        w = dict(wins)
+        w[p] = w.get(p, 0) + unknown
+        r = compensate(votes, base, w, list_seats=list_seats, method_name="dhondt", policy=o.policy,
+                       threshold=th, national_votes=national, abroad_votes=abroad, tie=o.tie, seed=o.seed,
+                       district=dep)
+        # a tie left open in the walk awards none of the tied seats: they stay unassigned
+        held[p] = r.list_seats.get(p, 0)
+    return held
 
 
 # --------------------------------------------------------------------------- whole election
@@ -533,16 +676,31 @@ def seats_from_election(
     dep.coverage = coverage
     notes = []
     complete = cov_pres["tables_expected"] is not None and counted >= cov_pres["tables_expected"]
-    if not complete:
+    official = getattr(pres, "expected_tables", None)
+    if roll is None and official:
+        # no roll, but the mapping declares the whole count's tables (abroad included)
+        cov_pres["tables_expected_all"] = official
+        cov_pres["tables_expected_source"] = getattr(pres, "expected_source", None) or "declared by the mapping"
+        complete = counted + votes.tables_abroad >= official
+        if not complete:
+            notes.append(f"partial count: {counted + votes.tables_abroad:,} of {official:,} tables "
+                         f"({cov_pres['tables_expected_source']}); seats describe the tables counted so far, "
+                         "not the final result")
+    elif not complete:
         notes.append("partial count: seats describe the tables counted so far, not the final result"
                      if cov_pres["tables_expected"] else
                      "no roll given: completeness of the count is not checked (pass --roll)")
-    if uni_snap is None:
-        notes.append(f"contest {UNINOMINAL!r} not in the input: uninominal seats are unassigned, and no "
-                     "single-member wins are deducted, so the list seats shown are the department's first "
-                     "D'Hondt quotients, not the final list seats")
-    if spe_snap is None:
-        notes.append(f"contest {SPECIAL!r} not in the input: special seats are unassigned")
+    for present, kind, contest in ((uni_snap is not None, "uninominal", UNINOMINAL),
+                                   (spe_snap is not None, "special", SPECIAL)):
+        if present:
+            continue
+        for items in dep.unassigned.values():
+            for u in items:
+                if u["kind"] == kind:
+                    u["why"] = f"the contest {contest!r} is not in the input files"
+        notes.append(f"contest {contest!r} not in the input: its seats are not assigned"
+                     + (", and only the list seats that no uninominal winner could move are" if kind == "uninominal"
+                        else ""))
     return BoliviaSeats(election.name, {"senate": sen, "deputies": dep}, o, coverage, notes)
 
 
@@ -595,7 +753,7 @@ class SeatProbabilities:
                 "caveat": "projection-based: assumes uncounted tables vote like counted ones nearby; not a count"}
 
 
-def _dist(matrix, parties, seats_total: int, level: float) -> dict:
+def seat_distribution(matrix, parties, seats_total: int, level: float) -> dict:
     import numpy as np
 
     a = (1 - level) / 2
@@ -610,80 +768,3 @@ def _dist(matrix, parties, seats_total: int, level: float) -> dict:
                   "p_majority": float((col >= majority).mean()),
                   "distribution": {int(k): float((col == k).mean()) for k in np.unique(col)}}
     return dict(sorted(out.items(), key=lambda kv: -kv[1]["mean"])), majority
-
-
-def seat_probabilities(
-    snapshot: Snapshot,
-    roll: pl.DataFrame,
-    levels: Sequence[str] | None = None,
-    *,
-    options: BoliviaOptions | None = None,
-    simulations: int = 200,
-    seed: int = 0,
-    level: float = 0.9,
-) -> SeatProbabilities:
-    """Senate and proportional-Chamber seat distributions for a partial presidential count.
-
-    ``roll``: every expected table with ``place_id`` and ``registered`` (and the
-    ``levels``; without them the 2020 id-derived levels are used)."""
-    import numpy as np
-
-    from escrutinio.dynamics.projection import project, roll_levels_2020
-
-    o = options or BoliviaOptions()
-    if snapshot.contest != PRESIDENT:
-        raise UsageError(f"seat probabilities need the {PRESIDENT!r} contest, got {snapshot.contest!r}")
-    if "place_id" not in snapshot.frame.columns or snapshot.frame["place_id"].null_count():
-        raise UsageError("seat probabilities need the 16-digit place_id on every counted table")
-    if levels is None:
-        roll, levels = roll_levels_2020(roll)
-    parties = list(snapshot.counted_choices)
-    code = pl.col("place_id").str.slice(0, 7)
-    counted = snapshot.counted().filter(pl.col("country") == COUNTRY).with_columns(code.alias("__dep"))
-    roll_dom = roll.filter(pl.col("place_id").str.slice(1, 1) == "0").with_columns(code.alias("__dep"))
-    finals: dict[str, np.ndarray] = {}
-    notes: list[str] = []
-    for i, dep_code in enumerate(sorted(roll_dom["__dep"].unique().to_list())):
-        name = DEPARTMENT_CODES.get(dep_code[5:7], dep_code)
-        c_dep = counted.filter(pl.col("__dep") == dep_code).drop("__dep")
-        r_dep = roll_dom.filter(pl.col("__dep") == dep_code).drop("__dep")
-        if c_dep.height == 0:
-            notes.append(f"{name}: no counted table, so no projection; its seats are left out of the totals")
-            continue
-        r = project(c_dep, r_dep, parties, levels=levels, simulations=simulations, seed=seed + i, level=level)
-        base = np.array([int(c_dep[p].sum()) for p in parties], dtype=np.int64)
-        imputed = np.rint(r.draws[:, : len(parties)]).astype(np.int64)
-        finals[name] = np.clip(base[None, :] + imputed, 0, None)
-    deps = [d for d in o.seat_table if d in finals]
-    S = simulations
-    sen = np.zeros((S, len(parties)), dtype=np.int64)
-    cham = np.zeros((S, len(parties)), dtype=np.int64)
-    sen_dep = {d: np.zeros((S, len(parties)), dtype=np.int64) for d in deps}
-    th = o.threshold_rule()
-    for s in range(S):
-        national = {p: int(sum(finals[d][s, j] for d in deps)) for j, p in enumerate(parties)}
-        for d in deps:
-            votes = {p: int(finals[d][s, j]) for j, p in enumerate(parties)}
-            if sum(votes.values()) == 0:
-                continue
-            a = apportion(votes, o.senators_per_department, "dhondt", tie="lot", seed=seed * 100003 + s)
-            b = apportion(votes, o.seat_table[d].uninominal + o.seat_table[d].plurinominal, "dhondt",
-                          threshold=th, national_votes=national, tie="lot", seed=seed * 100003 + s)
-            for j, p in enumerate(parties):
-                sen[s, j] += a.seats[p]
-                sen_dep[d][s, j] = a.seats[p]
-                cham[s, j] += b.seats[p]
-    sen_seats = o.senators_per_department * len(deps)
-    cham_seats = sum(o.seat_table[d].uninominal + o.seat_table[d].plurinominal for d in deps)
-    sen_total, sen_major = _dist(sen, parties, sen_seats, level)
-    cham_total, cham_major = _dist(cham, parties, cham_seats, level)
-    chambers = {
-        "senate": {"seats": sen_seats, "majority": sen_major, "total": sen_total,
-                   "by_district": {d: _dist(sen_dep[d], parties, o.senators_per_department, level)[0] for d in deps}},
-        "deputies_proportional": {"seats": cham_seats, "majority": cham_major, "total": cham_total,
-                                  "scope": "uninominal + plurinominal entitlement, no overhang, special seats excluded"},
-    }
-    counted_n = counted.height
-    coverage = {"tables_counted": counted_n, "tables_expected": roll_dom.height,
-                "departments_projected": deps}
-    return SeatProbabilities(S, seed, level, chambers, coverage, notes)

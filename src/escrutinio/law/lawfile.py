@@ -72,7 +72,7 @@ class Law:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "Law":
-        from escrutinio.io.mapping import read_toml
+        from escrutinio.tomlfile import read_toml
 
         return cls.from_dict(read_toml(path, "law"), str(path))
 

@@ -229,6 +229,17 @@ def compensate(
     return res
 
 
+def _exact(q: Fraction | None, approx: float, squared: bool = False) -> str:
+    """A quotient as the exact fraction it is, with its decimal value when not whole:
+    ``29,929/3 ≈ 9,976.33``; ``6,179``. (Squared quotients, Huntington-Hill, and
+    unbounded ones show the decimal value only.)"""
+    if q is None or squared:
+        return f"{approx:,.2f}"
+    if q.denominator == 1:
+        return f"{q.numerator:,}"
+    return f"{q.numerator:,}/{q.denominator:,} ≈ {approx:,.2f}"
+
+
 def _walk_fixed(res: MixedResult, m, list_seats: int, tie: str, seed) -> None:
     """Walk the merged quotient sequence: cancel wins, award list seats (see module doc)."""
     votes, wins = res.votes, res.wins
@@ -280,13 +291,14 @@ def _walk_fixed(res: MixedResult, m, list_seats: int, tie: str, seed) -> None:
                 need = _min_votes_to_beat(m, k, last_key)
                 best_need = None if need is None else max(0, need - votes[p])
         text = (f"The last list seat (the {_ordinal(awarded)}, step {last.number} of the quotient walk) went to "
-                f"{last.party} with quotient {last.quotient_approx:,.2f}")
+                f"{last.party} with quotient {_exact(last.quotient, last.quotient_approx, m.power == 2)}")
         info = {"party": last.party, "quotient": _fstr(last.quotient), "quotient_approx": last.quotient_approx,
                 "runner_up": None}
         if best_p is not None:
             info["runner_up"] = {"party": best_p, "quotient_approx": _approx(m, best_k), "votes_needed": best_need}
             if best_need is not None:
-                text += (f"; next in line was {best_p} (quotient {_approx(m, best_k):,.2f}), which needed "
+                text += (f"; next in line was {best_p} (quotient "
+                         f"{_exact(best_k[1] if best_k[0] == 0 else None, _approx(m, best_k), m.power == 2)}), which needed "
                          f"{best_need:,} more vote(s) to take it")
         info["text"] = text + "."
         res.last_seat = info

@@ -1,8 +1,10 @@
 """Every published total, recomputed from the results log alone (contract C3).
 
 - Official totals of a contest are the sum of the ``official_record`` values of the
-  latest ``official_snapshot`` entry that includes the contest. A snapshot replaces the
-  previous one wholly, contest by contest.
+  ``official_snapshot`` in force for it: the one exported last (``publication.precedence``;
+  the one announced last among equal or missing export times). A snapshot replaces the
+  previous one wholly, contest by contest; an earlier export announced later is history:
+  its records are checked and counted against its declaration, and not added.
 - Copy totals take, for each (unit, contest), the latest ``copy_agreed``,
   ``copy_resolved`` or ``quarantine_released`` entry.
 
@@ -16,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 import polars as pl
+
+from escrutinio.publication.precedence import precedence
 
 TOTAL_FIELDS = ("registered", "blank", "null", "emitted")
 # Numbers an acta may carry that are not votes for a choice.
@@ -213,6 +217,7 @@ class TotalsBuilder:
         self.keep_records = keep_records
         self.snapshots: dict[int, SnapshotInfo] = {}
         self.current: dict[str, int] = {}  # contest -> snapshot_id in force
+        self._history: set[tuple[int, str]] = set()  # (snapshot_id, contest) announced but not in force
         self._official_buf: dict[str, _Columns] = {}
         self._official_parts: dict[str, list[pl.DataFrame]] = {}
         self._copy_buf: dict[str, _Columns] = {}
@@ -261,7 +266,13 @@ class TotalsBuilder:
         units = p.get("units") if isinstance(p.get("units"), int) else None
         self.snapshots[sid] = SnapshotInfo(seq, sid, list(contests), units, p.get("election"), p.get("source"),
                                            p.get("exported_at"), levels)
+        exported = p.get("exported_at")
         for c in contests:
+            held = self.current.get(c)
+            if held is not None and precedence(self.snapshots[held].exported_at, self.snapshots[held].seq) \
+                    > precedence(exported, seq):
+                self._history.add((sid, c))  # an earlier export, loaded later: kept, not in force
+                continue
             self.current[c] = sid
             self._official_buf[c] = _Columns()
             self._official_parts[c] = []  # the previous snapshot of this contest is replaced wholly
@@ -271,6 +282,9 @@ class TotalsBuilder:
         sid, contest = p.get("snapshot_id"), p["contest"]
         if sid not in self.snapshots:
             raise RecordError(seq, f"official_record of snapshot {sid!r}, which no earlier official_snapshot entry announced")
+        if (sid, contest) in self._history:
+            self.snapshots[sid].records += 1
+            return
         if self.current.get(contest) != sid:
             if contest not in self.snapshots[sid].contests:
                 raise RecordError(seq, f"official_record of contest {contest!r}, which snapshot {sid} does not include")

@@ -470,19 +470,22 @@ def election_of(snapshot) -> dict | None:
     return out or None
 
 
-def election_of_file(path) -> dict | None:
-    """The election of a count file a bundled mapping reads (by its header); None for a
-    bare roll or an unknown layout."""
-    from escrutinio.io import builtin_mappings, read_header
+def election_of_file(path, mapping=None) -> dict | None:
+    """The election of a count file: as ``mapping`` declares it, else as the bundled
+    mapping that reads it (by its header) declares it; None for a bare roll or an
+    unknown layout."""
+    from escrutinio.io import _resolve_mapping, builtin_mappings, read_header
 
     try:
-        header = read_header(str(path))
-    except Exception:  # the roll itself was read; naming its election is a bonus
+        m = _resolve_mapping(mapping) if mapping is not None else None
+        if m is None:
+            header = read_header(str(path))
+            m = next((b for b in builtin_mappings().values() if b.matches(header)), None)
+    except Exception:  # the roll itself is read elsewhere; naming its election is a bonus
         return None
-    for m in builtin_mappings().values():
-        if m.matches(header):
-            return _election({"name": m.election, "date": m.election_date})
-    return None
+    if m is None:
+        return None
+    return _election({"name": m.election if m.election != "election" else None, "date": m.election_date})
 
 
 #: above this share of the sampled tables found in the reports with other registered

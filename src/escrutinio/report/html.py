@@ -8,7 +8,7 @@ import polars as pl
 
 from escrutinio import __version__
 from escrutinio.report.i18n import Text
-from escrutinio.report.plots import figure, svg
+from escrutinio.report.plots import OTHER_COLOUR, colours, figure, svg
 from escrutinio.tabulate import Tabulation, by_level
 
 PALETTE = ["#1f5fa6", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6cab", "#6d6875", "#b5838d", "#2e4057", "#c97c5d"]
@@ -115,7 +115,8 @@ def bar_chart(tab: Tabulation, tx: Text | None = None) -> str:
     tx = tx or Text()
     shares = sorted(tab.shares().items(), key=lambda kv: kv[1])
     fig, ax = figure(7, 0.35 * len(shares) + 0.8)
-    ax.barh([c for c, _ in shares], [v for _, v in shares], color=[PALETTE[i % len(PALETTE)] for i in range(len(shares))][::-1])
+    by_name = colours(tab.choices, tab.snapshot.election)
+    ax.barh([c for c, _ in shares], [v for _, v in shares], color=[by_name.get(c, OTHER_COLOUR) for c, _ in shares])
     for i, (_, v) in enumerate(shares):
         ax.text(v + 0.3, i, tx.pct(v), va="center", fontsize=8)
     ax.set_xlabel(tx("% of {base} votes", base=tx(tab.share_base)))
@@ -205,7 +206,8 @@ def dot_map(tab: Tabulation, tx: Text | None = None) -> str:
     mat = places.select(choices).to_numpy()
     winner = mat.argmax(axis=1)
     top = sorted(range(len(choices)), key=lambda i: -tab.choices[choices[i]])
-    colour_of = {i: PALETTE[k % len(PALETTE)] for k, i in enumerate(top)}
+    by_name = colours(tab.choices, tab.snapshot.election)
+    colour_of = {i: by_name.get(choices[i], OTHER_COLOUR) for i in top}
     fig, ax = figure(7, 7)
     lon, lat, valid = places.get_column("lon").to_numpy(), places.get_column("lat").to_numpy(), places.get_column("valid").to_numpy()
     # Abroad polling places would squash the country into a dot; map the main cluster.

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import io
 
+from escrutinio.report.colours import OTHER_COLOUR, choice_colours, declared_colours
+
+__all__ = ["OTHER_COLOUR", "choice_colours", "figure", "svg", "colours"]
+
+
+def colours(choices, election: str | None = None) -> dict[str, str]:
+    """Each choice's colour by its name (the same as on the server's pages and charts)."""
+    return choice_colours(sorted(str(c) for c in choices), declared_colours(election))
+
 
 def figure(width: float = 7.0, height: float = 3.6):
     """A new (figure, axes) pair with the project's style."""

@@ -189,9 +189,8 @@ def tamper_check(settings, echo=print, unit: str | None = None) -> dict:
     TestClient = test_client_class()
     from sqlalchemy import text
 
-    from escrutinio.cli.publication import run_verification
+    from escrutinio.app.publication import verify_lines, verify_log as run_verification
     from escrutinio.publication.checkpoint import generate_key, read_public_key
-    from escrutinio.publication.verify import verify_log
     from escrutinio.server.app import create_app
     from escrutinio.server.settings import Settings
     from escrutinio.server.storage.db import Database
@@ -238,8 +237,7 @@ def tamper_check(settings, echo=print, unit: str | None = None) -> dict:
             s.execute(text("UPDATE log_entries SET payload = :p WHERE seq = :s"), {"p": altered, "s": int(row.seq)})
             lines = list(repo.lines(s))
             cps = repo.list_checkpoints(s)
-            report = verify_log(lines, read_public_key(key_path.with_name(key_path.name + ".pub")), cps)
-            after = {**report.to_dict(), "summary": report.summary()}
+            after = verify_lines(lines, read_public_key(key_path.with_name(key_path.name + ".pub")), cps)
             s.rollback()
         where = "inside a transaction that was then rolled back"
     else:

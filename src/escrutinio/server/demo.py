@@ -84,7 +84,9 @@ def run_demo(database: str, n_actas: int = 300, seed: int = 2019, echo: Callable
                     if p.get("status") == "ok" and lp:
                         echo(f"   projection from this partial count: lead {lp['point']:.2f} points "
                              f"[{lp['lo']:.2f}, {lp['hi']:.2f}] ({' vs '.join(lp.get('between') or [])}); "
-                             f"P(first-round win) = {p.get('outcome_probabilities', {}).get('first_round_win', float('nan')):.2f}")
+                             + (f"P(first-round win) = {pf:.2f}"
+                                if (pf := p.get('outcome_probabilities', {}).get('first_round_win')) is not None
+                                else "P(first-round win) withheld (see the projection's notes)"))
                     else:
                         echo(f"   projection: {p.get('note') or p.get('status')}")
                 echo("2. 25 Oct: the final count (cómputo) arrives. Loading it...")

@@ -72,7 +72,7 @@ def projection_inputs(settings) -> dict:
 
         out["model"] = {"selection_r": multilevel.SELECTION_R,
                         "selection_r_given_remoteness": multilevel.SELECTION_R_GIVEN_REMOTENESS,
-                        "remoteness_km": REMOTENESS_KM}
+                        "remoteness_km": REMOTENESS_KM, "selection_r_settlement": multilevel.SELECTION_R_SETTLEMENT}
         settings._inputs = out
     return settings._inputs
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
+from escrutinio.server.api.contest_choice import contest_required
 from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import events, log
@@ -23,6 +24,8 @@ def discrepancies(request: Request, contest: str | None = Query(None, max_length
                   explained: bool | None = Query(None),
                   user: User = Depends(require(*ALL_ROLES))) -> list[dict]:
     """``[{"unit", "field", "official", "copy", "difference", "since", "explained", "note", ...}]``."""
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     with request.app.state.db.session() as s:
         return services.discrepancies(s, contest, area, field, min_size, explained)
 
@@ -31,6 +34,8 @@ def discrepancies(request: Request, contest: str | None = Query(None, max_length
             responses={404: {"description": "nothing loaded"}})
 def by_area(request: Request, contest: str | None = Query(None, max_length=200), level: str | None = Query(None, max_length=100),
             user: User = Depends(require(*ALL_ROLES))) -> dict:
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     with request.app.state.db.session() as s:
         return services.discrepancies_by_area(s, contest, level)
 
@@ -38,6 +43,8 @@ def by_area(request: Request, contest: str | None = Query(None, max_length=200),
 @router.get("/discrepancies/only-in", summary="Actas present in one source only",
             responses={404: {"description": "nothing loaded"}})
 def only_in(request: Request, contest: str | None = Query(None, max_length=200), user: User = Depends(require(*ALL_ROLES))) -> dict:
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     with request.app.state.db.session() as s:
         return services.only_in(s, contest)
 

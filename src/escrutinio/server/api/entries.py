@@ -9,13 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, Path as PathParam, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, StrictInt
+from sqlalchemy import select
 
 from escrutinio.observers import double_entry as de
 from escrutinio.publication.entry import utc_now
+from escrutinio.server.api.contest_choice import contest_required
 from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import copies
-from escrutinio.server.storage.tables import photos
+from escrutinio.server.storage.tables import entries, photos
 from escrutinio.server.storage.users import audit
 
 router = APIRouter(tags=["copies"])
@@ -150,8 +152,15 @@ def entry_states(request: Request, contest: str | None = Query(None, max_length=
             responses={404: {"description": "no official snapshot of that contest"}})
 def unit_layout(unit: UnitPath, request: Request, contest: str | None = Query(None, max_length=200),
                 user: User = Depends(require(*ALL_ROLES))) -> dict:
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     with request.app.state.db.session() as s:
-        return services.layout(s, unit, contest)
+        out = services.layout(s, unit, contest)
+        # the acta's photos (attached to its entries, whatever the contest: one paper sheet)
+        out["photos"] = list(dict.fromkeys(s.execute(
+            select(entries.c.photo_sha256).where(entries.c.unit == unit, entries.c.photo_sha256.is_not(None))
+            .order_by(entries.c.id)).scalars()))
+        return out
 
 
 MAGIC = (

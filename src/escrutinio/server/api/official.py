@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, HTTPException, Request, UploadFile
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
@@ -24,6 +24,11 @@ class LoadResult(BaseModel):
     units: int
     created: bool
     contests: list[str] = []
+    in_force: list[str] = Field([], description="contests this file now shows: none for an export older than the "
+                                                "one in force (kept as history)")
+    same_content_as: int | None = Field(None, description="the stored snapshot holding the same records, when the "
+                                                          "file is a known count under new bytes (nothing added)")
+    note: str | None = None
     checkpoint: dict | None = None
 
 
@@ -79,7 +84,9 @@ def load_official(request: Request, background: BackgroundTasks, file: UploadFil
                   user: User = Depends(require("admin"))) -> LoadResult:
     """Read ``file`` the way `escrutinio results` reads it (any bundled layout, or the
     given mapping) and store it in one transaction: every acta row or none. The same
-    file (by SHA-256) loaded again adds nothing and returns the first load's id."""
+    file (by SHA-256), or the same records under new bytes, loaded again adds nothing and
+    returns the first load's id. A file of another election is refused (409). An export
+    older than the one in force is kept as history and does not replace it."""
     db, settings = request.app.state.db, request.app.state.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="upload-", dir=settings.data_dir))
@@ -99,17 +106,28 @@ def load_official(request: Request, background: BackgroundTasks, file: UploadFil
         elif mapping_name:
             mapping_arg = mapping_label = mapping_name
         snaps, preset = services.read_upload(path, mapping_arg)
-        with db.session(write=True) as s:
-            out = official.store(s, file_sha256=sha, source=file.filename or path.name, mapping=mapping_label, snaps=snaps,
-                                 presets={x.contest: preset for x in snaps}, user=user)
+        try:
+            with db.session(write=True) as s:
+                out = official.store(s, file_sha256=sha, source=file.filename or path.name, mapping=mapping_label,
+                                     snaps=snaps, presets={x.contest: preset for x in snaps}, user=user)
+        except official.OtherElection as exc:
+            raise HTTPException(409, str(exc)) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
     contests = [x.contest for x in snaps]
     checkpoint = None
-    if out["created"]:
+    note = None
+    if out["same_content_as"] is not None:
+        note = f"the same records as snapshot {out['same_content_as']} (the same count under new bytes): nothing added"
+    elif out["created"]:
         checkpoint = sign_checkpoint(db, settings)
-        background.add_task(after_load, db, settings, contests, out["snapshot_id"])
-    return LoadResult(**out, contests=contests, checkpoint=checkpoint)
+        if out["in_force"]:
+            background.add_task(after_load, db, settings, out["in_force"], out["snapshot_id"])
+        older = [c for c in contests if c not in out["in_force"]]
+        if older:
+            note = (f"exported before the snapshot in force for {', '.join(older)}: kept as history, "
+                    "the public pages still show the later export")
+    return LoadResult(**out, contests=contests, note=note, checkpoint=checkpoint)
 
 
 @router.get("/snapshots", summary="Official snapshots loaded")

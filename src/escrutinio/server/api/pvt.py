@@ -8,8 +8,8 @@ import polars as pl
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
-from escrutinio.model import Election
 from escrutinio.pvt.design import Design
+from escrutinio.server.api.contest_choice import contest_required
 from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import get_session, pvt as pvt_repo
@@ -76,6 +76,8 @@ def _progress_of(session: Session, d: Design, entry: dict, contest: str | None) 
             responses={404: {"description": "no design attached or nothing loaded"}})
 def progress(request: Request, contest: str | None = Query(None, max_length=200),
              user: User = Depends(require(*ALL_ROLES)), session: Session = Depends(get_session)) -> dict:
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     return _progress(request, session, contest)
 
 
@@ -83,6 +85,8 @@ def progress(request: Request, contest: str | None = Query(None, max_length=200)
             responses={404: {"description": "no design attached or nothing loaded"}})
 def status(request: Request, contest: str | None = Query(None, max_length=200),
            user: User = Depends(require(*ALL_ROLES)), session: Session = Depends(get_session)) -> dict:
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     return _progress(request, session, contest)
 
 
@@ -93,24 +97,21 @@ def status(request: Request, contest: str | None = Query(None, max_length=200),
 def estimate(request: Request, contest: str | None = Query(None, max_length=200),
              level: float = Query(0.95, gt=0.5, lt=1.0), user: User = Depends(require(*ALL_ROLES)),
              session: Session = Depends(get_session)) -> dict:
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     d, entry = _attached(request, session)
     return services.cached(session, ("pvt-estimate", entry["design_sha256"], contest, level),
                            lambda: _estimate_of(session, d, entry, contest, level))
 
 
 def _estimate_of(session: Session, d: Design, entry: dict, contest: str | None, level: float) -> dict:
-    from escrutinio import app
-    from escrutinio.pvt.estimate import estimate as run
+    from escrutinio.app.pvt import estimate_snapshot
 
     info, snap, cs = _copies(session, contest)
     sampled = cs.frame.filter(pl.col("unit").is_in(d.sample))
     if sampled.height == 0:
         raise HTTPException(409, f"none of the {len(d.sample):,} sampled tables has an agreed copy yet")
-    cs = replace(cs, frame=sampled)
-    election = Election(snap.election, [snap])
-    election.law_preset = info["preset"]
-    rule = app.resolve_rule(None, election)
-    out = run(d, cs.counted(), list(cs.counted_choices), rule, level=level).to_dict()
+    out = estimate_snapshot(d, replace(cs, frame=sampled), law_preset=info["preset"], official=snap, level=level).to_dict()
     out["contest"] = info["contest"]
     out["attached"] = entry
     out["source"] = "watchers' agreed copies of the sampled tables"

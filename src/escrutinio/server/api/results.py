@@ -4,6 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
 from escrutinio.app import parse_pairs
+from escrutinio.server.api.contest_choice import contest_required
 from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import copies, official
@@ -25,6 +26,8 @@ def results(request: Request,
     """With ``source=both``: ``official``, ``copies`` and ``official_same_units`` (the
     official count restricted to the actas that have a counted copy, for a like-for-like
     comparison)."""
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     with request.app.state.db.session() as s:
         body = services.results_json(s, source, contest, level, parse_pairs(filter, option="filter"))
     return Response(content=body, media_type="application/json")
@@ -36,6 +39,8 @@ def projection(request: Request, background: BackgroundTasks, contest: str | Non
                user: User = Depends(require(*ALL_ROLES))) -> dict:
     """Computed once per snapshot after it is loaded, and stored; ``status: "pending"``
     until then. A projection lost to a restart is started again by the next request."""
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     with request.app.state.db.session() as s:
         out = services.projection(s, contest, request.app.state.settings)
     key = (out["snapshot_id"], out["contest"])
@@ -59,6 +64,8 @@ _running: set[tuple[int, str]] = set()
             responses={404: {"description": "nothing loaded"}})
 def places(request: Request, contest: str | None = Query(None, max_length=200),
            user: User = Depends(require(*ALL_ROLES))) -> dict:
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     with request.app.state.db.session() as s:
         return services.places(s, contest)
 

@@ -64,3 +64,16 @@ async def call(request: Request, method: str, path: str, *, params=None, json=No
 
 async def get(request: Request, path: str, **params) -> Reply:
     return await call(request, "GET", path, params=params)
+
+
+async def raw(request: Request, path: str) -> tuple[int, bytes, str]:
+    """A binary resource (an acta's photo) with the caller's credentials:
+    (status, bytes, content type)."""
+    headers = {}
+    token = None if getattr(request.state, "stale_token", False) else token_of(request)
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    transport = httpx.ASGITransport(app=request.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://escrutinio.internal", timeout=60.0) as client:
+        response = await client.get(path, headers=headers)
+    return response.status_code, response.content, response.headers.get("content-type", "application/octet-stream")

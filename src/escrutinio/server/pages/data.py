@@ -67,8 +67,11 @@ def _point(snap, preset, pair):
 @router.get("/pages/series.json", summary="Lead against share of tables counted, one point per official snapshot")
 def series(request: Request, contest: str | None = Query(None, max_length=200),
            user: User = Depends(require(*ALL_ROLES))) -> dict:
+    from escrutinio.server.api.contest_choice import contest_required
     from escrutinio.server.storage import official
 
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
     db = request.app.state.db
     with db.session() as s:
         info, name, ids = _snapshots_of(s, contest)
@@ -121,7 +124,11 @@ def places(request: Request, contest: str | None = Query(None, max_length=200),
     import numpy as np
     import polars as pl
 
+    from escrutinio.server.api.contest_choice import contest_required
     from escrutinio.server.storage import official
+
+    if (missing := contest_required(request, contest)) is not None:
+        return missing
 
     db = request.app.state.db
     with db.session() as s:
@@ -149,7 +156,22 @@ def places(request: Request, contest: str | None = Query(None, max_length=200),
                 counted = counted.join(known.drop("place_id").rename({"lat": "_lat", "lon": "_lon"}), on=keys,
                                        how="left").with_columns(
                     pl.coalesce("lat", "_lat").alias("lat"), pl.coalesce("lon", "_lon").alias("lon")).drop("_lat", "_lon")
-                missing = known.join(counted.select(keys), on=keys, how="anti").with_columns(
+                by_id = known.filter(pl.col("place_id").is_not_null()).group_by("place_id").agg(
+                    pl.col("lat").drop_nulls().first().alias("_lat"), pl.col("lon").drop_nulls().first().alias("_lon"))
+                counted = counted.join(by_id, on="place_id", how="left").with_columns(
+                    pl.coalesce("lat", "_lat").alias("lat"), pl.coalesce("lon", "_lon").alias("lon")).drop("_lat", "_lon")
+                missing = known.join(counted.select(keys), on=keys, how="anti")
+                # A place is the same place by its id, or by its tables, whatever its name:
+                # the 2019 final count spells 49 TREP place names differently (and neither
+                # file has a place id), and those places are counted.
+                counted_ids = counted.get_column("place_id").drop_nulls()
+                if counted_ids.len():
+                    missing = missing.filter(pl.col("place_id").is_null() | ~pl.col("place_id").is_in(counted_ids.implode()))
+                latest_units = latest.counted().get_column("unit").cast(pl.Utf8).implode()
+                reached = pl.concat([o.counted().select(*keys, pl.col("unit").cast(pl.Utf8)) for o in others],
+                                    how="vertical_relaxed").filter(pl.col("unit").is_in(latest_units)).select(keys).unique()
+                missing = missing.join(reached, on=keys, how="anti")
+                missing = missing.with_columns(
                     pl.lit(0, pl.UInt32).alias("tables"), pl.lit(None, pl.Utf8).alias("leader"), pl.lit(False).alias("counted"))
                 frames = [counted, missing.select(counted.columns)]
             allp = pl.concat(frames, how="vertical_relaxed")
@@ -177,6 +199,14 @@ def _with_known_places(allp, settings):
 
     used = []
     places_file = getattr(settings, "places", None)
+    if places_file is None and getattr(settings, "roll", None) is not None:
+        # a roll that carries coordinates (LAT/LON beside the place id) is a places file too
+        try:
+            from_roll = read_places(settings.roll)
+            if from_roll["lat"].null_count() < from_roll.height:
+                places_file = settings.roll
+        except (InputError, UsageError, OSError, ValueError, pl.exceptions.PolarsError):
+            places_file = None
     if places_file is None or allp["place_id"].null_count() == allp.height:
         return allp, used
     places = read_places(places_file).unique("place_id", keep="first")

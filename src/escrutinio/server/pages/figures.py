@@ -12,12 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
-
-# Okabe-Ito palette (distinguishable with the common colour-vision deficiencies), darkened
-# where needed so that every colour keeps 3:1 contrast against the white page for the
-# map's dots and the legend's swatches.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#8F7A00", "#56B4E9", "#E69F00", "#6A3D9A", "#000000")
-OTHER_COLOUR = "#595959"
+from escrutinio.report.colours import OTHER_COLOUR, PALETTE, choice_colours, declared_colours  # noqa: F401 (re-exported)
 
 
 def ranked_choices(result: dict) -> list[str]:
@@ -26,8 +21,10 @@ def ranked_choices(result: dict) -> list[str]:
 
 
 def colours(result: dict) -> dict[str, str]:
-    """Each choice's colour by national rank, so that the leader always gets the first one."""
-    return {c: PALETTE[i] if i < len(PALETTE) else OTHER_COLOUR for i, c in enumerate(ranked_choices(result))}
+    """Each choice's colour by its name (escrutinio.report.colours), never by rank, so that
+    colours do not swap when the lead changes; declared colours win."""
+    declared = {**declared_colours(result.get("election")), **(result.get("colours") or {})}
+    return choice_colours(sorted(result.get("choices") or {}), declared)
 
 
 def completeness(result: dict) -> dict:
@@ -67,7 +64,19 @@ def completeness(result: dict) -> dict:
     else:
         out["final"] = out["share"] is not None and out["share"] >= 1.0
     out["known"] = out["share"] is not None
+    # Shown rounded DOWN to 0.1 point, as the command line does (app.completeness), so that a
+    # count one table short never reads "100.0 %"; from the integers when they are known.
+    out["points_down"] = _down(out["counted"], out["expected"], out["share"])
+    out["registered_points_down"] = _down(out["registered_counted"], out["registered_expected"], out["registered_share"])
     return out
+
+
+def _down(part, whole, share) -> float | None:
+    if isinstance(part, int) and isinstance(whole, int) and whole > 0:
+        return (1000 * part // whole) / 10
+    if share is None:
+        return None
+    return math.floor(1000 * float(share) + 1e-9) / 10
 
 
 @dataclass
@@ -345,3 +354,54 @@ def split_areas(rows: list[dict]) -> tuple[list[dict], list[dict], str | None]:
     inside = [r for r in rows if (r.get("path") or "").split(" / ")[0] == home]
     abroad = [r for r in rows if (r.get("path") or "").split(" / ")[0] != home]
     return inside, abroad, home
+
+
+def share_interval(lo, hi) -> tuple[float | None, float | None]:
+    """A share's interval as shown: a normal interval can reach below 0 % or above 100 %
+    for a small party or a thin sample; no share can, so it is cut at the bounds (the JSON
+    keeps the estimator's own numbers)."""
+    lo = None if lo is None else min(100.0, max(0.0, float(lo)))
+    hi = None if hi is None else min(100.0, max(0.0, float(hi)))
+    return lo, hi
+
+
+def pvt_outcomes(estimate: dict | None) -> list[dict]:
+    """The PVT's outcome probabilities (``verdict_probabilities``) as rows to show:
+    [{"kind": "first_round_win" | "runoff" | "winner", "choice", "p"}]; a first-round win
+    per choice where the estimate says who (chances under 0.05 % left out)."""
+    vp = (estimate or {}).get("verdict_probabilities") or {}
+    out = []
+    by = vp.get("first_round_win_by")
+    if isinstance(by, dict) and by:
+        out += sorted(({"kind": "first_round_win", "choice": c, "p": float(p)} for c, p in by.items()
+                       if p is not None and float(p) >= 0.0005), key=lambda r: -r["p"])
+    elif vp.get("first_round_win") is not None:
+        out.append({"kind": "first_round_win", "choice": None, "p": float(vp["first_round_win"])})
+    if vp.get("runoff") is not None:
+        out.append({"kind": "runoff", "choice": None, "p": float(vp["runoff"])})
+    winner = vp.get("winner")
+    if isinstance(winner, dict):
+        out += sorted(({"kind": "winner", "choice": c, "p": float(p)} for c, p in winner.items()
+                       if p is not None and float(p) >= 0.0005), key=lambda r: -r["p"])
+    return out
+
+
+def copies_comparison(both: dict | None, palette: dict[str, str]) -> dict | None:
+    """Official count against the watchers' counted copies (``/results?source=both``), on
+    the same actas: per choice the official share on those actas, the copies' share and
+    the difference in points, with the votes. None when no copy is counted yet."""
+    if not isinstance(both, dict):
+        return None
+    same, cop = both.get("official_same_units") or {}, both.get("copies") or {}
+    if not cop.get("choices") or not int(cop.get("units") or 0):
+        return None
+    so, sc = same.get("shares") or {}, cop.get("shares") or {}
+    vo, vc = same.get("choices") or {}, cop.get("choices") or {}
+    order = sorted(set(vo) | set(vc), key=lambda c: (-int(vo.get(c) or 0), c))
+    rows = [{"choice": c, "colour": palette.get(c, OTHER_COLOUR), "official": vo.get(c), "copies": vc.get(c),
+             "official_share": so.get(c), "copies_share": sc.get(c),
+             "difference": (None if so.get(c) is None or sc.get(c) is None else float(sc[c]) - float(so[c])),
+             "votes_difference": (None if vo.get(c) is None or vc.get(c) is None else int(vc[c]) - int(vo[c]))}
+            for c in order]
+    return {"units": int(cop.get("units") or 0), "official_units": int((both.get("official") or {}).get("units") or 0),
+            "rows": rows}

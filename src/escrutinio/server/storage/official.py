@@ -3,9 +3,18 @@ logged row by row (one ``official_record`` entry per acta, contract C3), in one
 transaction: a load is all rows or none, even if the process is killed half-way.
 
 A snapshot is identified by its file's SHA-256: loading the same bytes twice adds nothing.
+The same count under new bytes (re-gzipped, re-saved as XLSX) is recognised by the
+SHA-256 of its records in canonical form, and adds nothing either.
+
+One database holds one election: the first snapshot fixes its name, and a file of
+another election (or exported far from it) is refused before anything is written.
+On election night exports arrive out of order, so the snapshot in force for a contest
+is the one exported last (``publication.precedence``, the same rule the log's verifier
+applies), not the one loaded last: an earlier export is kept as history.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from dataclasses import fields
@@ -17,12 +26,20 @@ from sqlalchemy.orm import Session
 
 from escrutinio.model import Snapshot
 from escrutinio.publication.entry import _sort_key, canonical_json, utc_now
+from escrutinio.publication.precedence import precedence
 from escrutinio.server.storage import events, log
 from escrutinio.server.storage.db import write_lock
 from escrutinio.server.storage.tables import snapshot_contests, snapshots
 from escrutinio.server.storage.users import User, audit
 
 VALUE_TOTALS = ("registered", "blank", "null", "emitted")
+# Exports of one election night lie hours apart; a file exported this far from the
+# election's first one is another election, whatever its mapping calls it.
+MAX_EXPORT_SPREAD_DAYS = 120
+
+
+class OtherElection(ValueError):
+    """A file of another election than the one this database holds (HTTP 409)."""
 
 
 def find(session: Session, file_sha256: str) -> dict | None:
@@ -59,36 +76,127 @@ def _to_parquet(frame: pl.DataFrame) -> bytes:
     return buf.getvalue()
 
 
+_PLACEHOLDER_ID = -1
+
+
+def content_sha256(payloads: list[str]) -> str:
+    """The SHA-256 of a contest's records in canonical form, in unit order: equal for the
+    same count whatever the file's bytes, format or row order."""
+    h = hashlib.sha256()
+    for line in sorted(payloads):
+        h.update(line.encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def _with_id(payloads: list[str], snapshot_id: int) -> list[str]:
+    # keys are in JCS order and strings are JSON-escaped, so this text occurs once per
+    # record, at its snapshot_id member
+    old, new = f',"snapshot_id":{_PLACEHOLDER_ID},', f',"snapshot_id":{snapshot_id},'
+    return [p.replace(old, new, 1) for p in payloads]
+
+
+def election_of(session: Session) -> dict | None:
+    """The election this database holds, fixed by its first snapshot: its name and the
+    export time of its first dated file."""
+    first = session.execute(select(snapshots.c.id, snapshots.c.election, snapshots.c.source)
+                            .order_by(snapshots.c.id).limit(1)).first()
+    if first is None:
+        return None
+    times = [r[0] for r in session.execute(select(snapshot_contests.c.exported_at)
+                                           .where(snapshot_contests.c.exported_at.is_not(None)))]
+    return {"name": first.election, "first_source": first.source, "exported": sorted(times)}
+
+
+def check_same_election(session: Session, snaps: list[Snapshot], source: str) -> None:
+    """Refuse a file of another election, before anything is written."""
+    held = election_of(session)
+    if held is None:
+        return
+    names = list(dict.fromkeys(s.election for s in snaps))
+    if names != [held["name"]]:
+        raise OtherElection(
+            f"{source} holds the election {' + '.join(map(repr, names))}, and this database holds {held['name']!r} "
+            f"(first loaded from {held['first_source']}): one database holds one election; nothing was loaded")
+    times = [s.exported_at for s in snaps if s.exported_at]
+    if times and held["exported"]:
+        lo, hi = datetime.fromisoformat(held["exported"][0]), datetime.fromisoformat(held["exported"][-1])
+        lo, hi = lo.replace(tzinfo=None), hi.replace(tzinfo=None)
+        for t in times:
+            t = t.replace(tzinfo=None)
+            gap = max((lo - t).days, (t - hi).days)
+            if gap > MAX_EXPORT_SPREAD_DAYS:
+                raise OtherElection(
+                    f"{source} was exported on {t.date().isoformat()}, {gap} days from this database's other exports "
+                    f"({lo.date().isoformat()} to {hi.date().isoformat()}): it is not the same election's count; "
+                    "nothing was loaded")
+
+
+def _same_content(session: Session, hashes: dict[str, str]) -> int | None:
+    """The snapshot whose contests hold exactly these records, if one is stored."""
+    if not hashes:
+        return None
+    rows = session.execute(select(snapshot_contests.c.snapshot_id, snapshot_contests.c.contest,
+                                  snapshot_contests.c.content_sha256)
+                           .where(snapshot_contests.c.content_sha256.in_(list(hashes.values())))).all()
+    by_snapshot: dict[int, dict[str, str]] = {}
+    for r in rows:
+        by_snapshot.setdefault(r.snapshot_id, {})[r.contest] = r.content_sha256
+    for sid, have in sorted(by_snapshot.items()):
+        if have == hashes:
+            full = session.execute(select(func.count()).select_from(snapshot_contests)
+                                   .where(snapshot_contests.c.snapshot_id == sid)).scalar()
+            if full == len(hashes):
+                return sid
+    return None
+
+
 def store(session: Session, *, file_sha256: str, source: str, mapping: str | None, snaps: list[Snapshot],
           presets: dict[str, str | None], user: User) -> dict:
-    """Store a read snapshot file and log it. Returns {"snapshot_id", "units", "created"}."""
+    """Store a read snapshot file and log it. Returns {"snapshot_id", "units", "created",
+    "in_force", "same_content_as"}: ``in_force`` lists the contests this file now shows on the
+    public pages (none for an export older than the one in force)."""
     write_lock(session)
     existing = find(session, file_sha256)
     if existing:
-        return {"snapshot_id": existing["id"], "units": existing["units"], "created": False}
+        return {"snapshot_id": existing["id"], "units": existing["units"], "created": False, "in_force": [],
+                "same_content_as": None}
+    check_same_election(session, snaps, source)
+    payloads = {s.contest: record_payloads(_PLACEHOLDER_ID, s) for s in snaps}
+    hashes = {c: content_sha256(p) for c, p in payloads.items()}
+    twin = _same_content(session, hashes)
+    if twin is not None:
+        units = session.execute(select(snapshots.c.units).where(snapshots.c.id == twin)).scalar_one()
+        audit(session, user, "official_same_content", f"snapshot:{twin}",
+              {"source": source, "file_sha256": file_sha256})
+        return {"snapshot_id": twin, "units": units, "created": False, "in_force": [], "same_content_as": twin}
     units = sum(s.n_units for s in snaps)
     election = " + ".join(dict.fromkeys(s.election for s in snaps))
     now = utc_now()
     sid = session.execute(insert(snapshots).values(
         file_sha256=file_sha256, source=source, mapping=mapping, election=election, units=units, loaded_at=now,
         loaded_by=user.id).returning(snapshots.c.id)).scalar_one()
+    exported = [s.exported_at for s in snaps if s.exported_at]
+    exported_at = max(exported).isoformat() if exported else None
     for s in snaps:
         d = s.describe()
         session.execute(insert(snapshot_contests).values(
-            snapshot_id=sid, contest=s.contest, election=s.election, exported_at=d["exported_at"], units=s.n_units,
-            description=json.dumps(d, ensure_ascii=False), preset=presets.get(s.contest), frame=_to_parquet(s.frame)))
-    exported = [s.exported_at for s in snaps if s.exported_at]
+            snapshot_id=sid, contest=s.contest, election=s.election, exported_at=exported_at, units=s.n_units,
+            description=json.dumps(d, ensure_ascii=False), preset=presets.get(s.contest), frame=_to_parquet(s.frame),
+            content_sha256=hashes[s.contest]))
     header = log.append(session, user.role, "official_snapshot", {
         "snapshot_id": sid, "file_sha256": file_sha256, "source": source, "election": election,
-        "contests": [s.contest for s in snaps], "units": units,
-        "exported_at": max(exported).isoformat() if exported else None})
+        "contests": [s.contest for s in snaps], "units": units, "exported_at": exported_at})
     for s in snaps:
-        log.append_canonical(session, user.role, "official_record", record_payloads(sid, s))
+        log.append_canonical(session, user.role, "official_record", _with_id(payloads[s.contest], sid))
     session.execute(update(snapshots).where(snapshots.c.id == sid).values(log_seq=header["seq"]))
+    in_force = [c for c, info in _latest_query(session).items() if info["snapshot_id"] == sid]
     audit(session, user, "official_loaded", f"snapshot:{sid}",
-          {"source": source, "file_sha256": file_sha256, "units": units, "contests": [s.contest for s in snaps]})
-    events.publish(session, "snapshot", {"snapshot_id": sid, "contests": [s.contest for s in snaps], "units": units})
-    return {"snapshot_id": sid, "units": units, "created": True}
+          {"source": source, "file_sha256": file_sha256, "units": units, "contests": [s.contest for s in snaps],
+           "in_force": in_force})
+    events.publish(session, "snapshot", {"snapshot_id": sid, "contests": [s.contest for s in snaps], "units": units,
+                                         "in_force": in_force})
+    return {"snapshot_id": sid, "units": units, "created": True, "in_force": in_force, "same_content_as": None}
 
 
 def list_snapshots(session: Session) -> list[dict]:
@@ -107,8 +215,9 @@ _latest: dict[tuple[str, int], dict] = {}
 
 
 def latest(session: Session) -> dict[str, dict]:
-    """Per contest, the latest loaded snapshot that includes it (C3: a snapshot replaces
-    the previous one wholly, contest by contest): {contest: {"snapshot_id", "preset", ...}}.
+    """Per contest, the snapshot in force: the one exported last that includes it (C3: a
+    snapshot replaces the previous one wholly, contest by contest; see
+    ``publication.precedence``): {contest: {"snapshot_id", "preset", ...}}.
     Cached per process by the newest snapshot id (snapshots are only ever added)."""
     newest_id = session.execute(select(func.max(snapshots.c.id))).scalar() or 0
     key = (str(session.get_bind().engine.url), int(newest_id))
@@ -122,15 +231,19 @@ def latest(session: Session) -> dict[str, dict]:
 
 
 def _latest_query(session: Session) -> dict[str, dict]:
-    newest = (select(snapshot_contests.c.contest, func.max(snapshot_contests.c.snapshot_id).label("sid"))
-              .group_by(snapshot_contests.c.contest).subquery())
     q = (select(snapshot_contests.c.snapshot_id, snapshot_contests.c.contest, snapshot_contests.c.preset,
-                snapshot_contests.c.description, snapshot_contests.c.units, snapshots.c.loaded_at)
-         .join(newest, (newest.c.contest == snapshot_contests.c.contest) & (newest.c.sid == snapshot_contests.c.snapshot_id))
+                snapshot_contests.c.description, snapshot_contests.c.units, snapshot_contests.c.exported_at,
+                snapshots.c.loaded_at)
          .join(snapshots, snapshots.c.id == snapshot_contests.c.snapshot_id)
          .order_by(snapshot_contests.c.snapshot_id, snapshot_contests.c.contest))
-    return {r.contest: {"snapshot_id": r.snapshot_id, "contest": r.contest, "preset": r.preset, "units": r.units,
-                        "loaded_at": r.loaded_at, "description": json.loads(r.description)} for r in session.execute(q)}
+    best: dict[str, tuple] = {}
+    for r in session.execute(q):
+        key = precedence(r.exported_at, r.snapshot_id)
+        if r.contest not in best or key > best[r.contest][0]:
+            best[r.contest] = (key, r)
+    return {c: {"snapshot_id": r.snapshot_id, "contest": r.contest, "preset": r.preset, "units": r.units,
+                "loaded_at": r.loaded_at, "exported_at": r.exported_at, "description": json.loads(r.description)}
+            for c, (_, r) in sorted(best.items(), key=lambda kv: (kv[1][1].snapshot_id, kv[0]))}
 
 
 def load(session: Session, snapshot_id: int, contest: str) -> Snapshot:

@@ -19,6 +19,8 @@ users = Table(
     Column("password_hash", Text, nullable=True),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", String(40), nullable=False),
+    Column("token_days", Integer, nullable=True),
+    Column("token_expires_at", String(40), nullable=True),
 )
 
 audit_log = Table(
@@ -80,6 +82,7 @@ snapshot_contests = Table(
     Column("description", Text, nullable=False),
     Column("preset", Text, nullable=True),
     Column("frame", LargeBinary, nullable=False),
+    Column("content_sha256", String(64), nullable=True),
 )
 
 actas = Table(

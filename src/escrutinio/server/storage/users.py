@@ -3,6 +3,11 @@
 A token is 256 random bits shown once; the database keeps only its SHA-256, so a leaked
 database does not leak working tokens. Passwords (for the pages' login form) are argon2
 hashes. The audit log names users; the public results log never does.
+
+A token expires (``DEFAULT_TOKEN_DAYS`` after it is issued, or the account's own
+lifetime), so a phone lost on election night stops working by itself; an admin can
+also revoke an account or rotate its token at once. The last active admin cannot be
+revoked: a server nobody can administer is not recoverable through the API.
 """
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,6 +25,8 @@ from escrutinio.publication.entry import utc_now
 from escrutinio.server.storage.tables import audit_log, users
 
 ROLES = ("admin", "coordinator", "typist", "watcher", "reader")
+DEFAULT_TOKEN_DAYS = 30
+MAX_TOKEN_DAYS = 3650
 
 
 class UserError(ValueError):
@@ -43,8 +51,21 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def add_user(session: Session, name: str, role: str, password: str | None = None, by: User | None = None) -> tuple[User, str]:
-    """Create an account; returns it and its token (shown once, stored hashed)."""
+def _expiry(days: int | None) -> str:
+    lifetime = DEFAULT_TOKEN_DAYS if days is None else days
+    return (datetime.now(timezone.utc) + timedelta(days=lifetime)).isoformat(timespec="seconds")
+
+
+def _check_days(days: int | None) -> None:
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_TOKEN_DAYS):
+        raise UserError(f"a token lifetime is 1 to {MAX_TOKEN_DAYS} days")
+
+
+def add_user(session: Session, name: str, role: str, password: str | None = None, by: User | None = None,
+             token_days: int | None = None) -> tuple[User, str]:
+    """Create an account; returns it and its token (shown once, stored hashed), valid for
+    ``token_days`` (default ``DEFAULT_TOKEN_DAYS``)."""
+    _check_days(token_days)
     if role not in ROLES:
         raise UserError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
     name = name.strip()
@@ -58,19 +79,29 @@ def add_user(session: Session, name: str, role: str, password: str | None = None
         pw = PasswordHasher().hash(password)
     try:
         with session.begin_nested():
-            uid = session.execute(insert(users).values(name=name, role=role, token_hash=hash_token(token), password_hash=pw,
-                                                       active=True, created_at=utc_now()).returning(users.c.id)).scalar_one()
+            uid = session.execute(insert(users).values(
+                name=name, role=role, token_hash=hash_token(token), password_hash=pw, active=True, created_at=utc_now(),
+                token_days=token_days, token_expires_at=_expiry(token_days)).returning(users.c.id)).scalar_one()
     except IntegrityError as exc:
         raise UserError(f"user {name!r} already exists") from exc
     user = User(uid, name, role)
-    audit(session, by, "user_added", f"user:{uid}", {"name": name, "role": role})
+    audit(session, by, "user_added", f"user:{uid}", {"name": name, "role": role, "token_days": token_days})
     return user, token
 
 
+def _expired(expires_at: str | None) -> bool:
+    # NULL: an account made before tokens expired; it keeps working until rotated
+    if not expires_at:
+        return False
+    return datetime.fromisoformat(expires_at) <= datetime.now(timezone.utc)
+
+
 def by_token(session: Session, token: str) -> User | None:
-    row = session.execute(select(users.c.id, users.c.name, users.c.role)
+    row = session.execute(select(users.c.id, users.c.name, users.c.role, users.c.token_expires_at)
                           .where(users.c.token_hash == hash_token(token), users.c.active.is_(True))).first()
-    return User(row.id, row.name, row.role) if row else None
+    if row is None or _expired(row.token_expires_at):
+        return None
+    return User(row.id, row.name, row.role)
 
 
 def by_password(session: Session, name: str, password: str) -> tuple[User, str] | None:
@@ -86,15 +117,60 @@ def by_password(session: Session, name: str, password: str) -> tuple[User, str] 
     except (VerificationError, InvalidHashError):
         return None
     token = new_token()
-    session.execute(update(users).where(users.c.id == row.id).values(token_hash=hash_token(token)))
+    session.execute(update(users).where(users.c.id == row.id).values(
+        token_hash=hash_token(token), token_expires_at=_expiry(row.token_days)))
     user = User(row.id, row.name, row.role)
     audit(session, user, "login", f"user:{row.id}", {})
     return user, token
 
 
 def list_users(session: Session) -> list[dict]:
-    return [dict(id=r.id, name=r.name, role=r.role, active=r.active, created_at=r.created_at)
+    """Every account, without its token or password hash."""
+    return [dict(id=r.id, name=r.name, role=r.role, active=r.active, created_at=r.created_at,
+                 token_days=r.token_days, token_expires_at=r.token_expires_at,
+                 expired=bool(r.active) and _expired(r.token_expires_at), has_password=r.password_hash is not None)
             for r in session.execute(select(users).order_by(users.c.id))]
+
+
+def find_account(session: Session, who: str | int):
+    q = select(users)
+    q = q.where(users.c.id == who) if isinstance(who, int) else q.where(users.c.name == who)
+    row = session.execute(q).first()
+    if row is None:
+        raise UserError(f"no account {who!r}")
+    return row
+
+
+def revoke(session: Session, who: str | int, by: User | None = None) -> dict:
+    """Disable an account: its token and password stop working at once."""
+    row = find_account(session, who)
+    if not row.active:
+        raise UserError(f"account {row.name!r} is already revoked")
+    if row.role == "admin":
+        admins = session.execute(select(func.count()).select_from(users)
+                                 .where(users.c.role == "admin", users.c.active.is_(True))).scalar()
+        if admins <= 1:
+            raise UserError(f"{row.name!r} is the last active admin; add another admin before revoking it")
+    session.execute(update(users).where(users.c.id == row.id).values(active=False))
+    audit(session, by, "user_revoked", f"user:{row.id}", {"name": row.name, "role": row.role})
+    return {"id": row.id, "name": row.name, "role": row.role, "active": False}
+
+
+def rotate(session: Session, who: str | int, by: User | None = None, token_days: int | None = None) -> tuple[dict, str]:
+    """A new token for an active account (the old one stops working); returns it once.
+    ``token_days`` also changes the account's token lifetime."""
+    _check_days(token_days)
+    row = find_account(session, who)
+    if not row.active:
+        raise UserError(f"account {row.name!r} is revoked; add a new account instead")
+    days = row.token_days if token_days is None else token_days
+    token = new_token()
+    expires = _expiry(days)
+    session.execute(update(users).where(users.c.id == row.id).values(
+        token_hash=hash_token(token), token_days=days, token_expires_at=expires))
+    audit(session, by, "token_rotated", f"user:{row.id}", {"name": row.name, "token_days": days,
+                                                           "token_expires_at": expires})
+    return {"id": row.id, "name": row.name, "role": row.role, "token_expires_at": expires}, token
 
 
 def audit(session: Session, user: User | None, action: str, target: str | None, detail: dict | None) -> None:

@@ -64,6 +64,16 @@
       }
     });
   });
+  // The chosen photo shows beside the form before it is saved.
+  var photo = document.getElementById("photo"), preview = document.getElementById("photo-preview");
+  if (photo && preview && window.URL) {
+    photo.addEventListener("change", function () {
+      var none = document.getElementById("no-photos");
+      if (photo.files && photo.files[0]) { preview.src = URL.createObjectURL(photo.files[0]); preview.hidden = false; }
+      else { preview.hidden = true; }
+      if (none) { none.hidden = !preview.hidden; }
+    });
+  }
   form.addEventListener("input", check);
   check();
 })();

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
+from escrutinio.errors import InputError
+
 OUTCOME_PHRASE = {
     "first_round_win": "a first-round win",
     "runoff": "a runoff",
@@ -56,6 +58,7 @@ class Completeness:
         return {
             "tables": part(self.counted_tables, self.expected_tables, self.table_share),
             "registered": part(self.counted_registered, self.expected_registered, self.registered_share),
+            "status": status(self),
             "note": self.note,
             "note_kind": self.note_kind,
             "note_args": self.note_args,
@@ -94,7 +97,8 @@ def measure(expected: dict | None, counted_tables: int, counted_registered: int,
                             "no roll was given, and expected tables within a filter are known only from a roll "
                             "(--roll FILE)", filtered, "no_roll_filter", {"filters": where_list})
     return Completeness(counted_tables, None, counted_registered, None,
-                        "expected tables are unknown without a roll of every table (--roll FILE)", filtered, "no_roll")
+                        "completeness unknown: no roll of expected tables (--roll FILE) and no official totals in the "
+                        "mapping ([expected]), so nothing says whether every table is in", filtered, "no_roll")
 
 
 def status(c: Completeness) -> str:
@@ -105,15 +109,29 @@ def status(c: Completeness) -> str:
     return "provisional" if c.expected_tables is not None else "completeness_unknown"
 
 
+def check_roll(progress: dict | None, count: str, roll: str) -> None:
+    """A roll must be this count's: when most counted tables are not in it (another
+    election's roll, another country's), a share "counted" against it means nothing, so
+    it is an error naming both files rather than "0.0% of tables counted"."""
+    if not progress:
+        return
+    matched, unknown = int(progress["counted_units"]), int(progress.get("counted_not_in_roll") or 0)
+    if unknown and unknown >= matched:
+        raise InputError(roll, f"shares {matched:,} of the {matched + unknown:,} counted tables of {count} (by "
+                         f"{progress.get('key', 'unit')}): it is not this count's roll (another election's?)")
+
+
 def prefix(c: Completeness, filters: dict | None) -> str | None:
-    """The first words of a verdict that is not final; None when it is."""
+    """The first words of a verdict that is not final; None when it is, and None when
+    completeness is unknown: the verdict then stands as the file's, and the completeness
+    line says once, plainly, that nothing tells whether every table is in."""
     if c.filtered:
         what = ", ".join(f"{k}={v}" for k, v in (filters or {}).items())
         return f"Not a result under the law: only the tables where {what} (the law applies to the whole count)"
     if c.final:
         return None
     if c.expected_tables is None:
-        return f"Provisional, share of tables counted unknown ({c.counted_tables:,} tables; no roll of expected tables, pass --roll FILE)"
+        return None
     # rounded down, so that a count one table short never reads "100.0%"
     share = math.floor(1000 * (c.table_share or 0)) / 10
     return f"Provisional, {share:.1f}% of tables counted ({c.counted_tables:,} of {c.expected_tables:,})"

@@ -1,0 +1,28 @@
+"""When a call needs a contest and none was given while several are loaded, the answer
+names them: a 400 with ``code: "contest_required"`` and ``contests: [...]`` (main race
+first), so that a page or a script can offer them instead of parsing a sentence."""
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+
+def contests_loaded(request: Request) -> list[dict]:
+    from escrutinio.server.storage import official
+
+    with request.app.state.db.session() as s:
+        latest = official.latest(s)
+    return sorted(({"contest": name, "units": int(info.get("units") or 0)} for name, info in latest.items()),
+                  key=lambda c: (-c["units"], c["contest"]))
+
+
+def contest_required(request: Request, contest: str | None) -> JSONResponse | None:
+    """None when ``contest`` is given or not needed; else the 400 answer listing them."""
+    if contest is not None:
+        return None
+    loaded = contests_loaded(request)
+    if len(loaded) < 2:
+        return None
+    names = [c["contest"] for c in loaded]
+    return JSONResponse({"error": f"several contests are loaded; say which with contest=: {names}",
+                         "code": "contest_required", "contests": names}, status_code=400)
