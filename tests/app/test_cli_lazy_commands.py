@@ -36,3 +36,11 @@ def test_a_module_imported_by_another_still_gets_its_spinner():
             "print(getattr(c.main.commands['check'].callback, '_escrutinio_activity', False))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "True"
+
+
+def test_help_imports_no_polars():
+    """`escrutinio --help` lists every command without importing polars (start-up)."""
+    code = ("import sys\nsys.argv = ['escrutinio', '--help']\nfrom escrutinio.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\nprint('polars' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"

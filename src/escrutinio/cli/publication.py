@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from escrutinio.app.publication import verify_log as run_verification
 from escrutinio.cli import main
 from escrutinio.errors import UsageError
 
@@ -34,6 +33,8 @@ def verify_log_command(source, public_key, checkpoints, inclusion, contest, no_t
     (with --public-key and --checkpoints) or a folder saved with --save. Exit status 0
     only if everything holds; 1 if anything does not (the first bad entry is named).
     """
+    from escrutinio.app.publication import verify_log as run_verification  # here: it imports polars, --help need not
+
     doc = run_verification(source, public_key, checkpoints, inclusion, contest, not no_totals, save)
     if fmt == "json":
         doc = {k: v for k, v in doc.items() if k != "summary"}
