@@ -12,6 +12,14 @@ from escrutinio.cli import main
 from escrutinio.errors import UsageError
 
 
+def run_verification(*args, **kwargs):
+    """:func:`escrutinio.app.publication.verify_log`, imported when it runs: the app layer
+    imports polars, which `escrutinio --help` does not need."""
+    from escrutinio.app.publication import verify_log
+
+    return verify_log(*args, **kwargs)
+
+
 @main.command("verify-log")
 @click.argument("source")
 @click.option("--public-key", "public_key", type=click.Path(dir_okay=False), default=None,
@@ -33,8 +41,6 @@ def verify_log_command(source, public_key, checkpoints, inclusion, contest, no_t
     (with --public-key and --checkpoints) or a folder saved with --save. Exit status 0
     only if everything holds; 1 if anything does not (the first bad entry is named).
     """
-    from escrutinio.app.publication import verify_log as run_verification  # here: it imports polars, --help need not
-
     doc = run_verification(source, public_key, checkpoints, inclusion, contest, not no_totals, save)
     if fmt == "json":
         doc = {k: v for k, v in doc.items() if k != "summary"}
