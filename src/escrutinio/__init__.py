@@ -21,7 +21,6 @@ callable modules, so ``escrutinio.forensics(...)`` runs the battery and
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import sys
 import types
@@ -44,7 +43,9 @@ class _CallableModule(types.ModuleType):
         return getattr(api, _CALLABLE_MODULES[self.__name__])(*args, **kwargs)
 
 
-class _Loader(importlib.abc.Loader):
+# plain classes, not importlib.abc's: importing importlib.abc pulls in importlib.resources
+# (tempfile, shutil, lzma ...), a third of `escrutinio --help`'s own start-up
+class _Loader:
     def __init__(self, inner):
         self._inner = inner
 
@@ -59,7 +60,7 @@ class _Loader(importlib.abc.Loader):
         return getattr(self._inner, name)
 
 
-class _Finder(importlib.abc.MetaPathFinder):
+class _Finder:
     def find_spec(self, fullname, path, target=None):
         if fullname not in _CALLABLE_MODULES:
             return None

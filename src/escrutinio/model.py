@@ -83,6 +83,9 @@ class Snapshot:
     expected_tables: int | None = None
     expected_registered: int | None = None
     expected_source: str | None = None
+    # the election day as the mapping declares it ([election] date, ISO YYYY-MM-DD); None
+    # when undeclared (an export date is not an election date)
+    election_date: str | None = None
 
     def __post_init__(self) -> None:
         clash = RESERVED.intersection(self.choices) | RESERVED.intersection(self.levels)
@@ -153,6 +156,7 @@ class Snapshot:
             "expected_tables": self.expected_tables,
             "expected_registered": self.expected_registered,
             "expected_source": self.expected_source,
+            "election_date": self.election_date,
         }
 
 

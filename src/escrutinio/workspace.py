@@ -95,6 +95,7 @@ class Workspace:
             expected_tables=meta.get("expected_tables"),
             expected_registered=meta.get("expected_registered"),
             expected_source=meta.get("expected_source"),
+            election_date=meta.get("election_date"),
         )
 
     def election(self, name: str) -> Election:

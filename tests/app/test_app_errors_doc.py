@@ -78,6 +78,13 @@ def build_bad_inputs(folder: Path) -> None:
         z.writestr("b.csv", good)
     (folder / "two.zip").write_bytes(buf.getvalue())
     (folder / "folder").mkdir()
+    # a PVT design drawn for the 2019 election (issue 28: its estimate on a 2020 export is refused)
+    import polars as pl
+    from escrutinio.pvt.design import make_design
+
+    roll = pl.DataFrame({"unit": [str(i) for i in range(1, 41)], "registered": [200] * 40})
+    design = make_design(roll, 10, "7", election={"name": "Bolivia 2019", "date": "2019-10-20"})
+    (folder / "design_2019.json").write_text(design.to_json(), encoding="utf-8")
 
 
 def doc_rows() -> list[tuple[str, str, str]]:

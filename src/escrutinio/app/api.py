@@ -51,6 +51,15 @@ class Result:
         return f"<div>{head}<pre>{html.escape(self.summary())}</pre>{frame_html(self.to_polars())}</div>"
 
 
+def _whole(name: str, value, minimum: int, what: str = "") -> None:
+    """The CLI's own bounds on a count argument (``--seed`` >= 0, ``--draws`` >= 10),
+    said as one line before any file is read."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise UsageError(f"{name} must be a whole number >= {minimum}{what}, got {value!r}")
+
+
 def _election(data, mapping=None, combine: bool = False, count_withdrawn: bool = False) -> Election:
     return data if isinstance(data, Election) else read(data, mapping=mapping, combine=combine, count_withdrawn=count_withdrawn)
 
@@ -85,6 +94,9 @@ def project(data, roll=None, previous=None, seed: int = 0, contest: str | None =
         from escrutinio.app.projection import project as run
     except ImportError:
         run = None
+    _whole("seed", seed, 0)
+    if "simulations" in options:
+        _whole("simulations", options["simulations"], 1)
     snap = _snapshot(data, contest, mapping)
     if run is not None:
         value = run(snap, roll=roll, previous=previous, seed=seed, **options)
@@ -121,6 +133,12 @@ def forensics(data, contest: str | None = None, by: str | None = None, seed: int
     from escrutinio.forensics.battery import run_battery
     from escrutinio.forensics.core import from_snapshot
 
+    if seed is not None:
+        _whole("seed", seed, 0, " (or None)")
+    _whole("draws", draws, 10, " (Monte-Carlo draws of the round-number nulls)")
+    for key in ("area_draws", "digit_sims"):
+        if options.get(key) is not None:
+            _whole(key, options[key], 10)
     value = run_battery(from_snapshot(_snapshot(data, contest, mapping)), by=by, seed=seed, draws=draws, **options)
 
     def frame() -> pl.DataFrame:
@@ -140,6 +158,10 @@ def audit(data, risk_limit: float = 0.05, kind: str | None = None, contest: str 
     :mod:`escrutinio.audit`."""
     from escrutinio.audit import workflow
 
+    _whole("seed", seed, 0)
+    _whole("simulations", simulations, 1)
+    if isinstance(risk_limit, bool) or not isinstance(risk_limit, (int, float)) or not 0 < risk_limit < 1:
+        raise UsageError(f"risk_limit must be in (0, 1), got {risk_limit!r}")
     if isinstance(data, Election):
         sources = {s.source for s in data.snapshots}
         if len(sources) != 1:

@@ -161,10 +161,11 @@ def _tee(lines, folder: Path, cps, key):
 
 
 def export(paths, fmt: str, *, mapping=None, contest: str | None = None, count_withdrawn: bool = False,
-           status: str = "unofficial-partial", election_date: str | None = None, units: bool = True):
+           status: str | None = None, election_date: str | None = None, units: bool = True):
     """`escrutinio export` without the writing: the latest snapshot of each contest (or of
     ``contest``) in a standard format. ``fmt="nist-1500-100"`` returns the NIST SP 1500-100
-    v2 document (a dict); ``fmt="csv"`` returns ``{file name: table}``, one per contest and
+    v2 document (a dict; ``status`` None: unofficial-complete on a complete count, else
+    unofficial-partial); ``fmt="csv"`` returns ``{file name: table}``, one per contest and
     level (``<contest>-<level>.csv``)."""
     from escrutinio.app.results import pick_contest, read
     from escrutinio.publication.export import election_report, level_tables
@@ -180,6 +181,12 @@ def export(paths, fmt: str, *, mapping=None, contest: str | None = None, count_w
     if fmt == "nist-1500-100":
         if election_date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", election_date):
             raise UsageError(f"--election-date takes YYYY-MM-DD, got {election_date!r}")
+        if status is None:
+            # unofficial-complete only when the count of every contest is final (all expected tables in)
+            from escrutinio.app.results import results
+
+            final = all(results(election, contest=c).latest.final for c in contests)
+            status = "unofficial-complete" if final else "unofficial-partial"
         return election_report(snaps, status=status, election_date=election_date, units=units)
     return {f"{file_slug(snap.contest)}-{file_slug(level)}.csv": table
             for snap in snaps for level, table in level_tables(snap).items()}

@@ -56,13 +56,15 @@ def design(roll: str, n: int, seed, strata: str | Sequence[str] | None = None, a
            previous: str | None = None, mapping: str | None = None, min_per_stratum: int = 2, level: float = 0.95):
     """A stratified random sample of ``n`` tables drawn from the roll with a public seed
     (`escrutinio pvt design`): a :class:`~escrutinio.pvt.design.Design`."""
-    from escrutinio.pvt.design import make_design
+    from escrutinio.pvt.design import election_of_file, make_design
 
     by = strata_levels(strata)
     frame, levels = roll_frame(roll, mapping, by)
     prev = previous_results(previous, mapping) if previous else None
+    # the design records its election, so that another election's reports are refused
     return make_design(frame, n, seed, by, levels, allocation=allocation, previous=prev,
-                       min_per_stratum=min_per_stratum, level=level, source=Path(roll).name)
+                       min_per_stratum=min_per_stratum, level=level, source=Path(roll).name,
+                       election=election_of_file(roll, mapping))
 
 
 def load_design(design):
@@ -118,7 +120,10 @@ def _estimate_run(reports, design, mapping=None, contest=None, rule=None, level=
     d = load_design(design)
     snap, election = reports_snapshot(reports, mapping, contest, combine)
     law = resolve_rule(rule, election)
-    est = run(d, snap.counted(), list(snap.counted_choices), law, level=level, draws=draws)
+    from escrutinio.pvt.design import election_of
+
+    est = run(d, snap.counted(), list(snap.counted_choices), law, level=level, draws=draws,
+              election=election_of(snap))  # another election's reports are refused
     return EstimateRun(d, snap, est, law)
 
 

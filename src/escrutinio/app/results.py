@@ -299,11 +299,12 @@ def check(election, contest: str | None = None, rules: Sequence[str] | None = No
 
 
 # ------------------------------------------------------------------ report
-def report_html(res: Results) -> str:
-    """The self-contained HTML results report of the latest tabulation."""
+def report_html(res: Results, lang: str = "en") -> str:
+    """The self-contained HTML results report of the latest tabulation, in English or
+    Spanish (``lang="es"``)."""
     from escrutinio.report.html import results_report
 
-    return results_report(res.latest, res.checks, res.election)
+    return results_report(res.latest, res.checks, res.election, lang=lang)
 
 
 def write_atomic(path: str | Path, text: str | bytes) -> Path:

@@ -10,6 +10,68 @@ from escrutinio import __version__
 from escrutinio.errors import EscrutinioError
 
 
+# Which module registers each command: running one command imports only its module (the
+# others' click decorators and imports are a tenth of a second a process does not need).
+# A name missing here is still found: every module is then imported.
+COMMAND_MODULES = {
+    **dict.fromkeys(("results", "check", "report", "load", "mappings"), "results"),
+    "seats": "seats",
+    **dict.fromkeys(("timeline", "diff", "project", "compare", "counting-order", "backtest", "calibrate",
+                     "dynamics-report"), "dynamics"),
+    "forensics": "forensics",
+    "audit": "audit",
+    **dict.fromkeys(("server", "serve"), "server"),
+    "pvt": "pvt",
+    **dict.fromkeys(("verify-log", "export"), "publication"),
+}
+MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
+
+
+class _Commands(dict):
+    """``main.commands``, filled on demand: a lookup imports the command's module, a
+    listing (``--help``, iteration) imports them all."""
+
+    def _one(self, name) -> None:
+        module = COMMAND_MODULES.get(name)
+        if module is None:
+            if not dict.__contains__(self, name):
+                _load(MODULES)
+        elif module not in _loaded:  # also when another module imported it first: the spinner is added here
+            _load((module,))
+
+    def __getitem__(self, name):
+        self._one(name)
+        return dict.__getitem__(self, name)
+
+    def __contains__(self, name) -> bool:
+        self._one(name)
+        return dict.__contains__(self, name)
+
+    def get(self, name, default=None):
+        self._one(name)
+        return dict.get(self, name, default)
+
+    def __iter__(self):
+        _load(MODULES)
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        _load(MODULES)
+        return dict.__len__(self)
+
+    def keys(self):
+        _load(MODULES)
+        return dict.keys(self)
+
+    def values(self):
+        _load(MODULES)
+        return dict.values(self)
+
+    def items(self):
+        _load(MODULES)
+        return dict.items(self)
+
+
 class _Group(click.Group):
     def invoke(self, ctx):
         try:
@@ -49,14 +111,22 @@ def _with_activity(command: click.Command) -> None:
     command.callback = run
 
 
-def _register() -> None:
-    from escrutinio.cli import results, seats, dynamics, forensics, audit  # noqa: F401
-    from escrutinio.cli import server  # noqa: F401
-    from escrutinio.cli import pvt  # noqa: F401
-    from escrutinio.cli import publication  # noqa: F401
+_loaded: set[str] = set()
 
 
-_register()
-for _name in LONG_COMMANDS:
-    if _name in main.commands:
-        _with_activity(main.commands[_name])
+def _load(modules) -> None:
+    """Import command modules (each registers its commands on ``main``), then give the long
+    commands among them their spinner."""
+    import importlib
+
+    for module in modules:
+        if module in _loaded:
+            continue
+        _loaded.add(module)
+        importlib.import_module(f"escrutinio.cli.{module}")
+    for name in LONG_COMMANDS:
+        if dict.__contains__(main.commands, name):
+            _with_activity(dict.__getitem__(main.commands, name))
+
+
+main.commands = _Commands(main.commands)

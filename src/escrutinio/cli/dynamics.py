@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import click
-import polars as pl
 
 from escrutinio.cli import main
 from escrutinio.errors import UsageError
@@ -47,6 +46,8 @@ def _snapshots(paths, contest, times=None, time_column=None, mapping=None):
         for s, p in zip(snaps, paths):
             if time_column not in s.frame.columns:
                 raise UsageError(f"{p}: no column {time_column!r}")
+            import polars as pl  # here, not at the top: every command (and --help) imports this module
+
             ts = parse_times(s.frame[time_column].cast(pl.Utf8).drop_nulls().to_list(), source=str(p))
             out.append(max(ts) if ts else None)
         resolved = [r or o for r, o in zip(out, resolved)]
@@ -230,6 +231,7 @@ def compare_cmd(a, b, by, group_by, places, focus, contest, mapping, mapping_bef
         pl_ = read_places(places)
     r = compare(read_snapshot(a, contest, mapping=mapping_before or mapping), read_snapshot(b, contest, mapping=mapping),
                 by=group_by or by or "department", places=pl_)
+    r.focus(list(focus))  # an unknown --focus is an error in either format
     if fmt == "json":
         _emit(r, fmt)
     else:

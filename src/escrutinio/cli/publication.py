@@ -8,9 +8,16 @@ from pathlib import Path
 
 import click
 
-from escrutinio.app.publication import verify_log as run_verification
 from escrutinio.cli import main
 from escrutinio.errors import UsageError
+
+
+def run_verification(*args, **kwargs):
+    """:func:`escrutinio.app.publication.verify_log`, imported when it runs: the app layer
+    imports polars, which `escrutinio --help` does not need."""
+    from escrutinio.app.publication import verify_log
+
+    return verify_log(*args, **kwargs)
 
 
 @main.command("verify-log")
@@ -52,8 +59,10 @@ def verify_log_command(source, public_key, checkpoints, inclusion, contest, no_t
 @click.option("--contest", default=None, help="Only this contest (default: every contest read).")
 @click.option("--count-withdrawn", is_flag=True, help="Count votes for withdrawn candidacies as valid.")
 @click.option("--status", type=click.Choice(["unofficial-partial", "unofficial-complete", "certified", "correction", "recount"]),
-              default="unofficial-partial", show_default=True, help="NIST: the results' status (escrutinio cannot know it).")
-@click.option("--election-date", default=None, help="NIST: the election day, YYYY-MM-DD (default: the export time's date).")
+              default=None, help="NIST: the results' status (default: unofficial-complete when every expected table "
+                                 "is counted, else unofficial-partial; escrutinio cannot know whether results are certified).")
+@click.option("--election-date", default=None, help="NIST: the election day, YYYY-MM-DD (default: the mapping's "
+                                                   "[election] date, else the export time's date, said in the notes).")
 @click.option("--no-actas", is_flag=True, help="NIST: stop at the finest area; do not report every acta.")
 @click.option("--output", "-o", type=click.Path(), default=None,
               help="NIST: the JSON file (default: stdout). CSV: a folder, one file per contest and level.")

@@ -122,14 +122,24 @@ def check(paths, mapping, contest, count_withdrawn, rules, severity, fmt, output
 @click.option("--roll", default=None, type=click.Path(), help="File listing every expected table.")
 @click.option("--output", "-o", type=click.Path(), default="escrutinio-report.html", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def report(paths, mapping, contest, count_withdrawn, filters, rule, roll, output, fmt):
-    """Print the verdict and write a self-contained HTML report."""
-    from escrutinio import app
+@click.option("--lang", type=click.Choice(["en", "es"]), default="en", show_default=True,
+              help="Language of the HTML report: English or Spanish (español).")
+def report(paths, mapping, contest, count_withdrawn, filters, rule, roll, output, fmt, lang):
+    """Print the verdict and write a self-contained HTML report (--lang es: en español)."""
+    from pathlib import Path
 
+    from escrutinio import app
+    from escrutinio.errors import UsageError
+
+    suffix = Path(output).suffix.lower()
+    if suffix and suffix not in (".html", ".htm"):
+        # a .pdf holding HTML opens as a broken PDF: say so instead of writing it
+        raise UsageError(f"-o {output}: the report is HTML; name the file .html "
+                         "(a browser's Print to PDF makes the PDF)")
     app.check_output(output)  # refused before any reading
     election = load_election(paths, mapping, count_withdrawn)
     res = app.results(election, contest=contest, level=None, filters=parse_filters(filters), rule=rule, roll=roll)
-    app.write_atomic(output, app.report_html(res))
+    app.write_atomic(output, app.report_html(res, lang=lang))
     tab = res.latest
     if fmt == "json":
         click.echo(json.dumps({**tab.to_dict(), "report": output}, ensure_ascii=False, indent=1))

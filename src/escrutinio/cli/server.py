@@ -53,8 +53,9 @@ def _accounts(database, change):
     """Run ``change(session, users)`` on the accounts, a storage error as a one-line error."""
     from escrutinio.errors import UsageError
     from escrutinio.server.storage import users
-    from escrutinio.server.storage.db import Database
+    from escrutinio.server.storage.db import Database, check_url
 
+    check_url(database, must_exist=True)  # a missing SQLite file is said, never created empty
     db = Database(database)
     db.check_schema()
     try:
@@ -175,8 +176,9 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
     """
     import uvicorn
 
-    from escrutinio.server.storage.db import migrate
+    from escrutinio.server.storage.db import check_url, migrate
 
+    check_url(database)
     settings = _settings(database, data_dir, signing_key, roll, places, previous, previous_mapping)
     # a bad places or previous-election file is said now, not at the first snapshot's projection
     if places:
@@ -196,7 +198,12 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
         "database_url": settings.database_url, "data_dir": str(settings.data_dir), "signing_key": str(settings.signing_key),
         **{k: str(getattr(settings, k)) if getattr(settings, k) else None
            for k in ("roll", "places", "previous", "previous_mapping")}})
-    click.echo(f"serving http://{host}:{port}/ (API /api/v1, spec /openapi.json) with {workers} worker(s)", err=True)
+    # "serving" only once a worker answers (cli/readiness.py): the port opens long before
+    from escrutinio.cli.readiness import announce_when_ready
+
+    click.echo(f"starting {workers} worker(s) for http://{host}:{port}/ ...", err=True)
+    announce_when_ready(host, port, f"serving http://{host}:{port}/ (API /api/v1, spec /openapi.json) with "
+                        f"{workers} worker(s)", lambda m: click.echo(m, err=True))
     # keep-alive longer than uvicorn's 5 s: under load, a client reusing a connection the
     # server has just closed sees a transport error instead of an answer
     uvicorn.run("escrutinio.server.app:app_from_environment", factory=True, host=host, port=port, workers=workers,

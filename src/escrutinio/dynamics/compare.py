@@ -33,10 +33,12 @@ class CompareResult:
     before: str
     after: str
     by: str
-    choices: list[str]  # canonical names present in both
+    choices: list[str]  # canonical names present in both (the keys of the shares), leading first
     groups: list[dict]
     coverage: dict
     notes: list[str] = field(default_factory=list)
+    #: canonical name -> the name as the later election spells it ('MAS - IPSP', not 'MASIPSP')
+    names: dict[str, str] = field(default_factory=dict)
     caveat: str = ("Only polling places present in both elections are compared; a partial count covers only "
                    "the places counted so far. Shares are of valid votes.")
 
@@ -49,25 +51,42 @@ class CompareResult:
             r = {"group": g["group"], "places": g["places"], "registered_before": g["registered_before"],
                  "registered_after": g["registered_after"], "turnout_before": g["turnout_before"],
                  "turnout_after": g["turnout_after"]}
-            for c in self.choices:
-                r[f"{c}_before"] = g["shares_before"][c]
-                r[f"{c}_after"] = g["shares_after"][c]
-                r[f"{c}_swing"] = g["swing"][c]
+            for c in self.choices:  # columns named as the later election spells the choice
+                r[f"{self.name(c)}_before"] = g["shares_before"][c]
+                r[f"{self.name(c)}_after"] = g["shares_after"][c]
+                r[f"{self.name(c)}_swing"] = g["swing"][c]
             rows.append(r)
         return pl.DataFrame(rows)
 
+    def name(self, c: str) -> str:
+        return self.names.get(c, c)
+
+    def focus(self, focus: Sequence[str] | None = None) -> list[str]:
+        """The choices to show: the two leading in the later election over the shared
+        places (``choices`` is in that order), or those named, which must exist."""
+        if not focus:
+            return list(self.choices[:2])
+        out, unknown = [], []
+        for f in focus:
+            c = canonical(f)
+            (out if c in self.choices else unknown).append(c if c in self.choices else f)
+        if unknown:
+            raise UsageError(f"--focus {', '.join(map(repr, unknown))}: no such choice in both elections; "
+                             f"choices: {', '.join(self.name(c) for c in self.choices)}")
+        return list(dict.fromkeys(out))
+
     def summary(self, focus: Sequence[str] | None = None) -> str:
-        focus = [canonical(c) for c in (focus or self.choices[:2])]
-        focus = [c for c in focus if c in self.choices]
+        focus = self.focus(focus)
         cv = self.coverage
         lines = [f"Compare {self.before} -> {self.after} by {self.by}: {cv['places']:,} shared places "
                  f"({100 * cv['share_of_places_before']:.1f}% of the earlier election's, "
                  f"{100 * cv['share_of_places_after']:.1f}% of the later's); registered covered "
                  f"{100 * cv['share_of_registered_before']:.1f}% / {100 * cv['share_of_registered_after']:.1f}%"]
-        head = f"  {'group':<22} {'places':>6} " + " ".join(f"{c[:8] + ' then':>13} {'now':>6} {'swing':>6}" for c in focus)
+        lines.append("  shares of valid votes (%), then -> now: " + ", ".join(self.name(c) for c in focus))
+        head = f"  {'group':<22} {'places':>6} " + " ".join(f"{self.name(c)[:12] + ' then':>17} {'now':>6} {'swing':>6}" for c in focus)
         lines.append(head + f" {'turnout then':>12} {'now':>6}")
         for g in self.groups:
-            cells = " ".join(f"{g['shares_before'][c]:>13.2f} {g['shares_after'][c]:>6.2f} {g['swing'][c]:>+6.2f}" for c in focus)
+            cells = " ".join(f"{g['shares_before'][c]:>17.2f} {g['shares_after'][c]:>6.2f} {g['swing'][c]:>+6.2f}" for c in focus)
             lines.append(f"  {str(g['group'])[:22]:<22} {g['places']:>6,} {cells} "
                          f"{100 * g['turnout_before']:>12.1f} {100 * g['turnout_after']:>6.1f}")
         lines.extend(f"  note: {n}" for n in self.notes)
@@ -141,6 +160,10 @@ def compare(before, after, *, by: str = "department", places: pl.DataFrame | Non
     pa = a.group_by("place_id").agg(sums)
     pb = b.group_by("place_id").agg(sums)
     shared = pa.join(pb, on="place_id", how="inner", suffix="_b").join(key, on="place_id", how="left")
+    if shared.height == 0:
+        raise UsageError(f"{before_name} and {after_name} share no polling place ({pa.height:,} and {pb.height:,} "
+                         "places): elections are compared place by place, so there is nothing to compare "
+                         "(are they the same country, and do both files carry the same polling-place ids?)")
     missing_group = shared["_group"].null_count()
     if missing_group:
         notes.append(f"{missing_group} shared places have no {by!r}; grouped as 'unknown'")
@@ -162,6 +185,9 @@ def compare(before, after, *, by: str = "department", places: pl.DataFrame | Non
 
     groups = [block(g, str(name[0])) for name, g in sorted(shared.group_by("_group"), key=lambda x: str(x[0][0]))]
     groups.append(block(shared, "all shared places"))
+    # leading first: a table without --focus shows the two leading choices, not the file's first two
+    after_all = groups[-1]["shares_after"]
+    shared_choices = sorted(shared_choices, key=lambda c: -after_all[c])
     coverage = {
         "places": shared.height, "places_before": pa.height, "places_after": pb.height,
         "share_of_places_before": shared.height / pa.height if pa.height else 0.0,
@@ -171,4 +197,4 @@ def compare(before, after, *, by: str = "department", places: pl.DataFrame | Non
         "share_of_registered_after": float(shared["registered_b"].sum() / b["registered"].sum()),
     }
     return CompareResult(before=before_name, after=after_name, by=by, choices=shared_choices, groups=groups,
-                         coverage=coverage, notes=notes)
+                         coverage=coverage, notes=notes, names={c: str(canon_b[c]) for c in shared_choices})

@@ -22,7 +22,6 @@ look more or less remote than it is.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 RADII_KM = (5.0, 20.0, 60.0)
 # The radius the projection adjusts for. On Bolivia's 2019 count orders the voters within
@@ -48,6 +47,8 @@ def voters_within(lat: np.ndarray, lon: np.ndarray, registered: np.ndarray,
     la, lo, r = lat[ok], lon[ok], R[ok]
     # equirectangular about each place's own latitude: the error is below 1% within 60 km
     xy = np.c_[np.radians(lo) * np.cos(np.radians(la)), np.radians(la)] * (EARTH_KM_PER_DEGREE * 180 / np.pi)
+    from scipy.spatial import cKDTree  # here: the projection imports this module for its constants
+
     tree = cKDTree(xy)
     n = la.size
     for j, km in enumerate(radii_km):

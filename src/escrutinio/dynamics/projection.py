@@ -195,6 +195,14 @@ def _size_strata(hcols: list[str], rollh: pl.DataFrame) -> tuple[list[str], pl.D
     return new + hcols[at:], rollh.with_columns(exprs)
 
 
+def _who_leads(a: str, b: str, lead: float) -> str:
+    """'CC leads MAS_IPSP by 21.70 points', never 'lead MAS_IPSP over CC -21.70'."""
+    if round(lead, 2) == 0:
+        return f"{a} and {b} tied (lead {abs(lead):.2f} points)"
+    first, second = (a, b) if lead > 0 else (b, a)
+    return f"{first} leads {second} by {abs(lead):.2f} points"
+
+
 def canonical(name: str) -> str:
     """Choice names across elections and sources: 'MAS - IPSP' == 'MAS_IPSP' == 'mas-ipsp'."""
     return "".join(ch for ch in str(name).upper() if ch.isalnum())
@@ -354,13 +362,14 @@ class ProjectionResult:
         lines = [
             f"Projection from {self.counted_units:,} of {self.expected_units:,} tables "
             f"({100 * self.counted_units / max(self.expected_units, 1):.2f}%), {self.simulations:,} simulations, seed {self.seed}",
-            f"  counted so far: lead {a} over {b} {self.counted_lead:.2f} points",
+            "  counted so far: " + _who_leads(a, b, self.counted_lead),
         ]
         for c in sorted(self.choices, key=lambda c: -self.shares[c]["point"]):
             s = self.shares[c]
             lines.append(f"  {c:<14} {s['point']:6.2f}%  [{s['lo']:.2f}, {s['hi']:.2f}] ({pct:.0f}%)")
         lines.append(f"  projected lead {a} over {b}: {self.lead['point']:.2f} points "
-                     f"[{self.lead['lo']:.2f}, {self.lead['hi']:.2f}]")
+                     f"[{self.lead['lo']:.2f}, {self.lead['hi']:.2f}]"
+                     + (f" (below zero: {b} ahead)" if self.lead["point"] < 0 else ""))
         few = self.few_tables_note()
         for k, p in self.outcome_probabilities.items():
             if p is None or not math.isfinite(p):

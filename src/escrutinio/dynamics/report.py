@@ -190,7 +190,8 @@ def uncounted_map(frame: pl.DataFrame, counted_units: pl.Series, title: str = "W
             f"(places abroad not drawn).</p>" + svg(fig))
 
 
-def compare_section(r, focus: Sequence[str] = ("MASIPSP", "CC")) -> str:
+def compare_section(r, focus: Sequence[str] = ()) -> str:
+    focus = r.focus(focus)  # the two leading choices unless named
     cv = r.coverage
     rows = []
     for g in r.groups:
@@ -200,7 +201,7 @@ def compare_section(r, focus: Sequence[str] = ("MASIPSP", "CC")) -> str:
     return (f"<h3>By {_esc(r.by)}</h3><p>{cv['places']:,} polling places in both ({100 * cv['share_of_places_before']:.1f}% "
             f"of 2019's, {100 * cv['share_of_places_after']:.1f}% of the places in the later snapshot); registered voters "
             f"covered {100 * cv['share_of_registered_before']:.1f}% of 2019's.</p>" +
-            _table(["group", "places", "registered 2019"] + [f"{c} share then → now (swing)" for c in focus if c in r.choices]
+            _table(["group", "places", "registered 2019"] + [f"{r.name(c)} share then → now (swing)" for c in focus if c in r.choices]
                    + ["turnout % then → now"], rows) + f"<p class=muted>Caveat: {_esc(r.caveat)}</p>")
 
 

@@ -33,6 +33,7 @@ class Mapping:
     name: str
     election: str = "election"
     contest: str | None = None
+    election_date: str | None = None
     contest_column: str | None = None
     contest_names: dict[str, str] = field(default_factory=dict)
     exported_at: datetime | None = None
@@ -159,6 +160,7 @@ class Mapping:
         m = cls(
             name=doc.get("name", Path(origin).stem),
             election=el.get("name", "election"),
+            election_date=_election_date(el.get("date"), origin),
             contest=el.get("contest"),
             contest_column=el.get("contest_column"),
             contest_names=el.get("contest_names", {}),
@@ -358,6 +360,7 @@ class Mapping:
             place_level=self.place_level,
             area_level=self.area_level,
             presidential_rule=self.preset,
+            election_date=self.election_date,
             **self._expected_for(contest),
         )
 
@@ -366,6 +369,16 @@ class Mapping:
         if not e or (e.get("contest") is not None and e["contest"] != contest):
             return {}
         return {"expected_tables": e["tables"], "expected_registered": e["registered"], "expected_source": e["source"]}
+
+
+def _election_date(value, origin: str) -> str | None:
+    """``[election] date``: the election day (a TOML date or "YYYY-MM-DD")."""
+    if value is None:
+        return None
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise MappingError(f"{origin}: [election] date must be YYYY-MM-DD, got {value!r}")
+    return text
 
 
 def _expected(table, origin: str) -> dict | None:

@@ -395,10 +395,43 @@ def read_table(
     raise InputError(path, f"unknown format {fmt!r}")
 
 
+HEADER_BYTES = 1 << 16
+
+
+def _gzip_text_head(path: str, member: str | None, fmt: str) -> tuple[bytes, str] | None:
+    """The first 64 KiB of a gzipped text file, without inflating the rest: the file is
+    read whole right after, and inflating it twice was a tenth of `results`' own time on
+    the 2019 count. None (read it whole) for anything else or anything unusual, so that
+    every error keeps its message."""
+    if member is not None or "::" in str(path) or not str(path).lower().endswith(".gz"):
+        return None
+    p = Path(path)
+    try:
+        if not p.is_file():
+            return None
+        with open(p, "rb") as fh:
+            raw = fh.read(HEADER_BYTES)
+    except OSError:
+        return None
+    inner = p.name[:-3]
+    if raw[:2] != b"\x1f\x8b" or detect_format(inner, fmt) != "csv":
+        return None
+    stream = zlib.decompressobj(31)
+    try:
+        out = stream.decompress(raw, HEADER_BYTES)
+    except zlib.error:
+        return None
+    # enough text for a header line; a short or odd stream is read whole (and judged there)
+    if len(out) < HEADER_BYTES or b"\n" not in out:
+        return None
+    return out, inner
+
+
 def read_header(path: str, fmt: str = "auto", encoding: str = "auto", delimiter: str = ",", skip_rows: int = 0,
                 member: str | None = None) -> list[str]:
     """Column names only, cheaply (used to pick a mapping)."""
-    data, inner = read_bytes(path, member)
+    head = _gzip_text_head(path, member, fmt)
+    data, inner = head if head else read_bytes(path, member)
     fmt = detect_format(inner, fmt)
     data = sniff(data, path, inner, fmt)
     if fmt == "csv":

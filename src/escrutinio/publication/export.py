@@ -73,6 +73,12 @@ def election_report(snapshots: Iterable[Snapshot], status: str = "unofficial-par
     generated = generated or datetime.now(timezone.utc)
     election_name = snaps[0].election
     dates = [s.exported_at for s in snaps if s.exported_at]
+    declared = sorted({s.election_date for s in snaps if getattr(s, "election_date", None)})
+    if len(declared) > 1 and not election_date:
+        raise ValueError(f"the snapshots declare different election days {declared}: export one election at a time")
+    # the election day: given, or as the mapping declares it; an export time is not an
+    # election day, so it stands in only when nothing else is known (and the notes say so)
+    election_date = election_date or (declared[0] if declared else None)
     day = election_date or (min(dates).date().isoformat() if dates else generated.date().isoformat())
     gpunits: dict[str, dict] = {}
     root = "gpu-root"

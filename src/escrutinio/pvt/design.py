@@ -72,6 +72,12 @@ class Design:
     level: float = 0.95
     first_draws: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: the election the roll belongs to ({"name", "date"}, as its mapping declares them);
+    #: None for a bare roll file. An estimate from another election's reports is refused.
+    election: dict | None = None
+    #: registered voters of each sampled table (same order as ``sample``): reports whose
+    #: tables carry other rolls are another election's, whatever their ids
+    sample_registered: list[int] | None = None
 
     # ------------------------------------------------------------- export
     def to_dict(self) -> dict:
@@ -94,6 +100,9 @@ class Design:
             "notes": self.notes,
             "sample": self.sample,
             "sample_strata": self.sample_strata,
+            # written only when known, so that a design file from before keeps its hash
+            **({"election": self.election} if self.election is not None else {}),
+            **({"sample_registered": self.sample_registered} if self.sample_registered is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -116,7 +125,10 @@ class Design:
                          sample_strata=[str(s) for s in d["sample_strata"]], frame=dict(d["frame"]),
                          collapsed=list(d.get("collapsed") or []), expected_moe=d.get("expected_moe"),
                          expected_moe_bound=d.get("expected_moe_bound"), level=float(d.get("level", 0.95)),
-                         first_draws=list(d.get("first_draws") or []), notes=list(d.get("notes") or []))
+                         first_draws=list(d.get("first_draws") or []), notes=list(d.get("notes") or []),
+                         election=dict(d["election"]) if d.get("election") is not None else None,
+                         sample_registered=[int(v) for v in d["sample_registered"]]
+                         if d.get("sample_registered") is not None else None)
         except (KeyError, TypeError, ValueError) as exc:
             raise UsageError(f"PVT design file is incomplete or malformed: {exc}") from exc
         if len(design.sample) != len(design.sample_strata):
@@ -124,6 +136,8 @@ class Design:
         unknown = set(design.sample_strata) - set(design.strata)
         if unknown:
             raise UsageError(f"PVT design file: sampled tables in undeclared strata {sorted(unknown)[:5]}")
+        if design.sample_registered is not None and len(design.sample_registered) != len(design.sample):
+            raise UsageError("PVT design file: 'sample' and 'sample_registered' differ in length")
         if len(set(design.sample)) != len(design.sample):
             raise UsageError("PVT design file: the sample lists a table twice")
         counts: dict[str, int] = {}
@@ -346,7 +360,7 @@ def worst_case_margin(N: np.ndarray, n: np.ndarray, reg_mean: np.ndarray, reg_sq
 # ----------------------------------------------------------------- design
 def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), levels: Sequence[str] = (),
                 allocation: str = "proportional", previous: Previous | None = None, min_per_stratum: int = 2,
-                level: float = 0.95, source: str = "") -> Design:
+                level: float = 0.95, source: str = "", election: dict | None = None) -> Design:
     """Draw a stratified PVT sample from ``frame`` (columns ``unit``, ``registered`` and
     the strata columns)."""
     seed = str(seed)
@@ -413,6 +427,7 @@ def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), l
 
     chosen = pick(ticket_order(units.to_list(), seed, strings=True), codes, N, nh)  # in national ticket order
     sample = units.gather(chosen).to_list()
+    sample_registered = [int(v) for v in registered.gather(chosen).to_list()]
     sample_strata = [names[codes[i]] for i in chosen]
 
     first = []
@@ -435,7 +450,82 @@ def make_design(frame: pl.DataFrame, n: int, seed, strata: Sequence[str] = (), l
                   "strata_sha256": strata_hash, "strata_canonical_form": STRATA_FORM}
     return Design(seed=seed, n=int(nh.sum()), allocation=allocation, strata_by=list(strata), strata=strata_out,
                   sample=sample, sample_strata=sample_strata, frame=frame_info, collapsed=sorted(small),
-                  expected_moe=moe, expected_moe_bound=bound, level=level, first_draws=first, notes=notes)
+                  expected_moe=moe, expected_moe_bound=bound, level=level, first_draws=first, notes=notes,
+                  election=_election(election), sample_registered=sample_registered)
+
+
+def _election(election: dict | None) -> dict | None:
+    if not election:
+        return None
+    out = {k: str(election[k]) for k in ("name", "date") if election.get(k)}
+    return out or None
+
+
+def election_of(snapshot) -> dict | None:
+    """{"name", "date"} of a snapshot read through a mapping (None when it names no election)."""
+    name = getattr(snapshot, "election", None)
+    out = {"name": name} if name and name != "election" else {}
+    if getattr(snapshot, "election_date", None):
+        out["date"] = snapshot.election_date
+    return out or None
+
+
+def election_of_file(path, mapping=None) -> dict | None:
+    """The election of a count file: as ``mapping`` declares it, else as the bundled
+    mapping that reads it (by its header) declares it; None for a bare roll or an
+    unknown layout."""
+    from escrutinio.io import _resolve_mapping, builtin_mappings, read_header
+
+    try:
+        m = _resolve_mapping(mapping) if mapping is not None else None
+        if m is None:
+            header = read_header(str(path))
+            m = next((b for b in builtin_mappings().values() if b.matches(header)), None)
+    except Exception:  # the roll itself is read elsewhere; naming its election is a bonus
+        return None
+    if m is None:
+        return None
+    return _election({"name": m.election if m.election != "election" else None, "date": m.election_date})
+
+
+#: above this share of the sampled tables found in the reports with other registered
+#: voters than the design's roll, the reports are another election's
+REGISTERED_MISMATCH_LIMIT = 0.5
+
+
+def check_election(design: Design, reports: pl.DataFrame, election: dict | None = None) -> list[str]:
+    """Refuse reports of another election than the design's; returns notes for small
+    differences. Two tests: the elections' names and days as their mappings declare them,
+    and the sampled tables' registered voters (a table id can be reused from one election
+    to the next, its roll rarely is the same)."""
+    mine, theirs = design.election or {}, election or {}
+    for key in ("name", "date"):
+        if mine.get(key) and theirs.get(key) and mine[key] != theirs[key]:
+            raise UsageError(f"the design was drawn for {_describe(mine)} and the reports are of {_describe(theirs)}: "
+                             "a PVT estimates the election its sample was drawn from; draw a design from this "
+                             "election's roll (escrutinio pvt design --roll)")
+    if design.sample_registered is None or "registered" not in reports.columns:
+        return []
+    expected = pl.DataFrame({"unit": design.sample, "_design_registered": design.sample_registered},
+                            schema={"unit": pl.Utf8, "_design_registered": pl.Int64})
+    got = (reports.select(pl.col("unit").cast(pl.Utf8), pl.col("registered").cast(pl.Int64))
+           .join(expected, on="unit", how="inner"))
+    if got.height == 0:
+        return []
+    differ = int((got["registered"] != got["_design_registered"]).sum())
+    if differ > REGISTERED_MISMATCH_LIMIT * got.height:
+        raise UsageError(f"{differ:,} of the {got.height:,} sampled tables found in the reports have other registered "
+                         f"voters than the design's roll{' (' + _describe(mine) + ')' if mine else ''}: these reports "
+                         "are of another election (or another roll); draw a design from this election's roll")
+    if differ:
+        return [f"{differ:,} of {got.height:,} sampled tables report other registered voters than the design's roll"]
+    return []
+
+
+def _describe(e: dict) -> str:
+    if e.get("name") and e.get("date"):
+        return f"{e['name']} ({e['date']})"
+    return str(e.get("name") or e.get("date") or "an unnamed election")
 
 
 def _hashed_string(seed: str, unit: str) -> str:

@@ -35,7 +35,7 @@ from scipy.stats import norm
 
 from escrutinio.errors import UsageError
 from escrutinio.law.presidential import PresidentialRule, decide
-from escrutinio.pvt.design import Design
+from escrutinio.pvt.design import Design, check_election
 
 CAVEAT = ("A PVT measures the actas of a random sample of tables as the watchers report them. Its interval "
           "covers sampling error only: it assumes the reports are transcribed correctly and that missing "
@@ -248,7 +248,7 @@ class PVTEstimate:
 
 # ------------------------------------------------------------ estimate
 def estimate(design: Design, reports: pl.DataFrame, choices: Sequence[str], rule: PresidentialRule,
-             level: float = 0.95, draws: int = 20000) -> PVTEstimate:
+             level: float = 0.95, draws: int = 20000, election: dict | None = None) -> PVTEstimate:
     """Estimate shares, turnout, lead and P(verdict) from the sampled tables found in
     ``reports`` (a counted unit frame: ``unit``, the choices, ``registered``, ``emitted``;
     rows for tables outside the sample are ignored)."""
@@ -273,6 +273,7 @@ def estimate(design: Design, reports: pl.DataFrame, choices: Sequence[str], rule
     if bad:
         raise UsageError(f"sampled tables with empty vote fields in the reports: {bad}")
     missing_frame = sample.join(in_sample, on="unit", how="anti")
+    election_notes = check_election(design, in_sample, election)  # another election's reports are refused
 
     names = list(design.strata)
     sampled_h = np.array([design.strata[s]["sample"] for s in names], dtype=np.int64)
@@ -282,7 +283,7 @@ def estimate(design: Design, reports: pl.DataFrame, choices: Sequence[str], rule
     rep_h = np.bincount(codes_all, minlength=len(names))
     present = rep_h > 0
     excluded = [s for s, p in zip(names, present) if not p and design.strata[s]["sample"] > 0]
-    notes = []
+    notes = list(election_notes)
     if got.height == 0:
         raise UsageError(f"none of the {len(design.sample):,} sampled tables is in the reports "
                          "(are the table ids the same as the roll's?)")

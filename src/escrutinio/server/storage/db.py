@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from escrutinio.errors import EscrutinioError, UsageError
 from escrutinio.server.settings import normalise_url
 
 #: pg_advisory_xact_lock key of the server's single writer lock ("escrutin" in ASCII)
@@ -25,8 +26,63 @@ APPEND_ONLY_TABLES = ("log_entries", "checkpoints", "audit_log")
 BUSY_TIMEOUT_MS = 120_000
 
 
-class SchemaError(RuntimeError):
+class SchemaError(EscrutinioError, RuntimeError):
     """The database is missing its schema or its append-only guards."""
+
+
+class DatabaseError(UsageError):
+    """A database URL that names no usable database (a one-line error, not a traceback)."""
+
+
+URL_HELP = "use sqlite:///FILE (embedded) or postgresql://USER@HOST/DB"
+
+
+def check_url(url: str, must_exist: bool = False) -> str:
+    """The normalised URL, or a one-line :class:`DatabaseError` for a URL that is not a
+    database URL, names an engine other than SQLite or PostgreSQL, or (``must_exist``)
+    names an SQLite file that is not there: a command that only uses a database must not
+    leave an empty file behind."""
+    from sqlalchemy.exc import ArgumentError
+
+    shown = str(url)
+    try:
+        parsed = make_url(normalise_url(shown))
+        backend = parsed.get_backend_name()
+    except (ArgumentError, ValueError) as exc:
+        raise DatabaseError(f"--database {shown!r} is not a database URL: {URL_HELP}") from exc
+    safe = parsed.render_as_string(hide_password=True)
+    if backend not in ("sqlite", "postgresql"):
+        raise DatabaseError(f"unsupported database {backend!r} in {safe}: {URL_HELP}")
+    try:
+        parsed.get_dialect()
+    except Exception as exc:  # an unknown driver, e.g. postgresql+nope://
+        raise DatabaseError(f"cannot use {safe}: {str(exc).splitlines()[0]}; {URL_HELP}") from exc
+    if backend == "sqlite" and must_exist and parsed.database and parsed.database != ":memory:":
+        if not Path(parsed.database).is_file():
+            raise DatabaseError(f"no database at {parsed.database}: create it with "
+                                f"`escrutinio server init --database {safe}`")
+    return normalise_url(shown)
+
+
+@contextmanager
+def connection_errors(url: str) -> Iterator[None]:
+    """A database that cannot be reached (a PostgreSQL database that does not exist, a
+    refused connection, an unreadable SQLite file) as one line naming the database."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as exc:
+        detail = str(exc.orig or exc).strip().splitlines()
+        safe = make_url(normalise_url(url)).render_as_string(hide_password=True).replace("postgresql+psycopg://", "postgresql://")
+        raise DatabaseError(f"cannot open the database {safe}: {detail[0] if detail else type(exc).__name__}") from exc
+
+
+def probe(engine: Engine, url: str) -> None:
+    """Connect once, so that an unreachable database is said as such (and not, say, as a
+    missing schema)."""
+    with connection_errors(url):
+        engine.connect().close()
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
@@ -53,7 +109,7 @@ class Database:
     """One server's database: a read and a write session factory over one URL."""
 
     def __init__(self, url: str, pool_size: int = 10):
-        self.url = normalise_url(url)
+        self.url = check_url(url)
         parsed = make_url(self.url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
@@ -99,6 +155,7 @@ class Database:
     def check_schema(self) -> None:
         """Refuse to serve a database that is not at the latest migration or whose
         append-only triggers are gone (checked at startup)."""
+        probe(self.read_engine, self.url)
         with self.session() as s:
             try:
                 current = s.execute(text("SELECT version_num FROM alembic_version")).scalar()
@@ -149,12 +206,13 @@ def migrate(url: str) -> str:
     """Create or upgrade the schema to the latest migration; returns the revision."""
     from alembic import command
 
-    url = normalise_url(url)
+    url = check_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)
     try:
+        probe(engine, url)
         with engine.begin() as conn:
             if engine.dialect.name == "sqlite":
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
