@@ -72,8 +72,8 @@ class Settings:
     #: says how many voters the table has (a table of Bolivia has at most 250 voters)
     max_count: int = 100_000
     #: a decompressed upload may not pass this many bytes, nor (past 64 MiB) this ratio
-    max_decompressed_bytes: int = 1024 * 1024 * 1024
-    max_decompression_ratio: int = 200
+    max_decompressed_bytes: int = 512 * 1024 * 1024
+    max_decompression_ratio: int = 100
     #: rate limits ("N/second", "N/minute"..., the ``limits`` library's notation; None:
     #: off). Per client address for requests without a token, per token otherwise.
     rate_limit_client: str | None = "30/second;600/minute"

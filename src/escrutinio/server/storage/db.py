@@ -50,6 +50,23 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
     return engine
 
 
+def private_sqlite_file(path: Path) -> None:
+    """Create the database file readable by its owner only (0600; SQLite gives its
+    -wal and -shm files the same mode), or tighten an existing one."""
+    import os
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if p.exists() and p.stat().st_mode & 0o077:
+                os.chmod(p, 0o600)
+        except OSError:  # not ours to change: the server still runs, as it did before
+            pass
+
+
 class Database:
     """One server's database: a read and a write session factory over one URL."""
 
@@ -59,7 +76,7 @@ class Database:
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite_file(Path(parsed.database))
             self.write_engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(self.url, "BEGIN")
         elif self.dialect == "postgresql":
@@ -218,7 +235,7 @@ def migrate(url: str) -> str:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(Path(parsed.database))
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
