@@ -83,9 +83,6 @@ class Settings:
     #: longest query string and header value accepted (bytes)
     max_query_bytes: int = 4096
     max_header_bytes: int = 8192
-    #: a copy of a unit the official count does not know is refused (422); a coordinator
-    #: may still enter one with ``unlisted_unit=true`` when this is on (logged in the audit log)
-    allow_unlisted_units: bool = False
     extra: dict = field(default_factory=dict)
     # the projection's input files' hashes, computed once (services.projection_inputs)
     _inputs: dict | None = field(default=None, init=False, repr=False, compare=False)
