@@ -44,7 +44,17 @@ def test_a_count_over_the_tables_registered_voters_is_refused(loaded):
     sc, snap = loaded
     unit = snap.frame.get_column("unit")[5]
     values = _values(snap, unit)
+    # over the roll: accepted, and the acta checks quarantine it once both typists agree
     values[snap.choices[0]] = values["registered"] + 1
+    values["emitted"] = sum(values[f] for f in (*snap.choices, "blank", "null"))
+    for typist, cid in (("t1", "x1"), ("t2", "x2")):
+        r = sc.client.post("/api/v1/entries", headers=sc.headers("typist", typist), json={"unit": unit, "values": values, "client_id": cid})
+        assert r.status_code == 200, r.text
+    assert r.json()["state"] == "quarantined"
+    # beyond twice the roll (plus 10) no acta can be right: refused
+    unit = snap.frame.get_column("unit")[6]
+    values = _values(snap, unit)
+    values[snap.choices[0]] = 2 * values["registered"] + 11
     r = sc.client.post("/api/v1/entries", headers=sc.headers("typist"), json={"unit": unit, "values": values, "client_id": "x"})
     assert r.status_code == 422 and "registered voters" in r.json()["error"]
     # a resolution is bounded alike

@@ -28,6 +28,9 @@ UnitPath = Annotated[str, PathParam(min_length=1, max_length=100, pattern=NO_CON
 #: no count on an acta comes near this; it also keeps every value inside int64 (h23)
 COUNT_LIMIT = 2**31 - 1
 Count = Annotated[StrictInt, Field(ge=0, le=COUNT_LIMIT)]
+#: a vote count on a copy may pass the table's registered voters (the acta checks then
+#: quarantine it) but not twice them plus this slack (h23)
+REGISTERED_FACTOR, REGISTERED_SLACK = 2, 10
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 ShaPath = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$")]
 
@@ -93,17 +96,20 @@ class _Prepared:
 
 def check_bounds(values: dict, row: dict, ceiling: int | None) -> None:
     """Every count is at most ``ceiling`` (Settings.max_count); a vote count is also at
-    most the table's registered voters when the official count states them (a table
-    cannot have more votes than voters). The copy's own ``registered`` is bounded by the
-    ceiling only, so that a copy may still contradict the official roll figure."""
+    most twice the table's registered voters in the official count, plus 10, when that
+    count states them. Between the roll and that bound a copy is accepted and the acta
+    checks quarantine it (a copy that contradicts the official roll is a finding, not
+    an error); beyond it no acta can be right, so it is refused. The copy's own
+    ``registered`` is bounded by the ceiling only, so that it may contradict the roll."""
     ceiling = COUNT_LIMIT if ceiling is None else min(int(ceiling), COUNT_LIMIT)
     registered = row.get("registered")
+    table = REGISTERED_FACTOR * registered + REGISTERED_SLACK if isinstance(registered, int) and registered > 0 else None
     for field, v in values.items():
         if v > ceiling:
             raise HTTPException(422, f"values.{field}: {v} is over the ceiling of {ceiling:,} for any count on an acta")
-        if field != "registered" and isinstance(registered, int) and registered > 0 and v > registered:
-            raise HTTPException(422, f"values.{field}: {v} is more than the {registered:,} registered voters of "
-                                     f"this table in the official count")
+        if field != "registered" and table is not None and v > table:
+            raise HTTPException(422, f"values.{field}: {v} is more than twice the {registered:,} registered voters of "
+                                     f"this table in the official count (at most {table:,})")
 
 
 @router.post("/entries", response_model=EntryOut, summary="Enter a copy of an acta (typist)",
