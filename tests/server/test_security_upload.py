@@ -74,3 +74,20 @@ def test_interrupted_uploads_are_cleaned_up(tmp_path):
     assert clean_interrupted(data, older_than=3600) == [stale]
     assert not stale.exists() and fresh.exists()
     assert (data / "upload-new") in clean_interrupted(data)
+
+
+def test_an_official_file_with_an_impossible_count_is_refused(server_client, tmp_path):
+    from server_data import COMPUTO
+
+    sc = server_client
+    lines = gzip.open(COMPUTO, "rt", encoding="utf-8-sig").read().splitlines()[:30]
+    cells = lines[5].split(",")
+    cells[12] = str(2**62)  # CC
+    lines[5] = ",".join(cells)
+    p = tmp_path / "computo_2019-10-25.csv.gz"
+    p.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode("utf-8")))
+    with open(p, "rb") as f:
+        r = sc.client.post("/api/v1/official", files={"file": (p.name, f)}, headers=sc.headers("admin"))
+    assert r.status_code == 422, r.text[:300]
+    assert "column 'CC'" in r.json()["error"] and "row 6" in r.json()["error"]
+    assert sc.client.get("/api/v1/snapshots").json() == []

@@ -113,3 +113,25 @@ def clean_interrupted(data_dir: Path, older_than: float = 0.0) -> list[Path]:
     if removed:
         log.warning("removed %d interrupted upload(s) from %s", len(removed), folder)
     return removed
+
+
+def check_counts(snaps, name: str, limit: int) -> None:
+    """Refuse an official file with a count over ``limit`` (no acta carries 2^31
+    votes): the server's totals are int64, and such a number would wrap them. Names the
+    file, row and column."""
+    import polars as pl
+
+    from escrutinio.model import TOTAL_COLUMNS
+
+    for snap in snaps:
+        cols = [c for c in (*snap.choices, *TOTAL_COLUMNS) if c in snap.frame.columns
+                and snap.frame.schema[c].is_integer()]
+        if not cols:
+            continue
+        bad = snap.frame.filter(pl.any_horizontal([pl.col(c) > limit for c in cols]))
+        if bad.height:
+            row = bad.row(0, named=True)
+            col = next(c for c in cols if row[c] is not None and row[c] > limit)
+            where = f"row {row['source_row']}" if row.get("source_row") is not None else f"unit {row.get('unit')}"
+            raise DecompressionLimit(f"{name}, {where}, column {col!r}: {row[col]} is more than any acta can count "
+                                     f"(at most {limit:,}); nothing was loaded")

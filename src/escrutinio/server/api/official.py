@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import official
-from escrutinio.server.uploads import UPLOAD_PREFIX, DecompressionLimit, check_decompression
+from escrutinio.server.uploads import UPLOAD_PREFIX, DecompressionLimit, check_counts, check_decompression
 
 router = APIRouter(tags=["official count"])
 log = logging.getLogger("escrutinio.server")
@@ -106,6 +106,10 @@ def load_official(request: Request, background: BackgroundTasks, file: UploadFil
         except DecompressionLimit as exc:
             raise HTTPException(422, str(exc)) from None
         snaps, preset = services.read_upload(path, mapping_arg)
+        try:  # h23: a count no acta can have would wrap the server's int64 totals
+            check_counts(snaps, file.filename or path.name, 2**31 - 1)
+        except DecompressionLimit as exc:
+            raise HTTPException(422, str(exc)) from None
         with db.session(write=True) as s:
             out = official.store(s, file_sha256=sha, source=file.filename or path.name, mapping=mapping_label, snaps=snaps,
                                  presets={x.contest: preset for x in snaps}, user=user)
