@@ -40,7 +40,7 @@ def test_swagger_ui_is_served_locally_with_its_licence(server_client):
 @pytest.fixture(params=["sqlite", "postgresql"])
 def limited(request, tmp_path):
     with database(request.param, tmp_path) as url:
-        sc = ServerClient(url, tmp_path, rate_limit_client="5/minute", rate_limit_token="8/minute", max_streams=2,
+        sc = ServerClient(url, tmp_path, rate_limit_client="5/minute", rate_limit_token="8/minute", max_streams=2, rate_limit_query=None,
                           events_lifetime=0.3, events_poll=0.05)
         try:
             yield sc
@@ -76,3 +76,17 @@ def test_event_streams_are_capped_per_client(limited):
         assert a.status_code == b.status_code == 200
         third = c.get("/api/v1/events")
         assert third.status_code == 429 and "Retry-After" in third.headers
+
+
+def test_distinct_filter_queries_have_a_lower_limit(tmp_path):
+    with database("sqlite", tmp_path) as url:
+        sc = ServerClient(url, tmp_path, rate_limit_client="100/minute", rate_limit_query="3/minute")
+        try:
+            c = sc.client
+            codes = [c.get("/api/v1/entries/states", params={"contest": f"C{i}"}).status_code for i in range(5)]
+            assert codes[3:] == [429, 429] and 429 not in codes[:3]
+            assert c.get("/api/v1/entries/states").status_code == 200  # a cached read still answers
+            r = c.get("/api/v1/entries/states", params={"contest": "again"})
+            assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        finally:
+            sc.close()

@@ -85,6 +85,10 @@ def _credential(scope) -> str | None:
     return hashlib.sha256(token).hexdigest()[:32] if token else None
 
 
+#: paths whose query string costs nothing (a resume point, a language, a static file)
+QUERY_EXEMPT = ("/api/v1/events", "/static", "/docs", "/login", "/logout")
+
+
 def _client(scope) -> str:
     client = scope.get("client")
     return client[0] if client else "unknown"
@@ -106,6 +110,7 @@ class RateLimit:
         self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
         self.client_limits = parse_many(settings.rate_limit_client) if settings.rate_limit_client else []
         self.token_limits = parse_many(settings.rate_limit_token) if settings.rate_limit_token else []
+        self.query_limits = parse_many(settings.rate_limit_query) if settings.rate_limit_query else []
         self.failure_limits = parse_many("20/minute") if settings.rate_limit_client else []
         self.max_streams = settings.max_streams
         self.streams: dict[str, int] = {}
@@ -134,6 +139,8 @@ class RateLimit:
         wait = self._failures_over(client) if token else None
         if wait is None:
             wait = self._over(self.token_limits, "token", token) if token else self._over(self.client_limits, "client", client)
+        if wait is None and scope.get("query_string") and self.query_limits and not scope["path"].startswith(QUERY_EXEMPT):
+            wait = self._over(self.query_limits, "query", token or client)
         if wait is not None:
             return await _json(429, f"too many requests; retry in {wait} s",
                                {"Retry-After": str(wait)})(scope, receive, send)

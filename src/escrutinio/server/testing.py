@@ -175,6 +175,7 @@ class ServerClient:
         # the limits themselves are tested with explicit settings
         settings.setdefault("rate_limit_client", None)
         settings.setdefault("rate_limit_token", None)
+        settings.setdefault("rate_limit_query", None)
         self.settings = Settings(database_url=url, data_dir=Path(tmp_path) / "data", **settings)
         self.app = create_app(self.settings)
         self.client = TestClient(self.app)
