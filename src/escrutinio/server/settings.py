@@ -80,7 +80,7 @@ class Settings:
     rate_limit_token: str | None = "60/second;2400/minute"
     #: requests with a query string (filters: each distinct one is computed afresh) cost
     #: more than cached reads; they have their own, lower limit on top of the above
-    rate_limit_query: str | None = "5/second;120/minute"
+    rate_limit_query: str | None = "20/second;300/minute"
     #: concurrent event streams per client address (without a token) or per token
     max_streams: int = 8
     #: longest query string and header value accepted (bytes)
