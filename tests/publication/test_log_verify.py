@@ -61,7 +61,8 @@ def test_changed_last_entry_is_caught_by_its_checkpoint(election_log):
     report = verify_log(lines, key.public_key(), cps)
     assert not report.ok
     assert report.problems[0].checkpoint == len(cps) - 1
-    assert report.first_bad_entry == cps[-2].tree_size
+    # issue 23: the range since the last good checkpoint, not its first entry as if it were at fault
+    assert report.first_bad_entry is None and report.first_bad_range == (cps[-2].tree_size, len(log) - 1)
 
 
 def test_rewritten_chain_is_caught_by_the_signed_root(election_log):
@@ -77,7 +78,8 @@ def test_rewritten_chain_is_caught_by_the_signed_root(election_log):
     report = verify_log(lines, key.public_key(), cps)
     assert not report.ok
     assert report.problems[0].checkpoint == 0
-    assert report.first_bad_entry == 0  # the range since the last good checkpoint starts at 0
+    # no single entry can be named: the range since the last good checkpoint is (issue 23: not "entry 0")
+    assert report.first_bad_entry is None and report.first_bad_range == (0, cps[0].tree_size - 1)
     assert f"an entry in 0..{cps[0].tree_size - 1} changed" in report.problems[0].what
 
 

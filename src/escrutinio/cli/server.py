@@ -11,8 +11,49 @@ import click
 from escrutinio.cli import main
 from escrutinio.server.settings import DEFAULT_DATABASE
 
+def database_url(ctx, param, value):
+    """The database URL, from ``--database``, ``--database @FILE`` (the URL in a file),
+    ``ESCRUTINIO_DATABASE`` or ``ESCRUTINIO_DATABASE_FILE``. A password written on the
+    command line is refused: every user of the machine sees it in ``ps``."""
+    source = ctx.get_parameter_source(param.name) if ctx is not None else None
+    file_env = os.environ.get("ESCRUTINIO_DATABASE_FILE")
+    if value and value.startswith("@"):
+        value = _read_secret(value[1:])
+    elif file_env and source is not None and source.name == "DEFAULT":
+        value = _read_secret(file_env)
+    elif value and source is not None and source.name == "COMMANDLINE" and _has_password(value):
+        raise click.BadParameter("a password in --database shows in `ps` to every user of this machine; put the URL in "
+                                 "ESCRUTINIO_DATABASE or in a file (--database @FILE, mode 0600), or use PGPASSWORD or "
+                                 "~/.pgpass", ctx=ctx, param=param)
+    return value
+
+
+def _read_secret(path: str) -> str:
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read the database URL from {p}: {exc.strerror or exc}") from None
+    if not text:
+        raise click.BadParameter(f"{p} is empty: it should hold the database URL")
+    if p.stat().st_mode & 0o077:
+        click.echo(f"warning: {p} holds a database URL and is readable by others; chmod 600 it", err=True)
+    return text
+
+
+def _has_password(url: str) -> bool:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return bool(make_url(url).password)
+    except Exception:
+        return False
+
+
 DB_OPTION = click.option("--database", default=DEFAULT_DATABASE, show_default=True, envvar="ESCRUTINIO_DATABASE",
-                         help="sqlite:///FILE (embedded) or postgresql://USER@HOST/DB")
+                         callback=database_url,
+                         help="sqlite:///FILE (embedded) or postgresql://USER@HOST/DB; @FILE reads the URL from a file "
+                              "(a password is refused on the command line: use the file or ESCRUTINIO_DATABASE)")
 
 
 @main.group()
@@ -131,7 +172,14 @@ def _ensure_signing_key(settings, echo) -> None:
 
     path = Path(settings.signing_key)
     if path.exists():
+        if path.stat().st_mode & 0o077:
+            os.chmod(path, 0o600)
+            echo(f"{path} was readable by others: now 0600")
         return
+    # a private folder of its own, never the public publication/ folder
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.parent.name.endswith("-keys"):
+        os.chmod(path.parent, 0o700)
     key = generate_key(path)
     echo(f"created the results log's signing key {path} (key id {key_id(key.public_key())}); "
          f"publish {public_path(path)}, keep the key itself secret")
@@ -191,6 +239,10 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
         read_snapshot(previous, mapping=previous_mapping)
     migrate(settings.database_url)
     _ensure_signing_key(settings, lambda m: click.echo(m, err=True))
+    from escrutinio.server.uploads import clean_interrupted
+
+    for gone in clean_interrupted(settings.data_dir):  # no worker runs yet: any upload folder is a crash's
+        click.echo(f"removed the interrupted upload {gone}", err=True)
     token = _first_admin(settings.database_url)
     if token:
         click.echo(f"created account 'admin' (role admin); its token, shown once:\n{token}", err=True)
@@ -211,7 +263,8 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
 
 
 @server.command("demo")
-@click.option("--database", default="sqlite:///escrutinio-demo.db", show_default=True, envvar="ESCRUTINIO_DATABASE")
+@click.option("--database", default="sqlite:///escrutinio-demo.db", show_default=True, envvar="ESCRUTINIO_DATABASE",
+              callback=database_url)
 @click.option("--actas", default=300, show_default=True, type=click.IntRange(10, 5000), help="Copies entered twice.")
 @click.option("--seed", default=2019, show_default=True, type=int)
 @click.option("--projection/--no-projection", default=True, show_default=True,

@@ -90,6 +90,8 @@ def _check_payload(seq: int, kind: str, payload: dict) -> None:
             raise RecordError(seq, f"{kind} entry: value {k!r} is {v!r}, not an integer")
         if v < 0:
             raise RecordError(seq, f"{kind} entry: value {k!r} is negative ({v})")
+        if v > MAX_VALUE:
+            raise RecordError(seq, f"{kind} entry: value {k!r} is {v}, beyond any count (at most {MAX_VALUE})")
 
 
 @dataclass
@@ -105,12 +107,17 @@ class SnapshotInfo:
     records: int = 0
 
 
+#: a value the log may carry: it fits int64; sums are taken in Int128, so that no total
+#: of up to 2^64 such values wraps (the server itself refuses counts over 2^31 - 1)
+MAX_VALUE = 2**63 - 1
+
+
 def _fold(frames: list[pl.DataFrame]) -> pl.DataFrame:
-    """Sum record frames to one row per finest area (all level columns)."""
+    """Sum record frames to one row per finest area (all level columns), exactly."""
     df = pl.concat(frames, how="diagonal_relaxed")
     keys = [c for c in df.columns if c.startswith(_L)]
     values = [c for c in df.columns if c.startswith(_V)]
-    aggs = [pl.col(c).sum() for c in values]
+    aggs = [pl.col(c).cast(pl.Int128).sum() for c in values]
     aggs.append(pl.col("_units").sum() if "_units" in df.columns else pl.len().cast(pl.Int64).alias("_units"))
     if not keys:
         return df.select(aggs)
@@ -142,13 +149,13 @@ class ContestTotals:
 
     def _sums(self, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(
-            pl.sum_horizontal([pl.col(_V + c) for c in self.choices]).cast(pl.Int64).alias(_V + "valid")
+            pl.sum_horizontal([pl.col(_V + c).cast(pl.Int128) for c in self.choices]).alias(_V + "valid")
             if self.choices else pl.lit(0, pl.Int64).alias(_V + "valid"))
 
     def total(self) -> dict:
         leaves = self._sums(self._leaves)
         present = [f for f in (*TOTAL_FIELDS, "valid", *self.choices) if _V + f in leaves.columns]
-        sums = leaves.select([pl.col("_units").sum()] + [pl.col(_V + f).sum() for f in present]).row(0, named=True)
+        sums = leaves.select([pl.col("_units").sum()] + [pl.col(_V + f).cast(pl.Int128).sum() for f in present]).row(0, named=True)
         out = {"units": int(sums["_units"] or 0)}
         for f in (*TOTAL_FIELDS, "valid"):
             out[f] = int(sums.get(_V + f) or 0)
@@ -164,7 +171,7 @@ class ContestTotals:
         present = [f for f in (*TOTAL_FIELDS, "valid", *self.choices) if _V + f in leaves.columns]
         rows = (
             leaves.group_by([_L + k for k in keys])
-            .agg([pl.col("_units").sum().alias("units")] + [pl.col(_V + f).sum().alias(f) for f in present])
+            .agg([pl.col("_units").sum().alias("units")] + [pl.col(_V + f).cast(pl.Int128).sum().alias(f) for f in present])
             .with_columns(
                 pl.concat_str([pl.col(_L + k).fill_null("?") for k in keys], separator=PATH_SEPARATOR).alias("path"),
                 pl.col(_L + keys[-1]).alias("area"),

@@ -47,14 +47,22 @@ class Problem:
     what: str
     seq: int | None = None
     checkpoint: int | None = None
+    #: (first, last) entries when the fault lies somewhere in a range and no single
+    #: entry can be named (a rewritten chain that only a signed root catches)
+    range: tuple[int, int] | None = None
 
     def to_dict(self) -> dict:
-        return {"seq": self.seq, "checkpoint": self.checkpoint, "what": self.what}
+        out = {"seq": self.seq, "checkpoint": self.checkpoint, "what": self.what}
+        if self.range is not None:
+            out["range"] = list(self.range)
+        return out
 
     def __str__(self) -> str:
         where = []
         if self.seq is not None:
             where.append(f"entry {self.seq}")
+        elif self.range is not None:
+            where.append(f"entries {self.range[0]}..{self.range[1]}")
         if self.checkpoint is not None:
             where.append(f"checkpoint {self.checkpoint}")
         return f"{', '.join(where) or 'log'}: {self.what}"
@@ -84,6 +92,11 @@ class LogReport:
         """The entry named by the first problem found in stream order."""
         return next((p.seq for p in self.problems if p.seq is not None), None)
 
+    @property
+    def first_bad_range(self) -> tuple[int, int] | None:
+        """The range named by the first problem that names a range and no entry."""
+        return next((p.range for p in self.problems if p.range is not None), None)
+
     def to_dict(self) -> dict:
         out = {
             "ok": self.ok,
@@ -95,6 +108,7 @@ class LogReport:
             "unsigned_entries": self.unsigned_entries,
             "kinds": dict(self.kinds),
             "first_bad_entry": self.first_bad_entry,
+            "first_bad_range": list(self.first_bad_range) if self.first_bad_range else None,
             "problems": [p.to_dict() for p in self.problems],
             "problems_truncated": self.truncated,
             "warnings": self.warnings,
@@ -111,9 +125,10 @@ class LogReport:
             lines.append(f"OK: {self.entries:,} entries, hash chain intact, "
                          f"{self.checkpoints_checked} signed checkpoint(s) verified")
         else:
-            first = self.first_bad_entry
+            first, span = self.first_bad_entry, self.first_bad_range
             lines.append(f"FAILED: {len(self.problems)}{'+' if self.truncated else ''} problem(s) in {self.entries:,} entries"
-                         + (f"; first bad entry: {first}" if first is not None else ""))
+                         + (f"; first bad entry: {first}" if first is not None
+                            else f"; an entry in {span[0]}..{span[1]} is at fault" if span else ""))
         lines.append(f"tree head: size {self.entries:,}, root {self.root_hash}")
         if self.last_checkpoint:
             cp = self.last_checkpoint
@@ -237,11 +252,12 @@ class _Verifier:
         self.last_good_size = 0
         self._check_due_checkpoints()  # checkpoints of the empty tree
 
-    def problem(self, what: str, seq: int | None = None, checkpoint: int | None = None) -> None:
+    def problem(self, what: str, seq: int | None = None, checkpoint: int | None = None,
+                range: tuple[int, int] | None = None) -> None:
         if len(self.report.problems) >= self.max_problems:
             self.report.truncated = True
             return
-        self.report.problems.append(Problem(what, seq, checkpoint))
+        self.report.problems.append(Problem(what, seq, checkpoint, range))
 
     # ----------------------------------------------------------- checkpoints
     def _prepare(self, checkpoints) -> list[tuple[int, Checkpoint]]:
@@ -276,12 +292,20 @@ class _Verifier:
             if root != cp.root_hash:
                 first = self.last_good_size
                 named = [p.seq for p in self.report.problems if p.seq is not None and first <= p.seq < size]
-                self.problem(
-                    f"the first {size} entries have root {root}, but checkpoint {label} signed {cp.root_hash}: "
-                    f"an entry in {first}..{size - 1} changed after the checkpoint was signed"
-                    + (f" (entries before {first} match checkpoint {self._last_good_label})" if first else "")
-                    + (f"; see entry {named[0]}" if named else ""),
-                    seq=None if named else first, checkpoint=label)
+                if label in self.badly_signed:
+                    # the checkpoint itself was edited: its signature no longer covers its
+                    # root, so the entries are not what is at fault
+                    self.problem(f"checkpoint {label} signs root {cp.root_hash}, not the entries' root {root}, and its "
+                                 "signature does not verify: the checkpoint was edited, not the entries",
+                                 checkpoint=label)
+                else:
+                    self.problem(
+                        f"the first {size} entries have root {root}, but checkpoint {label} signed {cp.root_hash}: "
+                        f"an entry in {first}..{size - 1} changed after the checkpoint was signed"
+                        + (f" (entries before {first} match checkpoint {self._last_good_label})" if first else "")
+                        + (f"; see entry {named[0]}" if named else ""),
+                        checkpoint=label, seq=first if not named and size - first == 1 else None,
+                        range=None if named or size - first == 1 else (first, size - 1))
             else:
                 self.last_good_size = size
                 self._last_good_label = label

@@ -193,6 +193,7 @@ def create_app(settings: Settings | None = None, check_schema: bool = True) -> F
             task.cancel()
 
     app = FastAPI(title="escrutinio observer network", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Watchers' copies of actas, double entry, discrepancies with the official count, live "
                               "results and a signed results log. Roles per operation: `x-roles`.")
     app.state.settings = settings
@@ -215,8 +216,40 @@ def create_app(settings: Settings | None = None, check_schema: bool = True) -> F
         from fastapi.staticfiles import StaticFiles
 
         app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    _install_docs(app)
+    from escrutinio.server.guards import InputGuard, RateLimit, SecurityHeaders
+
+    # outermost last: headers on every answer, then the cheap limits, then the body
+    app.add_middleware(InputGuard, settings=settings)
     app.add_middleware(BodyLimit, settings=settings)
+    app.add_middleware(RateLimit, settings=settings)
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+DOCS_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>escrutinio observer network: API</title>
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png"></head>
+<body><div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/docs/assets/init.js"></script></body></html>
+"""
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the copy of ``swagger-ui-dist`` bundled with the
+    package (with its licence), not from a CDN."""
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    assets = resources.files("escrutinio.server") / "swagger"
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_HTML)
+
+    app.mount("/docs/assets", StaticFiles(directory=str(assets)), name="swagger")
 
 
 def app_from_environment() -> FastAPI:

@@ -69,6 +69,12 @@ def maybe_sign(session: Session, settings, force: bool = False) -> dict:
     if not key_path.exists():
         return {"signed": False, "checkpoint": latest.to_dict() if latest else None,
                 "reason": f"no signing key at {key_path}: run `escrutinio server keygen`"}
+    problem = chain_problem(session, latest.tree_size if latest is not None else 0, n,
+                            latest.root_hash if latest is not None else None, t)
+    if problem is not None:
+        log.error("checkpoint refused: %s", problem)
+        return {"signed": False, "checkpoint": latest.to_dict() if latest else None,
+                "reason": f"the log does not verify, nothing signed: {problem}", "problem": problem}
     key = load_private_key(key_path)
     cp = repo.add_checkpoint(session, sign(key, n, t.root(n).hex(), utc_now()))
     try:
@@ -83,6 +89,54 @@ def maybe_sign(session: Session, settings, force: bool = False) -> dict:
     # leaves no folder behind.
     event.listen(session, "after_commit", lambda s: _publish_after_commit(s, data_dir, cp, pem), once=True)
     return {"signed": True, "checkpoint": cp.to_dict(), "reason": "signed", "key_id": key_id(key.public_key())}
+
+
+def chain_problem(session: Session, signed: int, n: int, signed_root: str | None, tree) -> str | None:
+    """Re-verify the log before signing it (None when it verifies): the entries already
+    signed still have the signed root, and every entry since then has the canonical
+    payload, hash and ``prev`` link the server writes, and (for a copy) the stored
+    entry it names. A row written into the table by other means than the server's
+    append is refused here rather than signed."""
+    import json
+
+    from sqlalchemy import select
+
+    from escrutinio.publication.entry import GENESIS_PREV, canonical_json
+    from escrutinio.publication.log import entry_bytes_from_row
+    from escrutinio.server.storage.tables import entries as entries_table
+
+    if signed and signed_root is not None and tree.root(signed).hex() != signed_root:
+        return f"the first {signed} entries no longer have the root signed at that size: an entry before {signed} changed"
+    # the whole chain's links and hashes (a hash per entry: cheap), the payloads of the
+    # entries not signed yet in full
+    prev, expected = GENESIS_PREV, 0
+    for r in repo.rows(session, 0, n):
+        seq = int(r.seq)
+        if seq != expected:
+            return f"entry {expected} is missing"
+        if r.prev != prev:
+            return f"entry {seq}: its prev is not the hash of entry {seq - 1}" if seq else "entry 0: its prev is not 64 zeros"
+        payload = None
+        if seq >= signed:
+            try:
+                payload = json.loads(r.payload)
+                canonical = canonical_json(payload).decode("utf-8") == r.payload
+            except Exception:
+                canonical = False
+            if not canonical:
+                return f"entry {seq}: its payload is not canonical JSON"
+        if hashlib.sha256(entry_bytes_from_row(r.seq, r.time, r.role, r.kind, r.payload, r.prev)).hexdigest() != r.hash:
+            return f"entry {seq}: its hash does not match its content"
+        if r.kind in ("copy_agreed", "copy_resolved", "quarantine_released") and seq >= signed:
+            eid = payload.get("entry_id") if isinstance(payload, dict) else None
+            row = session.execute(select(entries_table.c.unit, entries_table.c.contest)
+                                  .where(entries_table.c.id == eid)).first() if isinstance(eid, int) else None
+            if row is None or (row.unit, row.contest) != (payload.get("unit"), payload.get("contest")):
+                return f"entry {seq}: a {r.kind} of {payload.get('unit')!r} names no stored entry of that acta"
+        prev, expected = r.hash, seq + 1
+    if expected != n:
+        return f"the log ends at entry {expected - 1}, not {n - 1}"
+    return None
 
 
 def _publish_after_commit(session: Session, data_dir: Path, cp: Checkpoint, pem: bytes) -> None:

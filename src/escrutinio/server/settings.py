@@ -32,6 +32,14 @@ def is_sqlite(url: str) -> bool:
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
 
 
+def default_signing_key(db: Path | None, data_dir: Path) -> Path:
+    """The signing key's default place: a private ``keys/`` folder (0700) beside the
+    SQLite file or the data directory, never inside the folder that gets published."""
+    base = db.parent if db else Path(data_dir).parent
+    stem = db.stem if db else "escrutinio"
+    return base / f"{stem}-keys" / "signing-key.pem"
+
+
 @dataclass
 class Settings:
     database_url: str = DEFAULT_DATABASE
@@ -60,6 +68,24 @@ class Settings:
     events_poll: float = 0.5
     #: seconds an SSE stream stays open before asking the client to reconnect (bounded)
     events_lifetime: float = 300.0
+    #: ceiling of any one count on a copy when neither the roll nor the official count
+    #: says how many voters the table has (a table of Bolivia has at most 250 voters)
+    max_count: int = 100_000
+    #: a decompressed upload may not pass this many bytes, nor (past 64 MiB) this ratio
+    max_decompressed_bytes: int = 512 * 1024 * 1024
+    max_decompression_ratio: int = 100
+    #: rate limits ("N/second", "N/minute"..., the ``limits`` library's notation; None:
+    #: off). Per client address for requests without a token, per token otherwise.
+    rate_limit_client: str | None = "30/second;600/minute"
+    rate_limit_token: str | None = "60/second;2400/minute"
+    #: requests with a query string (filters: each distinct one is computed afresh) cost
+    #: more than cached reads; they have their own, lower limit on top of the above
+    rate_limit_query: str | None = "20/second;300/minute"
+    #: concurrent event streams per client address (without a token) or per token
+    max_streams: int = 8
+    #: longest query string and header value accepted (bytes)
+    max_query_bytes: int = 4096
+    max_header_bytes: int = 8192
     extra: dict = field(default_factory=dict)
     # the projection's input files' hashes, computed once (services.projection_inputs)
     _inputs: dict | None = field(default=None, init=False, repr=False, compare=False)
@@ -71,7 +97,8 @@ class Settings:
             self.data_dir = db.with_name(db.stem + "-data") if db else Path("escrutinio-data")
         self.data_dir = Path(self.data_dir)
         if self.signing_key is None:
-            self.signing_key = db.with_name(db.stem + "-signing-key.pem") if db else self.data_dir / "signing-key.pem"
+            # never next to the public publication/ folder the data directory holds
+            self.signing_key = default_signing_key(db, self.data_dir)
         self.signing_key = Path(self.signing_key)
         if self.roll is not None:
             self.roll = Path(self.roll)

@@ -171,6 +171,11 @@ class ServerClient:
         from escrutinio.server.app import create_app
 
         self.url = url
+        # tests send hundreds of requests a second from one address and one token;
+        # the limits themselves are tested with explicit settings
+        settings.setdefault("rate_limit_client", None)
+        settings.setdefault("rate_limit_token", None)
+        settings.setdefault("rate_limit_query", None)
         self.settings = Settings(database_url=url, data_dir=Path(tmp_path) / "data", **settings)
         self.app = create_app(self.settings)
         self.client = TestClient(self.app)

@@ -18,22 +18,32 @@ from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.observers import photos as photo_facts
 from escrutinio.server.storage import copies, official, photo_marks
+from escrutinio.server.storage.official import unit_row
 from escrutinio.server.storage.tables import entries, photos
 from escrutinio.server.storage.users import audit
 
 router = APIRouter(tags=["copies"])
 
-Unit = Annotated[str, Field(min_length=1, max_length=100)]
-UnitPath = Annotated[str, PathParam(min_length=1, max_length=100)]
+#: an identifier (unit, contest, client id) has no control characters (h23)
+NO_CONTROL = r"^[^\x00-\x1f\x7f-\x9f]*$"
+Unit = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_CONTROL)]
+UnitPath = Annotated[str, PathParam(min_length=1, max_length=100, pattern=NO_CONTROL)]
+#: no count on an acta comes near this; it also keeps every value inside int64 (h23)
+COUNT_LIMIT = 2**31 - 1
+Count = Annotated[StrictInt, Field(ge=0, le=COUNT_LIMIT)]
+#: a vote count on a copy may pass the table's registered voters (the acta checks then
+#: quarantine it) but not twice them plus this slack (h23)
+REGISTERED_FACTOR, REGISTERED_SLACK = 2, 10
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 ShaPath = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$")]
 
 
 class EntryIn(BaseModel):
     unit: Unit
-    contest: str | None = Field(None, max_length=200)
-    values: dict[str, StrictInt]
-    client_id: str = Field(min_length=1, max_length=200, description="chosen by the client; resending it changes nothing")
+    contest: str | None = Field(None, max_length=200, pattern=NO_CONTROL)
+    values: dict[str, Count] = Field(max_length=200)
+    client_id: str = Field(min_length=1, max_length=200, pattern=NO_CONTROL,
+                           description="chosen by the client; resending it changes nothing")
     photo_sha256: Sha256 | None = None
 
 
@@ -45,13 +55,13 @@ class EntryOut(BaseModel):
 
 
 class ResolveIn(BaseModel):
-    contest: str | None = Field(None, max_length=200)
-    values: dict[str, StrictInt]
+    contest: str | None = Field(None, max_length=200, pattern=NO_CONTROL)
+    values: dict[str, Count] = Field(max_length=200)
     note: str = Field("", max_length=2000)
 
 
 class ReleaseIn(BaseModel):
-    contest: str | None = Field(None, max_length=200)
+    contest: str | None = Field(None, max_length=200, pattern=NO_CONTROL)
     note: str = Field("", max_length=2000)
 
 
@@ -67,18 +77,43 @@ class _Prepared:
     write lock is taken (validation and the acta checks cost more than the write), and
     re-used under the lock unless a new snapshot arrived in between."""
 
-    def __init__(self, s, unit: str, contest: str | None, values: dict):
+    def __init__(self, s, unit: str, contest: str | None, values: dict, ceiling: int | None = None):
         info = services.contest_of(s, contest)
         snap = services.snapshot_of(s, info)
-        self.snapshot_id, self.contest = info["snapshot_id"], info["contest"]
+        self.snapshot_id, self.contest, self.ceiling = info["snapshot_id"], info["contest"], ceiling
+        row = unit_row(snap, unit)
+        if row is None:
+            # a copy of an acta the official count does not have would be counted and
+            # signed into the log as if it existed
+            raise HTTPException(422, f"unit {unit!r} is not in the official count of {info['contest']}")
         self.values = de.validate_values(values, snap.choices)
+        check_bounds(self.values, row, ceiling)
         self.levels = services.unit_levels(snap, unit)
         full = services.checker(snap)
         findings = full(self.values)  # the checks of the submitted values, outside the lock
         self.check = lambda v: findings if dict(v) == self.values else full(v)
 
     def current(self, s, unit: str, contest: str | None, values: dict) -> "_Prepared":
-        return self if services.contest_of(s, contest)["snapshot_id"] == self.snapshot_id else _Prepared(s, unit, contest, values)
+        return self if services.contest_of(s, contest)["snapshot_id"] == self.snapshot_id else _Prepared(
+            s, unit, contest, values, self.ceiling)
+
+
+def check_bounds(values: dict, row: dict, ceiling: int | None) -> None:
+    """Every count is at most ``ceiling`` (Settings.max_count); a vote count is also at
+    most twice the table's registered voters in the official count, plus 10, when that
+    count states them. Between the roll and that bound a copy is accepted and the acta
+    checks quarantine it (a copy that contradicts the official roll is a finding, not
+    an error); beyond it no acta can be right, so it is refused. The copy's own
+    ``registered`` is bounded by the ceiling only, so that it may contradict the roll."""
+    ceiling = COUNT_LIMIT if ceiling is None else min(int(ceiling), COUNT_LIMIT)
+    registered = row.get("registered")
+    table = REGISTERED_FACTOR * registered + REGISTERED_SLACK if isinstance(registered, int) and registered > 0 else None
+    for field, v in values.items():
+        if v > ceiling:
+            raise HTTPException(422, f"values.{field}: {v} is over the ceiling of {ceiling:,} for any count on an acta")
+        if field != "registered" and table is not None and v > table:
+            raise HTTPException(422, f"values.{field}: {v} is more than twice the {registered:,} registered voters of "
+                                     f"this table in the official count (at most {table:,})")
 
 
 @router.post("/entries", response_model=EntryOut, summary="Enter a copy of an acta (typist, or a watcher's own report)",
@@ -90,7 +125,7 @@ def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("
     different typist (409 otherwise)."""
     db = request.app.state.db
     with db.session() as s:
-        p = _Prepared(s, body.unit, body.contest, body.values)
+        p = _Prepared(s, body.unit, body.contest, body.values, request.app.state.settings.max_count)
         if body.photo_sha256 and s.execute(photos.select().where(photos.c.sha256 == body.photo_sha256)).first() is None:
             raise HTTPException(422, f"photo {body.photo_sha256} was not uploaded (POST /api/v1/photos first)")
     with db.session(write=True) as s:
@@ -131,7 +166,7 @@ def _photo_flags(s, settings, sha: str, unit: str, contest: str, user: User) -> 
 def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User = Depends(require("coordinator"))) -> ActaOut:
     db = request.app.state.db
     with db.session() as s:
-        p = _Prepared(s, unit, body.contest, body.values)
+        p = _Prepared(s, unit, body.contest, body.values, request.app.state.settings.max_count)
     with db.session(write=True) as s:
         p = p.current(s, unit, body.contest, body.values)
         acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check, levels=p.levels,

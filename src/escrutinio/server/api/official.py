@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import official
+from escrutinio.server.uploads import UPLOAD_PREFIX, DecompressionLimit, check_counts, check_decompression
 
 router = APIRouter(tags=["official count"])
 log = logging.getLogger("escrutinio.server")
@@ -80,7 +81,8 @@ def after_load(db, settings, contests: list[str], snapshot_id: int) -> None:
                         422: {"description": "the file cannot be read"}})
 def load_official(request: Request, background: BackgroundTasks, file: UploadFile = File(...),
                   mapping: UploadFile | None = File(None, description="a mapping TOML file"),
-                  mapping_name: str | None = Form(None, description="or the name of a bundled mapping"),
+                  mapping_name: str | None = Form(None, max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$",
+                                                  description="or the name of a bundled mapping"),
                   user: User = Depends(require("admin"))) -> LoadResult:
     """Read ``file`` the way `escrutinio results` reads it (any bundled layout, or the
     given mapping) and store it in one transaction: every acta row or none. The same
@@ -89,7 +91,7 @@ def load_official(request: Request, background: BackgroundTasks, file: UploadFil
     older than the one in force is kept as history and does not replace it."""
     db, settings = request.app.state.db, request.app.state.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="upload-", dir=settings.data_dir))
+    work = Path(tempfile.mkdtemp(prefix=UPLOAD_PREFIX, dir=settings.data_dir))
     try:
         path = work / _safe_name(file.filename)
         _spool(file, path, settings.max_upload_bytes)
@@ -105,7 +107,16 @@ def load_official(request: Request, background: BackgroundTasks, file: UploadFil
             mapping_arg, mapping_label = str(mpath), "uploaded:" + services.sha256_file(mpath)
         elif mapping_name:
             mapping_arg = mapping_label = mapping_name
+        try:  # h23: a bomb is refused before the reader decompresses it in memory
+            check_decompression(path, file.filename or path.name, settings.max_decompressed_bytes,
+                                settings.max_decompression_ratio)
+        except DecompressionLimit as exc:
+            raise HTTPException(422, str(exc)) from None
         snaps, preset = services.read_upload(path, mapping_arg)
+        try:  # h23: a count no acta can have would wrap the server's int64 totals
+            check_counts(snaps, file.filename or path.name, 2**31 - 1)
+        except DecompressionLimit as exc:
+            raise HTTPException(422, str(exc)) from None
         try:
             with db.session(write=True) as s:
                 out = official.store(s, file_sha256=sha, source=file.filename or path.name, mapping=mapping_label,

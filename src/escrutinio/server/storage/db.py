@@ -8,6 +8,7 @@ writers exactly where the log's hash chain and the double-entry states need it.
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -105,6 +106,23 @@ def _sqlite_engine(url: str, begin: str) -> Engine:
     return engine
 
 
+def private_sqlite_file(path: Path) -> None:
+    """Create the database file readable by its owner only (0600; SQLite gives its
+    -wal and -shm files the same mode), or tighten an existing one."""
+    import os
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if p.exists() and p.stat().st_mode & 0o077:
+                os.chmod(p, 0o600)
+        except OSError:  # not ours to change: the server still runs, as it did before
+            pass
+
+
 class Database:
     """One server's database: a read and a write session factory over one URL."""
 
@@ -114,7 +132,7 @@ class Database:
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                private_sqlite_file(Path(parsed.database))
             self.write_engine = _sqlite_engine(self.url, "BEGIN IMMEDIATE")
             self.read_engine = _sqlite_engine(self.url, "BEGIN")
         elif self.dialect == "postgresql":
@@ -164,19 +182,86 @@ class Database:
             if current != head_revision():
                 raise SchemaError(f"{self.safe_url()} is at migration {current}, this server needs {head_revision()}: "
                                   "run `escrutinio server init` to upgrade")
-            if self.postgresql:
-                names = set(s.execute(text(
-                    "SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-                    "WHERE c.relnamespace = to_regnamespace(current_schema())::oid AND t.tgname LIKE '%append_only'")).scalars())
-                missing = [t for t in APPEND_ONLY_TABLES if t not in names]
-            else:
-                names = set(s.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
-                missing = [t for t in APPEND_ONLY_TABLES if not {f"{t}_no_update", f"{t}_no_delete"} <= names]
-            if missing:
-                raise SchemaError(f"append-only triggers missing on {missing}: the results log is not protected")
+            problems = append_only_problems(s, self.postgresql)
+            if problems:
+                raise SchemaError("append-only triggers changed or missing, the results log is not protected: " + "; ".join(problems))
 
     def safe_url(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
+
+
+#: the append-only guard as migrations 0001 and 0002 create it: the start-up check
+#: compares the stored definitions with these, so that a trigger whose body was
+#: replaced (``SELECT 1``) or that was disabled is noticed, not only a missing name
+APPEND_ONLY_KEYS = {"log_entries": "seq", "checkpoints": "id", "audit_log": "id",
+                    # the field reports' evidence (migration 0004): watchers' messages and photo flags
+                    "sms_messages": "id", "photo_flags": "id"}
+PG_FUNCTION_BODY = "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END;"
+
+
+def _sqlite_triggers() -> dict[str, str]:
+    out = {}
+    for table, key in APPEND_ONLY_KEYS.items():
+        for action in ("UPDATE", "DELETE"):
+            out[f"{table}_no_{action.lower()}"] = (f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
+                                                   f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+        out[f"{table}_no_replace"] = (f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+                                      f"WHEN EXISTS (SELECT 1 FROM {table} WHERE {key} = NEW.{key}) "
+                                      f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+    return out
+
+
+def _pg_triggers() -> dict[str, str]:
+    out = {}
+    for table in APPEND_ONLY_KEYS:
+        out[f"{table}_append_only"] = (f"CREATE TRIGGER {table}_append_only BEFORE DELETE OR UPDATE ON {table} "
+                                       "FOR EACH ROW EXECUTE FUNCTION escrutinio_append_only()")
+        out[f"{table}_no_truncate"] = (f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                                       "FOR EACH STATEMENT EXECUTE FUNCTION escrutinio_append_only()")
+    return out
+
+
+def _squash(sql: str | None) -> str:
+    return re.sub(r"\s+", " ", (sql or "")).strip().rstrip(";")
+
+
+def append_only_problems(session: Session, postgresql: bool) -> list[str]:
+    """What is wrong with the append-only triggers (empty when they are as the
+    migrations made them, and enabled)."""
+    problems = []
+    if postgresql:
+        found = {r.tgname: r for r in session.execute(text(
+            "SELECT t.tgname, t.tgenabled, pg_get_triggerdef(t.oid) AS def FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid WHERE c.relnamespace = to_regnamespace(current_schema())::oid "
+            "AND NOT t.tgisinternal"))}
+        for name, expected in _pg_triggers().items():
+            row = found.get(name)
+            if row is None:
+                problems.append(f"trigger {name} is missing")
+                continue
+            # pg_get_triggerdef qualifies names with the schema: compare without it
+            got = _squash(row[2])
+            got = re.sub(r"\b\w+\.(?=\w)", "", got) if "." in got else got
+            if got != _squash(expected):
+                problems.append(f"trigger {name} is not the migration's ({got})")
+            enabled = row.tgenabled.decode() if isinstance(row.tgenabled, bytes) else str(row.tgenabled)
+            if enabled != "A":
+                problems.append(f"trigger {name} is {'disabled' if enabled == 'D' else 'not enabled always (' + enabled + ')'}")
+        body = session.execute(text(
+            "SELECT p.prosrc FROM pg_proc p WHERE p.proname = 'escrutinio_append_only' "
+            "AND p.pronamespace = to_regnamespace(current_schema())::oid")).scalar()
+        if body is None:
+            problems.append("function escrutinio_append_only is missing")
+        elif _squash(body) != _squash(PG_FUNCTION_BODY):
+            problems.append(f"function escrutinio_append_only was changed ({_squash(body)[:80]})")
+    else:
+        found = dict(session.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")).all())
+        for name, expected in _sqlite_triggers().items():
+            if name not in found:
+                problems.append(f"trigger {name} is missing")
+            elif _squash(found[name]) != _squash(expected):
+                problems.append(f"trigger {name} is not the migration's ({_squash(found[name])[:120]})")
+    return problems
 
 
 def write_lock(session: Session) -> None:
@@ -209,7 +294,7 @@ def migrate(url: str) -> str:
     url = check_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        private_sqlite_file(Path(parsed.database))
     engine = create_engine(url)
     try:
         probe(engine, url)

@@ -33,6 +33,9 @@ audit_log = Table(
     Column("action", String(60), nullable=False),
     Column("target", Text, nullable=True),
     Column("detail", Text, nullable=True),
+    # hash chain (migration 0002, storage/audit_chain.py)
+    Column("prev", String(64), nullable=True),
+    Column("hash", String(64), nullable=True),
 )
 
 # contract C3: append-only, seq from 0, payload = canonical JSON

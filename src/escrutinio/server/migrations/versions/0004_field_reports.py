@@ -84,10 +84,17 @@ def upgrade() -> None:
                        "FOR EACH ROW EXECUTE FUNCTION escrutinio_append_only()")
             op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
                        "FOR EACH STATEMENT EXECUTE FUNCTION escrutinio_append_only()")
+            # as 0002 does for the log: the guard holds in a replica session too
+            op.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_append_only")
+            op.execute(f"ALTER TABLE {table} ENABLE ALWAYS TRIGGER {table}_no_truncate")
         else:
             for action in ("UPDATE", "DELETE"):
                 op.execute(f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
                            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+            # as 0002 does for the log: REPLACE / INSERT OR REPLACE would delete the stored row
+            op.execute(f"CREATE TRIGGER {table}_no_replace BEFORE INSERT ON {table} "
+                       f"WHEN EXISTS (SELECT 1 FROM {table} WHERE id = NEW.id) "
+                       f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
 
 
 def downgrade() -> None:

@@ -1,0 +1,92 @@
+"""Issue 23: security headers on every answer, Swagger UI served locally, rate limits
+per client and per token with 429 and Retry-After."""
+import re
+
+import pytest
+
+from escrutinio.server.testing import ServerClient, database
+
+HEADERS = {"content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy"}
+
+
+def test_every_answer_has_the_security_headers(server_client):
+    c = server_client.client
+    answers = [c.get("/api/v1/results"), c.get("/openapi.json"), c.get("/docs"), c.get("/nowhere"),
+               c.post("/api/v1/entries", json={}), c.get("/"), c.get("/api/v1/results", params={"contest": "a\x00"})]
+    server_client.settings.max_request_bytes = 10
+    answers.append(c.post("/api/v1/entries", content=b"x" * 100, headers=server_client.headers("typist")))
+    assert {r.status_code for r in answers} >= {200, 404, 401, 413, 422}
+    for r in answers:
+        assert HEADERS <= set(r.headers), (r.request.url, r.status_code, dict(r.headers))
+        csp = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-eval" not in csp
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["referrer-policy"] == "no-referrer"
+
+
+def test_swagger_ui_is_served_locally_with_its_licence(server_client):
+    c = server_client.client
+    page = c.get("/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower() and "http" not in page.text.lower()
+    assert "<script>" not in page.text  # no inline script: the CSP forbids it
+    for src in re.findall(r'(?:src|href)="([^"]+)"', page.text):
+        r = c.get(src)
+        assert r.status_code == 200 and len(r.content) > 100, src
+    assert "Apache License" in c.get("/docs/assets/LICENSE").text
+    assert c.get("/redoc").status_code == 404
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def limited(request, tmp_path):
+    with database(request.param, tmp_path) as url:
+        sc = ServerClient(url, tmp_path, rate_limit_client="5/minute", rate_limit_token="8/minute", max_streams=2, rate_limit_query=None,
+                          events_lifetime=0.3, events_poll=0.05)
+        try:
+            yield sc
+        finally:
+            sc.close()
+
+
+def test_rate_limits_answer_429_with_retry_after(limited):
+    c = limited.client
+    codes = [c.get("/api/v1/entries/states").status_code for _ in range(8)]
+    assert codes[:5] == [200] * 5 and codes[5:] == [429] * 3
+    r = c.get("/api/v1/entries/states")
+    assert r.status_code == 429 and 1 <= int(r.headers["Retry-After"]) <= 60 and "error" in r.json()
+    assert HEADERS <= set(r.headers)
+    # a token has its own budget, not the address's
+    h = limited.headers("reader")
+    codes = [c.get("/api/v1/entries/states", headers=h).status_code for _ in range(10)]
+    assert codes[:8] == [200] * 8 and codes[8:] == [429] * 2
+    # another token is not slowed by the first
+    assert c.get("/api/v1/entries/states", headers=limited.headers("typist")).status_code == 200
+
+
+def test_made_up_tokens_do_not_escape_the_limit(limited):
+    c = limited.client
+    codes = [c.get("/api/v1/entries/states", headers={"Authorization": f"Bearer fake{i}"}).status_code for i in range(25)]
+    assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}
+
+
+def test_event_streams_are_capped_per_client(limited):
+
+    c = limited.client
+    with c.stream("GET", "/api/v1/events") as a, c.stream("GET", "/api/v1/events") as b:
+        assert a.status_code == b.status_code == 200
+        third = c.get("/api/v1/events")
+        assert third.status_code == 429 and "Retry-After" in third.headers
+
+
+def test_distinct_filter_queries_have_a_lower_limit(tmp_path):
+    with database("sqlite", tmp_path) as url:
+        sc = ServerClient(url, tmp_path, rate_limit_client="100/minute", rate_limit_query="3/minute")
+        try:
+            c = sc.client
+            codes = [c.get("/api/v1/entries/states", params={"contest": f"C{i}"}).status_code for i in range(5)]
+            assert codes[3:] == [429, 429] and 429 not in codes[:3]
+            assert c.get("/api/v1/entries/states").status_code == 200  # a cached read still answers
+            r = c.get("/api/v1/entries/states", params={"contest": "again"})
+            assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        finally:
+            sc.close()
