@@ -144,7 +144,9 @@ class CheckReport:
 
 def _findings(snapshot: Snapshot, mask: pl.Expr, rule: str, detail: pl.Expr) -> pl.DataFrame:
     f = snapshot.frame
-    hit = f.filter(mask)
+    # rechunked: polars 2.1 panics in pl.format ("i < self.len()") on some filtered frames
+    # (Russia 2016's protocols), and a contiguous copy of the failing rows avoids it
+    hit = f.filter(mask).rechunk()
     return hit.select(
         pl.lit(rule).alias("rule"),
         pl.lit(RULES[rule].severity).alias("severity"),

@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORTS = ROOT / "examples" / "bolivia" / "2020"
@@ -117,7 +118,7 @@ def test_three_contests_entered_compared_and_resolved_through_the_pages(night, p
         if contest == CONTESTS[0]:
             # the typist attaches the acta's photo; it shows beside the form before saving
             first.set_input_files("#photo", files=[{"name": "acta.png", "mimeType": "image/png", "buffer": _png()}])
-            first.wait_for_function("!document.getElementById('photo-preview').hidden")
+            wait_until(first, "!document.getElementById('photo-preview').hidden")
             shoot(first, "night2020_entry_photo_es")
             problems = axe(first)
             assert problems == "", problems

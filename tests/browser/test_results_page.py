@@ -11,6 +11,7 @@ import time
 
 import httpx
 import pytest
+from waiting import wait_until
 
 LIVE_TIMEOUT_MS = 5_000   # the acceptance line: the page updates within 5 s of the load
 
@@ -24,7 +25,7 @@ def test_page_updates_live_without_reload(server, page_in, shoot, bolivia_2019):
     page = page_in("es")
     page.goto(server.url + "/")
     assert "Todavía no se cargaron resultados oficiales" in page.inner_text("main")
-    page.wait_for_function("document.getElementById('live-status').textContent.indexOf('En vivo') >= 0")
+    wait_until(page, "document.getElementById('live-status').textContent.indexOf('En vivo') >= 0")
     page.evaluate("window.__not_reloaded = true")
     shoot(page, "results_empty_es")
 

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from escrutinio.server.testing import head_of
+from waiting import wait_until
 
 
 
@@ -97,7 +98,7 @@ def _type(page, unit: str, row: dict, photo: bytes | None = None) -> None:
     page.dispatch_event("#w-emitted", "input")
     assert page.locator("#checks li.fail").count() == 0, page.inner_text("#checks")
     page.click("#save")
-    page.wait_for_function("u => document.getElementById('form-message').textContent.indexOf(u) >= 0", arg=unit)
+    wait_until(page, "u => document.getElementById('form-message').textContent.indexOf(u) >= 0", unit)
 
 
 def _states(page) -> dict[str, str]:
@@ -122,7 +123,7 @@ def test_five_actas_offline_then_synced_once(field, browser, shoot, axe):
         login(page, server, token)
         assert page.url.endswith("/watch"), page.url                            # a watcher lands on the app
         assert page.evaluate("navigator.serviceWorker.ready.then(r => r.active.scriptURL)").endswith("/watch-sw.js")
-        page.wait_for_function("navigator.serviceWorker.controller !== null")
+        wait_until(page, "navigator.serviceWorker.controller !== null")
         manifest = page.request.get(server.url + "/watch.webmanifest")
         assert manifest.ok and json.loads(manifest.text())["start_url"] == "/watch"
         for path in ("/static/vendor/workbox/workbox-sw.js", "/static/vendor/idb-keyval/umd.js", "/static/vendor/workbox/LICENSE"):
@@ -145,7 +146,7 @@ def test_five_actas_offline_then_synced_once(field, browser, shoot, axe):
         shoot(page, "watch_offline_queue_es")
 
         ctx.set_offline(False)                                                   # the "online" event sends the queue
-        page.wait_for_function("document.querySelectorAll('#queue li[data-state=sent]').length === 5")
+        wait_until(page, "document.querySelectorAll('#queue li[data-state=sent]').length === 5")
         assert set(_states(page).values()) == {"sent"}
         assert _entries(server) == {u: 1 for u in units[:5]}
         assert _audited(server, "entry_submitted") == 5
@@ -171,9 +172,9 @@ def test_five_actas_offline_then_synced_once(field, browser, shoot, axe):
         typist.context.clear_cookies()
         login(typist, server, server.user("typist-tom", "typist"))
         typist.goto(server.url + f"/entry/{units[0]}")
-        assert typist.locator("a.acta-photo img").count() == 1
-        typist.wait_for_function("document.querySelector('a.acta-photo img').naturalWidth > 0")     # loading="lazy"
-        assert typist.evaluate("document.querySelector('a.acta-photo img').naturalWidth") == 1231
+        assert typist.locator(".acta-photos figure img").count() == 1
+        wait_until(typist, "document.querySelector('.acta-photos figure img').naturalWidth > 0")     # loading="lazy"
+        assert typist.evaluate("document.querySelector('.acta-photos figure img').naturalWidth") == 1231
     finally:
         ctx.close()
 
@@ -207,7 +208,7 @@ def test_a_lost_answer_is_retried_and_counted_once(field, browser):
             page.wait_for_timeout(100)
         assert cut["done"] and _entries(server).get(unit) == 1                  # stored once, answer lost
         # the timer sends it again (the list is drawn from IndexedDB after every sync)
-        page.wait_for_function("document.querySelectorAll('#queue li[data-state=sent]').length === 1")
+        wait_until(page, "document.querySelectorAll('#queue li[data-state=sent]').length === 1")
         assert _states(page) == {unit: "sent"}
         assert len(posts) >= 2
         assert _entries(server).get(unit) == 1                                  # and it counted once
