@@ -36,6 +36,26 @@ GENERAL_CAVEAT = ("Statistical anomalies are not fraud. Every test here can fire
                   "check flagged actas before drawing conclusions.")
 
 
+# what each test's statistic is measured in (the JSON's "unit"): shares are fractions in
+# [0, 1] of the units the test counts, counts are numbers of tables
+UNITS = {
+    "2bl_mean": "mean second digit", "2bl_distribution": "chi-square", "last_digit_distribution": "chi-square",
+    "last_digit_mean": "mean last digit", "last_digit_zero_five": "share of counts",
+    "last_pair_repeated": "share of counts", "last_pair_adjacent": "share of counts",
+    "p05_turnout": "share of tables", "p05_leader": "share of tables",
+    "turnout_skewness": "skewness", "leader_share_skewness": "skewness",
+    "turnout_kurtosis": "kurtosis", "leader_share_kurtosis": "kurtosis",
+    "turnout_dip": "dip (probability)", "leader_share_dip": "dip (probability)",
+    "turnout_share_correlation": "Pearson r", "sobyanin_sukhovolsky_slope": "slope",
+}
+
+
+def unit_of(t: TestResult) -> str:
+    if t.details.get("unit"):
+        return t.details["unit"]
+    return UNITS.get(t.name, "tables" if t.name.startswith(("integer_pct", "coarse_spikes")) else "")
+
+
 def in_family(t: TestResult) -> bool:
     return bool(t.details.get("in_family", True)) and t.p_value is not None
 
@@ -133,7 +153,7 @@ class BatteryResult:
     def to_dict(self) -> dict:
         tests = []
         for t in self.tests:
-            d = {"name": t.name, "scope": t.scope, "statistic": t.statistic, "p_value": t.p_value,
+            d = {"name": t.name, "scope": t.scope, "statistic": t.statistic, "unit": unit_of(t), "p_value": t.p_value,
                  "p_adjusted": t.p_adjusted, "null": t.null, "n_units": t.n_units, "caveat": t.caveat,
                  "p_adjusted_bh": t.p_adjusted_bh, "p_value_classical": t.p_value_classical,
                  "p_value_simulated": t.p_value_simulated, "recommended": t.recommended,
@@ -206,7 +226,7 @@ def core_tests(data: StationData, seed, draws: int, station_filter: StationFilte
     tests = digit_tests(data, sims=digit_sims, seed=s2, scope=scope, null=cache.digits,
                         counts=definitions.digit_counts)
     tests += distribution_tests(data, station_filter=station_filter, seed=s3, draws=draws, scope=scope,
-                                dip_max_n=dip_max_n, kurtosis=definitions.kurtosis)
+                                dip_max_n=dip_max_n, kurtosis=definitions.kurtosis, dip_values=definitions.dip_values)
     tests += rn["p05"].as_tests() + rn["integer"].as_tests() + rn["coarse"].as_tests()
     return tests, rn
 

@@ -107,10 +107,13 @@ def _pool(data: StationData, min_count: int, counts: str = "choices"):
     from the table's valid votes) or "ballots" (each table's ballots, redrawn from its
     registered voters, as EFToolkit's digit tests)."""
     if counts == "ballots":
-        ok_station = data.registered > 0
-        votes = data.emitted[ok_station][:, None]
-        valid = data.registered[ok_station][:, None]
-        why = "stations without registered voters"
+        # EFToolkit counts every table's ballots, those of tables with 0 registered voters
+        # too; a count redrawn from more voters than the roll lists is redrawn from its own
+        # size (n = max(registered, ballots)), so such a table keeps its count in the null
+        ok_station = np.ones(data.n, bool)
+        votes = data.emitted[:, None]
+        valid = np.maximum(data.registered, data.emitted)[:, None]
+        why = ""
     else:
         ok_station = data.valid > 0
         votes = data.votes[ok_station]
@@ -118,7 +121,7 @@ def _pool(data: StationData, min_count: int, counts: str = "choices"):
         why = "stations without valid votes"
     pool = votes >= max(1, min_count // 5)
     excluded = {}
-    if (~ok_station).any():
+    if why and (~ok_station).any():
         excluded[why] = int((~ok_station).sum())
     excluded[f"counts below {min_count}"] = int((votes < min_count).sum())
     return valid[pool].astype(np.int64), votes[pool].astype(np.int64), votes, excluded
@@ -192,15 +195,33 @@ class DigitNull:
             self.p1 = np.concatenate([self.p1, p1])[order]
             self.p2 = np.concatenate([self.p2, p2])[order]
 
+    # first-generation sd from which the second generation uses the beta-binomial window
+    # (binomial.pmf_chunks(twice=True)); below it the second generation is exact
+    TWICE_EXACT_BELOW_SD = 8.0
+
     def _compute(self, keys0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from escrutinio.forensics.binomial import split_keys
+
+        n0, c0 = split_keys(keys0)
+        classes = _classes(int(n0.max()), self.min_count)
+        p1 = _class_probabilities(n0, c0, classes)
+        p2 = np.zeros_like(p1)
+        sd = np.sqrt(c0 * (1 - c0 / np.maximum(n0, 1)))
+        wide = sd >= self.TWICE_EXACT_BELOW_SD
+        if wide.any():
+            p2[wide] = _class_probabilities(n0[wide], c0[wide], classes, twice=True)
+        if (~wide).any():
+            p2[~wide] = self._twice_exact(n0[~wide], c0[~wide], classes)
+        return p1, p2
+
+    @staticmethod
+    def _twice_exact(n0: np.ndarray, c0: np.ndarray, classes) -> np.ndarray:
+        """Class probabilities after two redraws, exactly: the pmf-weighted one-redraw class
+        probabilities of every point of the first window (cheap for narrow windows)."""
         from scipy import sparse
 
         from escrutinio.forensics.binomial import pair_keys, pmf_chunks, split_keys
 
-        n0, c0 = split_keys(keys0)
-        classes = _classes(int(n0.max()), self.min_count)
-        # first generation: window entries of the pairs; their (n, k) pairs are the
-        # starting points of the second generation
         rows_l, cols_l, vals_l = [], [], []
         for rows, kk, prob in pmf_chunks(n0, c0):
             m = prob > 0
@@ -209,16 +230,9 @@ class DigitNull:
             vals_l.append(prob[m])
         keys1, col1 = np.unique(np.concatenate(cols_l), return_inverse=True)
         w0 = sparse.csr_matrix((np.concatenate(vals_l), (np.concatenate(rows_l), col1)),
-                               shape=(len(keys0), len(keys1)))
+                               shape=(len(n0), len(keys1)))
         n1, k1 = split_keys(keys1)
-        onehot = np.zeros((len(keys1), N_CLASSES))
-        for cls in classes:
-            onehot[np.arange(len(keys1)), cls[k1]] = 1.0
-        p1_of_1 = np.zeros((len(keys1), N_CLASSES))
-        for rows, kk, prob in pmf_chunks(n1, k1):
-            for cls in classes:
-                p1_of_1[rows] += _rowwise_bincount(cls[kk], prob, N_CLASSES)
-        return np.asarray(w0 @ onehot), np.asarray(w0 @ p1_of_1)
+        return np.asarray(w0 @ _class_probabilities(n1, k1, classes))
 
     def moments(self, n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Multiplicity of each distinct pair of one election and the class probabilities
@@ -248,6 +262,18 @@ def _draw_counts(m: np.ndarray, p: np.ndarray, sims: int, rng: np.random.Generat
         root = vec * np.sqrt(np.clip(lam, 0, None))
         out[:, g] = mean[g] + rng.standard_normal((sims, pg.shape[1])) @ root.T
     return np.clip(out, 0, None)
+
+
+def _class_probabilities(n: np.ndarray, c: np.ndarray, classes, twice: bool = False) -> np.ndarray:
+    """Digit-class probabilities (pairs x 26) of a count redrawn once (``twice``: twice)
+    at each pair's rate."""
+    from escrutinio.forensics.binomial import pmf_chunks
+
+    out = np.zeros((len(n), N_CLASSES))
+    for rows, kk, prob in pmf_chunks(n, c, twice=twice):
+        for cls in classes:
+            out[rows] += _rowwise_bincount(cls[kk], prob, N_CLASSES)
+    return out
 
 
 def _rowwise_bincount(cls: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:

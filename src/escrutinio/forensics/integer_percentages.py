@@ -180,12 +180,16 @@ class RoundNumberResult:
         short = {"integer percentages": "integer_pct", "coarse fractions": "coarse_spikes"}.get(self.method, "p05")
         for key in (("turnout", "leader") if short == "p05" else ("turnout", "leader", "either")):
             s: SpikeCount = getattr(self, key)
+            # P05s is a share of tables (as EFToolkit reports it and as last_digit_zero_five
+            # is); the integer and coarse tests count tables (as Kobak et al. and Rozenas do)
+            stat = s.observed / self.n_units if short == "p05" and self.n_units else float(s.observed)
             out.append(TestResult(
-                name=f"{short}_{key}", statistic=float(s.observed), p_value=s.p_value, null=self.null,
+                name=f"{short}_{key}", statistic=float(stat), p_value=s.p_value, null=self.null,
                 n_units=self.n_units, caveat=self.caveat, scope=self.scope,
                 effect_size=s.excess / s.expected if s.expected > 0 else None, effect="relative excess",
                 p_value_simulated=s.p_value, recommended="simulated", excluded=self.excluded, citation=self.citation,
-                details={"observed": s.observed, "expected": s.expected, "sd": s.sd, "excess": s.excess},
+                details={"observed": s.observed, "expected": s.expected, "sd": s.sd, "excess": s.excess,
+                         "unit": "share of tables" if short == "p05" else "tables"},
             ))
         return out
 
