@@ -81,6 +81,9 @@ class BatteryResult:
     distributions: dict = field(default_factory=dict)
     definitions: Definitions = field(default_factory=Definitions)
     outlier_note: str | None = None
+    # --by: the areas left out for having fewer than ``min_area_tables`` tables
+    skipped_areas: list = field(default_factory=list)
+    min_area_tables: int | None = None
 
     def national(self) -> list[TestResult]:
         return [t for t in self.tests if t.scope == "all"]
@@ -142,6 +145,8 @@ class BatteryResult:
                   + f". {OUTLIER_CAVEAT}"]
         if self.outlier_note:
             lines.append(self.outlier_note)
+        if self.by is not None:
+            lines += ["", self.areas_line()]
         if self.placebo:
             lines += ["", "Placebo:"]
             for name, info in self.placebo.items():
@@ -149,6 +154,17 @@ class BatteryResult:
                 lines.append(f"  {name} ({info.get('kind', '')}): tests firing: {fired}")
         lines += ["", "Caveats:", f"  {self.caveat}"] + [f"  {', '.join(v)}: {k}" for k, v in cav.items()]
         return "\n".join(lines)
+
+    def areas_line(self) -> str:
+        """Which areas of ``by`` were tested and which were left out (never silently)."""
+        tested = sorted({t.scope for t in self.tests if t.scope != "all"})
+        line = f"Areas ({self.by}): {len(tested):,} tested"
+        if not self.skipped_areas:
+            return line + f"; none left out (each has at least {self.min_area_tables:,} tables)."
+        names = ", ".join(f"{a} ({n:,})" for a, n in self.skipped_areas[:30])
+        more = f" and {len(self.skipped_areas) - 30:,} more" if len(self.skipped_areas) > 30 else ""
+        return (line + f"; {len(self.skipped_areas):,} left out for having fewer than {self.min_area_tables:,} tables "
+                f"(--min-tables): {names}{more}.")
 
     def to_dict(self) -> dict:
         tests = []
@@ -168,7 +184,9 @@ class BatteryResult:
                "coarse_spikes": self.coarse_spikes.to_dict() if self.coarse_spikes else {},
                "klimek": self.klimek.to_dict() if self.klimek else None,
                "outliers": self.outliers, "placebo": self.placebo, "timings": self.timings, "caveat": self.caveat,
-               "definitions": self.definitions.to_dict(), "outlier_note": self.outlier_note}
+               "definitions": self.definitions.to_dict(), "outlier_note": self.outlier_note,
+               "by": self.by, "min_area_tables": self.min_area_tables,
+               "areas_skipped": [{"area": a, "tables": n} for a, n in self.skipped_areas]}
         return _json(out)
 
 
@@ -231,6 +249,22 @@ def core_tests(data: StationData, seed, draws: int, station_filter: StationFilte
     return tests, rn
 
 
+def _check_counts(**values) -> None:
+    """The Python API's bounds, as the command line's: a seed is a whole number >= 0, draws
+    at least 10 (a Monte-Carlo null needs them), other counts >= 0 (a one-line UsageError,
+    never a numpy traceback)."""
+    from escrutinio.errors import UsageError
+
+    least = {"draws": 10, "area_draws": 10, "min_area_units": 1}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise UsageError(f"{name} must be a whole number, got {value!r}")
+        if value < least.get(name, 0):
+            raise UsageError(f"{name} must be at least {least.get(name, 0)}, got {value}")
+
+
 def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, draws: int = 1000,
                 station_filter: StationFilter | None = None, klimek: bool = True, klimek_boot: int = 100,
                 digit_sims: int | None = None, area_draws: int = 1000, outliers: bool = True,
@@ -243,6 +277,8 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
     one of "escrutinio", "kobak", "eftoolkit") sets the leader-share denominator, the
     default table filter and the digit, P05 and kurtosis conventions; an explicit
     ``station_filter`` overrides its filter."""
+    _check_counts(seed=seed, draws=draws, area_draws=area_draws, min_area_units=min_area_units,
+                  klimek_boot=klimek_boot, digit_sims=digit_sims)
     if isinstance(definitions, str):
         if definitions not in DEFINITIONS:
             from escrutinio.errors import UsageError
@@ -272,19 +308,21 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
         keys = data.groups[by]
         area_tests: list[TestResult] = []
         skipped = []
-        for k, area in enumerate(np.unique(keys)):  # loop over areas (tens), not stations
-            mask = keys == area
-            if mask.sum() < min_area_units:
-                skipped.append(str(area))
+        areas, codes, sizes = np.unique(keys, return_inverse=True, return_counts=True)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        for k, area in enumerate(areas):
+            if sizes[k] < min_area_units:
+                skipped.append((str(area), int(sizes[k])))
                 continue
-            sub = data.subset(mask)
+            sub = data.subset(np.sort(order[bounds[k]:bounds[k + 1]]))
             at, _ = core_tests(sub, None if seed is None else seed + 1000 + k, area_draws, filt, f"{by}={area}",
                                digit_sims, dip_max_n, cache, definitions)
             area_tests += at
         _adjust(area_tests, areas=True)
         tests += area_tests
         timings["area_tests_s"] = time.perf_counter() - t1
-        timings["areas_skipped_fewer_than_%d_tables" % min_area_units] = skipped
+        timings["areas_skipped_fewer_than_%d_tables" % min_area_units] = [a for a, _ in skipped]
     kl = None
     if klimek:
         t2 = time.perf_counter()
@@ -304,6 +342,8 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
                          integer_percentages=rn["integer"], coarse_spikes=rn["coarse"], klimek=kl,
                          fingerprint=fingerprint(data).tolist(), outliers=outs, by=by, seed=seed, alpha=alpha,
                          timings=timings, digit_counts=dig, definitions=definitions, outlier_note=outlier_note,
+                         skipped_areas=skipped if by is not None else [],
+                         min_area_tables=min_area_units if by is not None else None,
                          distributions={"turnout": np.histogram(t, 100, (0, 1))[0].tolist(),
                                         "leader_share": np.histogram(s, 100, (0, 1))[0].tolist(),
                                         "leader": data.leader})

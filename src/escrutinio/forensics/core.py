@@ -138,6 +138,7 @@ def from_snapshot(snapshot, groups: Sequence[str] | None = None) -> StationData:
     for lv in levels:
         if lv in frame.columns:
             grp[lv] = frame.get_column(lv).cast(str).fill_null("").to_numpy()
+    _qualify(grp, [lv for lv in snapshot.levels if lv in grp])
     if "place_id" in frame.columns and frame.get_column("place_id").null_count() < frame.height:
         grp.setdefault("place_id", frame.get_column("place_id").cast(str).fill_null("").to_numpy())
     return from_arrays(
@@ -150,6 +151,19 @@ def from_snapshot(snapshot, groups: Sequence[str] | None = None) -> StationData:
         invalid=_invalid(frame),
         place_level=getattr(snapshot, "place_level", None), area_level=getattr(snapshot, "area_level", None),
     )
+
+
+def _qualify(groups: dict, order: list[str]) -> None:
+    """An area is its full path: a level whose names repeat under different parents (Russia:
+    territorial commissions named "Центральная" in several regions) is keyed "parent/name",
+    so that --by and the outlier checks never merge two areas; levels whose names are
+    unique keep their plain names."""
+    import polars as pl
+
+    for parent, child in zip(order, order[1:]):
+        pairs = pl.DataFrame({"p": groups[parent], "c": groups[child]})
+        if pairs.unique().height > pl.DataFrame({"c": groups[child]}).unique().height:
+            groups[child] = (pairs.get_column("p") + "/" + pairs.get_column("c")).to_numpy()
 
 
 def _invalid(frame) -> np.ndarray | None:

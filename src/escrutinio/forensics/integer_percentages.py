@@ -166,13 +166,33 @@ class RoundNumberResult:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             lines.append("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        lines.append("  " + self.direction())
         lines.append("  " + self.caveat)
         return "\n".join(lines)
+
+    def direction(self) -> str:
+        """Which way the tables lean, from the "either" count: more round values than
+        chance, fewer, or as many (within one sd), so that the text never says "more" of
+        a deficit."""
+        from escrutinio.forensics.core import fmt_p
+
+        e = self.either
+        what = {"integer percentages": "round (integer) percentages", "coarse fractions": "coarse fractions"}.get(
+            self.method, self.method)
+        if e.sd > 0 and abs(e.excess) <= e.sd:
+            return (f"As many tables with {what} as binomial chance predicts ({e.observed:,} observed, "
+                    f"{e.expected:,.1f} expected, sd {e.sd:,.1f}).")
+        if e.excess > 0:
+            return (f"More tables with {what} than binomial chance: {e.excess:+,.1f} over the {e.expected:,.1f} "
+                    f"expected (sd {e.sd:,.1f}, p {fmt_p(e.p_value)}).")
+        return (f"Fewer tables with {what} than binomial chance: {-e.excess:,.1f} under the {e.expected:,.1f} "
+                f"expected (sd {e.sd:,.1f}); a deficit is no sign of written-in numbers.")
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k).to_dict() for k in ("turnout", "leader", "either")}
         d.update(_json({k: getattr(self, k) for k in ("method", "leader_name", "n_units", "excluded", "draws",
                                                     "filter", "variance_excess", "null", "caveat", "citation", "scope")}))
+        d["direction"] = self.direction()
         return d
 
     def as_tests(self) -> list[TestResult]:
@@ -195,8 +215,8 @@ class RoundNumberResult:
 
 
 _NULL = "binomial resampling at each station's own rates ({})"
-_CAVEAT_INT = ("More round percentages than binomial chance at the same station sizes. Consistent with numbers "
-               "written rather than counted, but also with rounding habits; not evidence of fraud by itself.")
+_CAVEAT_INT = ("An excess of round percentages over binomial chance at the same station sizes is consistent with "
+               "numbers written rather than counted, but also with rounding habits; not evidence of fraud by itself.")
 _CAVEAT_COARSE = ("Coarse shares (1/2, 3/5, 3/4...) occur naturally at small stations; this counts only the excess "
                   "over that. An excess is an anomaly in reported numbers, not evidence of fraud by itself.")
 
