@@ -143,11 +143,12 @@ def forensics_cmd(paths, contest, mapping, combine, by, definitions, share_of, p
 
             Path(report_path).write_text(html_page(result), encoding="utf-8")
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        # the hint rides in the JSON, so that stdout and stderr stay machine-readable
+        click.echo(json.dumps({**result.to_dict(), "hint": hint}, ensure_ascii=False))
     else:
         click.echo(result.summary())
-    if hint:
-        click.echo(hint, err=True)
+        if hint:
+            click.echo("\n" + hint)
 
 
 def _duration(seconds: float) -> str:

@@ -78,8 +78,9 @@ def pmf_chunks(n, c, sds: float = 6.0, chunk_cells: int = 2_000_000, twice: bool
         if twice:
             ks = lo[sl][:, None] + offs[None, :-1]
             # f(k+1)/f(k) = (n-k)/(k+1) * (k+alpha)/(n-k-1+beta)
-            ratio = (np.log(np.maximum(nn - ks, 1)) - np.log(ks + 1) + np.log(ks + a[sl][:, None])
-                     - np.log(np.maximum(nn - ks - 1 + b[sl][:, None], 1e-300)))
+            # one log per cell: the four factors multiplied first (all below 1e12)
+            ratio = np.log(np.maximum(nn - ks, 1) * (ks + a[sl][:, None])
+                           / ((ks + 1) * np.maximum(nn - ks - 1 + b[sl][:, None], 1e-300)))
             logpmf = np.empty((ks.shape[0], ww))
             logpmf[:, 0] = log0[sl]
             np.cumsum(ratio, axis=1, out=logpmf[:, 1:])
@@ -183,6 +184,23 @@ class HitCache:
         pos = np.searchsorted(table_keys, keys)
         return [row[pos] for row in table_q]
 
+    # hit tables cover sizes up to this (every (n, k) with k <= n: 12.5 million cells, one
+    # byte per hit function); larger tables are tested cell by cell
+    TABLE_MAX = 5000
+
+    def _hit_table(self, top: int):
+        """hit(k, n) for every 0 <= k <= n <= ``top``, one flat uint8 array per hit function,
+        at offset n (n + 1) / 2 + k: a look-up per pmf cell instead of integer arithmetic
+        (the placebo copies of a country of large tables evaluate tens of millions of cells)."""
+        have = getattr(self, "_table", None)
+        if have is not None and have[0] >= top:
+            return have
+        top = max(top, have[0] if have is not None else 0)
+        _, n, c, _ = grid_pairs(top)
+        nn = np.maximum(n, 1)
+        self._table = (top, [hit(c, nn).astype(np.uint8) for hit in self.hits])
+        return self._table
+
     def _extend(self, new: np.ndarray) -> None:
         if len(self.keys):
             pos = np.minimum(np.searchsorted(self.keys, new), len(self.keys) - 1)
@@ -190,8 +208,16 @@ class HitCache:
         if len(new):
             un, uc = split_keys(new)
             q = np.zeros((len(self.hits), len(new)))
+            small = un <= self.TABLE_MAX
+            top = int(un[small].max()) if small.any() else 0
+            table = self._hit_table(top) if top else None
             for rows, kk, prob in pmf_chunks(un, uc, self.sds):
                 nn = np.maximum(un[rows], 1)[:, None]
+                if table is not None and int(nn.max()) <= table[0]:
+                    at = nn * (nn + 1) // 2 + kk
+                    for j, tab in enumerate(table[1]):
+                        q[j, rows] = (prob * tab[at]).sum(axis=1)
+                    continue
                 for j, hit in enumerate(self.hits):
                     q[j, rows] = (prob * hit(kk, nn)).sum(axis=1)
             allk = np.concatenate([self.keys, new])

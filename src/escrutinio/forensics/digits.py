@@ -177,7 +177,7 @@ class DigitNull:
 
         if grid_positions(n, c, self.grid_size) is not None:
             return self
-        new, _ = unique_pairs(n, c)
+        new, _ = unique_pairs(*_share_size(n, c))
         with self._lock:
             self.grid_size = None   # the table grows beyond the grid: keys are searched from now on
             self._extend(new)
@@ -243,10 +243,32 @@ class DigitNull:
             keys, p1, p2, size = self.keys, self.p1, self.p2, self.grid_size
         pos = grid_positions(n, c, size)
         if pos is None:
-            pos = np.searchsorted(keys, pair_keys(n, c))
+            pos = np.searchsorted(keys, pair_keys(*_share_size(n, c)))
         m = np.bincount(pos, minlength=len(keys)).astype(float)
         used = m > 0
         return m[used], p1[used], p2[used]
+
+
+# A count c redrawn from n: beyond EXACT_OTHERS "other" voters (m = n - c) the size is
+# rounded so that m sits on a grid of relative step OTHERS_STEP. The mean stays c exactly
+# (the digits of c are untouched) and the variance c m / n moves by at most
+# OTHERS_STEP / 2 (relative), far below what shifts a digit class; in return the counts of
+# a country of large tables, and of its placebo copies, share their pmfs (Russia 2021:
+# 229,000 distinct pairs, and 100,000 more for each copy, without it)
+EXACT_OTHERS = 1000
+OTHERS_STEP = 0.005
+
+
+def _share_size(n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = np.asarray(n, np.int64)
+    c = np.asarray(c, np.int64)
+    m = n - c
+    big = m > EXACT_OTHERS
+    if not big.any():
+        return n, c
+    mq = np.round(EXACT_OTHERS * np.exp(np.round(np.log(np.maximum(m, 1) / EXACT_OTHERS) / OTHERS_STEP)
+                                        * OTHERS_STEP)).astype(np.int64)
+    return np.where(big, c + mq, n), c
 
 
 def _draw_counts(m: np.ndarray, p: np.ndarray, sims: int, rng: np.random.Generator) -> np.ndarray:
