@@ -192,8 +192,10 @@ class DigitNull:
             allk = np.concatenate([self.keys, new])
             order = np.argsort(allk, kind="stable")
             self.keys = allk[order]
-            self.p1 = np.concatenate([self.p1, p1])[order]
-            self.p2 = np.concatenate([self.p2, p2])[order]
+            # stored in single precision (7 digits): a country of large tables and its placebo
+            # copies hold millions of pairs x 26 classes x 2 generations; moments() sums in double
+            self.p1 = np.concatenate([self.p1, p1.astype(np.float32)])[order].astype(np.float32, copy=False)
+            self.p2 = np.concatenate([self.p2, p2.astype(np.float32)])[order].astype(np.float32, copy=False)
 
     # first-generation sd from which the second generation uses the beta-binomial window
     # (binomial.pmf_chunks(twice=True)); below it the second generation is exact
@@ -246,7 +248,7 @@ class DigitNull:
             pos = np.searchsorted(keys, pair_keys(*_share_size(n, c)))
         m = np.bincount(pos, minlength=len(keys)).astype(float)
         used = m > 0
-        return m[used], p1[used], p2[used]
+        return m[used], p1[used].astype(float), p2[used].astype(float)
 
 
 # A count c redrawn from n: beyond EXACT_OTHERS "other" voters (m = n - c) the size is
