@@ -196,9 +196,22 @@ class HitCache:
         if have is not None and have[0] >= top:
             return have
         top = max(top, have[0] if have is not None else 0)
-        _, n, c, _ = grid_pairs(top)
-        nn = np.maximum(n, 1)
-        self._table = (top, [hit(c, nn).astype(np.uint8) for hit in self.hits])
+        size = (top + 1) * (top + 2) // 2
+        tables = [np.empty(size, np.uint8) for _ in self.hits]
+        lo = 0
+        while lo <= top:   # a few million cells at a time: the build's temporaries stay small
+            hi = lo
+            while hi <= top and (hi * (hi + 1) - lo * (lo + 1)) // 2 < 2_000_000:
+                hi += 1
+            hi = max(hi, lo + 1)
+            sizes = np.arange(lo, hi, dtype=np.int64)
+            n = np.repeat(sizes, sizes + 1)
+            start = lo * (lo + 1) // 2
+            c = np.arange(len(n), dtype=np.int64) - (np.repeat(sizes * (sizes + 1) // 2, sizes + 1) - start)
+            for tab, hit in zip(tables, self.hits):
+                tab[start:start + len(n)] = hit(c, np.maximum(n, 1))
+            lo = hi
+        self._table = (top, tables)
         return self._table
 
     def _extend(self, new: np.ndarray) -> None:
