@@ -179,7 +179,13 @@ class HitCache:
         new, _ = unique_pairs(n, c)
         with self._lock:
             self.grid_size = None   # the table grows beyond the grid: keys are searched from now on
-            self._extend(new)
+            new = _missing(self.keys, new)
+        if len(new):
+            # the pmfs are computed outside the lock (placebo copies run in threads)
+            q = self._hits_of(new)
+            with self._lock:
+                self._merge(new, q)
+        with self._lock:
             table_keys, table_q = self.keys, self.q
         pos = np.searchsorted(table_keys, keys)
         return [row[pos] for row in table_q]
@@ -215,28 +221,44 @@ class HitCache:
         return self._table
 
     def _extend(self, new: np.ndarray) -> None:
-        if len(self.keys):
-            pos = np.minimum(np.searchsorted(self.keys, new), len(self.keys) - 1)
-            new = new[self.keys[pos] != new]
+        new = _missing(self.keys, new)
         if len(new):
-            un, uc = split_keys(new)
-            q = np.zeros((len(self.hits), len(new)))
-            small = un <= self.TABLE_MAX
-            top = int(un[small].max()) if small.any() else 0
-            table = self._hit_table(top) if top else None
-            for rows, kk, prob in pmf_chunks(un, uc, self.sds):
-                nn = np.maximum(un[rows], 1)[:, None]
-                if table is not None and int(nn.max()) <= table[0]:
-                    at = nn * (nn + 1) // 2 + kk
-                    for j, tab in enumerate(table[1]):
-                        q[j, rows] = (prob * tab[at]).sum(axis=1)
-                    continue
-                for j, hit in enumerate(self.hits):
-                    q[j, rows] = (prob * hit(kk, nn)).sum(axis=1)
+            self._merge(new, self._hits_of(new))
+
+    def _merge(self, new: np.ndarray, q: np.ndarray) -> None:
+        fresh = np.isin(new, _missing(self.keys, new))
+        new, q = new[fresh], q[:, fresh]
+        if len(new):
             allk = np.concatenate([self.keys, new])
             order = np.argsort(allk, kind="stable")
             self.keys = allk[order]
-            self.q = np.concatenate([self.q, np.clip(q, 0.0, 1.0)], axis=1)[:, order]
+            self.q = np.concatenate([self.q, q], axis=1)[:, order]
+
+    def _hits_of(self, new: np.ndarray) -> np.ndarray:
+        """Hit probabilities (hits x pairs) of the sorted pair keys ``new``."""
+        un, uc = split_keys(new)
+        q = np.zeros((len(self.hits), len(new)))
+        small = un <= self.TABLE_MAX
+        top = int(un[small].max()) if small.any() else 0
+        table = self._hit_table(top) if top else None
+        for rows, kk, prob in pmf_chunks(un, uc, self.sds):
+            nn = np.maximum(un[rows], 1)[:, None]
+            if table is not None and int(nn.max()) <= table[0]:
+                at = nn * (nn + 1) // 2 + kk
+                for j, tab in enumerate(table[1]):
+                    q[j, rows] = (prob * tab[at]).sum(axis=1)
+                continue
+            for j, hit in enumerate(self.hits):
+                q[j, rows] = (prob * hit(kk, nn)).sum(axis=1)
+        return np.clip(q, 0.0, 1.0)
+
+
+def _missing(keys: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The sorted unique ``new`` keys that the sorted table ``keys`` lacks."""
+    if not len(keys) or not len(new):
+        return new
+    pos = np.minimum(np.searchsorted(keys, new), len(keys) - 1)
+    return new[keys[pos] != new]
 
 
 def hit_probability_pairs(n, c, hits, sds: float = 6.0) -> list[np.ndarray]:

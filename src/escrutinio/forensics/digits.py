@@ -180,15 +180,24 @@ class DigitNull:
         new, _ = unique_pairs(*_share_size(n, c))
         with self._lock:
             self.grid_size = None   # the table grows beyond the grid: keys are searched from now on
-            self._extend(new)
+            new = _missing(self.keys, new)
+        if len(new):
+            # computed outside the lock, so that placebo copies in other threads keep working;
+            # pairs another thread added meanwhile are dropped when merging
+            p1, p2 = self._compute(new)
+            with self._lock:
+                self._merge(new, p1, p2)
         return self
 
     def _extend(self, new: np.ndarray) -> None:
-        if len(self.keys):
-            pos = np.minimum(np.searchsorted(self.keys, new), len(self.keys) - 1)
-            new = new[self.keys[pos] != new]
+        new = _missing(self.keys, new)
         if len(new):
-            p1, p2 = self._compute(new)
+            self._merge(new, *self._compute(new))
+
+    def _merge(self, new: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> None:
+        fresh = np.isin(new, _missing(self.keys, new))
+        new, p1, p2 = new[fresh], p1[fresh], p2[fresh]
+        if len(new):
             allk = np.concatenate([self.keys, new])
             order = np.argsort(allk, kind="stable")
             self.keys = allk[order]
@@ -259,6 +268,14 @@ class DigitNull:
 # 229,000 distinct pairs, and 100,000 more for each copy, without it)
 EXACT_OTHERS = 1000
 OTHERS_STEP = 0.005
+
+
+def _missing(keys: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The sorted unique ``new`` keys that the sorted table ``keys`` lacks."""
+    if not len(keys) or not len(new):
+        return new
+    pos = np.minimum(np.searchsorted(keys, new), len(keys) - 1)
+    return new[keys[pos] != new]
 
 
 def _share_size(n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
