@@ -221,8 +221,10 @@ class DigitNull:
         wide = sd >= self.TWICE_EXACT_BELOW_SD
         if wide.any():
             p2[wide] = _class_probabilities(n0[wide], c0[wide], classes, twice=True)
-        if (~wide).any():
-            p2[~wide] = self._twice_exact(n0[~wide], c0[~wide], classes)
+        narrow = np.flatnonzero(~wide)
+        for start in range(0, len(narrow), 20_000):   # bounded temporaries (placebo copies run in threads)
+            rows = narrow[start:start + 20_000]
+            p2[rows] = self._twice_exact(n0[rows], c0[rows], classes)
         return p1, p2
 
     @staticmethod
