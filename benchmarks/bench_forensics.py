@@ -7,6 +7,10 @@
     python benchmarks/bench_forensics.py power        # Klimek fraud injected at known f_i, f_e
     python benchmarks/bench_forensics.py power_round  # written-in round percentages in 2 % of tables
     python benchmarks/bench_forensics.py bolivia      # battery + placebos on the bundled Bolivia data
+    python benchmarks/bench_forensics.py russia       # issue 29: Russia 2021 whole CLI (--by region), the numpy
+                                                      # integer-percentage loop alone, Kobak's figures 2016/2021,
+                                                      # Bolivia 2019 new vs before issue 29
+    python benchmarks/bench_forensics.py russia --quick   # the same without the whole-CLI runs
 
 Electorates: the 34,555 tables of Bolivia 2019 (examples/bolivia) for calibration and power;
 synthetic tables of 100-360 registered voters for the speed runs.
@@ -70,14 +74,14 @@ def make_election_csv(n: int, path: Path, seed: int = 1) -> Path:
     return path
 
 
-def old_tree(workdir: Path) -> str | None:
-    """The source tree at BASELINE_COMMIT, extracted read-only with git archive, so that the
+def old_tree(workdir: Path, commit: str = BASELINE_COMMIT) -> str | None:
+    """The source tree at ``commit``, extracted read-only with git archive, so that the
     old path runs in the same benchmark run as the new one."""
     import subprocess
 
-    dest = workdir / "old"
+    dest = workdir / ("old" if commit == BASELINE_COMMIT else f"old-{commit[:7]}")
     try:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE_COMMIT, "src"], check=True,
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "src"], check=True,
                                  capture_output=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
@@ -217,6 +221,66 @@ def do_bolivia() -> None:
         print(f"[{time.perf_counter() - t0:.1f} s]\n")
 
 
+RUSSIA = ROOT.parent / "shared" / "data" / "russia"
+if not RUSSIA.exists():
+    RUSSIA = Path("/work/shared/data/russia")
+# Kobak, Shpilkin & Pshenichnikov's published excesses (../shared/data/russia/README.md):
+# (excess, sd) of stations with an integer percentage, weighting by stations
+KOBAK_PUBLISHED = {2016: {"either": (1502, 118), "leader": (837, 88), "turnout": (1152, 91)},
+                   2021: {"either": (1310, 119), "leader": (824, 91), "turnout": (783, 94)}}
+BEFORE_ISSUE_29 = "8ad5409893596536a78025412a588698a1c41297"
+
+
+def do_russia(quick: bool = False) -> None:
+    """Issue 29's acceptance figures, all in this run: the whole default CLI on Russia 2021
+    with --by region (wall, CPU, peak RSS), the vectorised numpy integer-percentage loop
+    alone and the ratio; --definitions kobak on 2016 and 2021 against the published
+    figures; Bolivia 2019's default CLI now and before issue 29."""
+    import tempfile
+
+    from escrutinio.cli.forensics import load_data
+    from escrutinio.forensics.core import DEFINITIONS
+    from escrutinio.forensics.integer_percentages import integer_percentages
+
+    if not (RUSSIA / "2021.csv.zip").exists():
+        print(f"Russia data not found under {RUSSIA}: nothing to measure")
+        return
+    print(f"cores available: {os.cpu_count()}; load average at start: {os.getloadavg()[0]:.1f} "
+          "(a shared machine: read CPU time besides wall time)")
+    for year in (2016, 2021):
+        data = load_data([str(RUSSIA / f"{year}.csv.zip")]).with_share_of("valid+invalid")
+        r = integer_percentages(data, draws=1000, seed=1, station_filter=DEFINITIONS["kobak"].station_filter)
+        cells = []
+        for key in ("either", "leader", "turnout"):
+            pub, sd = KOBAK_PUBLISHED[year][key]
+            got = getattr(r, key)
+            cells.append(f"{key} {got.excess:,.0f} (sd {got.sd:.0f}) vs {pub:,} (sd {sd}): {(got.excess - pub) / sd:+.2f} sd")
+        print(f"kobak {year} ({r.n_units:,} stations): " + "; ".join(cells), flush=True)
+    data = load_data([str(RUSSIA / "2021.csv.zip")])
+    c0, t0 = time.process_time(), time.perf_counter()
+    loop = kobak_loop_numpy(data, draws=1000)
+    loop_cpu = time.process_time() - c0
+    print(f"vectorised numpy integer-percentage loop alone (1,000 draws, {data.n:,} stations): {loop:.1f} s "
+          f"(process CPU {loop_cpu:.1f} s, wall {time.perf_counter() - t0:.1f} s)", flush=True)
+    if quick:
+        return
+    args = ["forensics", str(RUSSIA / "2021.csv.zip"), "--by", "region", "--format", "json"]
+    new = run_cli(None, args, timeout=3600)
+    print(f"Russia 2021, defaults and --by region, whole CLI process: {_fmt_run(new)}"
+          + (f"; ratio to the numpy loop: {new['process_wall'] / loop:.1f}x wall, {new['cpu'] / loop_cpu:.1f}x CPU"
+             if new.get("wall") is not None else ""), flush=True)
+    if new.get("wall") is not None:
+        ok = new["process_wall"] <= 30 and new["rss_mb"] <= 1536
+        print(f"  target <= 30 s and <= 1.5 GB: {'meets' if ok else 'MISSES'}")
+    with tempfile.TemporaryDirectory() as tmp:
+        before = old_tree(Path(tmp), BEFORE_ISSUE_29)
+        bol = ["forensics", str(ROOT / "examples/bolivia/2019/computo_2019-10-25.csv.gz"), "--format", "json"]
+        now = run_cli(None, bol, timeout=900)
+        old = run_cli(before, bol, timeout=900) if before else {"wall": None, "error": "n/a"}
+        print(f"Bolivia 2019 cómputo, default CLI: now {_fmt_run(now)}; before issue 29 ({BEFORE_ISSUE_29[:7]}) "
+              f"{_fmt_run(old)}", flush=True)
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "speed"
     if what == "speed":
@@ -230,3 +294,5 @@ if __name__ == "__main__":
         do_power_round(int(sys.argv[2]) if len(sys.argv) > 2 else 50)
     elif what == "bolivia":
         do_bolivia()
+    elif what == "russia":
+        do_russia(quick="--quick" in sys.argv)

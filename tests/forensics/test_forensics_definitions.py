@@ -74,11 +74,16 @@ def test_kobak_definitions_change_integer_percentages_by_hand(tmp_path):
     assert _observed(default) == (20, 10, 20)
     assert default["integer_percentages"]["n_units"] == 30
     kobak = _run(csv, toml, "--definitions", "kobak")
-    # kobak: all 40 tables (only >= 100 registered); turnout 0-19 and 30-39 (100 %);
-    # share of ballots: 0-9 (40 %), 10-19 (50 %), 30-39 (49 %)
-    assert _observed(kobak) == (30, 30, 30)
-    assert kobak["integer_percentages"]["n_units"] == 40
+    # kobak: >= 100 registered and Kobak's cap (turnout and share at most 99 %): tables
+    # 30-39 (100 %) are left out; turnout 0-19; share of ballots: 0-9 (40 %), 10-19 (50 %)
+    assert _observed(kobak) == (20, 20, 20)
+    assert kobak["integer_percentages"]["n_units"] == 30
     assert kobak["definitions"]["share_of"] == "valid+invalid"
+    assert kobak["filter"] == {"min_registered": 100, "max_turnout": 0.99, "max_share": 0.99}
+    # without the cap, tables 30-39 come back: turnout 100 %, share of ballots 49 %
+    uncapped = _run(csv, toml, "--definitions", "kobak", "--max-turnout", "1", "--max-share", "1")
+    assert _observed(uncapped) == (30, 30, 30)
+    assert uncapped["integer_percentages"]["n_units"] == 40
     # the denominator alone, with the default filter: 0-9 (40 % of ballots) and 10-19
     only_share = _run(csv, toml, "--leader-share", "valid+invalid")
     assert _observed(only_share) == (20, 20, 20)
@@ -94,9 +99,12 @@ def test_eftoolkit_definitions_by_hand(tmp_path):
     eft = _run(csv, toml, "--definitions", "eftoolkit")
     p05 = {d["definitions"]["name"]: next(t for t in d["tests"] if t["name"] == "p05_turnout")["statistic"]
            for d in (default, eft)}
-    # default (half-up, tables 0-29): 55 % and 75 % -> 20; eftoolkit (half-even, all 40):
-    # 50 %, 75 % and 100 % -> 30
-    assert p05 == {"escrutinio": 20, "eftoolkit": 30}
+    # default (half-up, tables 0-29): 55 % and 75 % -> 20 of 30; eftoolkit (half-even, all
+    # 40): 50 %, 75 % and 100 % -> 30 of 40. A share of tables, as last_digit_zero_five is
+    # a share of counts
+    assert p05 == {"escrutinio": 20 / 30, "eftoolkit": 30 / 40}
+    units = {t["name"]: t["unit"] for t in eft["tests"]}
+    assert units["p05_turnout"] == "share of tables" and units["last_digit_zero_five"] == "share of counts"
     # 2BL on each table's ballot count: second digits of 101, 109, 150, 200 are 0, 0, 5, 0
     two_bl = next(t for t in eft["tests"] if t["name"] == "2bl_mean")
     assert two_bl["statistic"] == (0 * 10 + 0 * 10 + 5 * 10 + 0 * 10) / 40 and two_bl["n_units"] == 40

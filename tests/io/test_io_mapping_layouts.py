@@ -154,7 +154,10 @@ def test_empty_header_cell_gets_a_positional_name(tmp_path):
 
 def test_bolivia_builtin_mappings_declare_levels():
     for m in builtin_mappings().values():
-        assert (m.place_level, m.area_level) == ("polling_place", "municipality")
+        if m.name.startswith("bolivia"):
+            assert (m.place_level, m.area_level) == ("polling_place", "municipality")
+        else:   # Russia's protocols: one per UIK, compared within their TIK
+            assert (m.place_level, m.area_level) == ("uik", "tik")
 
 
 def test_roll_from_any_count_through_a_mapping():

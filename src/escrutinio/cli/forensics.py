@@ -53,11 +53,14 @@ def load_data(paths, contest=None, mapping=None, combine: bool = False):
                                                                 "eftoolkit: 1].")
 @click.option("--max-share", default=None, type=float, help="... and leader share at most this [default: 0.99; kobak, "
                                                               "eftoolkit: 1].")
+@click.option("--min-tables", default=200, show_default=True, type=click.IntRange(min=1),
+              help="With --by: areas with fewer tables are left out (and listed).")
 @click.option("--klimek/--no-klimek", default=True, show_default=True, help="Fit the Klimek fraud model.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--report", "report_path", default=None, type=click.Path(dir_okay=False), help="Write an HTML report.")
 def forensics_cmd(paths, contest, mapping, combine, by, definitions, share_of, placebo_paths, placebo_mapping,
-                  placebo_sims, seed, draws, min_registered, max_turnout, max_share, klimek, fmt, report_path):
+                  placebo_sims, seed, draws, min_registered, max_turnout, max_share, min_tables, klimek, fmt,
+                  report_path):
     """Statistical forensics battery on table-level results, with multiple-testing control
     and placebo elections. Anomalies are not fraud: read the caveats."""
     from dataclasses import replace
@@ -91,20 +94,43 @@ def forensics_cmd(paths, contest, mapping, combine, by, definitions, share_of, p
         def progress(*_a, **_k):
             return nullcontext(lambda *a, **k: None)
 
-    steps = 2 + bool(klimek) + len(placebo_paths) + placebo_sims
+    import time
+
+    # one step per stage and per placebo copy; the label says how long the rest should take,
+    # from the time the first copies took (a placebo copy costs about one battery)
+    steps = 2 + len(placebo_paths) + placebo_sims
+    t_start = time.perf_counter()
     with progress("forensics", total=steps) as step:
         data = load_data(paths, contest, mapping, combine).with_share_of(defs.share_of)
-        step(label_text="forensics: battery")
+        step(label_text="forensics: battery" + (f" and {by} areas" if by else ""))
         cache = NullCache(p05_rounding=defs.p05_rounding).prepare(data)
-        result = run_battery(data, by=by, seed=seed, draws=draws, klimek=klimek, cache=cache, definitions=defs)
-        step(advance=1 + bool(klimek), label_text="forensics: placebo")
+        result = run_battery(data, by=by, seed=seed, draws=draws, klimek=klimek, cache=cache, definitions=defs,
+                             min_area_units=min_tables)
+        t_battery = time.perf_counter() - t_start
+        step(label_text="forensics: placebo")
         if placebo_paths:
             ref = load_data(placebo_paths, contest, placebo_mapping).with_share_of(defs.share_of)
             mark_uninformative(result, placebo_reference(ref, seed=seed + 1, definitions=defs), "reference")
             step(advance=len(placebo_paths))
+        t_placebo = time.perf_counter()
         if placebo_sims:
+            import threading
+
+            done, lock = [0], threading.Lock()   # copies finish in worker threads
+
+            def copy_done(advance=1):
+                with lock:
+                    done[0] += advance
+                    spent = time.perf_counter() - t_placebo
+                    left = spent / done[0] * (placebo_sims - done[0])
+                    step(advance=advance, label_text=f"forensics: placebo copy {done[0]}/{placebo_sims}, "
+                                                     f"about {_duration(left)} left")
+
             mark_uninformative(result, placebo_simulated(data, n_sims=placebo_sims, seed=seed + 2, cache=cache,
-                                                         definitions=defs, progress=step), "simulated")
+                                                         definitions=defs, progress=copy_done), "simulated")
+        result.timings["placebo_s"] = time.perf_counter() - t_placebo
+        result.timings["whole_s"] = time.perf_counter() - t_start
+    hint = placebo_hint(result.timings["placebo_s"], result.timings["whole_s"], placebo_sims)
     if report_path:
         from escrutinio.forensics.report import html_page
 
@@ -117,6 +143,21 @@ def forensics_cmd(paths, contest, mapping, combine, by, definitions, share_of, p
 
             Path(report_path).write_text(html_page(result), encoding="utf-8")
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+        # the hint rides in the JSON, so that stdout and stderr stay machine-readable
+        click.echo(json.dumps({**result.to_dict(), "hint": hint}, ensure_ascii=False))
     else:
         click.echo(result.summary())
+        if hint:
+            click.echo("\n" + hint)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def placebo_hint(placebo_s: float, whole_s: float, sims: int) -> str | None:
+    """One line when the simulated placebo took most of the run, naming the option that cuts it."""
+    if not sims or whole_s < 10 or placebo_s < 0.5 * whole_s:
+        return None
+    return (f"hint: the {sims} placebo copies took {_duration(placebo_s)} of {_duration(whole_s)}; "
+            f"--placebo-sims 5 takes about a quarter of that and --placebo-sims 0 none (no false-positive check).")

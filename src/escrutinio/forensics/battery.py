@@ -36,6 +36,26 @@ GENERAL_CAVEAT = ("Statistical anomalies are not fraud. Every test here can fire
                   "check flagged actas before drawing conclusions.")
 
 
+# what each test's statistic is measured in (the JSON's "unit"): shares are fractions in
+# [0, 1] of the units the test counts, counts are numbers of tables
+UNITS = {
+    "2bl_mean": "mean second digit", "2bl_distribution": "chi-square", "last_digit_distribution": "chi-square",
+    "last_digit_mean": "mean last digit", "last_digit_zero_five": "share of counts",
+    "last_pair_repeated": "share of counts", "last_pair_adjacent": "share of counts",
+    "p05_turnout": "share of tables", "p05_leader": "share of tables",
+    "turnout_skewness": "skewness", "leader_share_skewness": "skewness",
+    "turnout_kurtosis": "kurtosis", "leader_share_kurtosis": "kurtosis",
+    "turnout_dip": "dip (probability)", "leader_share_dip": "dip (probability)",
+    "turnout_share_correlation": "Pearson r", "sobyanin_sukhovolsky_slope": "slope",
+}
+
+
+def unit_of(t: TestResult) -> str:
+    if t.details.get("unit"):
+        return t.details["unit"]
+    return UNITS.get(t.name, "tables" if t.name.startswith(("integer_pct", "coarse_spikes")) else "")
+
+
 def in_family(t: TestResult) -> bool:
     return bool(t.details.get("in_family", True)) and t.p_value is not None
 
@@ -61,6 +81,9 @@ class BatteryResult:
     distributions: dict = field(default_factory=dict)
     definitions: Definitions = field(default_factory=Definitions)
     outlier_note: str | None = None
+    # --by: the areas left out for having fewer than ``min_area_tables`` tables
+    skipped_areas: list = field(default_factory=list)
+    min_area_tables: int | None = None
 
     def national(self) -> list[TestResult]:
         return [t for t in self.tests if t.scope == "all"]
@@ -122,6 +145,8 @@ class BatteryResult:
                   + f". {OUTLIER_CAVEAT}"]
         if self.outlier_note:
             lines.append(self.outlier_note)
+        if self.by is not None:
+            lines += ["", self.areas_line()]
         if self.placebo:
             lines += ["", "Placebo:"]
             for name, info in self.placebo.items():
@@ -130,10 +155,21 @@ class BatteryResult:
         lines += ["", "Caveats:", f"  {self.caveat}"] + [f"  {', '.join(v)}: {k}" for k, v in cav.items()]
         return "\n".join(lines)
 
+    def areas_line(self) -> str:
+        """Which areas of ``by`` were tested and which were left out (never silently)."""
+        tested = sorted({t.scope for t in self.tests if t.scope != "all"})
+        line = f"Areas ({self.by}): {len(tested):,} tested"
+        if not self.skipped_areas:
+            return line + f"; none left out (each has at least {self.min_area_tables:,} tables)."
+        names = ", ".join(f"{a} ({n:,})" for a, n in self.skipped_areas[:30])
+        more = f" and {len(self.skipped_areas) - 30:,} more" if len(self.skipped_areas) > 30 else ""
+        return (line + f"; {len(self.skipped_areas):,} left out for having fewer than {self.min_area_tables:,} tables "
+                f"(--min-tables): {names}{more}.")
+
     def to_dict(self) -> dict:
         tests = []
         for t in self.tests:
-            d = {"name": t.name, "scope": t.scope, "statistic": t.statistic, "p_value": t.p_value,
+            d = {"name": t.name, "scope": t.scope, "statistic": t.statistic, "unit": unit_of(t), "p_value": t.p_value,
                  "p_adjusted": t.p_adjusted, "null": t.null, "n_units": t.n_units, "caveat": t.caveat,
                  "p_adjusted_bh": t.p_adjusted_bh, "p_value_classical": t.p_value_classical,
                  "p_value_simulated": t.p_value_simulated, "recommended": t.recommended,
@@ -148,7 +184,9 @@ class BatteryResult:
                "coarse_spikes": self.coarse_spikes.to_dict() if self.coarse_spikes else {},
                "klimek": self.klimek.to_dict() if self.klimek else None,
                "outliers": self.outliers, "placebo": self.placebo, "timings": self.timings, "caveat": self.caveat,
-               "definitions": self.definitions.to_dict(), "outlier_note": self.outlier_note}
+               "definitions": self.definitions.to_dict(), "outlier_note": self.outlier_note,
+               "by": self.by, "min_area_tables": self.min_area_tables,
+               "areas_skipped": [{"area": a, "tables": n} for a, n in self.skipped_areas]}
         return _json(out)
 
 
@@ -206,9 +244,25 @@ def core_tests(data: StationData, seed, draws: int, station_filter: StationFilte
     tests = digit_tests(data, sims=digit_sims, seed=s2, scope=scope, null=cache.digits,
                         counts=definitions.digit_counts)
     tests += distribution_tests(data, station_filter=station_filter, seed=s3, draws=draws, scope=scope,
-                                dip_max_n=dip_max_n, kurtosis=definitions.kurtosis)
+                                dip_max_n=dip_max_n, kurtosis=definitions.kurtosis, dip_values=definitions.dip_values)
     tests += rn["p05"].as_tests() + rn["integer"].as_tests() + rn["coarse"].as_tests()
     return tests, rn
+
+
+def _check_counts(**values) -> None:
+    """The Python API's bounds, as the command line's: a seed is a whole number >= 0, draws
+    at least 10 (a Monte-Carlo null needs them), other counts >= 0 (a one-line UsageError,
+    never a numpy traceback)."""
+    from escrutinio.errors import UsageError
+
+    least = {"draws": 10, "area_draws": 10, "min_area_units": 1}
+    for name, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise UsageError(f"{name} must be a whole number, got {value!r}")
+        if value < least.get(name, 0):
+            raise UsageError(f"{name} must be at least {least.get(name, 0)}, got {value}")
 
 
 def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, draws: int = 1000,
@@ -223,6 +277,8 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
     one of "escrutinio", "kobak", "eftoolkit") sets the leader-share denominator, the
     default table filter and the digit, P05 and kurtosis conventions; an explicit
     ``station_filter`` overrides its filter."""
+    _check_counts(seed=seed, draws=draws, area_draws=area_draws, min_area_units=min_area_units,
+                  klimek_boot=klimek_boot, digit_sims=digit_sims)
     if isinstance(definitions, str):
         if definitions not in DEFINITIONS:
             from escrutinio.errors import UsageError
@@ -252,19 +308,21 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
         keys = data.groups[by]
         area_tests: list[TestResult] = []
         skipped = []
-        for k, area in enumerate(np.unique(keys)):  # loop over areas (tens), not stations
-            mask = keys == area
-            if mask.sum() < min_area_units:
-                skipped.append(str(area))
+        areas, codes, sizes = np.unique(keys, return_inverse=True, return_counts=True)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        for k, area in enumerate(areas):
+            if sizes[k] < min_area_units:
+                skipped.append((str(area), int(sizes[k])))
                 continue
-            sub = data.subset(mask)
+            sub = data.subset(np.sort(order[bounds[k]:bounds[k + 1]]))
             at, _ = core_tests(sub, None if seed is None else seed + 1000 + k, area_draws, filt, f"{by}={area}",
                                digit_sims, dip_max_n, cache, definitions)
             area_tests += at
         _adjust(area_tests, areas=True)
         tests += area_tests
         timings["area_tests_s"] = time.perf_counter() - t1
-        timings["areas_skipped_fewer_than_%d_tables" % min_area_units] = skipped
+        timings["areas_skipped_fewer_than_%d_tables" % min_area_units] = [a for a, _ in skipped]
     kl = None
     if klimek:
         t2 = time.perf_counter()
@@ -284,6 +342,8 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
                          integer_percentages=rn["integer"], coarse_spikes=rn["coarse"], klimek=kl,
                          fingerprint=fingerprint(data).tolist(), outliers=outs, by=by, seed=seed, alpha=alpha,
                          timings=timings, digit_counts=dig, definitions=definitions, outlier_note=outlier_note,
+                         skipped_areas=skipped if by is not None else [],
+                         min_area_tables=min_area_units if by is not None else None,
                          distributions={"turnout": np.histogram(t, 100, (0, 1))[0].tolist(),
                                         "leader_share": np.histogram(s, 100, (0, 1))[0].tolist(),
                                         "leader": data.leader})

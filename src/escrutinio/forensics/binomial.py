@@ -17,11 +17,18 @@ import numpy as np
 from scipy.special import gammaln
 
 
-def pmf_chunks(n, c, sds: float = 6.0, chunk_cells: int = 2_000_000
+def pmf_chunks(n, c, sds: float = 6.0, chunk_cells: int = 2_000_000, twice: bool = False
                ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Yield ``(rows, k, pmf)``: ``rows`` indexes the input pairs, ``k`` and ``pmf`` are
     (len(rows), width) arrays; ``pmf`` is 0 outside a pair's window (there ``k`` is clipped
-    to n)."""
+    to n).
+
+    ``twice``: the pmf of a count redrawn twice, X1 ~ Bin(n, c/n) then X2 ~ Bin(n, X1/n),
+    approximated by the beta-binomial with alpha + beta = n - 1 and alpha = (n - 1) c/n,
+    which has X2's exact mean c and exact variance c (1 - c/n)(2 - 1/n) (the third
+    cumulant differs by under 20 %). It costs one window per pair instead of one window
+    per point of the first window, which on tables of thousands of voters was most of
+    the battery's time; it only serves the bias correction of the digit null."""
     n = np.asarray(n, np.int64)
     c = np.asarray(c, np.int64)
     degenerate = (c <= 0) | (c >= n)
@@ -34,14 +41,30 @@ def pmf_chunks(n, c, sds: float = 6.0, chunk_cells: int = 2_000_000
     nn_all = n[idx]
     pp_all = c[idx] / nn_all
     sd = np.sqrt(nn_all * pp_all * (1 - pp_all))
+    if twice:
+        sd = sd * np.sqrt(2 - 1 / nn_all)
     lo = np.maximum(0, np.floor(nn_all * pp_all - sds * sd - 1)).astype(np.int64)
     hi = np.minimum(nn_all, np.ceil(nn_all * pp_all + sds * sd + 1)).astype(np.int64)
-    log0 = (gammaln(nn_all + 1) - gammaln(lo + 1) - gammaln(nn_all - lo + 1)
-            + lo * np.log(pp_all) + (nn_all - lo) * np.log1p(-pp_all))
-    logit = np.log(pp_all) - np.log1p(-pp_all)
+    if twice:
+        a = (nn_all - 1) * pp_all
+        b = (nn_all - 1) * (1 - pp_all)
+        log0 = (gammaln(nn_all + 1) - gammaln(lo + 1) - gammaln(nn_all - lo + 1)
+                + gammaln(lo + a) + gammaln(nn_all - lo + b) - gammaln(nn_all + a + b)
+                - gammaln(a) - gammaln(b) + gammaln(a + b))
+        logit = None
+    else:
+        log0 = (gammaln(nn_all + 1) - gammaln(lo + 1) - gammaln(nn_all - lo + 1)
+                + lo * np.log(pp_all) + (nn_all - lo) * np.log1p(-pp_all))
+        logit = np.log(pp_all) - np.log1p(-pp_all)
+        a = b = None
+        base = gammaln(nn_all + 1) + nn_all * np.log1p(-pp_all)
+        log_fact = gammaln(np.arange(int(nn_all.max()) + 1) + 1.0)
     width = hi - lo + 1
     order = np.argsort(width, kind="stable")
-    idx, nn_all, lo, hi, log0, logit, width = (a[order] for a in (idx, nn_all, lo, hi, log0, logit, width))
+    if twice:
+        idx, nn_all, lo, hi, log0, a, b, width = (x[order] for x in (idx, nn_all, lo, hi, log0, a, b, width))
+    else:
+        idx, nn_all, lo, hi, logit, base, width = (x[order] for x in (idx, nn_all, lo, hi, logit, base, width))
     start = 0
     while start < len(idx):
         # sorted by window width: each chunk is as wide as its widest row
@@ -52,14 +75,27 @@ def pmf_chunks(n, c, sds: float = 6.0, chunk_cells: int = 2_000_000
         start = stop
         offs = np.arange(ww)
         nn = nn_all[sl][:, None]
-        ks = lo[sl][:, None] + offs[None, :-1]
-        ratio = np.log(np.maximum(nn - ks, 1)) - np.log(ks + 1) + logit[sl][:, None]
-        logpmf = np.empty((ks.shape[0], ww))
-        logpmf[:, 0] = log0[sl]
-        np.cumsum(ratio, axis=1, out=logpmf[:, 1:])
-        logpmf[:, 1:] += log0[sl][:, None]
-        kk = lo[sl][:, None] + offs[None, :]
-        prob = np.where(kk <= hi[sl][:, None], np.exp(logpmf), 0.0)
+        if twice:
+            ks = lo[sl][:, None] + offs[None, :-1]
+            # f(k+1)/f(k) = (n-k)/(k+1) * (k+alpha)/(n-k-1+beta)
+            # one log per cell: the four factors multiplied first (all below 1e12)
+            ratio = np.log(np.maximum(nn - ks, 1) * (ks + a[sl][:, None])
+                           / ((ks + 1) * np.maximum(nn - ks - 1 + b[sl][:, None], 1e-300)))
+            logpmf = np.empty((ks.shape[0], ww))
+            logpmf[:, 0] = log0[sl]
+            np.cumsum(ratio, axis=1, out=logpmf[:, 1:])
+            logpmf[:, 1:] += log0[sl][:, None]
+            kk = lo[sl][:, None] + offs[None, :]
+        else:
+            # log pmf = log n! - log k! - log (n-k)! + k logit p + n log(1-p), from a table of
+            # log factorials: two look-ups per cell instead of two logs and a running sum
+            kk = np.minimum(lo[sl][:, None] + offs[None, :], nn)
+            logpmf = kk * logit[sl][:, None]
+            logpmf += base[sl][:, None]
+            logpmf -= log_fact[kk]
+            logpmf -= log_fact[nn - kk]
+        with np.errstate(over="ignore"):   # beyond a row's window the recursion is not used
+            prob = np.where(lo[sl][:, None] + offs[None, :] <= hi[sl][:, None], np.exp(logpmf), 0.0)
         yield idx[sl], np.minimum(kk, nn), prob
 
 
@@ -143,26 +179,86 @@ class HitCache:
         new, _ = unique_pairs(n, c)
         with self._lock:
             self.grid_size = None   # the table grows beyond the grid: keys are searched from now on
-            self._extend(new)
+            new = _missing(self.keys, new)
+        if len(new):
+            # the pmfs are computed outside the lock (placebo copies run in threads)
+            q = self._hits_of(new)
+            with self._lock:
+                self._merge(new, q)
+        with self._lock:
             table_keys, table_q = self.keys, self.q
         pos = np.searchsorted(table_keys, keys)
         return [row[pos] for row in table_q]
 
+    # hit tables cover sizes up to this (every (n, k) with k <= n: 12.5 million cells, one
+    # byte per hit function); larger tables are tested cell by cell
+    TABLE_MAX = 5000
+
+    def _hit_table(self, top: int):
+        """hit(k, n) for every 0 <= k <= n <= ``top``, one flat uint8 array per hit function,
+        at offset n (n + 1) / 2 + k: a look-up per pmf cell instead of integer arithmetic
+        (the placebo copies of a country of large tables evaluate tens of millions of cells)."""
+        have = getattr(self, "_table", None)
+        if have is not None and have[0] >= top:
+            return have
+        top = max(top, have[0] if have is not None else 0)
+        size = (top + 1) * (top + 2) // 2
+        tables = [np.empty(size, np.uint8) for _ in self.hits]
+        lo = 0
+        while lo <= top:   # a few million cells at a time: the build's temporaries stay small
+            hi = lo
+            while hi <= top and (hi * (hi + 1) - lo * (lo + 1)) // 2 < 2_000_000:
+                hi += 1
+            hi = max(hi, lo + 1)
+            sizes = np.arange(lo, hi, dtype=np.int64)
+            n = np.repeat(sizes, sizes + 1)
+            start = lo * (lo + 1) // 2
+            c = np.arange(len(n), dtype=np.int64) - (np.repeat(sizes * (sizes + 1) // 2, sizes + 1) - start)
+            for tab, hit in zip(tables, self.hits):
+                tab[start:start + len(n)] = hit(c, np.maximum(n, 1))
+            lo = hi
+        self._table = (top, tables)
+        return self._table
+
     def _extend(self, new: np.ndarray) -> None:
-        if len(self.keys):
-            pos = np.minimum(np.searchsorted(self.keys, new), len(self.keys) - 1)
-            new = new[self.keys[pos] != new]
+        new = _missing(self.keys, new)
         if len(new):
-            un, uc = split_keys(new)
-            q = np.zeros((len(self.hits), len(new)))
-            for rows, kk, prob in pmf_chunks(un, uc, self.sds):
-                nn = np.maximum(un[rows], 1)[:, None]
-                for j, hit in enumerate(self.hits):
-                    q[j, rows] = (prob * hit(kk, nn)).sum(axis=1)
+            self._merge(new, self._hits_of(new))
+
+    def _merge(self, new: np.ndarray, q: np.ndarray) -> None:
+        fresh = np.isin(new, _missing(self.keys, new))
+        new, q = new[fresh], q[:, fresh]
+        if len(new):
             allk = np.concatenate([self.keys, new])
             order = np.argsort(allk, kind="stable")
             self.keys = allk[order]
-            self.q = np.concatenate([self.q, np.clip(q, 0.0, 1.0)], axis=1)[:, order]
+            self.q = np.concatenate([self.q, q], axis=1)[:, order]
+
+    def _hits_of(self, new: np.ndarray) -> np.ndarray:
+        """Hit probabilities (hits x pairs) of the sorted pair keys ``new``."""
+        un, uc = split_keys(new)
+        q = np.zeros((len(self.hits), len(new)))
+        small = un <= self.TABLE_MAX
+        top = int(un[small].max()) if small.any() else 0
+        table = self._hit_table(top) if top else None
+        for rows, kk, prob in pmf_chunks(un, uc, self.sds):
+            nn = np.maximum(un[rows], 1)[:, None]
+            if table is not None and int(nn.max()) <= table[0]:
+                at = nn * (nn + 1) // 2 + kk
+                for j, tab in enumerate(table[1]):
+                    q[j, rows] = (prob * tab[at]).sum(axis=1)
+                continue
+            for j, hit in enumerate(self.hits):
+                q[j, rows] = (prob * hit(kk, nn)).sum(axis=1)
+        return np.clip(q, 0.0, 1.0)
+
+
+def _missing(keys: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The sorted unique ``new`` keys that the sorted table ``keys`` lacks."""
+    if not len(keys) or not len(new):
+        return new
+    pos = np.minimum(np.searchsorted(keys, new), len(keys) - 1)
+    return new[keys[pos] != new]
 
 
 def hit_probability_pairs(n, c, hits, sds: float = 6.0) -> list[np.ndarray]:

@@ -138,6 +138,7 @@ def from_snapshot(snapshot, groups: Sequence[str] | None = None) -> StationData:
     for lv in levels:
         if lv in frame.columns:
             grp[lv] = frame.get_column(lv).cast(str).fill_null("").to_numpy()
+    _qualify(grp, [lv for lv in snapshot.levels if lv in grp])
     if "place_id" in frame.columns and frame.get_column("place_id").null_count() < frame.height:
         grp.setdefault("place_id", frame.get_column("place_id").cast(str).fill_null("").to_numpy())
     return from_arrays(
@@ -150,6 +151,19 @@ def from_snapshot(snapshot, groups: Sequence[str] | None = None) -> StationData:
         invalid=_invalid(frame),
         place_level=getattr(snapshot, "place_level", None), area_level=getattr(snapshot, "area_level", None),
     )
+
+
+def _qualify(groups: dict, order: list[str]) -> None:
+    """An area is its full path: a level whose names repeat under different parents (Russia:
+    territorial commissions named "Центральная" in several regions) is keyed "parent/name",
+    so that --by and the outlier checks never merge two areas; levels whose names are
+    unique keep their plain names."""
+    import polars as pl
+
+    for parent, child in zip(order, order[1:]):
+        pairs = pl.DataFrame({"p": groups[parent], "c": groups[child]})
+        if pairs.unique().height > pl.DataFrame({"c": groups[child]}).unique().height:
+            groups[child] = (pairs.get_column("p") + "/" + pairs.get_column("c")).to_numpy()
 
 
 def _invalid(frame) -> np.ndarray | None:
@@ -209,15 +223,19 @@ class Definitions:
       Kobak's filter (>= 100 registered, turnout and share <= 99 %, so that the atoms at
       100 % do not dominate the share tests); digit tests on every (table, choice) count
       >= 10; P05 with exact half-up rounding; excess kurtosis.
-    * ``kobak`` (Kobak, Shpilkin & Pshenichnikov 2016): turnout = ballots / registered;
-      leader share = leader / (valid + invalid); tables with >= 100 registered voters and
-      no cap on turnout or share; integer percentages within +-0.05 points against the
-      Monte-Carlo expectation.
+    * ``kobak`` (Kobak, Shpilkin & Pshenichnikov 2016): turnout = ballots issued /
+      registered; leader share = leader / (valid + invalid); tables with >= 100
+      registered voters, leaving out tables above 99 % turnout or 99 % leader share (their
+      code's cap); integer percentages within +-0.05 points against the Monte-Carlo
+      expectation. On Russia 2016 and 2021 this gives their published excesses within
+      0.1 sd (docs/forensics.md).
     * ``eftoolkit`` (Kalinin & Mebane's Election Forensics Toolkit): 2BL and last-digit
-      tests on each table's ballot count; P05 on round(100 x turnout) with R's
-      half-to-even rounding; population skewness; kurtosis not in excess; no table filter
-      (only tables whose turnout is undefined or above 100 % are left out); dip p-value
-      from the table.
+      tests on each table's ballot count, every table counted (tables with 0 registered
+      voters too); P05 on round(100 x turnout) with R's half-to-even rounding; population
+      skewness; kurtosis not in excess; no table filter (only tables whose turnout is
+      undefined or above 100 % are left out); the dip test on the raw turnouts and shares
+      of every table (no spreading over cells, no subsample: no seed dependence), its
+      p-value from the table.
     """
 
     name: str = "escrutinio"
@@ -226,6 +244,9 @@ class Definitions:
     digit_counts: str = "choices"      # "choices": every (table, choice) count; "ballots": each table's ballots
     p05_rounding: str = "half-up"      # or "half-even" (R's round)
     kurtosis: str = "excess"           # or "pearson" (not in excess)
+    # the dip test's values: "spread" ((k + U)/(n + 1): no atoms at 1/2, 2/3...; seeded) or
+    # "raw" (k/n as EFToolkit computes them, every table, no subsample: no seed dependence)
+    dip_values: str = "spread"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -234,9 +255,9 @@ class Definitions:
 
 DEFINITIONS = {
     "escrutinio": Definitions(),
-    "kobak": Definitions("kobak", share_of="valid+invalid", station_filter=StationFilter(100, 1.0, 1.0)),
+    "kobak": Definitions("kobak", share_of="valid+invalid", station_filter=StationFilter(100, 0.99, 0.99)),
     "eftoolkit": Definitions("eftoolkit", station_filter=StationFilter(0, 1.0, 1.0), digit_counts="ballots",
-                             p05_rounding="half-even", kurtosis="pearson"),
+                             p05_rounding="half-even", kurtosis="pearson", dip_values="raw"),
 }
 
 

@@ -107,10 +107,13 @@ def _pool(data: StationData, min_count: int, counts: str = "choices"):
     from the table's valid votes) or "ballots" (each table's ballots, redrawn from its
     registered voters, as EFToolkit's digit tests)."""
     if counts == "ballots":
-        ok_station = data.registered > 0
-        votes = data.emitted[ok_station][:, None]
-        valid = data.registered[ok_station][:, None]
-        why = "stations without registered voters"
+        # EFToolkit counts every table's ballots, those of tables with 0 registered voters
+        # too; a count redrawn from more voters than the roll lists is redrawn from its own
+        # size (n = max(registered, ballots)), so such a table keeps its count in the null
+        ok_station = np.ones(data.n, bool)
+        votes = data.emitted[:, None]
+        valid = np.maximum(data.registered, data.emitted)[:, None]
+        why = ""
     else:
         ok_station = data.valid > 0
         votes = data.votes[ok_station]
@@ -118,7 +121,7 @@ def _pool(data: StationData, min_count: int, counts: str = "choices"):
         why = "stations without valid votes"
     pool = votes >= max(1, min_count // 5)
     excluded = {}
-    if (~ok_station).any():
+    if why and (~ok_station).any():
         excluded[why] = int((~ok_station).sum())
     excluded[f"counts below {min_count}"] = int((votes < min_count).sum())
     return valid[pool].astype(np.int64), votes[pool].astype(np.int64), votes, excluded
@@ -174,33 +177,64 @@ class DigitNull:
 
         if grid_positions(n, c, self.grid_size) is not None:
             return self
-        new, _ = unique_pairs(n, c)
+        new, _ = unique_pairs(*_share_size(n, c))
         with self._lock:
             self.grid_size = None   # the table grows beyond the grid: keys are searched from now on
-            self._extend(new)
+            new = _missing(self.keys, new)
+        if len(new):
+            # computed outside the lock, so that placebo copies in other threads keep working;
+            # pairs another thread added meanwhile are dropped when merging
+            p1, p2 = self._compute(new)
+            with self._lock:
+                self._merge(new, p1, p2)
         return self
 
     def _extend(self, new: np.ndarray) -> None:
-        if len(self.keys):
-            pos = np.minimum(np.searchsorted(self.keys, new), len(self.keys) - 1)
-            new = new[self.keys[pos] != new]
+        new = _missing(self.keys, new)
         if len(new):
-            p1, p2 = self._compute(new)
+            self._merge(new, *self._compute(new))
+
+    def _merge(self, new: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> None:
+        fresh = np.isin(new, _missing(self.keys, new))
+        new, p1, p2 = new[fresh], p1[fresh], p2[fresh]
+        if len(new):
             allk = np.concatenate([self.keys, new])
             order = np.argsort(allk, kind="stable")
             self.keys = allk[order]
-            self.p1 = np.concatenate([self.p1, p1])[order]
-            self.p2 = np.concatenate([self.p2, p2])[order]
+            # stored in single precision (7 digits): a country of large tables and its placebo
+            # copies hold millions of pairs x 26 classes x 2 generations; moments() sums in double
+            self.p1 = np.concatenate([self.p1, p1.astype(np.float32)])[order].astype(np.float32, copy=False)
+            self.p2 = np.concatenate([self.p2, p2.astype(np.float32)])[order].astype(np.float32, copy=False)
+
+    # first-generation sd from which the second generation uses the beta-binomial window
+    # (binomial.pmf_chunks(twice=True)); below it the second generation is exact
+    TWICE_EXACT_BELOW_SD = 8.0
 
     def _compute(self, keys0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from escrutinio.forensics.binomial import split_keys
+
+        n0, c0 = split_keys(keys0)
+        classes = _classes(int(n0.max()), self.min_count)
+        p1 = _class_probabilities(n0, c0, classes)
+        p2 = np.zeros_like(p1)
+        sd = np.sqrt(c0 * (1 - c0 / np.maximum(n0, 1)))
+        wide = sd >= self.TWICE_EXACT_BELOW_SD
+        if wide.any():
+            p2[wide] = _class_probabilities(n0[wide], c0[wide], classes, twice=True)
+        narrow = np.flatnonzero(~wide)
+        for start in range(0, len(narrow), 20_000):   # bounded temporaries (placebo copies run in threads)
+            rows = narrow[start:start + 20_000]
+            p2[rows] = self._twice_exact(n0[rows], c0[rows], classes)
+        return p1, p2
+
+    @staticmethod
+    def _twice_exact(n0: np.ndarray, c0: np.ndarray, classes) -> np.ndarray:
+        """Class probabilities after two redraws, exactly: the pmf-weighted one-redraw class
+        probabilities of every point of the first window (cheap for narrow windows)."""
         from scipy import sparse
 
         from escrutinio.forensics.binomial import pair_keys, pmf_chunks, split_keys
 
-        n0, c0 = split_keys(keys0)
-        classes = _classes(int(n0.max()), self.min_count)
-        # first generation: window entries of the pairs; their (n, k) pairs are the
-        # starting points of the second generation
         rows_l, cols_l, vals_l = [], [], []
         for rows, kk, prob in pmf_chunks(n0, c0):
             m = prob > 0
@@ -209,16 +243,9 @@ class DigitNull:
             vals_l.append(prob[m])
         keys1, col1 = np.unique(np.concatenate(cols_l), return_inverse=True)
         w0 = sparse.csr_matrix((np.concatenate(vals_l), (np.concatenate(rows_l), col1)),
-                               shape=(len(keys0), len(keys1)))
+                               shape=(len(n0), len(keys1)))
         n1, k1 = split_keys(keys1)
-        onehot = np.zeros((len(keys1), N_CLASSES))
-        for cls in classes:
-            onehot[np.arange(len(keys1)), cls[k1]] = 1.0
-        p1_of_1 = np.zeros((len(keys1), N_CLASSES))
-        for rows, kk, prob in pmf_chunks(n1, k1):
-            for cls in classes:
-                p1_of_1[rows] += _rowwise_bincount(cls[kk], prob, N_CLASSES)
-        return np.asarray(w0 @ onehot), np.asarray(w0 @ p1_of_1)
+        return np.asarray(w0 @ _class_probabilities(n1, k1, classes))
 
     def moments(self, n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Multiplicity of each distinct pair of one election and the class probabilities
@@ -229,10 +256,40 @@ class DigitNull:
             keys, p1, p2, size = self.keys, self.p1, self.p2, self.grid_size
         pos = grid_positions(n, c, size)
         if pos is None:
-            pos = np.searchsorted(keys, pair_keys(n, c))
+            pos = np.searchsorted(keys, pair_keys(*_share_size(n, c)))
         m = np.bincount(pos, minlength=len(keys)).astype(float)
         used = m > 0
-        return m[used], p1[used], p2[used]
+        return m[used], p1[used].astype(float), p2[used].astype(float)
+
+
+# A count c redrawn from n: beyond EXACT_OTHERS "other" voters (m = n - c) the size is
+# rounded so that m sits on a grid of relative step OTHERS_STEP. The mean stays c exactly
+# (the digits of c are untouched) and the variance c m / n moves by at most
+# OTHERS_STEP / 2 (relative), far below what shifts a digit class; in return the counts of
+# a country of large tables, and of its placebo copies, share their pmfs (Russia 2021:
+# 229,000 distinct pairs, and 100,000 more for each copy, without it)
+EXACT_OTHERS = 1000
+OTHERS_STEP = 0.005
+
+
+def _missing(keys: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The sorted unique ``new`` keys that the sorted table ``keys`` lacks."""
+    if not len(keys) or not len(new):
+        return new
+    pos = np.minimum(np.searchsorted(keys, new), len(keys) - 1)
+    return new[keys[pos] != new]
+
+
+def _share_size(n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = np.asarray(n, np.int64)
+    c = np.asarray(c, np.int64)
+    m = n - c
+    big = m > EXACT_OTHERS
+    if not big.any():
+        return n, c
+    mq = np.round(EXACT_OTHERS * np.exp(np.round(np.log(np.maximum(m, 1) / EXACT_OTHERS) / OTHERS_STEP)
+                                        * OTHERS_STEP)).astype(np.int64)
+    return np.where(big, c + mq, n), c
 
 
 def _draw_counts(m: np.ndarray, p: np.ndarray, sims: int, rng: np.random.Generator) -> np.ndarray:
@@ -248,6 +305,18 @@ def _draw_counts(m: np.ndarray, p: np.ndarray, sims: int, rng: np.random.Generat
         root = vec * np.sqrt(np.clip(lam, 0, None))
         out[:, g] = mean[g] + rng.standard_normal((sims, pg.shape[1])) @ root.T
     return np.clip(out, 0, None)
+
+
+def _class_probabilities(n: np.ndarray, c: np.ndarray, classes, twice: bool = False) -> np.ndarray:
+    """Digit-class probabilities (pairs x 26) of a count redrawn once (``twice``: twice)
+    at each pair's rate."""
+    from escrutinio.forensics.binomial import pmf_chunks
+
+    out = np.zeros((len(n), N_CLASSES))
+    for rows, kk, prob in pmf_chunks(n, c, twice=twice):
+        for cls in classes:
+            out[rows] += _rowwise_bincount(cls[kk], prob, N_CLASSES)
+    return out
 
 
 def _rowwise_bincount(cls: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:

@@ -44,9 +44,11 @@ def rates(data: StationData, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def distribution_tests(data: StationData, station_filter: StationFilter | None = None, seed=None,
                        draws: int = 1000, scope: str = "all", dip_max_n: int = 20_000,
-                       kurtosis: str = "excess") -> list[TestResult]:
+                       kurtosis: str = "excess", dip_values: str = "spread") -> list[TestResult]:
     """``kurtosis``: "excess" (g2, 0 for a normal) or "pearson" (b2 = g2 + 3, not in excess,
-    as EFToolkit reports it); the test is the same."""
+    as EFToolkit reports it); the test is the same. ``dip_values``: "spread" (each k/n
+    spread over its cell, seeded; at most ``dip_max_n`` tables, sampled) or "raw" (the
+    ratios themselves, every table: EFToolkit's DipT, independent of the seed)."""
     filt = station_filter or StationFilter()
     keep, excluded = filt.apply(data)
     t, s = rates(data, keep)
@@ -80,9 +82,13 @@ def distribution_tests(data: StationData, station_filter: StationFilter | None =
         # each k/n uniformly over its own cell ((k + U)/(n + 1)) removes the atoms
         # without moving any value by more than 1/(n+1).
         kk, nn = (emi_all, reg_all) if label == "turnout" else (lead_all, val_all)
-        xj = (kk + rng_dip.random(len(kk))) / (nn + 1)
-        d, p, used = dip_test(xj, max_n=dip_max_n, seed=seed)
-        out.append(TestResult(f"{label}_dip", d, p, "unimodal (uniform, the least favourable unimodal law)", used,
+        if dip_values == "raw":
+            d, p, used = dip_test(kk / nn, max_n=None)
+        else:
+            xj = (kk + rng_dip.random(len(kk))) / (nn + 1)
+            d, p, used = dip_test(xj, max_n=dip_max_n, seed=seed)
+        out.append(TestResult(f"{label}_dip", d, p, "unimodal (uniform, the least favourable unimodal law)"
+                              + (" on the raw ratios" if dip_values == "raw" else ""), used,
                               "Bimodality can come from genuinely different regions or groups of voters; it is "
                               "a pattern to explain, not evidence of fraud.", scope, effect_size=d, effect="dip",
                               p_value_classical=p, recommended="classical", excluded=excluded, citation=CITE_DIP,

@@ -78,9 +78,10 @@ def _joint_draws(qa: np.ndarray, qb: np.ndarray, draws: int, rng: np.random.Gene
 
     When every count has a null sd of at least 5 the three counts are drawn from the normal
     with their exact mean and covariance (sums of thousands of independent Bernoullis; the
-    p-value is a normal tail anyway), which costs nothing and overstates nothing. Otherwise
-    stations are pooled into ``cells`` x ``cells`` cells of (qa, qb) with one multinomial
-    per cell, whose variance overstatement is returned."""
+    p-value is a normal tail anyway), which costs nothing and overstates nothing. Otherwise,
+    for up to 4 million station-draws (small areas), every station's Bernoullis are drawn
+    (exact); beyond, stations are pooled into ``cells`` x ``cells`` cells of (qa, qb) with
+    one multinomial per cell, whose variance overstatement is returned."""
     if len(qa) == 0:
         z = np.zeros(draws)
         return z, z, z, 0.0
@@ -94,6 +95,21 @@ def _joint_draws(qa: np.ndarray, qb: np.ndarray, draws: int, rng: np.random.Gene
         x = np.array([qa.sum(), qb.sum(), qe.sum()]) + rng.standard_normal((draws, 3)) @ (
             vec * np.sqrt(np.clip(lam, 0, None))).T
         return x[:, 0], x[:, 1], x[:, 2], 0.0
+    if len(qa) * draws <= 4_000_000:
+        # a small area: every station's two Bernoullis drawn directly, which is exact (no
+        # pooling, no variance overstatement) and cheaper than a multinomial per cell
+        a = np.zeros(draws)
+        b = np.zeros(draws)
+        e = np.zeros(draws)
+        step = max(1, 4_000_000 // max(len(qa), 1))
+        for start in range(0, draws, step):
+            k = min(step, draws - start)
+            ha = rng.random((k, len(qa))) < qa
+            hb = rng.random((k, len(qb))) < qb
+            a[start:start + k] = ha.sum(1)
+            b[start:start + k] = hb.sum(1)
+            e[start:start + k] = (ha | hb).sum(1)
+        return a, b, e, 0.0
     ra = np.minimum((np.argsort(np.argsort(qa, kind="stable"), kind="stable") * cells) // len(qa), cells - 1)
     rb = np.minimum((np.argsort(np.argsort(qb, kind="stable"), kind="stable") * cells) // len(qb), cells - 1)
     cell = ra * cells + rb
@@ -166,13 +182,33 @@ class RoundNumberResult:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for r in rows:
             lines.append("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        lines.append("  " + self.direction())
         lines.append("  " + self.caveat)
         return "\n".join(lines)
+
+    def direction(self) -> str:
+        """Which way the tables lean, from the "either" count: more round values than
+        chance, fewer, or as many (within one sd), so that the text never says "more" of
+        a deficit."""
+        from escrutinio.forensics.core import fmt_p
+
+        e = self.either
+        what = {"integer percentages": "round (integer) percentages", "coarse fractions": "coarse fractions"}.get(
+            self.method, self.method)
+        if e.sd > 0 and abs(e.excess) <= e.sd:
+            return (f"As many tables with {what} as binomial chance predicts ({e.observed:,} observed, "
+                    f"{e.expected:,.1f} expected, sd {e.sd:,.1f}).")
+        if e.excess > 0:
+            return (f"More tables with {what} than binomial chance: {e.excess:+,.1f} over the {e.expected:,.1f} "
+                    f"expected (sd {e.sd:,.1f}, p {fmt_p(e.p_value)}).")
+        return (f"Fewer tables with {what} than binomial chance: {-e.excess:,.1f} under the {e.expected:,.1f} "
+                f"expected (sd {e.sd:,.1f}); a deficit is no sign of written-in numbers.")
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k).to_dict() for k in ("turnout", "leader", "either")}
         d.update(_json({k: getattr(self, k) for k in ("method", "leader_name", "n_units", "excluded", "draws",
                                                     "filter", "variance_excess", "null", "caveat", "citation", "scope")}))
+        d["direction"] = self.direction()
         return d
 
     def as_tests(self) -> list[TestResult]:
@@ -180,19 +216,23 @@ class RoundNumberResult:
         short = {"integer percentages": "integer_pct", "coarse fractions": "coarse_spikes"}.get(self.method, "p05")
         for key in (("turnout", "leader") if short == "p05" else ("turnout", "leader", "either")):
             s: SpikeCount = getattr(self, key)
+            # P05s is a share of tables (as EFToolkit reports it and as last_digit_zero_five
+            # is); the integer and coarse tests count tables (as Kobak et al. and Rozenas do)
+            stat = s.observed / self.n_units if short == "p05" and self.n_units else float(s.observed)
             out.append(TestResult(
-                name=f"{short}_{key}", statistic=float(s.observed), p_value=s.p_value, null=self.null,
+                name=f"{short}_{key}", statistic=float(stat), p_value=s.p_value, null=self.null,
                 n_units=self.n_units, caveat=self.caveat, scope=self.scope,
                 effect_size=s.excess / s.expected if s.expected > 0 else None, effect="relative excess",
                 p_value_simulated=s.p_value, recommended="simulated", excluded=self.excluded, citation=self.citation,
-                details={"observed": s.observed, "expected": s.expected, "sd": s.sd, "excess": s.excess},
+                details={"observed": s.observed, "expected": s.expected, "sd": s.sd, "excess": s.excess,
+                         "unit": "share of tables" if short == "p05" else "tables"},
             ))
         return out
 
 
 _NULL = "binomial resampling at each station's own rates ({})"
-_CAVEAT_INT = ("More round percentages than binomial chance at the same station sizes. Consistent with numbers "
-               "written rather than counted, but also with rounding habits; not evidence of fraud by itself.")
+_CAVEAT_INT = ("An excess of round percentages over binomial chance at the same station sizes is consistent with "
+               "numbers written rather than counted, but also with rounding habits; not evidence of fraud by itself.")
 _CAVEAT_COARSE = ("Coarse shares (1/2, 3/5, 3/4...) occur naturally at small stations; this counts only the excess "
                   "over that. An excess is an anomaly in reported numbers, not evidence of fraud by itself.")
 

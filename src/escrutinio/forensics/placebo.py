@@ -68,6 +68,9 @@ def placebo_simulated(data: StationData, n_sims: int = 20, seed: int = 0, alpha:
     default on purpose: these simulations keep every table's observed rates, so they
     inherit any smear of the fingerprint, fraudulent or not, and the fit on them repeats
     the fit on the data. Use the reference-election placebo for the Klimek fit."""
+    from escrutinio.forensics.battery import _check_counts
+
+    _check_counts(n_sims=n_sims, seed=seed, draws=draws, klimek_fits=klimek_fits)
     kw = {**FAST, **battery_kw}
     if kw.get("cache") is None:
         kw["cache"] = NullCache().prepare(data)   # the copies share their binomial pmfs

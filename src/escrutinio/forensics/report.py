@@ -120,7 +120,9 @@ def html_section(result: BatteryResult, max_outliers: int = 500, plots: bool = T
             s = getattr(r, key)
             parts.append(f"<tr><td>{key}</td><td>{s.observed:,}</td><td>{s.expected:,.1f}</td><td>{s.excess:+,.1f}</td>"
                          f"<td>{s.sd:.1f}</td><td>{_p(s.p_value)}</td></tr>")
-        parts.append(f"</table><p>{e(r.caveat)} Null: {e(r.null)}; {r.draws} Monte-Carlo draws.</p>")
+        parts.append(f"</table><p>{e(r.direction())} {e(r.caveat)} Null: {e(r.null)}; {r.draws} Monte-Carlo draws.</p>")
+    if result.by is not None:
+        parts.append(f"<p>{e(result.areas_line())}</p>")
     if result.placebo:
         parts.append("<h3>Placebo</h3><ul>")
         for name, info in result.placebo.items():

@@ -49,6 +49,7 @@ class Mapping:
     unit: str = ""
     unit_columns: list[str] = field(default_factory=list)
     unit_separator: str = UNIT_SEPARATOR
+    unit_may_be_empty: list[str] = field(default_factory=list)
     totals: dict[str, str] = field(default_factory=dict)
     optional_totals: set[str] = field(default_factory=set)
     total_sums: dict[str, list[str]] = field(default_factory=dict)
@@ -136,8 +137,11 @@ class Mapping:
                 raise MappingError(f"{origin}: [columns] needs {key!r}{hint}")
         unit_spec = need(cols, "unit", "columns")
         unit_sep = UNIT_SEPARATOR
+        unit_may_be_empty = []
         if isinstance(unit_spec, dict):
             unit_sep = str(unit_spec.get("separator", UNIT_SEPARATOR))
+            # parts that some rows leave empty (Russia 2021: the remote e-voting rows have no UIK)
+            unit_may_be_empty = list(unit_spec.get("may_be_empty", []))
             unit_spec = unit_spec.get("columns", unit_spec.get("column"))
         unit_columns = [unit_spec] if isinstance(unit_spec, str) else list(unit_spec or [])
         if not unit_columns or not all(isinstance(c, str) and c for c in unit_columns):
@@ -177,6 +181,7 @@ class Mapping:
             unit=unit_columns[0] if len(unit_columns) == 1 else unit_sep.join(unit_columns),
             unit_columns=unit_columns,
             unit_separator=unit_sep,
+            unit_may_be_empty=unit_may_be_empty,
             totals=totals,
             optional_totals=optional,
             total_sums=sums,
@@ -250,7 +255,8 @@ class Mapping:
             used.add(self.contest_column)
         raw = raw.with_columns(pl.col(c).str.strip_chars() for c in header if c in used and raw.schema[c] == pl.Utf8)
         for col in list(self.unit_columns) + ([self.contest_column] if self.contest_column else []):
-            _require_values(raw, col, where)
+            if col not in self.unit_may_be_empty:
+                _require_values(raw, col, where)
 
         exported_at = self.exported_at or _time_from_name(table.path, self.exported_at_pattern, self.exported_at_format)
         if self.contest_column:
@@ -280,7 +286,7 @@ class Mapping:
         if len(self.unit_columns) == 1:
             exprs = [pl.col(self.unit).alias("unit")]
         else:
-            exprs = [pl.concat_str([pl.col(c).cast(pl.Utf8) for c in self.unit_columns],
+            exprs = [pl.concat_str([pl.col(c).cast(pl.Utf8).fill_null("") for c in self.unit_columns],
                                    separator=self.unit_separator).alias("unit")]
         for target, spec in (("unit_id", self.derive.get("unit_id")), ("place_id", self.derive.get("place_id"))):
             exprs.append(_derive(spec, header, where).alias(target) if spec else pl.lit(None, pl.Utf8).alias(target))
