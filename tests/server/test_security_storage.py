@@ -111,3 +111,29 @@ def test_the_audit_log_is_hash_chained(database_url):
             db.check_schema()
     finally:
         db.dispose()
+
+
+def test_start_up_refuses_an_audit_log_rewritten_behind_restored_triggers(database_url):
+    """An operator lifts the guard, rewrites a row and puts the guard back exactly as it
+    was: the triggers look right, the chain does not."""
+    from escrutinio.server.storage.db import _sqlite_triggers
+
+    db = Database(database_url)
+    try:
+        admin = _fill(db)
+        with db.session(write=True) as s:
+            users.audit(s, admin, "note", "t", {"i": 1})
+        db.check_schema()
+        with db.session(write=True) as s:
+            if db.postgresql:
+                s.execute(text("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only"))
+                s.execute(text("UPDATE audit_log SET detail = '{\"i\": 9}' WHERE id = 2"))
+                s.execute(text("ALTER TABLE audit_log ENABLE ALWAYS TRIGGER audit_log_append_only"))
+            else:
+                s.execute(text("DROP TRIGGER audit_log_no_update"))
+                s.execute(text("UPDATE audit_log SET detail = '{\"i\": 9}' WHERE id = 2"))
+                s.execute(text(_sqlite_triggers()["audit_log_no_update"]))
+        with pytest.raises(SchemaError, match="audit log was altered at row 2"):
+            db.check_schema()
+    finally:
+        db.dispose()

@@ -171,8 +171,9 @@ class Database:
             self.read_engine.dispose()
 
     def check_schema(self) -> None:
-        """Refuse to serve a database that is not at the latest migration or whose
-        append-only triggers are gone (checked at startup)."""
+        """Refuse to serve a database that is not at the latest migration, whose
+        append-only triggers are gone, or whose audit log's hash chain is broken
+        (checked at startup)."""
         probe(self.read_engine, self.url)
         with self.session() as s:
             try:
@@ -185,6 +186,13 @@ class Database:
             problems = append_only_problems(s, self.postgresql)
             if problems:
                 raise SchemaError("append-only triggers changed or missing, the results log is not protected: " + "; ".join(problems))
+            # the triggers can be lifted and put back: the audit log's chain shows a rewrite
+            from escrutinio.server.storage import audit_chain
+
+            _, bad, why = audit_chain.verify(s)
+            if bad is not None:
+                raise SchemaError(f"the audit log was altered at row {bad}: {why}; keep this database as evidence "
+                                  "and verify the results log (escrutinio verify-log) before serving from it")
 
     def safe_url(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
