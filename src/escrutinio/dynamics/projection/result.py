@@ -1,0 +1,252 @@
+"""The projection's result: shares, lead, intervals and outcome probabilities from the
+simulated uncounted totals (:func:`_finish`), their Monte Carlo error, and the summaries
+(text and JSON) that the command prints."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from escrutinio.dynamics.projection.law import _law_rule
+
+CAVEAT_MULTILEVEL = (
+    "A projection is an expectation of what the uncounted tables will show, made from counted tables of the same "
+    "strata (area type, department, municipality) and what is known of every uncounted place; it is not a count. "
+    "Strata with few or no counted tables are extrapolated, with their uncertainty taken from the variation between "
+    "strata. The interval allows for a count order that favours some voters inside strata, by as much as real count "
+    "orders have; an order more selective than that, in a direction no stratum or covariate shows, remains a bias. "
+    "It says nothing about fraud."
+)
+CAVEAT = (
+    "A projection is an expectation of what the uncounted tables will show, made from counted tables "
+    "nearby; it is not a count. It assumes uncounted tables vote like counted ones in the same place "
+    "(or the nearest area with enough counted tables), shifted for slow-reporting places only when a test "
+    "shows that they differ. It says nothing about fraud."
+)
+
+PROBABILITY_CAP = 0.99  # above this, a probability from few tables says how few
+FEW_TABLES_SHARE = 0.01
+EXTRAPOLATION_WARN = 0.5  # above this share of uncounted voters extrapolated, the summary warns
+
+
+def _who_leads(a: str, b: str, lead: float) -> str:
+    """'CC leads MAS_IPSP by 21.70 points', never 'lead MAS_IPSP over CC -21.70'."""
+    if round(lead, 2) == 0:
+        return f"{a} and {b} tied (lead {abs(lead):.2f} points)"
+    first, second = (a, b) if lead > 0 else (b, a)
+    return f"{first} leads {second} by {abs(lead):.2f} points"
+
+
+@dataclass
+class ProjectionResult:
+    """Projected final totals, shares, lead and verdict probabilities."""
+
+    choices: list[str]
+    counted_units: int
+    expected_units: int
+    counted_registered: int
+    expected_registered: int
+    simulations: int
+    seed: int | None
+    level: float
+    point_totals: dict[str, float]
+    shares: dict[str, dict[str, float]]  # name -> point, lo, hi (percent of valid)
+    lead_pair: list[str]
+    lead: dict[str, float]  # point, lo, hi (points)
+    lead_quantiles: dict[str, float]
+    outcome_probabilities: dict[str, float]
+    imputed_at_level: dict[str, int]
+    counted_shares: dict[str, float]
+    counted_lead: float
+    unmatched_counted: int = 0
+    notes: list[str] = field(default_factory=list)
+    caveat: str = CAVEAT
+    draws: np.ndarray | None = field(default=None, repr=False, compare=False)  # S x channels, uncounted only
+    channels: list[str] = field(default_factory=list)
+    arrival_calibration: dict | None = None
+    completion_test: dict | None = None
+    extrapolation: dict | None = None
+    multilevel: dict | None = None
+    method: str = "hierarchical hot-deck, nested bootstrap (CEPR 2019; Curiel & Williams 2020)"
+    # counted against uncounted tables on the roll's attributes (dynamics.representativeness)
+    representativeness: dict | None = None
+    # Monte Carlo error of the reported bounds (_bound_error)
+    monte_carlo: dict | None = None
+
+    def interval(self, name: str) -> tuple[float, float]:
+        s = self.shares[name]
+        return s["lo"], s["hi"]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("draws", None)
+        d["choices"] = {c: {"share": self.shares[c]["point"], "lo": self.shares[c]["lo"], "hi": self.shares[c]["hi"]}
+                        for c in self.choices}
+        d["lead_points"] = {"point": self.lead["point"], "lo": self.lead["lo"], "hi": self.lead["hi"],
+                            "between": list(self.lead_pair)}
+        return d
+
+    def few_tables_note(self) -> str:
+        """Said beside any probability above 0.99 that comes from fewer than 1% of the
+        tables: such a figure rests on the model, not on the count."""
+        share = self.counted_units / max(self.expected_units, 1)
+        if share >= FEW_TABLES_SHARE:
+            return ""
+        return (f"from only {self.counted_units:,} of {self.expected_units:,} tables ({100 * share:.2f}%): "
+                "a model's figure, not the count's")
+
+    def extrapolation_text(self) -> str:
+        """Which share of the uncounted voters lies in strata with few counted tables."""
+        e = self.extrapolation
+        if not e:
+            return ""
+        text = (f"{100 * e['share_few']:.0f}% of uncounted voters are in {e['stratum']} strata with fewer than "
+                f"{e['k']} counted tables ({100 * e['share_none']:.0f}% in strata with none yet)")
+        by = e.get("by") or {}
+        worst = sorted(((v["share_few"], g) for g, v in by.items() if v["uncounted_registered"]), reverse=True)[:3]
+        if worst and worst[0][0] > 0:
+            text += "; by " + e["stratum"].split(" x ")[0] + ": " + ", ".join(
+                f"{g} {100 * s:.0f}%" for s, g in worst if s > 0)
+        if self.multilevel is not None:
+            text += "; their uncertainty comes from the variation between strata"
+            return text
+        # the hot deck borrows donors from a wider area: nothing widens for it
+        text += "; the hot deck imputes them from counted tables of a wider area"
+        if e["share_few"] >= EXTRAPOLATION_WARN:
+            text += (". With this much extrapolation, its intervals on simulated urban-first counts covered the truth "
+                     "less often than stated (docs/dynamics.md): read them as a lower bound on the uncertainty, or give "
+                     "the polling places' area types (--places) for the multilevel model")
+        return text
+
+    def completion_text(self) -> str:
+        """The slow-place test in one sentence (empty when it did not run)."""
+        ct = self.completion_test
+        if not ct:
+            return ""
+        return (f"slow-place test (H0: {ct['null']}): largest t = {ct['t']:.2f} ({self.channels[ct['channel']]}) "
+                f"on {ct['df']} df, Bonferroni p = {ct['p_value']:.2g}, over {ct['areas']:,} {ct['area_level']} areas; "
+                + (f"applied: the {ct['uncounted_places']:,} wholly uncounted places are shifted along the "
+                   "within-area slope, whose uncertainty widens the interval"
+                   if ct["applied"] else f"not applied (p >= {ct['alpha']})"))
+
+    def summary(self) -> str:
+        a, b = self.lead_pair
+        pct = 100 * self.level
+        lines = [
+            f"Projection from {self.counted_units:,} of {self.expected_units:,} tables "
+            f"({100 * self.counted_units / max(self.expected_units, 1):.2f}%), {self.simulations:,} simulations, seed {self.seed}",
+            "  counted so far: " + _who_leads(a, b, self.counted_lead),
+        ]
+        for c in sorted(self.choices, key=lambda c: -self.shares[c]["point"]):
+            s = self.shares[c]
+            lines.append(f"  {c:<14} {s['point']:6.2f}%  [{s['lo']:.2f}, {s['hi']:.2f}] ({pct:.0f}%)")
+        lines.append(f"  projected lead {a} over {b}: {self.lead['point']:.2f} points "
+                     f"[{self.lead['lo']:.2f}, {self.lead['hi']:.2f}]"
+                     + (f" (below zero: {b} ahead)" if self.lead["point"] < 0 else ""))
+        few = self.few_tables_note()
+        for k, p in self.outcome_probabilities.items():
+            if p is None or not math.isfinite(p):
+                lines.append(f"  P({k}) withheld (see the notes)")
+                continue
+            lines.append(f"  P({k}) = {p:.3f}" + (f" ({few})" if few and p > PROBABILITY_CAP else ""))
+        if self.extrapolation:
+            lines.append(f"  extrapolation: {self.extrapolation_text()}")
+        lines.append(f"  method: {self.method}")
+        lines.append("  imputed at level: " + ", ".join(f"{k} {v:,}" for k, v in self.imputed_at_level.items()))
+        if self.completion_test:
+            lines.append(f"  {self.completion_text()}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        if self.monte_carlo:
+            mc = self.monte_carlo
+            lines.append(f"  Monte Carlo: the bounds above are known to +-{mc['max_bound_se']:.3f} points (standard error "
+                         f"with {self.simulations:,} simulations); another seed moves them by about that much; "
+                         f"+-0.05 over ten seeds needs about {mc['simulations_for_0.05']:,} simulations")
+        lines.append(f"  caveat: {self.caveat}")
+        return "\n".join(lines)
+
+
+SEED_RANGE_10 = 3.08  # expected range of 10 standard normal draws (Tippett 1925)
+
+
+def _bound_error(share: np.ndarray, a: float) -> dict:
+    """Monte Carlo standard error of each equal-tailed bound: the bound is an order
+    statistic whose rank is binomial, so its error is half the distance between the
+    quantiles one binomial standard deviation of rank either side (the order-statistic
+    interval for a quantile; e.g. Hyndman & Fan 1996 on sample quantiles). Ten seeds move
+    a bound over about 3.08 of these; the simulations for a range of 0.05 follow from
+    the error falling as 1 / sqrt(simulations)."""
+    S = share.shape[0]
+    d = np.sqrt(a * (1 - a) / max(S, 1))
+    q = np.quantile(share, [max(a - d, 0.0), min(a + d, 1.0), max(1 - a - d, 0.0), min(1 - a + d, 1.0)], axis=0)
+    se_lo, se_hi = (q[1] - q[0]) / 2, (q[3] - q[2]) / 2
+    worst = float(max(se_lo.max(), se_hi.max())) if share.size else 0.0
+    need = int(math.ceil(S * (SEED_RANGE_10 * worst / 0.05) ** 2 / 1000.0) * 1000) if worst > 0 else S
+    return {"bound_se": {"lo": [float(x) for x in se_lo], "hi": [float(x) for x in se_hi]},
+            "max_bound_se": worst, "expected_range_over_10_seeds": SEED_RANGE_10 * worst,
+            "simulations_for_0.05": max(need, S)}
+
+
+def _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const, S, seed, level, rule, notes,
+            imputed_at, arrival_info, completion_info, ext, method, ml=None) -> ProjectionResult:
+    """Shares, lead, intervals and verdict probabilities from simulated uncounted totals."""
+    counted_tot = V[is_c].sum(axis=0) + (extra.select(channels).to_numpy().sum(axis=0) if extra.height else 0)
+    counted_tot = counted_tot + prev_const
+    final = np.rint(sims).astype(np.int64) + np.rint(counted_tot).astype(np.int64)[None, :]
+    nch = len(choices)
+    valid = final[:, :nch].sum(axis=1).astype(np.float64)
+    share = 100 * final[:, :nch] / np.where(valid > 0, valid, 1)[:, None]
+    mean_tot = sims.mean(axis=0) + counted_tot
+    point_share = 100 * mean_tot[:nch] / max(mean_tot[:nch].sum(), 1e-12)
+    a = (1 - level) / 2
+    lo, hi = np.quantile(share, [a, 1 - a], axis=0)
+    mc = _bound_error(share, a)
+    order = np.argsort(-point_share)
+    ia, ib = (int(order[0]), int(order[1])) if nch > 1 else (0, 0)
+    lead = share[:, ia] - share[:, ib]
+    lead_point = float(point_share[ia] - point_share[ib])
+    l_lo, l_hi = np.quantile(lead, [a, 1 - a])
+    outcomes = _law_rule(rule)(final[:, :nch])
+    probs = {o: float(np.mean(outcomes == o)) for o in ("first_round_win", "runoff")}
+    for o in np.unique(outcomes):
+        probs.setdefault(str(o), float(np.mean(outcomes == o)))
+    diff = final[:, ia] - final[:, ib]
+    vt = final[:, :nch].sum(axis=1)
+    probs["lead_ge_10_points"] = float(np.mean(10 * diff >= vt))
+    probs[f"winner:{choices[ia]}"] = float(np.mean(final[:, ia] == final[:, :nch].max(axis=1)))
+    only_counted = counted_tot - prev_const
+    c_share = 100 * only_counted[:nch] / max(only_counted[:nch].sum(), 1)
+    qs = [0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975]
+    share_counted = (is_c.sum() + extra.height) / max(joined.height + extra.height, 1)
+    if share_counted < FEW_TABLES_SHARE and any(p > PROBABILITY_CAP for p in probs.values()):
+        notes.append(f"probabilities above {PROBABILITY_CAP} come from only {int(is_c.sum() + extra.height):,} of "
+                     f"{joined.height + extra.height:,} tables ({100 * share_counted:.2f}%): a model's figure, "
+                     "not the count's")
+    return ProjectionResult(
+        choices=choices,
+        counted_units=int(is_c.sum() + extra.height),
+        expected_units=int(joined.height + extra.height),
+        counted_registered=int(Rc[is_c].sum() + (extra["_reg_c"].sum() if extra.height else 0)),
+        expected_registered=int(Rr.sum()),
+        simulations=S, seed=seed, level=level,
+        point_totals={c: float(mean_tot[i]) for i, c in enumerate(channels)},
+        shares={c: {"point": float(point_share[i]), "lo": float(lo[i]), "hi": float(hi[i])} for i, c in enumerate(choices)},
+        lead_pair=[choices[ia], choices[ib]],
+        lead={"point": lead_point, "lo": float(l_lo), "hi": float(l_hi)},
+        lead_quantiles={str(q): float(v) for q, v in zip(qs, np.quantile(lead, qs))},
+        outcome_probabilities=probs,
+        imputed_at_level=imputed_at,
+        counted_shares={c: float(c_share[i]) for i, c in enumerate(choices)},
+        counted_lead=float(c_share[ia] - c_share[ib]),
+        unmatched_counted=int(extra.height),
+        notes=notes,
+        draws=sims + prev_const[None, :],
+        channels=channels,
+        arrival_calibration=arrival_info,
+        completion_test=completion_info,
+        monte_carlo=mc,
+        extrapolation=ext,
+        multilevel=ml,
+        method=method,
+        caveat=CAVEAT_MULTILEVEL if ml is not None else CAVEAT,
+    )
