@@ -187,9 +187,9 @@ class Database:
             if problems:
                 raise SchemaError("append-only triggers changed or missing, the results log is not protected: " + "; ".join(problems))
             # the triggers can be lifted and put back: the audit log's chain shows a rewrite
-            from escrutinio.server.storage import audit_chain
+            from escrutinio.server.storage import audit_hash
 
-            _, bad, why = audit_chain.verify(s)
+            _, bad, why = audit_hash.verify(s)
             if bad is not None:
                 raise SchemaError(f"the audit log was altered at row {bad}: {why}; keep this database as evidence "
                                   "and verify the results log (escrutinio verify-log) before serving from it")
