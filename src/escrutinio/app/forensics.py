@@ -33,11 +33,14 @@ def station_data(data, contest: str | None = None, mapping=None, combine: bool =
 
 def definitions_of(definitions="escrutinio", share_of: str | None = None, min_registered: int | None = None,
                    max_turnout: float | None = None, max_share: float | None = None):
-    """A published tool's definitions (a name or a :class:`Definitions`) with the leader
-    share's denominator and the table filter's bounds overridden where given
-    (``--leader-share``, ``--min-registered``, ``--max-turnout``, ``--max-share``)."""
+    """A published tool's definitions (a name, a :class:`Definitions`, or None for
+    escrutinio's own) with the leader share's denominator and the table filter's bounds
+    overridden where given (``--leader-share``, ``--min-registered``, ``--max-turnout``,
+    ``--max-share``)."""
     from escrutinio.forensics.core import DEFINITIONS, StationFilter
 
+    if definitions is None:
+        definitions = "escrutinio"
     if isinstance(definitions, str):
         if definitions not in DEFINITIONS:
             raise UsageError(f"definitions {definitions!r}: use one of {', '.join(DEFINITIONS)}")
