@@ -6,26 +6,16 @@ import json
 import click
 
 from escrutinio.cli import main
-from escrutinio.errors import UsageError
 
 
-def load_data(paths, contest=None, mapping=None, combine: bool = False):
-    """Station arrays of one contest from the given files: one file, one election's dated
-    exports (the latest is used), or with ``combine`` the parts of one count. Any other set
-    of files is refused with the flag to use (never reduced silently to one file)."""
-    from escrutinio.forensics.core import from_snapshot
+def __getattr__(name: str):
+    # the use case's helpers, still importable from here under their old names (tests,
+    # benchmarks and docs/forensics.md use them), without loading the use case on start-up
+    if name in ("load_data", "placebo_hint"):
+        from escrutinio.app import forensics
 
-    try:
-        from escrutinio.app.results import pick_contest, read, series_to_tabulate
-    except ImportError:  # the application layer predates this command on old trees
-        from escrutinio.io import read_election
-
-        election = read_election(list(paths), mapping=mapping)
-        name = contest or election.contests[0]
-        return from_snapshot(election.latest(name))
-    election = read(list(paths), mapping=mapping, combine=combine)
-    name = pick_contest(election, contest)
-    return from_snapshot(series_to_tabulate(election, name)[-1])
+        return getattr(forensics, {"load_data": "station_data"}.get(name, name))
+    raise AttributeError(name)
 
 
 @main.command("forensics")
@@ -63,101 +53,15 @@ def forensics_cmd(paths, contest, mapping, combine, by, definitions, share_of, p
                   report_path):
     """Statistical forensics battery on table-level results, with multiple-testing control
     and placebo elections. Anomalies are not fraud: read the caveats."""
-    from dataclasses import replace
+    from escrutinio.app.forensics import forensics, progress_steps
+    from escrutinio.cli.progress import progress
 
-    from escrutinio.forensics.battery import NullCache, run_battery
-    from escrutinio.forensics.core import DEFINITIONS, StationFilter
-    from escrutinio.forensics.placebo import mark_uninformative, placebo_reference, placebo_simulated
-
-    defs = DEFINITIONS[definitions]
-    if share_of is not None:
-        defs = replace(defs, share_of=share_of)
-    base = defs.station_filter
-    filt = StationFilter(base.min_registered if min_registered is None else min_registered,
-                         base.max_turnout if max_turnout is None else max_turnout,
-                         base.max_share if max_share is None else max_share)
-    if not (0 < filt.max_turnout <= 1 and 0 < filt.max_share <= 1):
-        raise UsageError("--max-turnout and --max-share must be in (0, 1]")
-    defs = replace(defs, station_filter=filt)
-    if report_path:
-        try:
-            from escrutinio.app.results import check_output
-
-            check_output(report_path)
-        except ImportError:
-            pass
-    try:
-        from escrutinio.cli.progress import progress
-    except ImportError:  # no shared helper: no bar
-        from contextlib import nullcontext
-
-        def progress(*_a, **_k):
-            return nullcontext(lambda *a, **k: None)
-
-    import time
-
-    # one step per stage and per placebo copy; the label says how long the rest should take,
-    # from the time the first copies took (a placebo copy costs about one battery)
-    steps = 2 + len(placebo_paths) + placebo_sims
-    t_start = time.perf_counter()
-    with progress("forensics", total=steps) as step:
-        data = load_data(paths, contest, mapping, combine).with_share_of(defs.share_of)
-        step(label_text="forensics: battery" + (f" and {by} areas" if by else ""))
-        cache = NullCache(p05_rounding=defs.p05_rounding).prepare(data)
-        result = run_battery(data, by=by, seed=seed, draws=draws, klimek=klimek, cache=cache, definitions=defs,
-                             min_area_units=min_tables)
-        t_battery = time.perf_counter() - t_start
-        step(label_text="forensics: placebo")
-        if placebo_paths:
-            ref = load_data(placebo_paths, contest, placebo_mapping).with_share_of(defs.share_of)
-            mark_uninformative(result, placebo_reference(ref, seed=seed + 1, definitions=defs), "reference")
-            step(advance=len(placebo_paths))
-        t_placebo = time.perf_counter()
-        if placebo_sims:
-            import threading
-
-            done, lock = [0], threading.Lock()   # copies finish in worker threads
-
-            def copy_done(advance=1):
-                with lock:
-                    done[0] += advance
-                    spent = time.perf_counter() - t_placebo
-                    left = spent / done[0] * (placebo_sims - done[0])
-                    step(advance=advance, label_text=f"forensics: placebo copy {done[0]}/{placebo_sims}, "
-                                                     f"about {_duration(left)} left")
-
-            mark_uninformative(result, placebo_simulated(data, n_sims=placebo_sims, seed=seed + 2, cache=cache,
-                                                         definitions=defs, progress=copy_done), "simulated")
-        result.timings["placebo_s"] = time.perf_counter() - t_placebo
-        result.timings["whole_s"] = time.perf_counter() - t_start
-    hint = placebo_hint(result.timings["placebo_s"], result.timings["whole_s"], placebo_sims)
-    if report_path:
-        from escrutinio.forensics.report import html_page
-
-        try:
-            from escrutinio.app.results import write_atomic
-
-            write_atomic(report_path, html_page(result))
-        except ImportError:
-            from pathlib import Path
-
-            Path(report_path).write_text(html_page(result), encoding="utf-8")
+    with progress("forensics", total=progress_steps(placebo_paths, placebo_sims)) as step:
+        run = forensics(paths, contest, mapping, combine, by=by, definitions=definitions, share_of=share_of,
+                        placebo=placebo_paths, placebo_mapping=placebo_mapping, placebo_sims=placebo_sims, seed=seed,
+                        draws=draws, min_registered=min_registered, max_turnout=max_turnout, max_share=max_share,
+                        min_tables=min_tables, klimek=klimek, report=report_path, progress=step)
     if fmt == "json":
-        # the hint rides in the JSON, so that stdout and stderr stay machine-readable
-        click.echo(json.dumps({**result.to_dict(), "hint": hint}, ensure_ascii=False))
+        click.echo(json.dumps(run.to_dict(), ensure_ascii=False))
     else:
-        click.echo(result.summary())
-        if hint:
-            click.echo("\n" + hint)
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-def placebo_hint(placebo_s: float, whole_s: float, sims: int) -> str | None:
-    """One line when the simulated placebo took most of the run, naming the option that cuts it."""
-    if not sims or whole_s < 10 or placebo_s < 0.5 * whole_s:
-        return None
-    return (f"hint: the {sims} placebo copies took {_duration(placebo_s)} of {_duration(whole_s)}; "
-            f"--placebo-sims 5 takes about a quarter of that and --placebo-sims 0 none (no false-positive check).")
+        click.echo(run.summary())
