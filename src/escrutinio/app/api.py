@@ -127,19 +127,24 @@ def _projection_frame(value) -> pl.DataFrame:
 
 
 def forensics(data, contest: str | None = None, by: str | None = None, seed: int = 0, draws: int = 1000,
-              mapping=None, **options) -> Result:
+              mapping=None, placebo_sims: int = 0, **options) -> Result:
     """The forensics battery (`escrutinio forensics`): tests with their nulls, p-values
-    and caveats. An anomaly is never evidence of fraud by itself."""
-    from escrutinio.forensics.battery import run_battery
-    from escrutinio.forensics.core import from_snapshot
+    and caveats. An anomaly is never evidence of fraud by itself. The same use case as the
+    command (:func:`escrutinio.app.forensics.forensics`); ``placebo_sims`` is 0 here unless
+    asked for (the command's default is 20)."""
+    from escrutinio.app.forensics import forensics as run
 
     if seed is not None:
         _whole("seed", seed, 0, " (or None)")
     _whole("draws", draws, 10, " (Monte-Carlo draws of the round-number nulls)")
+    _whole("placebo_sims", placebo_sims, 0)
     for key in ("area_draws", "digit_sims"):
         if options.get(key) is not None:
             _whole(key, options[key], 10)
-    value = run_battery(from_snapshot(_snapshot(data, contest, mapping)), by=by, seed=seed, draws=draws, **options)
+    if "min_area_units" in options:
+        options["min_tables"] = options.pop("min_area_units")
+    value = run(_election(data, mapping=mapping), contest, by=by, seed=seed, draws=draws, placebo_sims=placebo_sims,
+                **options)
 
     def frame() -> pl.DataFrame:
         keep = ("name", "scope", "statistic", "p_value", "p_adjusted", "null", "n_units", "caveat")
