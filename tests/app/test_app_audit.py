@@ -52,3 +52,21 @@ def test_workflow_on_a_path_and_on_a_workspace_object(tmp_path):
     app.draw(mem, seed="99")
     app.record(counts, workspace=mem)
     assert app.status(mem).to_dict() == s.to_dict()
+
+
+def test_python_api_audit_calls_equal_the_commands():
+    """`escrutinio.audit_risk` / `audit_sample_size` are the commands' use cases: the same JSON."""
+    import json as _json
+
+    from click.testing import CliRunner
+
+    import escrutinio
+    from escrutinio.cli import main as cli
+
+    run = CliRunner().invoke
+    r = run(cli, ["audit", "risk", "--method", "bravo", "--tallies", "600,400,60,40", "--risk-limit", "0.1",
+                  "--format", "json"])
+    assert escrutinio.audit_risk("bravo", tallies="600,400,60,40", risk_limit=0.1).to_dict() == _json.loads(r.stdout)
+    r = run(cli, ["audit", "sample-size", "--method", "bravo", "--risk-limit", "0.1", "--shares", "0.6,0.4",
+                  "--format", "json"])
+    assert escrutinio.audit_sample_size("bravo", 0.1, shares=[0.6, 0.4]).to_dict() == _json.loads(r.stdout)

@@ -15,7 +15,9 @@ from escrutinio.app.results import Results, pick_contest, read, results
 from escrutinio.errors import UsageError
 from escrutinio.model import Election
 
-__all__ = ["read", "check", "tabulate", "project", "forensics", "audit", "seats", "apportion", "pvt_design",
+__all__ = ["read", "check", "tabulate", "project", "forensics", "audit", "audit_sample_size", "audit_risk", "audit_plan",
+           "audit_sample", "audit_import_draws", "audit_record", "audit_status", "audit_report", "seats", "apportion",
+           "pvt_design",
            "pvt_estimate", "pvt_compare", "verify_log", "export", "Result", "Results"]
 
 
@@ -290,3 +292,35 @@ def apportion(votes: dict[str, int], seats: int, method: str = "dhondt", thresho
     answer = use_case.ad_hoc(dict(votes), seats, method, threshold=use_case.parse_threshold(threshold), tie=tie,
                              seed=seed)
     return Result(answer, answer.to_dict, lambda: _seat_frame(answer.to_dict()), answer.summary, "Apportionment")
+
+
+def _scalars(payload: dict) -> pl.DataFrame:
+    """The answer's top-level numbers and words, one row per field (nested parts stay in ``.to_dict()``)."""
+    rows = [{"field": k, "value": str(v)} for k, v in payload.items() if isinstance(v, (str, int, float, bool)) or v is None]
+    return pl.DataFrame(rows, schema={"field": pl.Utf8, "value": pl.Utf8})
+
+
+def _audit_result(answer, title: str) -> Result:
+    return Result(answer, answer.to_dict, lambda: _scalars(answer.to_dict()), answer.summary, title)
+
+
+def _audit_call(name: str, title: str):
+    def call(*args, **kwargs) -> Result:
+        from escrutinio.app import audit as use_case
+
+        return _audit_result(getattr(use_case, name)(*args, **kwargs), title)
+
+    call.__name__ = f"audit_{name}"
+    call.__doc__ = (f"`escrutinio audit {name.replace('_', '-')}` as a call: the arguments of "
+                    f":func:`escrutinio.app.audit.{name}` (options as in the command, lists and dicts accepted).")
+    return call
+
+
+audit_sample_size = _audit_call("sample_size", "Audit sample size")
+audit_risk = _audit_call("risk", "Measured risk")
+audit_plan = _audit_call("plan", "Audit plan")
+audit_sample = _audit_call("sample", "Audit sample")
+audit_import_draws = _audit_call("import_draws", "Imported draws")
+audit_record = _audit_call("record", "Recorded counts")
+audit_status = _audit_call("status", "Audit status")
+audit_report = _audit_call("report", "Audit report")
