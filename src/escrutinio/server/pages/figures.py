@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
+from escrutinio.app.projection_inputs import REMOTENESS_COVARIATE
 from escrutinio.report.colours import OTHER_COLOUR, PALETTE, choice_colours, declared_colours  # noqa: F401 (re-exported)
 
 
