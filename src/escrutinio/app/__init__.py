@@ -24,11 +24,3 @@ from escrutinio.app.results import (
 __all__ = ["Results", "check", "check_output", "parse_pairs", "pick_contest", "read", "report_html", "resolve_rule", "results",
            "series_to_tabulate", "write_atomic"]
 
-# How complete a count is moved down to escrutinio.completeness (the tabulation uses it);
-# `escrutinio.app.completeness` stays importable under its old name.
-import sys as _sys  # noqa: E402
-
-from escrutinio import completeness  # noqa: E402
-
-_sys.modules[__name__ + ".completeness"] = completeness
-

@@ -158,3 +158,21 @@ def verify(design, roll: str, mapping: str | None = None) -> dict:
     d = load_design(design)
     frame, levels = roll_frame(roll, mapping, d.strata_by)
     return run(d, frame, levels)
+
+
+def sample_progress(design, reported) -> dict:
+    """How many of the design's sampled tables are reported, in all and per stratum (the
+    server's ``/api/v1/pvt/progress``): ``reported`` is a snapshot, a frame with a
+    ``unit`` column, or the units themselves."""
+    d = load_design(design)
+    reported = getattr(reported, "frame", reported)  # a snapshot's tables
+    units = reported.get_column("unit").to_list() if isinstance(reported, pl.DataFrame) else list(reported)
+    have = set(units)
+    sample = pl.DataFrame({"unit": d.sample, "stratum": d.sample_strata}, schema={"unit": pl.Utf8, "stratum": pl.Utf8})
+    flagged = sample.with_columns(pl.col("unit").is_in(list(have)).alias("reported"))
+    by = flagged.group_by("stratum", maintain_order=True).agg(pl.len().alias("sampled"), pl.col("reported").sum())
+    counts = {r["stratum"]: r for r in by.iter_rows(named=True)}
+    strata = [{"stratum": name, "tables": s["tables"], "sampled": s["sample"],
+               "reported": int(counts.get(name, {}).get("reported", 0))} for name, s in d.strata.items()]
+    n_rep = int(flagged.get_column("reported").sum())
+    return {"n": len(d.sample), "reported": n_rep, "missing": len(d.sample) - n_rep, "strata": strata}

@@ -250,7 +250,8 @@ class Results:
 
 def results(election, contest: str | None = None, level: str | None = "country", filters=None, rule=None,
             roll=None, share_base: str = "valid", each_snapshot: bool = False, combine: bool = False,
-            mapping=None, count_withdrawn: bool = False, checks: bool = True) -> Results:
+            mapping=None, count_withdrawn: bool = False, checks: bool = True,
+            progress: Callable[[str], None] | None = None) -> Results:
     """Totals of a contest under the law, with completeness (C8).
 
     ``election``: an Election from :func:`read`, or paths (read with ``mapping``,
@@ -259,24 +260,26 @@ def results(election, contest: str | None = None, level: str | None = "country",
     ``filters``: ``{level: value}`` or ``["level=value", ...]``. ``rule``: a preset name
     or rule (default: the mapping's preset, else plurality). ``roll``: a roll path or
     frame of expected tables. ``each_snapshot``: every snapshot, not only the latest.
+    ``progress``: called with each file's path as it is read.
     """
     from escrutinio.checks import run_checks
     from escrutinio.io import read_roll
     from escrutinio.tabulate import tabulate
 
-    election = _as_election(election, mapping=mapping, combine=combine, count_withdrawn=count_withdrawn)
+    election = _as_election(election, mapping=mapping, combine=combine, count_withdrawn=count_withdrawn,
+                            progress=progress)
+    filt = parse_pairs(filters)
     name = pick_contest(election, contest)
     law = resolve_rule(rule, election)
     roll_frame = read_roll(roll) if isinstance(roll, (str, Path)) else roll
     chosen = series_to_tabulate(election, name, each_snapshot)
     report = run_checks(election.series(name), series=not getattr(election, "combined", False)) if checks else None
-    filt = parse_pairs(filters)
     if level == "country" and all("country" not in (*s.levels, *s.attributes) for s in chosen):
         level = None
     tabs = [tabulate(s, level=level, filters=filt, share_base=share_base, rule=law, roll=roll_frame,
                      flagged_units=report.flagged_units(s.name) if report is not None else None) for s in chosen]
     if roll_frame is not None:
-        from escrutinio.app.completeness import check_roll
+        from escrutinio.completeness import check_roll
 
         for t in tabs:
             check_roll(t.progress, t.snapshot.source or t.snapshot.name, str(roll) if isinstance(roll, (str, Path))
@@ -286,19 +289,96 @@ def results(election, contest: str | None = None, level: str | None = "country",
 
 # ------------------------------------------------------------------ checks
 def check(election, contest: str | None = None, rules: Sequence[str] | None = None, severity: str | None = None,
-          mapping=None, count_withdrawn: bool = False):
+          mapping=None, count_withdrawn: bool = False, progress: Callable[[str], None] | None = None):
     """Every acta's arithmetic and its consistency across snapshots (a CheckReport)."""
     from escrutinio.checks import RULES, run_checks
 
     unknown = [r for r in rules or () if r not in RULES]
     if unknown:
         raise UsageError(f"unknown rule(s) {unknown}; rules: {list(RULES)}")
-    election = _as_election(election, mapping=mapping, count_withdrawn=count_withdrawn)
+    election = _as_election(election, mapping=mapping, count_withdrawn=count_withdrawn, progress=progress)
     snaps = election.snapshots if contest is None else election.series(pick_contest(election, contest))
     return run_checks(snaps).filter(list(rules) if rules else None, severity)
 
 
+@dataclass
+class Findings:
+    """`escrutinio check`: the checks' report, rendered in one format, and the file it
+    was written to (None: nothing written)."""
+
+    report: object
+    text: str
+    output: str | None = None
+
+    @property
+    def count(self) -> int:
+        return self.report.findings.height
+
+    def to_dict(self) -> dict:
+        return self.report.to_dict()
+
+    def summary(self) -> str:
+        return self.text
+
+
+def check_findings(paths, contest: str | None = None, rules: Sequence[str] | None = None,
+                   severity: str | None = None, fmt: str = "table", output: str | Path | None = None,
+                   mapping=None, count_withdrawn: bool = False, limit: int = 200,
+                   progress: Callable[[str], None] | None = None) -> Findings:
+    """`escrutinio check`: check the actas of ``paths`` (or an Election), render the
+    findings as ``fmt`` (``"table"``: a listing of at most ``limit``; ``"json"``;
+    ``"csv"``), and write them whole to ``output`` when given (refused before any reading
+    when it cannot be written)."""
+    import json
+
+    if output:
+        check_output(output)
+    report = check(paths, contest=contest, rules=rules, severity=severity, mapping=mapping,
+                   count_withdrawn=count_withdrawn, progress=progress)
+    if fmt == "json":
+        text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str)
+    elif fmt == "csv":
+        text = report.findings.write_csv()
+    else:
+        text = report.listing(limit=limit)
+    if output:
+        write_atomic(output, text)
+    return Findings(report, text, str(output) if output else None)
+
+
 # ------------------------------------------------------------------ report
+@dataclass
+class Report:
+    """`escrutinio report`: the results it shows and the HTML file written."""
+
+    results: Results
+    output: str
+
+    def to_dict(self) -> dict:
+        return {**self.results.latest.to_dict(), "report": self.output}
+
+    def summary(self) -> str:
+        return f"{self.results.latest.summary()}\n\nreport written to {self.output}"
+
+
+def write_report(paths, output: str | Path = "escrutinio-report.html", contest: str | None = None, filters=None,
+                 rule=None, roll=None, lang: str = "en", mapping=None, count_withdrawn: bool = False,
+                 progress: Callable[[str], None] | None = None) -> Report:
+    """`escrutinio report`: the results of ``paths`` (or an Election) and their
+    self-contained HTML report written whole to ``output`` (``lang="es"``: in Spanish).
+    An output that is not .html, or that cannot be written, is refused before any reading."""
+    suffix = Path(output).suffix.lower()
+    if suffix and suffix not in (".html", ".htm"):
+        # a .pdf holding HTML opens as a broken PDF: say so instead of writing it
+        raise UsageError(f"-o {output}: the report is HTML; name the file .html "
+                         "(a browser's Print to PDF makes the PDF)")
+    check_output(output)
+    res = results(paths, contest=contest, level=None, filters=filters, rule=rule, roll=roll, mapping=mapping,
+                  count_withdrawn=count_withdrawn, progress=progress)
+    write_atomic(output, report_html(res, lang=lang))
+    return Report(res, str(output))
+
+
 def report_html(res: Results, lang: str = "en") -> str:
     """The self-contained HTML results report of the latest tabulation, in English or
     Spanish (``lang="es"``)."""
@@ -320,3 +400,25 @@ def check_output(path: str | Path) -> Path:
     from escrutinio.io.atomic import check_target
 
     return check_target(path)
+
+
+# ------------------------------------------------------------------ mappings
+@dataclass
+class Mappings:
+    """`escrutinio mappings`: the bundled mappings (file layouts read without a mapping file)."""
+
+    items: dict
+
+    def to_dict(self) -> dict:
+        return {k: {"election": m.election, "detect": m.detect_columns, "preset": m.preset} for k, m in self.items.items()}
+
+    def summary(self) -> str:
+        return "\n".join(f"{k:<24} {m.election:<14} detects {', '.join(m.detect_columns[:4])} ..."
+                         for k, m in self.items.items())
+
+
+def mappings() -> Mappings:
+    """The bundled mappings, by name (`escrutinio mappings`)."""
+    from escrutinio.io import builtin_mappings
+
+    return Mappings(builtin_mappings())

@@ -10,19 +10,11 @@ from escrutinio.cli import main
 FORMATS = click.Choice(["table", "json", "csv"])
 
 
-def load_election(paths, mapping=None, count_withdrawn=False, combine=False):
-    """Read files for a command, with a progress bar on a terminal."""
-    from escrutinio import app
+def reading(paths):
+    """A progress bar for the files being read (on a terminal; nothing when piped)."""
     from escrutinio.cli.progress import progress
 
-    with progress("reading", total=len(paths)) as step:
-        return app.read(list(paths), mapping=mapping, combine=combine, count_withdrawn=count_withdrawn, progress=step)
-
-
-def pick_contest(election, contest: str | None) -> str:
-    from escrutinio.app import pick_contest as pick
-
-    return pick(election, contest)
+    return progress("reading", total=len(paths))
 
 
 def parse_pairs(items, option: str = "--filter", shape: str = "LEVEL=VALUE") -> dict[str, str]:
@@ -40,16 +32,6 @@ def common_options(f):
     f = click.option("--contest", default=None, help="Contest name (default: the first one read).")(f)
     f = click.option("--count-withdrawn", is_flag=True, help="Count votes for withdrawn candidacies as valid (default: as null where the law says so).")(f)
     return f
-
-
-def tabulate_paths(paths, mapping, contest, filters, level, rule, share_base, roll, count_withdrawn, each_snapshot, combine):
-    """Read and tabulate (kept for callers of the earlier CLI helper; see escrutinio.app.results)."""
-    from escrutinio import app
-
-    election = load_election(paths, mapping, count_withdrawn, combine)
-    res = app.results(election, contest=contest, level=level, filters=filters, rule=rule, roll=roll,
-                      share_base=share_base, each_snapshot=each_snapshot)
-    return election, res.tabulations, res.checks
 
 
 @main.command()
@@ -71,9 +53,10 @@ def results(paths, mapping, contest, count_withdrawn, filters, level, rule, shar
     """
     from escrutinio import app
 
-    election = load_election(paths, mapping, count_withdrawn, combine)
-    res = app.results(election, contest=contest, level=level, filters=parse_filters(filters), rule=rule, roll=roll,
-                      share_base=share_base, each_snapshot=each_snapshot)
+    with reading(paths) as step:
+        res = app.results(list(paths), contest=contest, level=level, filters=filters, rule=rule, roll=roll,
+                          share_base=share_base, each_snapshot=each_snapshot, combine=combine, mapping=mapping,
+                          count_withdrawn=count_withdrawn, progress=step)
     if fmt == "json":
         click.echo(json.dumps(res.to_dict(), ensure_ascii=False, indent=1))
     elif fmt == "csv":
@@ -95,23 +78,15 @@ def check(paths, mapping, contest, count_withdrawn, rules, severity, fmt, output
 
     Exit status is 0 even when actas fail: failing actas are findings, not errors.
     """
-    from escrutinio import app
+    from escrutinio.app.results import check_findings
 
+    with reading(paths) as step:
+        run = check_findings(list(paths), contest=contest, rules=rules, severity=severity, fmt=fmt, output=output,
+                             mapping=mapping, count_withdrawn=count_withdrawn, progress=step)
     if output:
-        app.check_output(output)  # refused before any reading
-    election = load_election(paths, mapping, count_withdrawn)
-    report = app.check(election, contest=contest, rules=rules, severity=severity)
-    if fmt == "json":
-        text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1, default=str)
-    elif fmt == "csv":
-        text = report.findings.write_csv()
+        click.echo(f"wrote {run.count} findings to {output}", err=True)
     else:
-        text = report.listing(limit=200)
-    if output:
-        app.write_atomic(output, text)
-        click.echo(f"wrote {report.findings.height} findings to {output}", err=True)
-    else:
-        click.echo(text)
+        click.echo(run.text)
 
 
 @main.command()
@@ -126,26 +101,15 @@ def check(paths, mapping, contest, count_withdrawn, rules, severity, fmt, output
               help="Language of the HTML report: English or Spanish (español).")
 def report(paths, mapping, contest, count_withdrawn, filters, rule, roll, output, fmt, lang):
     """Print the verdict and write a self-contained HTML report (--lang es: en español)."""
-    from pathlib import Path
+    from escrutinio.app.results import write_report
 
-    from escrutinio import app
-    from escrutinio.errors import UsageError
-
-    suffix = Path(output).suffix.lower()
-    if suffix and suffix not in (".html", ".htm"):
-        # a .pdf holding HTML opens as a broken PDF: say so instead of writing it
-        raise UsageError(f"-o {output}: the report is HTML; name the file .html "
-                         "(a browser's Print to PDF makes the PDF)")
-    app.check_output(output)  # refused before any reading
-    election = load_election(paths, mapping, count_withdrawn)
-    res = app.results(election, contest=contest, level=None, filters=parse_filters(filters), rule=rule, roll=roll)
-    app.write_atomic(output, app.report_html(res, lang=lang))
-    tab = res.latest
+    with reading(paths) as step:
+        out = write_report(list(paths), output, contest=contest, filters=filters, rule=rule, roll=roll, lang=lang,
+                           mapping=mapping, count_withdrawn=count_withdrawn, progress=step)
     if fmt == "json":
-        click.echo(json.dumps({**tab.to_dict(), "report": output}, ensure_ascii=False, indent=1))
+        click.echo(json.dumps(out.to_dict(), ensure_ascii=False, indent=1))
     else:
-        click.echo(tab.summary())
-        click.echo(f"\nreport written to {output}")
+        click.echo(out.summary())
 
 
 @main.command()
@@ -155,24 +119,22 @@ def report(paths, mapping, contest, count_withdrawn, filters, rule, roll, output
 @click.option("--workspace", default="escrutinio.duckdb", show_default=True, type=click.Path())
 def load(paths, mapping, count_withdrawn, workspace):
     """Read files and store their snapshots in the workspace (one DuckDB file)."""
-    from escrutinio.workspace import Workspace
+    from escrutinio.app.workspace_load import load as load_files, stored_line
 
-    election = load_election(paths, mapping, count_withdrawn)  # everything is read before anything is written
-    with Workspace(workspace) as ws:
-        for s in election.snapshots:
-            i = ws.put_snapshot(s)
-            click.echo(f"snapshot {i}: {s.contest} · {s.name} · {s.n_units:,} tables")
+    with reading(paths) as step:
+        # everything is read before anything is written; each line as its snapshot is stored
+        load_files(list(paths), workspace, mapping=mapping, count_withdrawn=count_withdrawn, progress=step,
+                   on_stored=lambda i, s: click.echo(stored_line(i, s)))
 
 
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def mappings(fmt):
     """List the bundled mappings (file layouts read without a mapping file)."""
-    from escrutinio.io import builtin_mappings
+    from escrutinio.app.results import mappings as bundled
 
-    items = builtin_mappings()
+    items = bundled()
     if fmt == "json":
-        click.echo(json.dumps({k: {"election": m.election, "detect": m.detect_columns, "preset": m.preset} for k, m in items.items()}, ensure_ascii=False))
+        click.echo(json.dumps(items.to_dict(), ensure_ascii=False))
     else:
-        for k, m in items.items():
-            click.echo(f"{k:<24} {m.election:<14} detects {', '.join(m.detect_columns[:4])} ...")
+        click.echo(items.summary())

@@ -230,13 +230,13 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
     settings = _settings(database, data_dir, signing_key, roll, places, previous, previous_mapping)
     # a bad places or previous-election file is said now, not at the first snapshot's projection
     if places:
-        from escrutinio.dynamics.sources import read_places
+        from escrutinio.app.projection_inputs import read_places
 
         read_places(places)
     if previous:
-        from escrutinio.dynamics.sources import read_snapshot
+        from escrutinio.app.projection_inputs import read_previous
 
-        read_snapshot(previous, mapping=previous_mapping)
+        read_previous(previous, mapping=previous_mapping)
     migrate(settings.database_url)
     _ensure_signing_key(settings, lambda m: click.echo(m, err=True))
     from escrutinio.server.uploads import clean_interrupted

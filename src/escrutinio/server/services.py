@@ -67,12 +67,9 @@ def projection_inputs(settings) -> dict:
             out["previous_mapping"] = settings.previous_mapping
         # the model's measured constants: a projection stored by a release with other
         # priors or another remoteness radius is made again after an upgrade
-        from escrutinio.dynamics import multilevel
-        from escrutinio.dynamics.geography import REMOTENESS_KM
+        from escrutinio.app.projection_inputs import model_constants
 
-        out["model"] = {"selection_r": multilevel.SELECTION_R,
-                        "selection_r_given_remoteness": multilevel.SELECTION_R_GIVEN_REMOTENESS,
-                        "remoteness_km": REMOTENESS_KM, "selection_r_settlement": multilevel.SELECTION_R_SETTLEMENT}
+        out["model"] = model_constants()
         settings._inputs = out
     return settings._inputs
 

@@ -27,7 +27,8 @@ def _published(request: Request, session: Session) -> tuple[dict, dict]:
 def publish(request: Request, report: dict = Body(..., description="the JSON written by "
                                                    "`escrutinio audit report --format json`"),
             user: User = Depends(require("admin")), session: Session = Depends(get_session)) -> dict:
-    out = audit_reports.publish(session, request.app.state.settings.data_dir, report, user.role)
+    status = summarise(report)  # refuses a document that is not an audit report, before anything is stored
+    out = audit_reports.publish(session, request.app.state.settings.data_dir, report, status, user.role)
     audit(session, user, "audit_report_published", f"audit:{out['report_sha256']}",
           {"name": out["name"], "decision": out["decision"]})
     return out

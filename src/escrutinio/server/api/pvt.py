@@ -67,17 +67,12 @@ def _progress(request: Request, session: Session, contest: str | None) -> dict:
 
 
 def _progress_of(session: Session, d: Design, entry: dict, contest: str | None) -> dict:
+    from escrutinio.app.pvt import sample_progress
+
     info, _, cs = _copies(session, contest, d.sample)
-    have = set(cs.frame.get_column("unit").to_list())
-    sample = pl.DataFrame({"unit": d.sample, "stratum": d.sample_strata}, schema={"unit": pl.Utf8, "stratum": pl.Utf8})
-    reported = sample.with_columns(pl.col("unit").is_in(list(have)).alias("reported"))
-    by = reported.group_by("stratum", maintain_order=True).agg(pl.len().alias("sampled"), pl.col("reported").sum())
-    counts = {r["stratum"]: r for r in by.iter_rows(named=True)}
-    strata = [{"stratum": name, "tables": s["tables"], "sampled": s["sample"],
-               "reported": int(counts.get(name, {}).get("reported", 0))} for name, s in d.strata.items()]
-    n_rep = int(reported.get_column("reported").sum())
-    return {"design_sha256": entry["design_sha256"], "attached": entry, "contest": info["contest"], "n": len(d.sample),
-            "reported": n_rep, "missing": len(d.sample) - n_rep, "strata": strata, "single_reports": info["single_reports"],
+    counted = sample_progress(d, cs)
+    return {"design_sha256": entry["design_sha256"], "attached": entry, "contest": info["contest"], **counted,
+            "single_reports": info["single_reports"],
             "note": "reported = sampled tables whose watchers' copy is agreed (two matching entries), resolved or released, "
                     "or that a watcher reported (SMS or app) with numbers that pass the acta's checks and await their "
                     "second entry (single_reports)"}

@@ -194,7 +194,7 @@ def _with_known_places(allp, settings):
     map shows where the count has not reached. Returns the frame and what was used."""
     import polars as pl
 
-    from escrutinio.dynamics.sources import read_places, read_roll
+    from escrutinio.app.projection_inputs import read_places, read_roll
     from escrutinio.errors import InputError, UsageError
 
     used = []

@@ -11,7 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from escrutinio.dynamics.geography import REMOTENESS_COVARIATE
+from escrutinio.app.projection_inputs import REMOTENESS_COVARIATE
 from escrutinio.report.colours import OTHER_COLOUR, PALETTE, choice_colours, declared_colours  # noqa: F401 (re-exported)
 
 
@@ -64,7 +64,7 @@ def completeness(result: dict) -> dict:
     else:
         out["final"] = out["share"] is not None and out["share"] >= 1.0
     out["known"] = out["share"] is not None
-    # Shown rounded DOWN to 0.1 point, as the command line does (app.completeness), so that a
+    # Shown rounded DOWN to 0.1 point, as the command line does (escrutinio.completeness), so that a
     # count one table short never reads "100.0 %"; from the integers when they are known.
     out["points_down"] = _down(out["counted"], out["expected"], out["share"])
     out["registered_points_down"] = _down(out["registered_counted"], out["registered_expected"], out["registered_share"])

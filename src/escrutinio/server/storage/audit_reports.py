@@ -14,15 +14,16 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from escrutinio.app.audit_status import summarise
 from escrutinio.server.storage import documents, events
 
 KIND = "audit_report_published"
 
 
-def publish(session: Session, data_dir: Path, report: dict, role: str) -> dict:
-    """Check, store and log a report, in the caller's transaction."""
-    status = summarise(report)
+def publish(session: Session, data_dir: Path, report: dict, status: dict, role: str) -> dict:
+    """Store and log a report, in the caller's transaction. ``status`` is what the
+    endpoint summarised of it (:func:`escrutinio.app.audit_status.summarise`, which
+    refuses a document that is not a report): its name, contest, risk and decision go
+    into the log entry."""
     text = json.dumps(report, ensure_ascii=False, sort_keys=True)
     sha = documents.sha256_text(text)
     # (the log holds no floats: the measured risk is its exact decimal text)
