@@ -79,3 +79,19 @@ def test_sample_progress_counts_reported_sampled_tables_per_stratum():
     assert sum(s["reported"] for s in out["strata"]) == 7
     assert sum(s["sampled"] for s in out["strata"]) == 30
     assert sample_progress(d, reported) == out
+
+
+def test_python_api_report_load_and_mappings(tmp_path):
+    """`escrutinio.report`, `escrutinio.load` and `escrutinio.bundled_mappings` are the commands' use cases."""
+    import escrutinio
+
+    computo = str(Path(__file__).resolve().parents[2] / "examples/bolivia/2019/computo_2019-10-25.csv.gz")
+    out = tmp_path / "r.html"
+    r = escrutinio.report(computo, str(out))
+    assert out.exists() and r.to_dict()["report"] == str(out) and "report written to" in r.summary()
+    loaded = escrutinio.load(computo, str(tmp_path / "w.duckdb"))
+    assert loaded.to_polars().get_column("tables").to_list() == [34555]
+    assert "bolivia-2019" in escrutinio.bundled_mappings().to_dict()
+    from escrutinio.report import colours  # the drawing package is still a package
+
+    assert colours.__name__ == "escrutinio.report.colours"

@@ -15,7 +15,7 @@ from escrutinio.app.results import Results, pick_contest, read, results
 from escrutinio.errors import UsageError
 from escrutinio.model import Election
 
-__all__ = ["read", "check", "tabulate", "project", "forensics", "audit", "audit_sample_size", "audit_risk", "audit_plan",
+__all__ = ["read", "check", "tabulate", "report", "load", "bundled_mappings", "project", "forensics", "audit", "audit_sample_size", "audit_risk", "audit_plan",
            "audit_sample", "audit_import_draws", "audit_record", "audit_status", "audit_report", "seats", "apportion",
            "pvt_design",
            "pvt_estimate", "pvt_compare", "verify_log", "export", "Result", "Results"]
@@ -324,3 +324,35 @@ audit_import_draws = _audit_call("import_draws", "Imported draws")
 audit_record = _audit_call("record", "Recorded counts")
 audit_status = _audit_call("status", "Audit status")
 audit_report = _audit_call("report", "Audit report")
+
+
+def report(data, output: str = "escrutinio-report.html", contest: str | None = None, filters=None, rule=None,
+           roll=None, lang: str = "en", mapping=None) -> Result:
+    """Write the self-contained HTML report (`escrutinio report`); the result is the
+    totals it shows and the file's path."""
+    from escrutinio.app.results import write_report
+
+    answer = write_report(data, output, contest=contest, filters=filters, rule=rule, roll=roll, lang=lang,
+                          mapping=mapping)
+    return Result(answer, answer.to_dict, lambda: answer.results.latest.to_polars(), answer.summary, "Report")
+
+
+def load(paths, workspace: str = "escrutinio.duckdb", mapping=None) -> Result:
+    """Store every snapshot of ``paths`` in a DuckDB workspace (`escrutinio load`)."""
+    from escrutinio.app.workspace_load import load as run
+
+    answer = run(paths, workspace, mapping=mapping)
+    frame = lambda: pl.DataFrame([{"id": i, "contest": s.contest, "snapshot": s.name, "tables": s.n_units}  # noqa: E731
+                                  for i, s in answer.stored],
+                                 schema={"id": pl.Int64, "contest": pl.Utf8, "snapshot": pl.Utf8, "tables": pl.Int64})
+    return Result(answer, answer.to_dict, frame, answer.summary, "Loaded")
+
+
+def bundled_mappings() -> Result:
+    """The bundled mappings, by name (`escrutinio mappings`)."""
+    from escrutinio.app.results import mappings as run
+
+    answer = run()
+    frame = lambda: pl.DataFrame([{"name": k, **v, "detect": ", ".join(v["detect"])}  # noqa: E731
+                                  for k, v in answer.to_dict().items()])
+    return Result(answer, answer.to_dict, frame, answer.summary, "Bundled mappings")
