@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import click
@@ -15,51 +14,11 @@ FORMAT = click.Choice(["table", "json"])
 MAPPING = dict(default=None, help="mapping TOML file or bundled mapping name for the count files")
 
 
-def _clean(x):
-    """JSON-safe: NaN/inf become null, tuples become lists, datetimes become text."""
-    from escrutinio.app.projection import json_safe
-
-    return json_safe(x)
-
-
-def _emit(result, fmt: str, payload: dict | None = None) -> None:
+def _emit(answer, fmt: str) -> None:
     if fmt == "json":
-        click.echo(json.dumps(_clean(payload if payload is not None else result.to_dict()), ensure_ascii=False))
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:
-        click.echo(result.summary())
-
-
-def _times(items) -> dict[str, str]:
-    from escrutinio.cli.results import parse_pairs
-
-    return parse_pairs(items, "--time", "FILE=TIME")
-
-
-def _snapshots(paths, contest, times=None, time_column=None, mapping=None):
-    from escrutinio.dynamics.sources import read_snapshot
-    from escrutinio.timeparse import parse_times, resolve_times
-
-    snaps = [read_snapshot(p, contest, mapping=mapping) for p in paths]
-    resolved = resolve_times(paths, _times(times))
-    if time_column:
-        out = []
-        for s, p in zip(snaps, paths):
-            if time_column not in s.frame.columns:
-                raise UsageError(f"{p}: no column {time_column!r}")
-            import polars as pl  # here, not at the top: every command (and --help) imports this module
-
-            ts = parse_times(s.frame[time_column].cast(pl.Utf8).drop_nulls().to_list(), source=str(p))
-            out.append(max(ts) if ts else None)
-        resolved = [r or o for r, o in zip(out, resolved)]
-    return snaps, resolved
-
-
-def _roll(path, places=None, mapping=None, count_mapping=None):
-    """The roll and its levels, whatever the levels are called (see app.projection.roll_levels)."""
-    from escrutinio.app.projection import read_roll_with, roll_levels
-    from escrutinio.dynamics.sources import read_places
-
-    return roll_levels(read_roll_with(path, mapping, count_mapping), read_places(places) if places else None)
+        click.echo(answer.summary())
 
 
 @main.command("timeline")
@@ -78,18 +37,10 @@ def _roll(path, places=None, mapping=None, count_mapping=None):
 def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing_above, first_seen_csv, mapping,
                  roll_mapping, fmt):
     """Tables counted, shares and lead over a series of snapshots of one count."""
-    from escrutinio.dynamics.timeline import arrival_timeline, timeline
+    from escrutinio.app.dynamics import timeline
 
-    if arrival:
-        if len(paths) != 1:
-            raise UsageError("--arrival replays one file")
-        from escrutinio.dynamics.sources import read_snapshot
-
-        t = arrival_timeline(read_snapshot(paths[0], contest, mapping=mapping), arrival, missing_above=missing_above)
-    else:
-        snaps, ts = _snapshots(paths, contest, times, time_column, mapping=mapping)
-        roll = _roll(roll_path, mapping=roll_mapping, count_mapping=mapping)[0] if roll_path else None
-        t = timeline(snaps, roll=roll, times=ts)
+    t = timeline(paths, roll=roll_path, contest=contest, times=times, time_column=time_column, arrival=arrival,
+                 missing_above=missing_above, mapping=mapping, roll_mapping=roll_mapping)
     if first_seen_csv:
         t.first_seen.write_csv(first_seen_csv)
     _emit(t, fmt)
@@ -104,22 +55,9 @@ def timeline_cmd(paths, roll_path, contest, times, time_column, arrival, missing
 @click.option("--format", "fmt", type=FORMAT, default="table")
 def diff_cmd(a, b, contest, key, mapping, fmt):
     """Tables added, removed and changed between two snapshots, with the net effect."""
-    from escrutinio.dynamics.diff import diff
-    from escrutinio.dynamics.sources import read_snapshot
+    from escrutinio.app.dynamics import diff
 
-    r = diff(read_snapshot(a, contest, mapping=mapping), read_snapshot(b, contest, mapping=mapping), key=key)
-    payload = {"added": r.added, "removed": r.removed, "changed": r.changed,
-               "changed_units": [{"unit": u["unit"], "before": u["before"], "after": u["after"]} for u in r.changed_units],
-               "net": r.net, **{k: v for k, v in r.to_dict().items()
-                                if k not in ("added", "removed", "changed", "changed_units", "net")}}
-    _emit(r, fmt, payload)
-
-
-def _projection_payload(r) -> dict:
-    from escrutinio.app.projection import Projection
-
-    return Projection(r).to_dict()
-
+    _emit(diff(a, b, contest=contest, key=key, mapping=mapping), fmt)
 
 
 @main.command("project")
@@ -219,23 +157,10 @@ def project_cmd(partial, roll_path, previous, places, mapping, roll_mapping, pre
 @click.option("--format", "fmt", type=FORMAT, default="table")
 def compare_cmd(a, b, by, group_by, places, focus, contest, mapping, mapping_before, fmt):
     """Compare two elections over the polling places present in both."""
-    from escrutinio.dynamics.compare import compare
-    from escrutinio.dynamics.sources import read_places, read_snapshot
+    from escrutinio.app.dynamics import compare
 
-    if by and group_by:
-        raise UsageError("give --by or --group-by, not both")
-    pl_ = None
-    if group_by:
-        if not places:
-            raise UsageError("--group-by needs --places")
-        pl_ = read_places(places)
-    r = compare(read_snapshot(a, contest, mapping=mapping_before or mapping), read_snapshot(b, contest, mapping=mapping),
-                by=group_by or by or "department", places=pl_)
-    r.focus(list(focus))  # an unknown --focus is an error in either format
-    if fmt == "json":
-        _emit(r, fmt)
-    else:
-        click.echo(r.summary(list(focus) or None))
+    _emit(compare(a, b, by=by, group_by=group_by, places=places, focus=focus, contest=contest, mapping=mapping,
+                  mapping_before=mapping_before), fmt)
 
 
 @main.command("counting-order")
@@ -249,14 +174,9 @@ def compare_cmd(a, b, by, group_by, places, focus, contest, mapping, mapping_bef
 @click.option("--format", "fmt", type=FORMAT, default="table")
 def counting_order_cmd(path, order, cut, placebo, bins, simulations, seed, fmt):
     """Lead by arrival order; late tables vs their hierarchical expectation; placebos."""
-    from escrutinio.dynamics.counting_order import counting_order
-    from escrutinio.dynamics.sources import read_snapshot
+    from escrutinio.app.dynamics import counting_order
 
-    s = read_snapshot(path)
-    kw = {"placebo_cuts": placebo} if placebo else {}
-    r = counting_order(s.counted(), order, s.counted_choices, levels=s.levels, cut=cut, bins=bins,
-                       simulations=simulations, seed=seed, **kw)
-    _emit(r, fmt)
+    _emit(counting_order(path, order, cut=cut, placebo=placebo, bins=bins, simulations=simulations, seed=seed), fmt)
 
 
 @main.command("backtest")
@@ -271,22 +191,10 @@ def counting_order_cmd(path, order, cut, placebo, bins, simulations, seed, fmt):
 @click.option("--format", "fmt", type=FORMAT, default="table")
 def backtest_cmd(path, orders, random_orders, simulations, level, seed, arrival_calibrated, fmt):
     """Replay a final count in its arrival order(s) and report error and coverage."""
-    from escrutinio.dynamics.backtest import backtest
-    from escrutinio.dynamics.sources import read_snapshot
+    from escrutinio.app.dynamics import backtest
 
-    s = read_snapshot(path)
-    frame = s.counted()
-    orders = list(orders) or [c for c in ("trep_arrival_pct", "computo_arrival_pct") if c in frame.columns]
-    if not orders and not random_orders:
-        raise UsageError("no arrival-order column found; give --order or --random N")
-    results = [backtest(frame, s.counted_choices, levels=s.levels, order=o, simulations=simulations, level=level,
-                        seed=seed, arrival_calibrated=arrival_calibrated) for o in orders]
-    results += [backtest(frame, s.counted_choices, levels=s.levels, random_seed=seed + i, simulations=simulations,
-                         level=level, seed=seed) for i in range(random_orders)]
-    if fmt == "json":
-        click.echo(json.dumps(_clean({"backtests": [r.to_dict() for r in results]}), ensure_ascii=False))
-    else:
-        click.echo("\n\n".join(r.summary() for r in results))
+    _emit(backtest(path, orders, random_orders=random_orders, simulations=simulations, level=level, seed=seed,
+                   arrival_calibrated=arrival_calibrated), fmt)
 
 
 @main.command("calibrate")
@@ -303,11 +211,10 @@ def backtest_cmd(path, orders, random_orders, simulations, level, seed, arrival_
 @click.option("--format", "fmt", type=FORMAT, default="table")
 def calibrate_cmd(elections, cut, level, simulations, seed, municipalities, place_effect, completion_adjustment, fmt):
     """Interval coverage of the projection on simulated elections with known truth."""
-    from escrutinio.dynamics.backtest import calibration
+    from escrutinio.app.dynamics import calibrate
 
-    _emit(calibration(elections, seed=seed, cut=cut, level=level, simulations=simulations, arrival_effect=0.5,
-                      municipalities=municipalities, place_effect=place_effect,
-                      completion_adjustment=completion_adjustment), fmt)
+    _emit(calibrate(elections, cut=cut, level=level, simulations=simulations, seed=seed, municipalities=municipalities,
+                    place_effect=place_effect, completion_adjustment=completion_adjustment), fmt)
 
 
 @main.command("dynamics-report")
@@ -318,8 +225,7 @@ def calibrate_cmd(elections, cut, level, simulations, seed, municipalities, plac
 @click.option("--seed", default=0, show_default=True, type=int)
 def report_cmd(data_dir, out, simulations, seed):
     """The Bolivia count-dynamics report (2019 and 2020) as one HTML file."""
-    from escrutinio.dynamics.report import bolivia_report
+    from escrutinio.app.dynamics import dynamics_report
 
-    html = bolivia_report(Path(data_dir), simulations=simulations, seed=seed)
-    Path(out).write_text(html, encoding="utf-8")
+    Path(out).write_text(dynamics_report(data_dir, simulations=simulations, seed=seed).html, encoding="utf-8")
     click.echo(f"wrote {out}")
