@@ -29,7 +29,8 @@ __version__ = "0.1.0"
 
 _FUNCTIONS = ("read", "check", "tabulate", "report", "load", "bundled_mappings", "project", "forensics", "audit", "audit_sample_size", "audit_risk",
               "audit_plan", "audit_sample", "audit_import_draws", "audit_record", "audit_status", "audit_report",
-              "seats", "apportion", "pvt_design", "pvt_estimate",
+              "seats", "apportion", "timeline", "diff", "compare", "counting_order", "backtest", "calibrate",
+              "dynamics_report", "pvt_design", "pvt_estimate",
               "pvt_compare", "verify_log", "export")
 _CALLABLE_MODULES = {f"{__name__}.{n}": n for n in ("tabulate", "forensics", "audit", "report")}
 

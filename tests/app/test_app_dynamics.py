@@ -51,3 +51,22 @@ def test_usage_errors_before_any_work():
         dynamics.timeline([T1940, FINAL], arrival="trep_arrival_pct")
     with pytest.raises(UsageError, match="no arrival-order column"):
         dynamics.backtest(T1940)
+
+
+def test_python_api_dynamics_calls_equal_the_commands():
+    """`escrutinio.diff` and `escrutinio.timeline` give the commands' JSON (app/dynamics.py)."""
+    import json as _json
+    from pathlib import Path as _Path
+
+    from click.testing import CliRunner
+
+    import escrutinio
+    from escrutinio.cli import main as cli
+
+    ex = _Path(__file__).resolve().parents[2] / "examples/bolivia/2020"
+    a, b = str(ex / "computo_20201018T213655.csv.gz"), str(ex / "computo_20201019T013833.csv.gz")
+    r = CliRunner().invoke(cli, ["diff", a, b, "--contest", "PRESIDENTE", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert escrutinio.diff(a, b, contest="PRESIDENTE").to_dict() == _json.loads(r.stdout)
+    t = escrutinio.timeline([a, b], contest="PRESIDENTE")
+    assert t.to_dict() and t.summary() and t.to_polars().height >= 1

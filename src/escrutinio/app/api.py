@@ -17,6 +17,7 @@ from escrutinio.model import Election
 
 __all__ = ["read", "check", "tabulate", "report", "load", "bundled_mappings", "project", "forensics", "audit", "audit_sample_size", "audit_risk", "audit_plan",
            "audit_sample", "audit_import_draws", "audit_record", "audit_status", "audit_report", "seats", "apportion",
+           "timeline", "diff", "compare", "counting_order", "backtest", "calibrate", "dynamics_report",
            "pvt_design",
            "pvt_estimate", "pvt_compare", "verify_log", "export", "Result", "Results"]
 
@@ -356,3 +357,34 @@ def bundled_mappings() -> Result:
     frame = lambda: pl.DataFrame([{"name": k, **v, "detect": ", ".join(v["detect"])}  # noqa: E731
                                   for k, v in answer.to_dict().items()])
     return Result(answer, answer.to_dict, frame, answer.summary, "Bundled mappings")
+
+
+def _dynamics_call(name: str, title: str):
+    def call(*args, **kwargs) -> Result:
+        from escrutinio.app import dynamics as use_case
+
+        answer = getattr(use_case, name)(*args, **kwargs)
+        own = getattr(answer.value, "to_polars", None)
+        frame = own if callable(own) else (lambda: _scalars(answer.to_dict()))
+        return Result(answer, answer.to_dict, frame, answer.summary, title)
+
+    call.__name__ = name
+    call.__doc__ = (f"`escrutinio {name.replace('_', '-')}` as a call: the arguments of "
+                    f":func:`escrutinio.app.dynamics.{name}` (paths or snapshots already read).")
+    return call
+
+
+timeline = _dynamics_call("timeline", "Count timeline")
+diff = _dynamics_call("diff", "Differences between two snapshots")
+compare = _dynamics_call("compare", "Two elections compared")
+counting_order = _dynamics_call("counting_order", "Counting order")
+backtest = _dynamics_call("backtest", "Projection backtest")
+calibrate = _dynamics_call("calibrate", "Projection calibration")
+
+
+def dynamics_report(data_dir="examples/bolivia", simulations: int = 2000, seed: int = 0):
+    """The Bolivia count-dynamics report as one HTML page (`escrutinio dynamics-report`;
+    ``.html``, shown inline in a notebook)."""
+    from escrutinio.app.dynamics import dynamics_report as run
+
+    return run(data_dir, simulations=simulations, seed=seed)
