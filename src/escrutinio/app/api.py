@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import polars as pl
 
+from escrutinio.app.answer import Answer
 from escrutinio.app.results import Results, pick_contest, read, results
 from escrutinio.errors import UsageError
 from escrutinio.model import Election
@@ -22,30 +23,17 @@ __all__ = ["read", "check", "tabulate", "report", "load", "bundled_mappings", "p
            "pvt_estimate", "pvt_compare", "verify_log", "export", "Result", "Results"]
 
 
-class Result:
+class Result(Answer):
     """A uniform face on a capability's own result object (kept as ``.value``; its fields
-    stay reachable as attributes of this one)."""
+    stay reachable as attributes of this one), with a tidy frame and a notebook view."""
 
     def __init__(self, value: Any, to_dict: Callable[[], dict], to_polars: Callable[[], pl.DataFrame],
                  summary: Callable[[], str], title: str = ""):
-        self.value, self._to_dict, self._to_polars, self._summary, self.title = value, to_dict, to_polars, summary, title
-
-    def to_dict(self) -> dict:
-        return self._to_dict()
+        super().__init__(value, to_dict, summary)
+        self._to_polars, self.title = to_polars, title
 
     def to_polars(self) -> pl.DataFrame:
         return self._to_polars()
-
-    def summary(self) -> str:
-        return self._summary()
-
-    def __getattr__(self, name: str):
-        if name.startswith("__") or name == "value":
-            raise AttributeError(name)
-        return getattr(self.value, name)
-
-    def __repr__(self) -> str:
-        return self.summary()
 
     def _repr_html_(self) -> str:
         from escrutinio.app.present import frame_html
@@ -301,20 +289,26 @@ def _scalars(payload: dict) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"field": pl.Utf8, "value": pl.Utf8})
 
 
-def _audit_result(answer, title: str) -> Result:
-    return Result(answer, answer.to_dict, lambda: _scalars(answer.to_dict()), answer.summary, title)
+def _use_case_call(module: str, name: str, title: str, call_name: str, command: str):
+    """A use case of ``escrutinio.app.<module>`` as a call of the Python API: the command's
+    JSON and text, a tidy frame (the method's own, else the answer's top-level fields)."""
+
+    def call(*args, **kwargs) -> Result:
+        import importlib
+
+        answer = getattr(importlib.import_module(f"escrutinio.app.{module}"), name)(*args, **kwargs)
+        own = getattr(getattr(answer, "value", None), "to_polars", None)
+        frame = own if callable(own) else (lambda: _scalars(answer.to_dict()))
+        return Result(answer, answer.to_dict, frame, answer.summary, title)
+
+    call.__name__ = call_name
+    call.__doc__ = (f"`escrutinio {command}` as a call: the arguments of :func:`escrutinio.app.{module}.{name}` "
+                    "(options as in the command; lists and dicts accepted).")
+    return call
 
 
 def _audit_call(name: str, title: str):
-    def call(*args, **kwargs) -> Result:
-        from escrutinio.app import audit as use_case
-
-        return _audit_result(getattr(use_case, name)(*args, **kwargs), title)
-
-    call.__name__ = f"audit_{name}"
-    call.__doc__ = (f"`escrutinio audit {name.replace('_', '-')}` as a call: the arguments of "
-                    f":func:`escrutinio.app.audit.{name}` (options as in the command, lists and dicts accepted).")
-    return call
+    return _use_case_call("audit", name, title, f"audit_{name}", f"audit {name.replace('_', '-')}")
 
 
 audit_sample_size = _audit_call("sample_size", "Audit sample size")
@@ -360,18 +354,7 @@ def bundled_mappings() -> Result:
 
 
 def _dynamics_call(name: str, title: str):
-    def call(*args, **kwargs) -> Result:
-        from escrutinio.app import dynamics as use_case
-
-        answer = getattr(use_case, name)(*args, **kwargs)
-        own = getattr(answer.value, "to_polars", None)
-        frame = own if callable(own) else (lambda: _scalars(answer.to_dict()))
-        return Result(answer, answer.to_dict, frame, answer.summary, title)
-
-    call.__name__ = name
-    call.__doc__ = (f"`escrutinio {name.replace('_', '-')}` as a call: the arguments of "
-                    f":func:`escrutinio.app.dynamics.{name}` (paths or snapshots already read).")
-    return call
+    return _use_case_call("dynamics", name, title, name, name.replace("_", "-"))
 
 
 timeline = _dynamics_call("timeline", "Count timeline")

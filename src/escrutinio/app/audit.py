@@ -16,21 +16,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Sequence
 
+from escrutinio.app.answer import Printed
 from escrutinio.errors import UsageError
 
 
-@dataclass
-class AuditAnswer:
-    """What an `escrutinio audit` command prints: its JSON (``to_dict``) and its text (``summary``)."""
-
-    payload: dict
-    text: str
-
-    def to_dict(self) -> dict:
-        return self.payload
-
-    def summary(self) -> str:
-        return self.text
+AuditAnswer = Printed  # what the command prints: its JSON and its text
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from escrutinio.app.answer import Answer
 from escrutinio.app.projection import json_safe, read_roll_with, roll_levels
 from escrutinio.app.results import parse_pairs
 from escrutinio.errors import UsageError
@@ -19,26 +20,12 @@ from escrutinio.model import Snapshot
 BACKTEST_ORDERS = ("trep_arrival_pct", "computo_arrival_pct")  # Bolivia 2019's two arrival orders
 
 
-class DynamicsAnswer:
+class DynamicsAnswer(Answer):
     """A method's result with the command's JSON (``to_dict``, JSON-safe: NaN/inf are null)
     and text (``summary``); the result's own fields stay reachable as attributes."""
 
     def __init__(self, value: Any, payload: Callable[[], dict], text: Callable[[], str]):
-        self.value, self._payload, self._text = value, payload, text
-
-    def to_dict(self) -> dict:
-        return json_safe(self._payload())
-
-    def summary(self) -> str:
-        return self._text()
-
-    def __getattr__(self, name: str):
-        if name.startswith("__") or name == "value":
-            raise AttributeError(name)
-        return getattr(self.value, name)
-
-    def __repr__(self) -> str:
-        return self.summary()
+        super().__init__(value, lambda: json_safe(payload()), text)
 
 
 def _answer(result) -> DynamicsAnswer:

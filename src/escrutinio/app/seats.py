@@ -8,12 +8,12 @@ The seat probabilities live here rather than in ``law`` because they run the pro
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Sequence
 
 import polars as pl
 
+from escrutinio.app.answer import Printed
 from escrutinio.errors import UsageError
 from escrutinio.law.apportionment import apportion
 from escrutinio.law.bolivia_seats import (COUNTRY, DEPARTMENT_CODES, PRESIDENT, BoliviaOptions, SeatProbabilities,
@@ -21,18 +21,7 @@ from escrutinio.law.bolivia_seats import (COUNTRY, DEPARTMENT_CODES, PRESIDENT, 
 from escrutinio.model import Snapshot
 
 
-@dataclass
-class SeatsAnswer:
-    """What `escrutinio seats` prints: its JSON (``to_dict``) and its text (``summary``)."""
-
-    payload: dict
-    text: str
-
-    def to_dict(self) -> dict:
-        return self.payload
-
-    def summary(self) -> str:
-        return self.text
+SeatsAnswer = Printed  # what the command prints: its JSON and its text
 
 
 def parse_votes(text: str) -> dict[str, int]:
