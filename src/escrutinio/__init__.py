@@ -31,7 +31,7 @@ _FUNCTIONS = ("read", "check", "tabulate", "report", "load", "bundled_mappings",
               "audit_plan", "audit_sample", "audit_import_draws", "audit_record", "audit_status", "audit_report",
               "seats", "apportion", "timeline", "diff", "compare", "counting_order", "backtest", "calibrate",
               "dynamics_report", "pvt_design", "pvt_estimate",
-              "pvt_compare", "verify_log", "export")
+              "pvt_compare", "pvt_verify", "verify_log", "export")
 _CALLABLE_MODULES = {f"{__name__}.{n}": n for n in ("tabulate", "forensics", "audit", "report")}
 
 __all__ = ["__version__", *_FUNCTIONS]

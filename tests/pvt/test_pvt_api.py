@@ -43,3 +43,14 @@ def test_verify(bolivia):
     computo = str(bolivia / "2019" / "computo_2019-10-25.csv.gz")
     d = pvt.design(computo, 300, "5", "department")
     assert pvt.verify(d.to_dict(), computo)["ok"] is True
+
+
+def test_python_api_pvt_verify_equals_the_command(bolivia, tmp_path):
+    computo = str(bolivia / "2019" / "computo_2019-10-25.csv.gz")
+    design_file = tmp_path / "d.json"
+    design_file.write_text(es.pvt_design(computo, 300, "5", strata="department").to_json())
+    r = CliRunner().invoke(main, ["pvt", "verify", "--design", str(design_file), "--roll", computo, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    v = es.pvt_verify(str(design_file), computo)
+    assert v.to_dict() == json.loads(r.output) and v.to_dict()["ok"] is True
+    assert "the sample is exactly what the seed and the roll give" in v.summary()

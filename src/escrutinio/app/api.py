@@ -20,7 +20,7 @@ __all__ = ["read", "check", "tabulate", "report", "load", "bundled_mappings", "p
            "audit_sample", "audit_import_draws", "audit_record", "audit_status", "audit_report", "seats", "apportion",
            "timeline", "diff", "compare", "counting_order", "backtest", "calibrate", "dynamics_report",
            "pvt_design",
-           "pvt_estimate", "pvt_compare", "verify_log", "export", "Result", "Results"]
+           "pvt_estimate", "pvt_compare", "pvt_verify", "verify_log", "export", "Result", "Results"]
 
 
 class Result(Answer):
@@ -211,6 +211,26 @@ def pvt_compare(reports, official, design, mapping=None, contest: str | None = N
                       official_mapping=official_mapping, against_level=against_level)
     return Result(res, res.to_dict, lambda: _rows_frame(res.to_dict()["choices"], "choice"), res.summary,
                   "official count against the PVT")
+
+
+def pvt_verify(design, roll, mapping=None) -> Result:
+    """Re-draw a PVT design's sample from its seed and the roll, without trusting the design
+    (`escrutinio pvt verify`): ``.ok`` and each check."""
+    from pathlib import Path as _Path
+
+    from escrutinio.app import pvt
+
+    out = pvt.verify(getattr(design, "value", design), roll, mapping)
+    name = _Path(design).name if isinstance(design, (str, _Path)) else "design"
+
+    def text() -> str:
+        lines = [f"PVT design {name} (SHA-256 {out['design_sha256']}) against {_Path(str(roll)).name}:"]
+        lines += [f"  {'ok  ' if c['ok'] else 'FAIL'} {c['check']}" for c in out["checks"]]
+        lines.append("  the sample is exactly what the seed and the roll give" if out["ok"]
+                     else "  the design does NOT match the roll")
+        return "\n".join(lines)
+
+    return Result(out, lambda: out, lambda: pl.DataFrame(out["checks"]), text, "PVT design verified")
 
 
 def verify_log(source, public_key=None, checkpoints=None, inclusion: str | None = None, contest: str | None = None,

@@ -17,6 +17,7 @@ from typing import Mapping
 import polars as pl
 from sqlalchemy.orm import Session
 
+from escrutinio.app import discrepancies as use_case
 from escrutinio.errors import UsageError
 from escrutinio.model import Election, Snapshot
 from escrutinio.observers import discrepancies as disc
@@ -201,7 +202,6 @@ def discrepancy_frame(session: Session, contest: str | None) -> tuple[Snapshot, 
 
     def compute():
         snap, cp = _pair(session, info)
-        d = disc.compare(snap.frame, cp.drop("counted_at"))
         seen = pl.DataFrame(session.execute(discrepancy_seen.select().where(discrepancy_seen.c.contest == snap.contest)).all(),
                             schema={"unit": pl.Utf8, "contest": pl.Utf8, "field": pl.Utf8, "official": pl.Int64,
                                     "copy": pl.Int64, "since": pl.Utf8}, orient="row").drop("contest")
@@ -209,20 +209,7 @@ def discrepancy_frame(session: Session, contest: str | None) -> tuple[Snapshot, 
                                              .order_by(explanations.c.id)).all(),
                              schema={"id": pl.Int64, "unit": pl.Utf8, "contest": pl.Utf8, "field": pl.Utf8, "note": pl.Utf8,
                                      "user_id": pl.Int64, "time": pl.Utf8}, orient="row")
-        notes = notes.unique(["unit", "field"], keep="last").select("unit", "field", "note", pl.col("time").alias("explained_at"))
-        geo = snap.frame.select("unit", *snap.levels).unique("unit", keep="first").with_columns(
-            pl.concat_str([pl.col(c).fill_null("?") for c in snap.levels], separator=" / ").alias("path"))
-        out = (d.join(seen, on=["unit", "field", "official", "copy"], how="left")
-               .join(cp.select("unit", "counted_at"), on="unit", how="left")
-               .with_columns(pl.coalesce("since", "counted_at").alias("since"))
-               .drop("counted_at")
-               .join(notes, on=["unit", "field"], how="left")
-               # a note explains the difference it was written about: if the official
-               # row or the copy changes afterwards, the new difference is unexplained
-               .with_columns((pl.col("note").is_not_null() & (pl.col("explained_at") >= pl.col("since"))).alias("explained"),
-                             (pl.col("copy") - pl.col("official")).alias("difference"))
-               .join(geo, on="unit", how="left"))
-        return snap, out
+        return snap, use_case.discrepancy_frame(snap, cp, seen, notes)
 
     return cached(session, ("discrepancies", info["snapshot_id"], info["contest"]), compute)
 
@@ -230,35 +217,13 @@ def discrepancy_frame(session: Session, contest: str | None) -> tuple[Snapshot, 
 def discrepancies(session: Session, contest: str | None, area: str | None = None, field: str | None = None,
                   min_size: int | None = None, explained: bool | None = None) -> list[dict]:
     snap, d = discrepancy_frame(session, contest)
-    if area:
-        d = d.filter(pl.any_horizontal([pl.col(c) == area for c in snap.levels]) | pl.col("path").str.starts_with(area))
-    if field:
-        d = d.filter(pl.col("field") == field)
-    if min_size:
-        d = d.filter(pl.col("difference").abs() >= min_size)
-    if explained is not None:
-        d = d.filter(pl.col("explained") == explained)
-    return d.select("unit", "field", "official", "copy", "difference", "since", "explained", "note", "explained_at",
-                    "path").to_dicts()
+    return use_case.listing(snap, d, area, field, min_size, explained)
 
 
 def discrepancies_by_area(session: Session, contest: str | None, level: str | None) -> dict:
     snap, d = discrepancy_frame(session, contest)
-    level = level or (snap.levels[1] if len(snap.levels) > 1 else snap.levels[0])
-    if level not in snap.levels:
-        raise UsageError(f"unknown level {level!r}: levels are {list(snap.levels)}")
-    keys = list(snap.levels[: snap.levels.index(level) + 1])
     _, cp = _pair(session, contest_of(session, snap.contest))
-    compared = cp.select("unit").join(snap.frame.select("unit", *keys), on="unit", how="inner")
-    area = pl.concat_str([pl.col(k).fill_null("?") for k in keys], separator=" / ").alias("area")
-    counts = (compared.group_by(area).agg(pl.len().alias("compared"))
-              .join(d.join(snap.frame.select("unit", *keys).unique("unit"), on="unit", how="left")
-                    .group_by(area).agg(pl.col("unit").n_unique().alias("units_with_differences"), pl.len().alias("fields"),
-                                        pl.col("explained").sum().alias("explained")),
-                    on="area", how="left")
-              .with_columns(pl.col("units_with_differences", "fields", "explained").fill_null(0))
-              .sort(["units_with_differences", "area"], descending=[True, False]))
-    return {"contest": snap.contest, "level": level, "areas": counts.to_dicts()}
+    return use_case.by_area(snap, d, cp, level)
 
 
 def only_in(session: Session, contest: str | None) -> dict:
