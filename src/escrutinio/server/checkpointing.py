@@ -64,12 +64,13 @@ def _age_seconds(time: str) -> float:
     return (datetime.now(timezone.utc) - then).total_seconds()
 
 
-def maybe_sign(session: Session, settings, force: bool = False) -> dict:
+def maybe_sign(session: Session, settings, force: bool = False, trusted_from: int | None = None) -> dict:
     """Sign a checkpoint of the log as it stands in ``session`` when one is due.
 
     Returns {"signed": bool, "checkpoint": {...} | None, "reason": str}. A missing
     signing key is reported, not raised: the server keeps counting, unsigned, and says
-    so (``escrutinio server keygen`` makes the key).
+    so (``escrutinio server keygen`` makes the key). ``trusted_from``: see
+    :func:`chain_problem` (an official snapshot's load signs in its own transaction).
     """
     key_path = Path(settings.signing_key)
     latest = repo.latest_checkpoint(session)
@@ -87,7 +88,7 @@ def maybe_sign(session: Session, settings, force: bool = False) -> dict:
         return {"signed": False, "checkpoint": latest.to_dict() if latest else None,
                 "reason": f"no signing key at {key_path}: run `escrutinio server keygen`"}
     problem = chain_problem(session, latest.tree_size if latest is not None else 0, n,
-                            latest.root_hash if latest is not None else None, t)
+                            latest.root_hash if latest is not None else None, t, trusted_from)
     if problem is not None:
         log.error("checkpoint refused: %s", problem)
         return {"signed": False, "checkpoint": latest.to_dict() if latest else None,
@@ -103,16 +104,38 @@ def maybe_sign(session: Session, settings, force: bool = False) -> dict:
     url, data_dir = session.get_bind().engine.url, Path(settings.data_dir)
     # The folder is written once the checkpoint is committed (a rolled-back checkpoint
     # leaves no folder behind), in the background: the request does not wait for it.
-    event.listen(session, "after_commit", lambda s: schedule_publication(url, data_dir, key_path), once=True)
+    _after_outer_commit(session, lambda: schedule_publication(url, data_dir, key_path))
     return {"signed": True, "checkpoint": cp.to_dict(), "reason": "signed", "key_id": key_id(key.public_key())}
 
 
-def chain_problem(session: Session, signed: int, n: int, signed_root: str | None, tree) -> str | None:
+def _after_outer_commit(session: Session, fn) -> None:
+    """Call ``fn()`` once the session's outermost transaction commits (SQLAlchemy also
+    sends ``after_commit`` when a savepoint is released, as in an official load's
+    signing; the folder must wait for the data it publishes to be committed)."""
+    done = False
+
+    def on_commit(s: Session) -> None:
+        nonlocal done
+        if done or s.in_nested_transaction():
+            return
+        done = True
+        fn()
+
+    event.listen(session, "after_commit", on_commit)
+
+
+def chain_problem(session: Session, signed: int, n: int, signed_root: str | None, tree,
+                  trusted_from: int | None = None) -> str | None:
     """Re-verify the log before signing it (None when it verifies): the entries already
     signed still have the signed root, and every entry since then has the canonical
     payload, hash and ``prev`` link the server writes, and (for a copy) the stored
     entry it names. A row written into the table by other means than the server's
-    append is refused here rather than signed."""
+    append is refused here rather than signed.
+
+    ``trusted_from``: the entries from this one on were appended by the caller's own
+    transaction, which still holds the writer lock, from payloads checked canonical as
+    they were appended (``storage.official.record_payloads``): only the link of the
+    first of them to the entry before is checked again."""
     import json
 
     from sqlalchemy import select
@@ -125,8 +148,9 @@ def chain_problem(session: Session, signed: int, n: int, signed_root: str | None
         return f"the first {signed} entries no longer have the root signed at that size: an entry before {signed} changed"
     # the whole chain's links and hashes (a hash per entry: cheap), the payloads of the
     # entries not signed yet in full
+    stop = n if trusted_from is None else max(0, min(n, trusted_from))
     prev, expected = GENESIS_PREV, 0
-    for r in repo.rows(session, 0, n):
+    for r in repo.rows(session, 0, stop):
         seq = int(r.seq)
         if seq != expected:
             return f"entry {expected} is missing"
@@ -146,8 +170,14 @@ def chain_problem(session: Session, signed: int, n: int, signed_root: str | None
             if row is None or (row.unit, row.contest) != (payload.get("unit"), payload.get("contest")):
                 return f"entry {seq}: a {r.kind} of {payload.get('unit')!r} names no stored entry of that acta"
         prev, expected = r.hash, seq + 1
-    if expected != n:
-        return f"the log ends at entry {expected - 1}, not {n - 1}"
+    if expected != stop:
+        return f"the log ends at entry {expected - 1}, not {stop - 1}"
+    if stop < n:
+        first = repo.entry(session, stop)
+        if first is None:
+            return f"entry {stop} is missing"
+        if first["prev"] != prev:
+            return f"entry {stop}: its prev is not the hash of entry {stop - 1}" if stop else "entry 0: its prev is not 64 zeros"
     return None
 
 

@@ -93,17 +93,25 @@ def append_canonical(session: Session, role: str, kind: str, payloads: Sequence[
     for p in probe:
         if canonical_json(json.loads(p)).decode("utf-8") != p:
             raise ValueError(f"payload is not canonical JSON: {p[:200]}")
+    from escrutinio.server.storage import publication
+
     write_lock(session)
     first, prev = head(session)
+    # the Merkle tree's cache up to here, so that the leaves hashed below extend it (the
+    # checkpoint signed next then hashes no entry twice)
+    publication.tree(session)
     time = utc_now()
     seq = first
-    rows = []
+    rows, leaves = [], []
     sha = hashlib.sha256
     for p in payloads:
-        h = sha(_entry_bytes(seq, time, role, kind, p, prev)).hexdigest()
+        data = _entry_bytes(seq, time, role, kind, p, prev)
+        h = sha(data).hexdigest()
+        leaves.append(sha(b"\x00" + data).digest())
         rows.append((seq, time, role, kind, p, prev, h))
         prev, seq = h, seq + 1
     _insert_rows(session, rows)
+    publication.extend_tree(session, first, leaves, prev)
     return first, seq - 1, prev
 
 
