@@ -220,7 +220,16 @@ def schedule_publication(url, data_dir: Path, key_path: Path) -> threading.Threa
         job.again = False
         job.thread = threading.Thread(target=run, name="escrutinio-publication", daemon=True)
         job.thread.start()
+        global _atexit
+        if not _atexit:  # a short-lived process (the demo, a script) finishes the folder before it exits
+            import atexit
+
+            atexit.register(wait_published, 60.0)
+            _atexit = True
         return job.thread
+
+
+_atexit = False
 
 
 def wait_published(timeout: float = 120.0) -> bool:
@@ -393,6 +402,7 @@ def tamper_check(settings, echo=print, unit: str | None = None) -> dict:
     db = Database(settings.database_url)
     with db.session(write=True) as s:
         signed = maybe_sign(s, settings, force=True)
+    wait_published()
     db.dispose()
     cp = signed.get("checkpoint") or {}
     echo(f"7. The results log: {cp.get('tree_size', 0):,} entries, signed checkpoint root {str(cp.get('root_hash'))[:16]}...")
