@@ -123,3 +123,26 @@ def test_a_signing_failure_does_not_undo_the_load(server_client, tmp_path):
     assert [s["snapshot_id"] for s in snaps] == [out["snapshot_id"]]
     lines = sc.client.get("/api/v1/log").text.splitlines()
     assert len(lines) == 31
+
+
+def test_a_load_onto_a_log_with_a_gap_is_stored_and_not_signed(server_client, tmp_path):
+    from sqlalchemy import text
+
+    sc = server_client
+    generate_key(sc.settings.signing_key)
+    sc.load(head_of(COMPUTO, tmp_path / "computo_2019-10-25.csv.gz", 20))
+    db = sc.app.state.db
+    with db.session(write=True) as s:  # someone with database access deletes an entry
+        if db.postgresql:
+            s.execute(text("ALTER TABLE log_entries DISABLE TRIGGER USER"))
+        else:
+            for (name,) in s.execute(text("SELECT name FROM sqlite_master WHERE type='trigger' "
+                                          "AND tbl_name='log_entries'")):
+                s.execute(text(f'DROP TRIGGER "{name}"'))
+        s.execute(text("DELETE FROM log_entries WHERE seq = 5"))
+        if db.postgresql:
+            s.execute(text("ALTER TABLE log_entries ENABLE TRIGGER USER"))
+    trep = ROOT / "examples/bolivia/2019/trep_2019-10-20T19-40-57.csv.gz"
+    out = sc.load(head_of(trep, tmp_path / "trep_2019-10-20T19-40-57.csv.gz", 50))
+    assert out["created"] and out["checkpoint"]["signed"] is False, out
+    assert "entry 5" in out["checkpoint"]["reason"], out["checkpoint"]
