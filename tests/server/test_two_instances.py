@@ -269,7 +269,10 @@ def test_an_entry_through_one_instance_reaches_the_other(own_database, tmp_path,
                     assert len(ids) == len(set(ids)), f"{s.url}: an event delivered twice: {ids}"
                     assert ids == sorted(ids), f"{s.url}: events out of order: {ids}"
                     assert sum(1 for e in s.events if e[1] == "entry") == 12, f"{s.url}: {[e[:2] for e in s.events]}"
-                assert all(ids == seqs[0] for ids in seqs), seqs
+                # the same sequence everywhere, up to the last event every stream has had time to
+                # pass on (a background checkpoint or projection may land just as they stop)
+                cutoff = min(ids[-1] for ids in seqs)
+                assert all([i for i in ids if i <= cutoff] == [i for i in seqs[0] if i <= cutoff] for ids in seqs), seqs
         finally:
             for s in subscribers:
                 s.stop.set()
