@@ -146,3 +146,21 @@ def test_a_load_onto_a_log_with_a_gap_is_stored_and_not_signed(server_client, tm
     out = sc.load(head_of(trep, tmp_path / "trep_2019-10-20T19-40-57.csv.gz", 50))
     assert out["created"] and out["checkpoint"]["signed"] is False, out
     assert "entry 5" in out["checkpoint"]["reason"], out["checkpoint"]
+
+
+def test_a_lost_folder_is_written_again_at_start_up(server_client, tmp_path):
+    from escrutinio.server import checkpointing
+    from escrutinio.server.app import create_app
+    from escrutinio.server.inprocess import test_client_class
+
+    sc = server_client
+    generate_key(sc.settings.signing_key)
+    sc.load(head_of(COMPUTO, tmp_path / "computo_2019-10-25.csv.gz", 25))
+    assert checkpointing.wait_published(120)
+    shutil.rmtree(_folders(sc)[0])
+    app = create_app(sc.settings)  # a restarted server on the same database and data folder
+    with test_client_class()(app) as client:
+        assert client.get("/openapi.json").status_code == 200
+        assert checkpointing.wait_published(120)
+    app.state.db.dispose()
+    assert [p.name for p in _folders(sc)] == ["000000000026"]

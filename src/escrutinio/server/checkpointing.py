@@ -26,9 +26,9 @@ whole folder or none. One thread per process and a lock file per data folder kee
 folders in checkpoint order (each segment starts where the previous folder ended),
 whatever the number of workers. Publishing is idempotent: it writes the folders of the
 checkpoints newer than the newest folder on disk, so a folder lost to a crash or a
-restart is written again at the next call of :func:`maybe_sign` (the server's
-checkpoint loop calls it once an interval, the first time one interval after
-start-up). When several checkpoints wait, only the newest gets ``results/`` and
+restart is written again when the server starts (``api.official.publication_lifespan``)
+and at any later call of :func:`maybe_sign` (the server's checkpoint loop calls it once
+an interval). When several checkpoints wait, only the newest gets ``results/`` and
 ``actas.parquet``: they are the data as of writing, which would be later than an older
 checkpoint's.
 """

@@ -1,11 +1,13 @@
 """``POST /api/v1/official``: an admin loads an official snapshot file."""
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 import re
 import shutil
 import tempfile
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, HTTPException, Request, UploadFile
@@ -16,8 +18,42 @@ from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import official
 from escrutinio.server.uploads import UPLOAD_PREFIX, DecompressionLimit, check_counts, check_decompression
 
-router = APIRouter(tags=["official count"])
 log = logging.getLogger("escrutinio.server")
+
+
+def _publication_due(db, settings) -> bool:
+    """The latest checkpoint has no static folder (lost to a crash or a restart)."""
+    from escrutinio.server import checkpointing
+    from escrutinio.server.storage import publication as repo
+
+    with db.session() as s:
+        latest = repo.latest_checkpoint(s)
+    return latest is not None and not checkpointing._folder(settings.data_dir, latest.tree_size).exists()
+
+
+@asynccontextmanager
+async def publication_lifespan(app):
+    """At start-up, write the static folder of the latest checkpoint again if it is
+    missing (in the background, as after a load); at shutdown, let a folder being
+    written finish (bounded)."""
+    if importlib.util.find_spec("escrutinio.server.checkpointing") is None:
+        yield
+        return
+    from escrutinio.server import checkpointing
+
+    db, settings = app.state.db, app.state.settings
+    try:
+        if await asyncio.to_thread(_publication_due, db, settings):
+            checkpointing.schedule_publication(db.url, settings.data_dir, settings.signing_key)
+    except Exception:  # serving comes first; the checkpoint loop retries
+        log.exception("static publication at start-up")
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(checkpointing.wait_published, 30.0)
+
+
+router = APIRouter(tags=["official count"], lifespan=publication_lifespan)
 
 
 class LoadResult(BaseModel):
