@@ -78,6 +78,8 @@ def bench_append(url: str, label: str, n: int = 35_000) -> None:
         t = time.perf_counter()
         with db.session(write=True) as s:
             out = maybe_sign(s, settings, force=True)
+        from escrutinio.server.checkpointing import wait_published
+        wait_published()  # the static folder is written in the background since issue 26
         sign_t = time.perf_counter() - t
     db.dispose()
     print(f"[{label}] append_many      {n:>7,} entries in one transaction: {many:6.2f} s ({n / many:,.0f} entries/s)")

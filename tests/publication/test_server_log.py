@@ -103,6 +103,9 @@ def test_static_publication_verifies_offline(with_copies, tmp_path):
     from click.testing import CliRunner
     from escrutinio.cli import main
 
+    from escrutinio.server import checkpointing
+
+    assert checkpointing.wait_published(120)  # written in the background, after the answer
     pub = Path(with_copies.settings.data_dir) / "publication"
     folders = sorted(p for p in pub.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert len(folders) >= 3

@@ -15,8 +15,9 @@ from escrutinio.publication.entry import GENESIS_PREV, canonical_json, entry_has
 from escrutinio.publication.merkle import MerkleTree, hash_leaf
 
 
-def _s(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+# json.dumps(text, ensure_ascii=False) for a str, without its Python-level dispatch (the
+# same C function: four strings per entry, 35,000 entries per official snapshot)
+_s = json.encoder.encode_basestring
 
 
 def line_from_row(seq: int, time: str, role: str, kind: str, payload_text: str, prev: str, digest: str) -> str:

@@ -18,15 +18,30 @@ serve as static files, under ``<data_dir>/publication/<tree size, 12 digits>/``:
     MANIFEST.json          SHA-256 of every file above
 
 ``escrutinio verify-log <data_dir>/publication`` verifies the lot offline.
+
+The folder is written after the checkpoint is committed, by a background thread, not
+by the request that signed it (issue 26: it took 71% of an official upload): it is
+written into a hidden temporary folder and renamed into place, so a reader sees the
+whole folder or none. One thread per process and a lock file per data folder keep the
+folders in checkpoint order (each segment starts where the previous folder ended),
+whatever the number of workers. Publishing is idempotent: it writes the folders of the
+checkpoints newer than the newest folder on disk, so a folder lost to a crash or a
+restart is written again when the server starts (``api.official.publication_lifespan``)
+and at any later call of :func:`maybe_sign` (the server's checkpoint loop calls it once
+an interval). When several checkpoints wait, only the newest gets ``results/`` and
+``actas.parquet``: they are the data as of writing, which would be later than an older
+checkpoint's.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
 import shutil
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,18 +64,21 @@ def _age_seconds(time: str) -> float:
     return (datetime.now(timezone.utc) - then).total_seconds()
 
 
-def maybe_sign(session: Session, settings, force: bool = False) -> dict:
+def maybe_sign(session: Session, settings, force: bool = False, trusted_from: int | None = None) -> dict:
     """Sign a checkpoint of the log as it stands in ``session`` when one is due.
 
     Returns {"signed": bool, "checkpoint": {...} | None, "reason": str}. A missing
     signing key is reported, not raised: the server keeps counting, unsigned, and says
-    so (``escrutinio server keygen`` makes the key).
+    so (``escrutinio server keygen`` makes the key). ``trusted_from``: see
+    :func:`chain_problem` (an official snapshot's load signs in its own transaction).
     """
     key_path = Path(settings.signing_key)
     latest = repo.latest_checkpoint(session)
     t = repo.tree(session)
     n = len(t)
     if latest is not None and latest.tree_size == n:
+        if not _folder(settings.data_dir, latest.tree_size).exists():  # lost (crash, restart): write it again
+            schedule_publication(session.get_bind().engine.url, settings.data_dir, key_path)
         return {"signed": False, "checkpoint": latest.to_dict(), "reason": "no new entries since the last checkpoint"}
     if n == 0:
         return {"signed": False, "checkpoint": None, "reason": "the log is empty"}
@@ -70,7 +88,7 @@ def maybe_sign(session: Session, settings, force: bool = False) -> dict:
         return {"signed": False, "checkpoint": latest.to_dict() if latest else None,
                 "reason": f"no signing key at {key_path}: run `escrutinio server keygen`"}
     problem = chain_problem(session, latest.tree_size if latest is not None else 0, n,
-                            latest.root_hash if latest is not None else None, t)
+                            latest.root_hash if latest is not None else None, t, trusted_from)
     if problem is not None:
         log.error("checkpoint refused: %s", problem)
         return {"signed": False, "checkpoint": latest.to_dict() if latest else None,
@@ -83,25 +101,46 @@ def maybe_sign(session: Session, settings, force: bool = False) -> dict:
                                                "root_hash": cp.root_hash, "id": cp.id})
     except Exception:  # pragma: no cover - the feed is a convenience; the checkpoint stands
         log.exception("checkpoint event")
-    pem = public_pem(key.public_key())
-    data_dir = Path(settings.data_dir)
-    # The folder is written once the checkpoint is committed: a rolled-back checkpoint
-    # leaves no folder behind.
-    event.listen(session, "after_commit", lambda s: _publish_after_commit(s, data_dir, cp, pem), once=True)
+    url, data_dir = session.get_bind().engine.url, Path(settings.data_dir)
+    # The folder is written once the checkpoint is committed (a rolled-back checkpoint
+    # leaves no folder behind), in the background: the request does not wait for it.
+    _after_outer_commit(session, lambda: schedule_publication(url, data_dir, key_path))
     return {"signed": True, "checkpoint": cp.to_dict(), "reason": "signed", "key_id": key_id(key.public_key())}
 
 
-def chain_problem(session: Session, signed: int, n: int, signed_root: str | None, tree) -> str | None:
+def _after_outer_commit(session: Session, fn) -> None:
+    """Call ``fn()`` once the session's outermost transaction commits (SQLAlchemy also
+    sends ``after_commit`` when a savepoint is released, as in an official load's
+    signing; the folder must wait for the data it publishes to be committed)."""
+    done = False
+
+    def on_commit(s: Session) -> None:
+        nonlocal done
+        if done or s.in_nested_transaction():
+            return
+        done = True
+        fn()
+
+    event.listen(session, "after_commit", on_commit)
+
+
+def chain_problem(session: Session, signed: int, n: int, signed_root: str | None, tree,
+                  trusted_from: int | None = None) -> str | None:
     """Re-verify the log before signing it (None when it verifies): the entries already
     signed still have the signed root, and every entry since then has the canonical
     payload, hash and ``prev`` link the server writes, and (for a copy) the stored
     entry it names. A row written into the table by other means than the server's
-    append is refused here rather than signed."""
+    append is refused here rather than signed.
+
+    ``trusted_from``: the entries from this one on were appended by the caller's own
+    transaction, which still holds the writer lock, from payloads checked canonical as
+    they were appended (``storage.official.record_payloads``): only the link of the
+    first of them to the entry before is checked again."""
     import json
 
     from sqlalchemy import select
 
-    from escrutinio.publication.entry import GENESIS_PREV, canonical_json
+    from escrutinio.publication.entry import GENESIS_PREV, parse_canonical
     from escrutinio.publication.log import entry_bytes_from_row
     from escrutinio.server.storage.tables import entries as entries_table
 
@@ -109,8 +148,9 @@ def chain_problem(session: Session, signed: int, n: int, signed_root: str | None
         return f"the first {signed} entries no longer have the root signed at that size: an entry before {signed} changed"
     # the whole chain's links and hashes (a hash per entry: cheap), the payloads of the
     # entries not signed yet in full
+    stop = n if trusted_from is None else max(0, min(n, trusted_from))
     prev, expected = GENESIS_PREV, 0
-    for r in repo.rows(session, 0, n):
+    for r in repo.rows(session, 0, stop):
         seq = int(r.seq)
         if seq != expected:
             return f"entry {expected} is missing"
@@ -118,11 +158,7 @@ def chain_problem(session: Session, signed: int, n: int, signed_root: str | None
             return f"entry {seq}: its prev is not the hash of entry {seq - 1}" if seq else "entry 0: its prev is not 64 zeros"
         payload = None
         if seq >= signed:
-            try:
-                payload = json.loads(r.payload)
-                canonical = canonical_json(payload).decode("utf-8") == r.payload
-            except Exception:
-                canonical = False
+            canonical, payload = parse_canonical(r.payload)
             if not canonical:
                 return f"entry {seq}: its payload is not canonical JSON"
         if hashlib.sha256(entry_bytes_from_row(r.seq, r.time, r.role, r.kind, r.payload, r.prev)).hexdigest() != r.hash:
@@ -134,32 +170,139 @@ def chain_problem(session: Session, signed: int, n: int, signed_root: str | None
             if row is None or (row.unit, row.contest) != (payload.get("unit"), payload.get("contest")):
                 return f"entry {seq}: a {r.kind} of {payload.get('unit')!r} names no stored entry of that acta"
         prev, expected = r.hash, seq + 1
-    if expected != n:
-        return f"the log ends at entry {expected - 1}, not {n - 1}"
+    if expected != stop:
+        return f"the log ends at entry {expected - 1}, not {stop - 1}"
+    if stop < n:
+        first = repo.entry(session, stop)
+        if first is None:
+            return f"entry {stop} is missing"
+        if first["prev"] != prev:
+            return f"entry {stop}: its prev is not the hash of entry {stop - 1}" if stop else "entry 0: its prev is not 64 zeros"
     return None
 
 
-def _publish_after_commit(session: Session, data_dir: Path, cp: Checkpoint, pem: bytes) -> None:
-    """Write the static folder on a plain engine of the same database (the server's
-    write engine would hold the writer lock for the whole write), disposed afterwards
-    so that no connection outlives the folder."""
+class _Job:
+    def __init__(self):
+        self.thread: threading.Thread | None = None
+        self.again = False
+
+
+_jobs: dict[str, _Job] = {}
+_jobs_lock = threading.Lock()
+
+
+def _folder(data_dir, tree_size: int) -> Path:
+    return Path(data_dir) / PUBLICATION_DIR / f"{tree_size:012d}"
+
+
+def schedule_publication(url, data_dir: Path, key_path: Path) -> threading.Thread:
+    """Write the static folders still missing, in a background thread of this process
+    (one per data folder; a call while it runs makes it run once more)."""
+    name = str(Path(data_dir).resolve())
+    with _jobs_lock:
+        job = _jobs.setdefault(name, _Job())
+        if job.thread is not None and job.thread.is_alive():
+            job.again = True
+            return job.thread
+
+        def run() -> None:
+            while True:
+                try:
+                    publish_missing(url, Path(data_dir), Path(key_path))
+                except Exception:  # the checkpoint is committed and served by the API regardless
+                    log.exception("static publication in %s", data_dir)
+                with _jobs_lock:
+                    if not job.again:
+                        job.thread = None
+                        return
+                    job.again = False
+
+        job.again = False
+        job.thread = threading.Thread(target=run, name="escrutinio-publication", daemon=True)
+        job.thread.start()
+        global _atexit
+        if not _atexit:  # a short-lived process (the demo, a script) finishes the folder before it exits
+            import atexit
+
+            atexit.register(wait_published, 60.0)
+            _atexit = True
+        return job.thread
+
+
+_atexit = False
+
+
+def wait_published(timeout: float = 120.0) -> bool:
+    """Wait for this process's background publication (tests, benchmarks, shutdown);
+    True when none is left running."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with _jobs_lock:
+            threads = [j.thread for j in _jobs.values() if j.thread is not None]
+        if not threads:
+            return True
+        threads[0].join(max(0.0, deadline - time.monotonic()))
+    return False
+
+
+def publish_missing(url, data_dir: Path, key_path: Path) -> list[Path]:
+    """Write the folder of every checkpoint newer than the newest folder on disk, oldest
+    first, under a lock file (several workers, or instances sharing the data folder,
+    write each folder once and in order). Reads on a plain engine of the same database
+    (the server's write engine would hold the writer lock for the whole write),
+    disposed afterwards so that no connection outlives the work."""
     from sqlalchemy import create_engine
 
-    engine = create_engine(session.get_bind().engine.url)
+    root = Path(data_dir) / PUBLICATION_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    engine = create_engine(url)
     try:
-        with Session(engine) as s:
-            write_static(s, data_dir, cp, pem)
-    except Exception:  # the checkpoint is committed and published by the API regardless
-        log.exception("static publication of checkpoint %s", cp.id)
+        with open(root / ".lock", "a") as lock, Session(engine) as s:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                for stale in root.glob(".*.tmp"):  # a crash's half-written folder (we hold the lock)
+                    shutil.rmtree(stale, ignore_errors=True)
+                done = max((int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit()), default=0)
+                todo: dict[int, Checkpoint] = {}
+                for cp in repo.list_checkpoints(s):  # by tree size, then id: the last of a size wins
+                    if cp.tree_size > done:
+                        todo[cp.tree_size] = cp
+                if not todo:
+                    return written
+                key = load_private_key(key_path) if key_path.exists() else None
+                pems = {key_id(key.public_key()): public_pem(key.public_key())} if key is not None else {}
+                sizes = sorted(todo)
+                for size in sizes:
+                    cp = todo[size]
+                    pem = pems.get(cp.key_id)
+                    if pem is None:
+                        log.error("static publication of checkpoint %s skipped: signed by key %s, and the key at %s "
+                                  "is another", cp.id, cp.key_id, key_path)
+                        continue
+                    out = write_static(s, data_dir, cp, pem, with_results=size == sizes[-1])
+                    if out is not None:
+                        written.append(out)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
     finally:
         engine.dispose()
+    return written
 
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "contest"
 
 
-def write_static(session: Session, data_dir: Path, cp: Checkpoint, pem: bytes) -> Path | None:
+def _dump(doc) -> str:
+    # compact: the per-area results with a verdict for every area were 43% of an official
+    # upload when written with indent=1 (the pure-Python encoder); this is the C one
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+
+
+def write_static(session: Session, data_dir: Path, cp: Checkpoint, pem: bytes, with_results: bool = True) -> Path | None:
     """Write the static folder of checkpoint ``cp`` (skipped if it exists: immutable)."""
     root = Path(data_dir) / PUBLICATION_DIR
     target = root / f"{cp.tree_size:012d}"
@@ -168,30 +311,34 @@ def write_static(session: Session, data_dir: Path, cp: Checkpoint, pem: bytes) -
     root.mkdir(parents=True, exist_ok=True)
     earlier = sorted(int(p.name) for p in root.iterdir() if p.is_dir() and p.name.isdigit() and int(p.name) < cp.tree_size)
     start = earlier[-1] if earlier else 0
-    tmp = root / f".{target.name}.{os.getpid()}.tmp"
+    tmp = root / f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    (tmp / "checkpoint.json").write_text(json.dumps(cp.to_dict(), indent=1) + "\n", encoding="utf-8")
-    (tmp / "public-key.pem").write_bytes(pem)
-    with open(tmp / "log-segment.jsonl", "w", encoding="utf-8", newline="\n") as fh:
-        for line in repo.lines(session, start, cp.tree_size):
-            fh.write(line + "\n")
-    _write_results(session, tmp)
-    manifest = {"checkpoint": cp.to_dict(), "segment": {"first": start, "last": cp.tree_size - 1},
-                "files": {}}
-    for f in sorted(tmp.rglob("*")):
-        if f.is_file():
-            manifest["files"][f.relative_to(tmp).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
-    (tmp / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    for f in tmp.rglob("*"):
-        if f.is_file():
-            f.chmod(0o444)
     try:
+        (tmp / "checkpoint.json").write_text(json.dumps(cp.to_dict(), indent=1) + "\n", encoding="utf-8")
+        (tmp / "public-key.pem").write_bytes(pem)
+        with open(tmp / "log-segment.jsonl", "w", encoding="utf-8", newline="\n") as fh:
+            for line in repo.lines(session, start, cp.tree_size):
+                fh.write(line + "\n")
+        if with_results:
+            _write_results(session, tmp)
+        manifest = {"checkpoint": cp.to_dict(), "segment": {"first": start, "last": cp.tree_size - 1},
+                    "files": {}}
+        for f in sorted(tmp.rglob("*")):
+            if f.is_file():
+                manifest["files"][f.relative_to(tmp).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
+        (tmp / "MANIFEST.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                f.chmod(0o444)
         tmp.rename(target)
-    except OSError:  # another worker published the same checkpoint first
+    except OSError:  # another process published the same checkpoint first
         shutil.rmtree(tmp, ignore_errors=True)
         return None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return target
 
 
@@ -220,8 +367,7 @@ def _write_results(session: Session, folder: Path) -> None:
                     doc = services.results(session, source, contest, level, {})
                 except Exception as exc:  # say what is missing rather than skip silently
                     doc = {"error": str(exc)}
-                (out / f"{source}-{_slug(level)}.json").write_text(
-                    json.dumps(doc, ensure_ascii=False, indent=1, default=str) + "\n", encoding="utf-8")
+                (out / f"{source}-{_slug(level)}.json").write_text(_dump(doc), encoding="utf-8")
     if frames:
         pl.concat(frames, how="diagonal_relaxed").write_parquet(folder / "actas.parquet", compression="zstd")
 
@@ -256,6 +402,7 @@ def tamper_check(settings, echo=print, unit: str | None = None) -> dict:
     db = Database(settings.database_url)
     with db.session(write=True) as s:
         signed = maybe_sign(s, settings, force=True)
+    wait_published()
     db.dispose()
     cp = signed.get("checkpoint") or {}
     echo(f"7. The results log: {cp.get('tree_size', 0):,} entries, signed checkpoint root {str(cp.get('root_hash'))[:16]}...")

@@ -200,7 +200,12 @@ class ServerClient:
         return r.json()
 
     def close(self) -> None:
+        from escrutinio.server import checkpointing
+
         self.client.close()
+        # the static publication is written in the background: let it end before the
+        # test's database (or schema) is dropped under it
+        checkpointing.wait_published(120)
         self.app.state.db.dispose()
 
 

@@ -1,11 +1,13 @@
 """``POST /api/v1/official``: an admin loads an official snapshot file."""
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import logging
 import re
 import shutil
 import tempfile
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, HTTPException, Request, UploadFile
@@ -16,8 +18,42 @@ from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import official
 from escrutinio.server.uploads import UPLOAD_PREFIX, DecompressionLimit, check_counts, check_decompression
 
-router = APIRouter(tags=["official count"])
 log = logging.getLogger("escrutinio.server")
+
+
+def _publication_due(db, settings) -> bool:
+    """The latest checkpoint has no static folder (lost to a crash or a restart)."""
+    from escrutinio.server import checkpointing
+    from escrutinio.server.storage import publication as repo
+
+    with db.session() as s:
+        latest = repo.latest_checkpoint(s)
+    return latest is not None and not checkpointing._folder(settings.data_dir, latest.tree_size).exists()
+
+
+@asynccontextmanager
+async def publication_lifespan(app):
+    """At start-up, write the static folder of the latest checkpoint again if it is
+    missing (in the background, as after a load); at shutdown, let a folder being
+    written finish (bounded)."""
+    if importlib.util.find_spec("escrutinio.server.checkpointing") is None:
+        yield
+        return
+    from escrutinio.server import checkpointing
+
+    db, settings = app.state.db, app.state.settings
+    try:
+        if await asyncio.to_thread(_publication_due, db, settings):
+            checkpointing.schedule_publication(db.url, settings.data_dir, settings.signing_key)
+    except Exception:  # serving comes first; the checkpoint loop retries
+        log.exception("static publication at start-up")
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(checkpointing.wait_published, 30.0)
+
+
+router = APIRouter(tags=["official count"], lifespan=publication_lifespan)
 
 
 class LoadResult(BaseModel):
@@ -50,18 +86,20 @@ def _spool(upload: UploadFile, target: Path, limit: int) -> None:
         raise HTTPException(422, f"{upload.filename}: empty file")
 
 
-def sign_checkpoint(db, settings) -> dict | None:
-    """LOG's ``checkpointing.maybe_sign(..., force=True)`` after a snapshot, when that
-    module is installed. A signing failure is reported in the answer, never hidden."""
+def sign_in_load(session, settings, log_first: int) -> dict | None:
+    """Sign the checkpoint in the load's own transaction (issue 26): its entries were
+    appended by this transaction, from payloads checked as they were encoded, so the
+    signing does not read and parse them again. Under a savepoint: a signing failure
+    is reported in the answer and the load still commits."""
     if importlib.util.find_spec("escrutinio.server.checkpointing") is None:
         return None
     from escrutinio.server import checkpointing
 
     try:
-        with db.session(write=True) as s:
-            out = checkpointing.maybe_sign(s, settings, force=True)
+        with session.begin_nested():
+            out = checkpointing.maybe_sign(session, settings, force=True, trusted_from=log_first)
         return out if isinstance(out, dict) else {"signed": bool(out)}
-    except Exception as exc:  # the load is committed; say why it is not signed yet
+    except Exception as exc:  # the load commits; say why it is not signed yet
         log.warning("checkpoint not signed: %s", exc)
         return {"signed": False, "error": str(exc)}
 
@@ -117,21 +155,25 @@ def load_official(request: Request, background: BackgroundTasks, file: UploadFil
             check_counts(snaps, file.filename or path.name, 2**31 - 1)
         except DecompressionLimit as exc:
             raise HTTPException(422, str(exc)) from None
+        checkpoint = None
         try:
             with db.session(write=True) as s:
                 out = official.store(s, file_sha256=sha, source=file.filename or path.name, mapping=mapping_label,
                                      snaps=snaps, presets={x.contest: preset for x in snaps}, user=user)
+                if out["created"] and out["same_content_as"] is None:
+                    checkpoint = sign_in_load(s, settings, out["log_first"])
         except official.OtherElection as exc:
             raise HTTPException(409, str(exc)) from exc
+        except official.NotCanonical as exc:  # nothing was loaded
+            raise HTTPException(422, f"{file.filename}: {exc}; nothing was loaded") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    out.pop("log_first", None)
     contests = [x.contest for x in snaps]
-    checkpoint = None
     note = None
     if out["same_content_as"] is not None:
         note = f"the same records as snapshot {out['same_content_as']} (the same count under new bytes): nothing added"
     elif out["created"]:
-        checkpoint = sign_checkpoint(db, settings)
         if out["in_force"]:
             background.add_task(after_load, db, settings, out["in_force"], out["snapshot_id"])
         older = [c for c in contests if c not in out["in_force"]]

@@ -83,6 +83,21 @@ def tree(session: Session) -> MerkleTree:
         return t
 
 
+def extend_tree(session: Session, first: int, leaves: list[bytes], last_hash: str) -> bool:
+    """Add the leaf hashes of entries ``first, first + 1, ...`` just appended in
+    ``session`` to the cached tree, when it ends at ``first`` (True if added). Should the
+    transaction roll back, :func:`tree` notices at its next call (the log is shorter than
+    the tree, or its entry at the tree's end carries another hash) and starts over."""
+    key = _key(session)
+    with _lock:
+        cached = _trees.get(key)
+        if cached is None or len(cached[0]) != first:
+            return False
+        cached[0].extend(leaves)
+        _trees[key] = (cached[0], last_hash)
+        return True
+
+
 def _stored_hash(session: Session, seq: int) -> str | None:
     return session.execute(select(log_entries.c.hash).where(log_entries.c.seq == seq)).scalar()
 
