@@ -73,7 +73,11 @@ def test_without_places_a_town_first_count_gets_the_model_by_settlement_size():
     r = app_project(_snapshot(part), roll, None, 0, simulations=400)
     res = r.result
     assert res.multilevel is not None and res.multilevel["strata"][0] == "settlement"
-    assert res.multilevel["selection"]["r_scale"] == SELECTION_R_SETTLEMENT
+    w = res.representativeness["within_strata"]
+    # the prior measured in these strata, or the selection the roll itself shows when the
+    # strata leave more of it (here they do: the village counted is its locality's big place)
+    expected = max(SELECTION_R_SETTLEMENT, w["implied_r"]) if abs(w["smd"]) >= 0.1 else SELECTION_R_SETTLEMENT
+    assert res.multilevel["selection"]["r_scale"] == expected
     assert res.representativeness["unrepresentative"]
     assert any("no area type is known" in n for n in res.notes)
     s = res.shares["A"]
@@ -170,3 +174,43 @@ def test_strata_that_leave_the_selection_withhold_the_probabilities():
                                                                    "registered"), None, 0, simulations=200).result
     assert not abs(ok.representativeness["within_strata"]["smd"]) >= 0.1  # (nan: no stratum has both)
     assert all(0 <= p <= 1 for p in ok.outcome_probabilities.values())
+
+
+def test_implied_selection_r_recovers_a_known_propensity_correlation():
+    """Tables counted in the order of a normal propensity that correlates r with an
+    attribute: the standardized difference it leaves gives r back, at any share counted."""
+    from escrutinio.dynamics.representativeness import _smd, implied_selection_r
+
+    rng = np.random.default_rng(3)
+    n = 400_000
+    x = rng.standard_normal(n)
+    for r in (0.1, 0.3):
+        eta = r * x + np.sqrt(1 - r**2) * rng.standard_normal(n)
+        for f in (0.03, 0.2, 0.6):
+            counted = eta > np.quantile(eta, 1 - f)
+            got = implied_selection_r(_smd(x, np.ones(n), counted), f)
+            assert abs(got - r) < 0.02 * (1 + 10 * r), (r, f, got)
+    assert math.isnan(implied_selection_r(float("nan"), 0.2)) and math.isnan(implied_selection_r(0.3, 0.0))
+
+
+def test_a_roll_only_count_more_selective_than_the_prior_widens_the_selection_term():
+    """When the strata leave selection on the roll's attribute and it implies r above the
+    prior, the selection term takes that scale, and says so."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for d in range(3):
+        for loc in range(10):
+            for p in range(8):
+                for t in range(p + 1):
+                    reg = int(rng.integers(150, 250))
+                    a = rng.binomial(reg, 0.3 if p >= 4 else 0.6)
+                    rows.append({"unit": f"{d}-{loc}-{p}-{t}", "department": f"D{d}", "locality": f"D{d}L{loc}",
+                                 "polling_place": f"D{d}L{loc}P{p}", "registered": reg, "A": a,
+                                 "B": rng.binomial(reg - a, 0.8), "blank": 0, "null": 0, "town": p >= 4})
+    f = pl.DataFrame(rows)
+    roll = f.select("unit", "department", "locality", "polling_place", "registered")
+    res = app_project(_snapshot(f.filter(pl.col("town"))), roll, None, 0, simulations=200).result
+    w = res.representativeness["within_strata"]
+    assert w["implied_r"] > SELECTION_R_SETTLEMENT
+    assert res.multilevel["selection"]["r_scale"] == w["implied_r"]
+    assert any("implies a correlation" in n for n in res.notes)

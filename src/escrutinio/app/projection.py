@@ -109,7 +109,8 @@ def _representativeness(counted: pl.DataFrame, roll: pl.DataFrame, levels, strat
     strata; a representative one keeps the hot deck. Returns the roll (with the settlement
     columns when they were built), strata, the measurement, notes and a selection prior."""
     from escrutinio.dynamics.multilevel import SELECTION_R_SETTLEMENT
-    from escrutinio.dynamics.representativeness import SETTLEMENT, imbalance, settlement_classes, within_strata
+    from escrutinio.dynamics.representativeness import (SETTLEMENT, imbalance, implied_selection_r,
+                                                         settlement_classes, within_strata)
 
     mask = _counted_mask(counted, roll)
     if mask is None or not mask.any() or mask.all():
@@ -133,7 +134,9 @@ def _representativeness(counted: pl.DataFrame, roll: pl.DataFrame, levels, strat
     inner = "municipality" if "municipality" in geo else levels[-2]
     new = [SETTLEMENT] + ([geo[0]] if geo and geo[0] != inner else []) + [inner]
     top = new[:2] if len(new) > 2 else new[:1]
-    rep.within = {"strata": top, "smd": within_strata(with_settlement, mask, top, place)}
+    smd, f = within_strata(with_settlement, mask, top, place, with_share=True)
+    r_obs = implied_selection_r(smd, f)
+    rep.within = {"strata": top, "smd": smd, "counted_share": f, "implied_r": r_obs}
     notes.append(f"no area type is known (no --places), so the multilevel model uses strata {', '.join(new)} from the "
                  f"roll alone: settlement size is the decade of the registered voters of each polling place's "
                  f"{levels[-2]}, and the order's selection prior ({SELECTION_R_SETTLEMENT:g}) was measured in these "
@@ -144,7 +147,18 @@ def _representativeness(counted: pl.DataFrame, roll: pl.DataFrame, levels, strat
                      "selection, so the interval is the model's figure, not a calibrated one (on simulated urban-first "
                      "counts where the roll's strata were blind to it, such intervals covered 0-85% at 95%), and the "
                      "outcome probabilities are withheld; give the polling places (--places)")
-    return with_settlement, new, rep, notes, SELECTION_R_SETTLEMENT
+    prior = SELECTION_R_SETTLEMENT
+    if rep.strata_leave_selection and math.isfinite(r_obs) and r_obs > prior:
+        # The order is more selective here than the prior allows, on what the roll shows;
+        # selection on what it does not show is taken to be as strong (Altonji, Elder &
+        # Taber 2005), so the prior's scale is the selection the roll measures.
+        prior = r_obs
+        notes.append(f"the selection within {' x '.join(top)} on log voters per polling place implies a correlation "
+                     f"r = {r_obs:.2f} between the count order and the roll's attribute (at {100 * f:.1f}% counted), "
+                     f"more than the prior {SELECTION_R_SETTLEMENT:g}: the order's selection on the vote is drawn "
+                     f"with scale {r_obs:.2f} (selection on what the roll does not show taken as strong as on what "
+                     "it shows)")
+    return with_settlement, new, rep, notes, prior
 
 
 def read_roll_with(path, roll_mapping=None, mapping=None) -> pl.DataFrame:

@@ -67,7 +67,24 @@ def settlement_classes(roll: pl.DataFrame, levels: Sequence[str]) -> pl.DataFram
     return roll.with_columns(cls.alias(SETTLEMENT), voters.cast(pl.Int64).alias("settlement_voters"))
 
 
-def within_strata(roll: pl.DataFrame, is_counted: np.ndarray, strata: Sequence[str], place: str) -> float:
+def implied_selection_r(smd: float, f: float) -> float:
+    """The correlation r between the count order's latent propensity and a standardized
+    attribute that gives the standardized difference ``smd`` (counted against uncounted)
+    when a share ``f`` is counted. Under the selection model of the projection (tables
+    counted in the order of a normal propensity, Heckman 1979) the counted mean is
+    r phi(z) / f and the uncounted mean -r phi(z) / (1 - f), z = Phi^-1(f), so
+    smd = r phi(z) / (f (1 - f)). Why: the roll's own attributes show how selective this
+    order is, in the same units as the selection prior (Altonji, Elder & Taber 2005)."""
+    from scipy.stats import norm
+
+    if not np.isfinite(smd) or not 0 < f < 1:
+        return float("nan")
+    # (a correlation: at most 1, which a deterministic order on the attribute reaches)
+    return float(min(abs(smd) * f * (1 - f) / norm.pdf(norm.ppf(f)), 1.0))
+
+
+def within_strata(roll: pl.DataFrame, is_counted: np.ndarray, strata: Sequence[str], place: str,
+                  with_share: bool = False):
     """The standardized difference of log registered voters per polling place that the
     strata leave: each place's log size less its stratum's mean, counted against
     uncounted, in the strata that have both. Selection the strata leave on what the roll shows is the guide to selection
@@ -84,8 +101,13 @@ def within_strata(roll: pl.DataFrame, is_counted: np.ndarray, strata: Sequence[s
     both = x.select(((pl.col("_c").sum().over("_k") > 0) & (pl.col("_c").sum().over("_k") < pl.len().over("_k")))
                     .alias("b"))["b"].to_numpy()
     if not both.any():
-        return float("nan")
-    return _smd(x["_r"].to_numpy()[both], x["_w"].to_numpy()[both], is_c[both])
+        return (float("nan"), float("nan")) if with_share else float("nan")
+    w = x["_w"].to_numpy()[both]
+    d = _smd(x["_r"].to_numpy()[both], w, is_c[both])
+    if not with_share:
+        return d
+    # the share of registered voters counted in those strata, for implied_selection_r
+    return d, float(w[is_c[both]].sum() / max(w.sum(), 1.0))
 
 
 @dataclass

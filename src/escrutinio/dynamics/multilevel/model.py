@@ -97,6 +97,8 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
     per place, counted registered voters and votes (C channels). ``uncounted_R``: per place,
     registered voters of its uncounted tables. ``table_*``: counted tables (place index,
     registered, votes), for the within-place variance. ``x``: places x C previous rates.
+    ``boot``: bootstrap replicates of the slopes; as many as the simulations, so that each
+    simulation has its own (see :func:`escrutinio.dynamics.multilevel.simulate`).
     ``selection_r``: prior scale of the within-stratum data defect correlation (0: the
     count is taken as random within the top strata).
     """
@@ -189,7 +191,7 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
         if completion:
             cR_n = np.bincount(codes, counted_R, nn)
             comp = cR_n / np.maximum(np.bincount(codes, totR, nn), EPS)
-            sl = _completion_slope(mi, vi, tau2, comp, parent, has, npar, rng)
+            sl = _completion_slope(mi, vi, tau2, comp, parent, has, npar, rng, boot=boot)
             if sl is not None:
                 lev.slope, lev.slope_boot, lev.slope_info = sl
                 # a node with nothing counted sits at completion 0; its parent's data mean

@@ -58,7 +58,7 @@ def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, chan
     if selection_r is None:
         selection_r = ml.selection_prior(covariates)
     f = ml.fit(keys, [c.removeprefix("_h_") for c in strata], cR, cV, uR, place[cnt], denom[cnt], V[cnt], x, rng,
-               cross=cross, Z=Z, selection_r=selection_r)
+               cross=cross, Z=Z, selection_r=selection_r, boot=max(1000, S))
     sims = ml.simulate(f, S, rng, chunk=max(1, chunk // 2))
     if f.selection is not None and f.selection.r_scale > 0:
         sd = f.selection.per_sd(float(f.U.sum()))
