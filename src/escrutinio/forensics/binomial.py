@@ -185,8 +185,11 @@ def pmf_columns(n, c, sds: float = 6.0, chunk_cells: int = 1_000_000, twice: boo
                 np.multiply(prob[i], prob[i - 1], out=prob[i])
         j0 = lo[sl] - st
         prob *= (np.exp(log0[sl]) / prob[j0, np.arange(len(st))])[None, :]
-        j = np.arange(ww)[:, None]
-        prob[(j < j0[None, :]) | (j > (hi[sl] - st)[None, :])] = 0.0
+        for i in range(int(j0.max())):   # the (at most nine) cells before each window
+            prob[i, j0 > i] = 0.0
+        last = hi[sl] - st
+        for i in range(int(last.min()) + 1, ww):   # and those after it
+            prob[i, last < i] = 0.0
         yield idx[sl], st, prob
 
 
@@ -278,7 +281,9 @@ class HitCache:
                 self._merge(new, q)
         with self._lock:
             table_keys, table_q = self.keys, self.q
-        pos = np.searchsorted(table_keys, keys)
+        # sorted queries: one search per distinct pair, in cache order
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        pos = np.searchsorted(table_keys, uniq)[inverse]
         return [row[pos] for row in table_q]
 
     # hit tables cover sizes up to this (every (n, k) with k <= n: 12.5 million cells, one
@@ -320,10 +325,8 @@ class HitCache:
         fresh = np.isin(new, _missing(self.keys, new))
         new, q = new[fresh], q[:, fresh]
         if len(new):
-            allk = np.concatenate([self.keys, new])
-            order = np.argsort(allk, kind="stable")
-            self.keys = allk[order]
-            self.q = np.concatenate([self.q, q], axis=1)[:, order]
+            self.keys, (q_all,) = merge_sorted(self.keys, new, [self.q.T], [q.T])
+            self.q = q_all.T
 
     def _hits_of(self, new: np.ndarray) -> np.ndarray:
         """Hit probabilities (hits x pairs) of the sorted pair keys ``new``."""
@@ -351,6 +354,26 @@ class HitCache:
                 for j, hit in enumerate(self.hits):
                     q[j, un_rest[rows]] = (prob * hit(kk, nn)).sum(axis=1)
         return np.clip(q, 0.0, 1.0)
+
+
+def merge_sorted(keys: np.ndarray, new: np.ndarray, tables: list, new_tables: list, dtype=None):
+    """The sorted keys ``keys`` and the sorted ``new`` keys (none in ``keys``) merged, with
+    the rows of each table in ``tables`` and ``new_tables`` placed alike: one pass and one
+    copy of the tables, where concatenating and sorting again copied them three times
+    (a country of large tables and its placebo copies hold a million pairs)."""
+    at = np.searchsorted(keys, new) + np.arange(len(new))
+    is_new = np.zeros(len(keys) + len(new), bool)
+    is_new[at] = True
+    out_keys = np.empty(len(is_new), keys.dtype if len(keys) else new.dtype)
+    out_keys[at] = new
+    out_keys[~is_new] = keys
+    out = []
+    for old_t, new_t in zip(tables, new_tables):
+        t = np.empty((len(is_new),) + old_t.shape[1:], dtype or np.result_type(old_t, new_t))
+        t[at] = new_t
+        t[~is_new] = old_t
+        out.append(t)
+    return out_keys, out
 
 
 def _missing(keys: np.ndarray, new: np.ndarray) -> np.ndarray:

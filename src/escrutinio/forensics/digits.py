@@ -172,12 +172,23 @@ class DigitNull:
         self.grid_size = size
         return self
 
-    def ensure(self, n: np.ndarray, c: np.ndarray) -> "DigitNull":
+    def pairs(self, n: np.ndarray, c: np.ndarray):
+        """The distinct (shared-size) pair keys of one election and their multiplicities,
+        for :meth:`ensure` and :meth:`moments` (None where the grid holds every pair)."""
         from escrutinio.forensics.binomial import grid_positions, unique_pairs
 
         if grid_positions(n, c, self.grid_size) is not None:
-            return self
-        new, _ = unique_pairs(*_share_size(n, c))
+            return None
+        return unique_pairs(*_share_size(n, c))
+
+    def ensure(self, n: np.ndarray, c: np.ndarray, pairs=None) -> "DigitNull":
+        from escrutinio.forensics.binomial import grid_positions, unique_pairs
+
+        if pairs is None:
+            if grid_positions(n, c, self.grid_size) is not None:
+                return self
+            pairs = unique_pairs(*_share_size(n, c))
+        new = pairs[0]
         with self._lock:
             self.grid_size = None   # the table grows beyond the grid: keys are searched from now on
             new = _missing(self.keys, new)
@@ -198,13 +209,12 @@ class DigitNull:
         fresh = np.isin(new, _missing(self.keys, new))
         new, p1, p2 = new[fresh], p1[fresh], p2[fresh]
         if len(new):
-            allk = np.concatenate([self.keys, new])
-            order = np.argsort(allk, kind="stable")
-            self.keys = allk[order]
+            from escrutinio.forensics.binomial import merge_sorted
+
             # stored in single precision (7 digits): a country of large tables and its placebo
             # copies hold millions of pairs x 26 classes x 2 generations; moments() sums in double
-            self.p1 = np.concatenate([self.p1, p1.astype(np.float32)])[order].astype(np.float32, copy=False)
-            self.p2 = np.concatenate([self.p2, p2.astype(np.float32)])[order].astype(np.float32, copy=False)
+            self.keys, (self.p1, self.p2) = merge_sorted(self.keys, new, [self.p1, self.p2],
+                                                         [p1.astype(np.float32), p2.astype(np.float32)], np.float32)
 
     # first-generation sd from which the second generation uses the beta-binomial window
     # (binomial.pmf_chunks(twice=True)); below it the second generation is exact
@@ -247,13 +257,17 @@ class DigitNull:
         n1, k1 = split_keys(keys1)
         return np.asarray(w0 @ _class_probabilities(n1, k1, classes, min_count=min_count))
 
-    def moments(self, n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def moments(self, n: np.ndarray, c: np.ndarray, pairs=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Multiplicity of each distinct pair of one election and the class probabilities
-        of its pairs after one and two redraws."""
+        of its pairs after one and two redraws (``pairs``: :meth:`pairs`' answer, if at
+        hand), in key order."""
         from escrutinio.forensics.binomial import grid_positions, pair_keys
 
         with self._lock:
             keys, p1, p2, size = self.keys, self.p1, self.p2, self.grid_size
+        if pairs is not None and size is None:
+            pos = np.searchsorted(keys, pairs[0])
+            return pairs[1].astype(float), p1[pos].astype(float), p2[pos].astype(float)
         pos = grid_positions(n, c, size)
         if pos is None:
             pos = np.searchsorted(keys, pair_keys(*_share_size(n, c)))
@@ -415,10 +429,11 @@ def digit_tests(data: StationData, sims: int | None = None, seed=None, min_count
     sims = 199 if sims is None else int(sims)
     if null is None or null.min_count != min_count:
         null = DigitNull(min_count=min_count)
-    null.ensure(pn, pc)
+    pairs = null.pairs(pn, pc)
+    null.ensure(pn, pc, pairs)
     vmax = max(int(votes.max()), 1)
     obs = _stats(_class_counts(votes.ravel(), vmax, min_count))
-    m, p1, p2 = null.moments(pn, pc)
+    m, p1, p2 = null.moments(pn, pc, pairs)
     sim = _stats(_draw_counts(m, p1, sims, rng))
     # one more generation of resampling (resampling the resample) moves each statistic by
     # the bias that resampling around noisy observed rates adds; subtracting that shift,
