@@ -166,30 +166,42 @@ def pmf_columns(n, c, sds: float = 6.0, chunk_cells: int = 1_000_000, twice: boo
         sl = slice(pos, stop)
         pos = stop
         st, nn = start[sl], nn_all[sl]
-        kf = (st[None, :] + np.arange(ww - 1)[:, None]).astype(float)   # k of each step k -> k + 1
+        # k of each step k -> k + 1 (exact in floating point)
+        kf = st.astype(float)[None, :] + np.arange(ww - 1, dtype=float)[:, None]
         prob = np.empty((ww, stop - sl.start))
         prob[0] = 1.0
         ratio = prob[1:]   # f(k+1)/f(k) in place, then multiplied down the column
-        with np.errstate(over="ignore", invalid="ignore"):   # beyond a window's end only, zeroed below
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # beyond a window's end only, zeroed below
+            np.subtract(nn.astype(float), kf, out=ratio)   # n - k
             if twice:
-                # f(k+1)/f(k) = (n-k)/(k+1) * (k+alpha)/(n-k-1+beta), guarded as in pmf_chunks
-                np.multiply(np.maximum(nn - kf, 1), kf + a[sl], out=ratio)
-                ratio /= (kf + 1) * np.maximum(nn - kf - 1 + b[sl], 1e-300)
+                # f(k+1)/f(k) = (n-k)/(k+1) * (k+alpha)/(n-k-1+beta): pmf_chunks' factors, whose
+                # guards (n - k >= 1, n - k - 1 + beta > 0) hold inside every window
+                den = ratio - 1
+                den += b[sl]
+                ratio *= kf + a[sl]
+                kf += 1
+                den *= kf
+                ratio /= den
+                del den
             else:
-                np.subtract(nn, kf, out=ratio)
                 ratio *= odds[sl]
-                ratio /= kf + 1
+                kf += 1
+                ratio /= kf
             del kf
             # one row at a time: numpy's cumprod down axis 0 is several times slower
             for i in range(1, ww):
                 np.multiply(prob[i], prob[i - 1], out=prob[i])
         j0 = lo[sl] - st
         prob *= (np.exp(log0[sl]) / prob[j0, np.arange(len(st))])[None, :]
-        for i in range(int(j0.max())):   # the (at most nine) cells before each window
-            prob[i, j0 > i] = 0.0
+        # zero the (at most nine) cells before each window and those after it; only the
+        # rows where some window has not begun or has ended are touched
+        head = int(j0.max())
+        if head:
+            np.copyto(prob[:head], 0.0, where=np.arange(head)[:, None] < j0[None, :])
         last = hi[sl] - st
-        for i in range(int(last.min()) + 1, ww):   # and those after it
-            prob[i, last < i] = 0.0
+        tail = int(last.min()) + 1
+        if tail < ww:
+            np.copyto(prob[tail:], 0.0, where=np.arange(tail, ww)[:, None] > last[None, :])
         yield idx[sl], st, prob
 
 
