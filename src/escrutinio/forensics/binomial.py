@@ -145,10 +145,10 @@ def pmf_columns(n, c, sds: float = 6.0, chunk_cells: int = 1_000_000, twice: boo
         # the first point exactly as pmf_chunks computes it
         logit = np.log(pp_all) - np.log1p(-pp_all)
         base = gammaln(nn_all + 1) + nn_all * np.log1p(-pp_all)
-        log_fact = gammaln(np.arange(int(nn_all.max()) + 1) + 1.0)
+        # (pmf_chunks looks log k! up in a table of gammaln(k + 1.0): the same values)
         log0 = lo * logit + base
-        log0 -= log_fact[lo]
-        log0 -= log_fact[nn_all - lo]
+        log0 -= gammaln(lo + 1.0)
+        log0 -= gammaln(nn_all - lo + 1.0)
         odds = pp_all / (1 - pp_all)
         a = b = np.zeros(len(idx))
     start = lo - lo % align
