@@ -11,6 +11,7 @@
                                                       # integer-percentage loop alone, Kobak's figures 2016/2021,
                                                       # Bolivia 2019 new vs before issue 29
     python benchmarks/bench_forensics.py russia --quick   # the same without the whole-CLI runs
+    python benchmarks/bench_forensics.py russia --with-old  # also Russia before the pmf columns (48cba7d)
 
 Electorates: the 34,555 tables of Bolivia 2019 (examples/bolivia) for calibration and power;
 synthetic tables of 100-360 registered voters for the speed runs.
@@ -229,13 +230,18 @@ if not RUSSIA.exists():
 KOBAK_PUBLISHED = {2016: {"either": (1502, 118), "leader": (837, 88), "turnout": (1152, 91)},
                    2021: {"either": (1310, 119), "leader": (824, 91), "turnout": (783, 94)}}
 BEFORE_ISSUE_29 = "8ad5409893596536a78025412a588698a1c41297"
+# the profiles done, the Russia run at 77 s wall / 96 s CPU: before the pmf columns, the
+# placebo beside the areas and one BLAS thread
+BEFORE_COLUMNS = "48cba7dc2193c2563ec34fa5e6c5071d21421d9f"
 
 
-def do_russia(quick: bool = False) -> None:
+def do_russia(quick: bool = False, with_old: bool = False) -> None:
     """Issue 29's acceptance figures, all in this run: the whole default CLI on Russia 2021
     with --by region (wall, CPU, peak RSS), the vectorised numpy integer-percentage loop
     alone and the ratio; --definitions kobak on 2016 and 2021 against the published
-    figures; Bolivia 2019's default CLI now and before issue 29."""
+    figures; Bolivia 2019's default CLI now, before the pmf columns (BEFORE_COLUMNS) and
+    before issue 29. ``with_old``: the Russia run of BEFORE_COLUMNS too (about 80 s on a
+    quiet machine, several minutes on a loaded one)."""
     import tempfile
 
     from escrutinio.cli.forensics import load_data
@@ -265,20 +271,28 @@ def do_russia(quick: bool = False) -> None:
     if quick:
         return
     args = ["forensics", str(RUSSIA / "2021.csv.zip"), "--by", "region", "--format", "json"]
+    load0 = os.getloadavg()[0]
     new = run_cli(None, args, timeout=3600)
-    print(f"Russia 2021, defaults and --by region, whole CLI process: {_fmt_run(new)}"
+    print(f"Russia 2021, defaults and --by region, whole CLI process: {_fmt_run(new)} (load {load0:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after)"
           + (f"; ratio to the numpy loop: {new['process_wall'] / loop:.1f}x wall, {new['cpu'] / loop_cpu:.1f}x CPU"
              if new.get("wall") is not None else ""), flush=True)
     if new.get("wall") is not None:
         ok = new["process_wall"] <= 30 and new["rss_mb"] <= 1536
         print(f"  target <= 30 s and <= 1.5 GB: {'meets' if ok else 'MISSES'}")
     with tempfile.TemporaryDirectory() as tmp:
+        columns = old_tree(Path(tmp), BEFORE_COLUMNS)
+        if with_old and columns:
+            old = run_cli(columns, args, timeout=3600)
+            print(f"  the same before the pmf columns ({BEFORE_COLUMNS[:7]}): {_fmt_run(old)}", flush=True)
         before = old_tree(Path(tmp), BEFORE_ISSUE_29)
         bol = ["forensics", str(ROOT / "examples/bolivia/2019/computo_2019-10-25.csv.gz"), "--format", "json"]
         now = run_cli(None, bol, timeout=900)
+        mid = run_cli(columns, bol, timeout=900) if columns else {"wall": None, "error": "n/a"}
         old = run_cli(before, bol, timeout=900) if before else {"wall": None, "error": "n/a"}
-        print(f"Bolivia 2019 cómputo, default CLI: now {_fmt_run(now)}; before issue 29 ({BEFORE_ISSUE_29[:7]}) "
-              f"{_fmt_run(old)}", flush=True)
+        print(f"Bolivia 2019 cómputo, default CLI: now {_fmt_run(now)}; before the pmf columns ({BEFORE_COLUMNS[:7]}) "
+              f"{_fmt_run(mid)}; before issue 29 ({BEFORE_ISSUE_29[:7]}) {_fmt_run(old)}", flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
@@ -295,4 +309,4 @@ if __name__ == "__main__":
     elif what == "bolivia":
         do_bolivia()
     elif what == "russia":
-        do_russia(quick="--quick" in sys.argv)
+        do_russia(quick="--quick" in sys.argv, with_old="--with-old" in sys.argv)

@@ -124,6 +124,7 @@ def forensics(data, contest: str | None = None, mapping=None, combine: bool = Fa
     is called once per stage and per placebo copy (:func:`progress_steps` in all).
     ``battery_options`` go to :func:`~escrutinio.forensics.battery.run_battery`."""
     from escrutinio.app.results import check_output, write_atomic
+    from escrutinio.forensics._threads import one_blas_thread
     from escrutinio.forensics.battery import NullCache, run_battery
     from escrutinio.forensics.placebo import mark_uninformative, placebo_reference, placebo_simulated
 
@@ -137,17 +138,12 @@ def forensics(data, contest: str | None = None, mapping=None, combine: bool = Fa
     data = station_data(data, contest, mapping, combine).with_share_of(defs.share_of)
     step(label_text="forensics: battery" + (f" and {by} areas" if by else ""))
     cache = NullCache(p05_rounding=defs.p05_rounding).prepare(data)
-    result = run_battery(data, by=by, seed=seed, draws=draws, klimek=klimek, cache=cache, definitions=defs,
-                         min_area_units=min_tables, **battery_options)
-    step(label_text="forensics: placebo")
-    if placebo:
-        ref = station_data(placebo, contest, placebo_mapping).with_share_of(defs.share_of)
-        mark_uninformative(result, placebo_reference(ref, seed=seed + 1, definitions=defs), "reference")
-        step(advance=len(placebo))
-    t_placebo = time.perf_counter()
-    if placebo_sims:
+    placebo_s = [0.0]
+
+    def simulated():
         import threading
 
+        t_placebo = time.perf_counter()
         done, lock = [0], threading.Lock()   # copies finish in worker threads
 
         def copy_done(advance=1):
@@ -160,9 +156,41 @@ def forensics(data, contest: str | None = None, mapping=None, combine: bool = Fa
                 step(advance=advance, label_text=f"forensics: placebo copy {done[0]}/{placebo_sims}, "
                                                  f"about {duration(left)} left")
 
-        mark_uninformative(result, placebo_simulated(data, n_sims=placebo_sims, seed=seed + 2, cache=cache,
-                                                     definitions=defs, progress=copy_done), "simulated")
-    result.timings["placebo_s"] = time.perf_counter() - t_placebo
+        try:
+            return placebo_simulated(data, n_sims=placebo_sims, seed=seed + 2, cache=cache, definitions=defs,
+                                     progress=copy_done)
+        finally:
+            placebo_s[0] = time.perf_counter() - t_placebo
+
+    # the simulated copies start as soon as the national tests are done and run in threads
+    # beside the areas, the Klimek fit and the outliers (each copy has its own seed and the
+    # shared pmfs do not depend on who computed them first: the same answers as one after
+    # the other, on two cores in less time)
+    pool, pending = None, []
+
+    def start_placebo():
+        nonlocal pool
+        if placebo_sims:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(1)
+            pending.append(pool.submit(simulated))
+
+    try:
+        with one_blas_thread():
+            result = run_battery(data, by=by, seed=seed, draws=draws, klimek=klimek, cache=cache, definitions=defs,
+                                 min_area_units=min_tables, on_national=start_placebo, **battery_options)
+            step(label_text="forensics: placebo")
+            if placebo:
+                ref = station_data(placebo, contest, placebo_mapping).with_share_of(defs.share_of)
+                mark_uninformative(result, placebo_reference(ref, seed=seed + 1, definitions=defs), "reference")
+                step(advance=len(placebo))
+            if pending:
+                mark_uninformative(result, pending[0].result(), "simulated")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    result.timings["placebo_s"] = placebo_s[0]
     result.timings["whole_s"] = time.perf_counter() - t_start
     out = Forensics(result, placebo_hint(result.timings["placebo_s"], result.timings["whole_s"], placebo_sims))
     if report:

@@ -270,13 +270,15 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
                 digit_sims: int | None = None, area_draws: int = 1000, outliers: bool = True,
                 outlier_options: dict | None = None, dip_max_n: int = 20_000, alpha: float = 0.05,
                 min_area_units: int = 200, cache: NullCache | None = None,
-                definitions: Definitions | str | None = None) -> BatteryResult:
+                definitions: Definitions | str | None = None, on_national=None) -> BatteryResult:
     """Run the whole battery on ``data``. ``by`` names a key of ``data.groups`` for the
     area-level tests (areas with fewer than ``min_area_units`` tables are skipped and
     listed in the result's timings as skipped). ``definitions`` (a :class:`Definitions` or
     one of "escrutinio", "kobak", "eftoolkit") sets the leader-share denominator, the
     default table filter and the digit, P05 and kurtosis conventions; an explicit
-    ``station_filter`` overrides its filter."""
+    ``station_filter`` overrides its filter. ``on_national()``, if given, is called once the
+    national tests are done (their pairs are then in ``cache``): the command line starts
+    the placebo copies there, beside the areas, the Klimek fit and the outliers."""
     _check_counts(seed=seed, draws=draws, area_draws=area_draws, min_area_units=min_area_units,
                   klimek_boot=klimek_boot, digit_sims=digit_sims)
     if isinstance(definitions, str):
@@ -295,15 +297,17 @@ def run_battery(data: StationData, by: str | None = None, seed: int | None = 0, 
     filt = station_filter or definitions.station_filter
     if cache is None or cache.p05_rounding != definitions.p05_rounding:
         cache = NullCache(p05_rounding=definitions.p05_rounding)
+    if by is not None and by not in data.groups:
+        from escrutinio.errors import UsageError
+        raise UsageError(f"--by {by!r}: no such level; available: {sorted(data.groups)}")
     timings: dict = {}
     t0 = time.perf_counter()
     tests, rn = core_tests(data, seed, draws, filt, "all", digit_sims, dip_max_n, cache, definitions)
     _adjust(tests)
     timings["national_tests_s"] = time.perf_counter() - t0
+    if on_national is not None:
+        on_national()
     if by is not None:
-        if by not in data.groups:
-            from escrutinio.errors import UsageError
-            raise UsageError(f"--by {by!r}: no such level; available: {sorted(data.groups)}")
         t1 = time.perf_counter()
         keys = data.groups[by]
         area_tests: list[TestResult] = []

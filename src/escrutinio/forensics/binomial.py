@@ -99,6 +99,112 @@ def pmf_chunks(n, c, sds: float = 6.0, chunk_cells: int = 2_000_000, twice: bool
         yield idx[sl], np.minimum(kk, nn), prob
 
 
+def pmf_columns(n, c, sds: float = 6.0, chunk_cells: int = 1_000_000, twice: bool = False, align: int = 10
+                ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The windows of :func:`pmf_chunks` (the same [lo, hi] per pair, the same ``twice``
+    beta-binomial), laid out for classifying counts by their digits: yields ``(rows,
+    start, prob)`` where ``prob`` is (width, len(rows)), column r holding the pmf of pair
+    ``rows[r]`` at k = start[r] + j; ``start`` and ``width`` are multiples of ``align``
+    (so that ``prob.reshape(width // align, align, -1)`` puts each block of ten counts on
+    one axis and their last digit on the next) and ``prob`` is 0 outside the window.
+    Degenerate pairs (c <= 0 or c >= n) come as one-point windows.
+
+    Each column is the ratio recursion f(k+1)/f(k) from the window's first point, as a
+    product (a cumulative product down the columns, contiguous across pairs) instead of
+    a log-pmf and an exp per cell: the first point's pmf is :func:`pmf_chunks`' own, the
+    others agree with it to about 1e-12 (relative; rounding of the products) and the
+    window cells cost a few multiplications."""
+    n = np.asarray(n, np.int64)
+    c = np.asarray(c, np.int64)
+    degenerate = (c <= 0) | (c >= n)
+    rows = np.flatnonzero(degenerate)
+    if len(rows):
+        k = np.clip(c[rows], 0, None)
+        start = k - k % align
+        prob = np.zeros((align, len(rows)))
+        prob[k - start, np.arange(len(rows))] = 1.0
+        yield rows, start, prob
+    idx = np.flatnonzero(~degenerate)
+    if not len(idx):
+        return
+    nn_all = n[idx]
+    pp_all = c[idx] / nn_all
+    sd = np.sqrt(nn_all * pp_all * (1 - pp_all))
+    if twice:
+        sd = sd * np.sqrt(2 - 1 / nn_all)
+    lo = np.maximum(0, np.floor(nn_all * pp_all - sds * sd - 1)).astype(np.int64)
+    hi = np.minimum(nn_all, np.ceil(nn_all * pp_all + sds * sd + 1)).astype(np.int64)
+    if twice:
+        a = (nn_all - 1) * pp_all
+        b = (nn_all - 1) * (1 - pp_all)
+        log0 = (gammaln(nn_all + 1) - gammaln(lo + 1) - gammaln(nn_all - lo + 1)
+                + gammaln(lo + a) + gammaln(nn_all - lo + b) - gammaln(nn_all + a + b)
+                - gammaln(a) - gammaln(b) + gammaln(a + b))
+        odds = None
+    else:
+        # the first point exactly as pmf_chunks computes it
+        logit = np.log(pp_all) - np.log1p(-pp_all)
+        base = gammaln(nn_all + 1) + nn_all * np.log1p(-pp_all)
+        # (pmf_chunks looks log k! up in a table of gammaln(k + 1.0): the same values)
+        log0 = lo * logit + base
+        log0 -= gammaln(lo + 1.0)
+        log0 -= gammaln(nn_all - lo + 1.0)
+        odds = pp_all / (1 - pp_all)
+        a = b = np.zeros(len(idx))
+    start = lo - lo % align
+    width = -((start - hi - 1) // align) * align   # hi - start + 1 rounded up
+    order = np.argsort(width, kind="stable")
+    idx, nn_all, lo, hi, log0, start, width, a, b = (x[order] for x in (idx, nn_all, lo, hi, log0, start, width, a, b))
+    if odds is not None:
+        odds = odds[order]
+    pos = 0
+    while pos < len(idx):
+        ww = int(width[pos])
+        stop = min(len(idx), pos + max(1, chunk_cells // ww))
+        ww = int(width[stop - 1])
+        stop = min(stop, pos + max(1, chunk_cells // ww))
+        sl = slice(pos, stop)
+        pos = stop
+        st, nn = start[sl], nn_all[sl]
+        # k of each step k -> k + 1 (exact in floating point)
+        kf = st.astype(float)[None, :] + np.arange(ww - 1, dtype=float)[:, None]
+        prob = np.empty((ww, stop - sl.start))
+        prob[0] = 1.0
+        ratio = prob[1:]   # f(k+1)/f(k) in place, then multiplied down the column
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # beyond a window's end only, zeroed below
+            np.subtract(nn.astype(float), kf, out=ratio)   # n - k
+            if twice:
+                # f(k+1)/f(k) = (n-k)/(k+1) * (k+alpha)/(n-k-1+beta): pmf_chunks' factors, whose
+                # guards (n - k >= 1, n - k - 1 + beta > 0) hold inside every window
+                den = ratio - 1
+                den += b[sl]
+                ratio *= kf + a[sl]
+                kf += 1
+                den *= kf
+                ratio /= den
+                del den
+            else:
+                ratio *= odds[sl]
+                kf += 1
+                ratio /= kf
+            del kf
+            # one row at a time: numpy's cumprod down axis 0 is several times slower
+            for i in range(1, ww):
+                np.multiply(prob[i], prob[i - 1], out=prob[i])
+        j0 = lo[sl] - st
+        prob *= (np.exp(log0[sl]) / prob[j0, np.arange(len(st))])[None, :]
+        # zero the (at most nine) cells before each window and those after it; only the
+        # rows where some window has not begun or has ended are touched
+        head = int(j0.max())
+        if head:
+            np.copyto(prob[:head], 0.0, where=np.arange(head)[:, None] < j0[None, :])
+        last = hi[sl] - st
+        tail = int(last.min()) + 1
+        if tail < ww:
+            np.copyto(prob[tail:], 0.0, where=np.arange(tail, ww)[:, None] > last[None, :])
+        yield idx[sl], st, prob
+
+
 def grid_positions(n: np.ndarray, c: np.ndarray, size: int | None) -> np.ndarray | None:
     """Row of each pair in the :func:`grid_pairs` table of ``size``, by arithmetic instead
     of a search (None when some pair lies outside the grid)."""
@@ -187,7 +293,9 @@ class HitCache:
                 self._merge(new, q)
         with self._lock:
             table_keys, table_q = self.keys, self.q
-        pos = np.searchsorted(table_keys, keys)
+        # sorted queries: one search per distinct pair, in cache order
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        pos = np.searchsorted(table_keys, uniq)[inverse]
         return [row[pos] for row in table_q]
 
     # hit tables cover sizes up to this (every (n, k) with k <= n: 12.5 million cells, one
@@ -229,10 +337,8 @@ class HitCache:
         fresh = np.isin(new, _missing(self.keys, new))
         new, q = new[fresh], q[:, fresh]
         if len(new):
-            allk = np.concatenate([self.keys, new])
-            order = np.argsort(allk, kind="stable")
-            self.keys = allk[order]
-            self.q = np.concatenate([self.q, q], axis=1)[:, order]
+            self.keys, (q_all,) = merge_sorted(self.keys, new, [self.q.T], [q.T])
+            self.q = q_all.T
 
     def _hits_of(self, new: np.ndarray) -> np.ndarray:
         """Hit probabilities (hits x pairs) of the sorted pair keys ``new``."""
@@ -241,16 +347,45 @@ class HitCache:
         small = un <= self.TABLE_MAX
         top = int(un[small].max()) if small.any() else 0
         table = self._hit_table(top) if top else None
-        for rows, kk, prob in pmf_chunks(un, uc, self.sds):
-            nn = np.maximum(un[rows], 1)[:, None]
-            if table is not None and int(nn.max()) <= table[0]:
-                at = nn * (nn + 1) // 2 + kk
+        if table is not None:
+            # pairs the table covers: pmf columns (cumulative products, no exp per cell)
+            # and one look-up per cell and hit function
+            inside = np.flatnonzero(small)
+            for rows, start, prob in pmf_columns(un[inside], uc[inside], self.sds):
+                nn = np.maximum(un[inside[rows]], 1)
+                kk = np.minimum(start[None, :] + np.arange(prob.shape[0])[:, None], nn[None, :])
+                kk += (nn * (nn + 1) // 2)[None, :]
                 for j, tab in enumerate(table[1]):
-                    q[j, rows] = (prob * tab[at]).sum(axis=1)
-                continue
-            for j, hit in enumerate(self.hits):
-                q[j, rows] = (prob * hit(kk, nn)).sum(axis=1)
+                    q[j, inside[rows]] = (prob * tab[kk]).sum(axis=0)
+            un_rest = np.flatnonzero(~small)
+        else:
+            un_rest = np.arange(len(new))
+        if len(un_rest):
+            for rows, kk, prob in pmf_chunks(un[un_rest], uc[un_rest], self.sds):
+                nn = np.maximum(un[un_rest[rows]], 1)[:, None]
+                for j, hit in enumerate(self.hits):
+                    q[j, un_rest[rows]] = (prob * hit(kk, nn)).sum(axis=1)
         return np.clip(q, 0.0, 1.0)
+
+
+def merge_sorted(keys: np.ndarray, new: np.ndarray, tables: list, new_tables: list, dtype=None):
+    """The sorted keys ``keys`` and the sorted ``new`` keys (none in ``keys``) merged, with
+    the rows of each table in ``tables`` and ``new_tables`` placed alike: one pass and one
+    copy of the tables, where concatenating and sorting again copied them three times
+    (a country of large tables and its placebo copies hold a million pairs)."""
+    at = np.searchsorted(keys, new) + np.arange(len(new))
+    is_new = np.zeros(len(keys) + len(new), bool)
+    is_new[at] = True
+    out_keys = np.empty(len(is_new), keys.dtype if len(keys) else new.dtype)
+    out_keys[at] = new
+    out_keys[~is_new] = keys
+    out = []
+    for old_t, new_t in zip(tables, new_tables):
+        t = np.empty((len(is_new),) + old_t.shape[1:], dtype or np.result_type(old_t, new_t))
+        t[at] = new_t
+        t[~is_new] = old_t
+        out.append(t)
+    return out_keys, out
 
 
 def _missing(keys: np.ndarray, new: np.ndarray) -> np.ndarray:

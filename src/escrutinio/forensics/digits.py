@@ -172,12 +172,23 @@ class DigitNull:
         self.grid_size = size
         return self
 
-    def ensure(self, n: np.ndarray, c: np.ndarray) -> "DigitNull":
+    def pairs(self, n: np.ndarray, c: np.ndarray):
+        """The distinct (shared-size) pair keys of one election and their multiplicities,
+        for :meth:`ensure` and :meth:`moments` (None where the grid holds every pair)."""
         from escrutinio.forensics.binomial import grid_positions, unique_pairs
 
         if grid_positions(n, c, self.grid_size) is not None:
-            return self
-        new, _ = unique_pairs(*_share_size(n, c))
+            return None
+        return unique_pairs(*_share_size(n, c))
+
+    def ensure(self, n: np.ndarray, c: np.ndarray, pairs=None) -> "DigitNull":
+        from escrutinio.forensics.binomial import grid_positions, unique_pairs
+
+        if pairs is None:
+            if grid_positions(n, c, self.grid_size) is not None:
+                return self
+            pairs = unique_pairs(*_share_size(n, c))
+        new = pairs[0]
         with self._lock:
             self.grid_size = None   # the table grows beyond the grid: keys are searched from now on
             new = _missing(self.keys, new)
@@ -198,13 +209,12 @@ class DigitNull:
         fresh = np.isin(new, _missing(self.keys, new))
         new, p1, p2 = new[fresh], p1[fresh], p2[fresh]
         if len(new):
-            allk = np.concatenate([self.keys, new])
-            order = np.argsort(allk, kind="stable")
-            self.keys = allk[order]
+            from escrutinio.forensics.binomial import merge_sorted
+
             # stored in single precision (7 digits): a country of large tables and its placebo
             # copies hold millions of pairs x 26 classes x 2 generations; moments() sums in double
-            self.p1 = np.concatenate([self.p1, p1.astype(np.float32)])[order].astype(np.float32, copy=False)
-            self.p2 = np.concatenate([self.p2, p2.astype(np.float32)])[order].astype(np.float32, copy=False)
+            self.keys, (self.p1, self.p2) = merge_sorted(self.keys, new, [self.p1, self.p2],
+                                                         [p1.astype(np.float32), p2.astype(np.float32)], np.float32)
 
     # first-generation sd from which the second generation uses the beta-binomial window
     # (binomial.pmf_chunks(twice=True)); below it the second generation is exact
@@ -215,20 +225,20 @@ class DigitNull:
 
         n0, c0 = split_keys(keys0)
         classes = _classes(int(n0.max()), self.min_count)
-        p1 = _class_probabilities(n0, c0, classes)
+        p1 = _class_probabilities(n0, c0, classes, min_count=self.min_count)
         p2 = np.zeros_like(p1)
         sd = np.sqrt(c0 * (1 - c0 / np.maximum(n0, 1)))
         wide = sd >= self.TWICE_EXACT_BELOW_SD
         if wide.any():
-            p2[wide] = _class_probabilities(n0[wide], c0[wide], classes, twice=True)
+            p2[wide] = _class_probabilities(n0[wide], c0[wide], classes, twice=True, min_count=self.min_count)
         narrow = np.flatnonzero(~wide)
         for start in range(0, len(narrow), 20_000):   # bounded temporaries (placebo copies run in threads)
             rows = narrow[start:start + 20_000]
-            p2[rows] = self._twice_exact(n0[rows], c0[rows], classes)
+            p2[rows] = self._twice_exact(n0[rows], c0[rows], classes, self.min_count)
         return p1, p2
 
     @staticmethod
-    def _twice_exact(n0: np.ndarray, c0: np.ndarray, classes) -> np.ndarray:
+    def _twice_exact(n0: np.ndarray, c0: np.ndarray, classes, min_count: int | None = None) -> np.ndarray:
         """Class probabilities after two redraws, exactly: the pmf-weighted one-redraw class
         probabilities of every point of the first window (cheap for narrow windows)."""
         from scipy import sparse
@@ -245,15 +255,19 @@ class DigitNull:
         w0 = sparse.csr_matrix((np.concatenate(vals_l), (np.concatenate(rows_l), col1)),
                                shape=(len(n0), len(keys1)))
         n1, k1 = split_keys(keys1)
-        return np.asarray(w0 @ _class_probabilities(n1, k1, classes))
+        return np.asarray(w0 @ _class_probabilities(n1, k1, classes, min_count=min_count))
 
-    def moments(self, n: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def moments(self, n: np.ndarray, c: np.ndarray, pairs=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Multiplicity of each distinct pair of one election and the class probabilities
-        of its pairs after one and two redraws."""
+        of its pairs after one and two redraws (``pairs``: :meth:`pairs`' answer, if at
+        hand), in key order."""
         from escrutinio.forensics.binomial import grid_positions, pair_keys
 
         with self._lock:
             keys, p1, p2, size = self.keys, self.p1, self.p2, self.grid_size
+        if pairs is not None and size is None:
+            pos = np.searchsorted(keys, pairs[0])
+            return pairs[1].astype(float), p1[pos].astype(float), p2[pos].astype(float)
         pos = grid_positions(n, c, size)
         if pos is None:
             pos = np.searchsorted(keys, pair_keys(*_share_size(n, c)))
@@ -307,15 +321,67 @@ def _draw_counts(m: np.ndarray, p: np.ndarray, sims: int, rng: np.random.Generat
     return np.clip(out, 0, None)
 
 
-def _class_probabilities(n: np.ndarray, c: np.ndarray, classes, twice: bool = False) -> np.ndarray:
+def _class_probabilities(n: np.ndarray, c: np.ndarray, classes, twice: bool = False,
+                         min_count: int | None = None) -> np.ndarray:
     """Digit-class probabilities (pairs x 26) of a count redrawn once (``twice``: twice)
-    at each pair's rate."""
-    from escrutinio.forensics.binomial import pmf_chunks
+    at each pair's rate. With the usual threshold of 10 (``min_count``) the classes are
+    summed block by block of ten counts (:func:`_classify_blocks`); any other threshold
+    takes the cell-by-cell path."""
+    from escrutinio.forensics.binomial import pmf_chunks, pmf_columns
 
     out = np.zeros((len(n), N_CLASSES))
+    if min_count == 10:
+        for rows, start, prob in pmf_columns(n, c, twice=twice):
+            out[rows] = _classify_blocks(start, prob)
+        return out
     for rows, kk, prob in pmf_chunks(n, c, twice=twice):
         for cls in classes:
             out[rows] += _rowwise_bincount(cls[kk], prob, N_CLASSES)
+    return out
+
+
+def _classify_blocks(start: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """Digit classes (pairs x 26, threshold 10) of pmf columns from
+    :func:`binomial.pmf_columns`: ``prob[j, r]`` is the probability of the count
+    start[r] + j, ``start`` a multiple of ten. The ten counts of a block share every digit
+    but the last; so the last digit is the sum over blocks, the second digit (for counts
+    of three digits or more) and the pair classes need one value per block, and only the
+    blocks of 10-99, whose second digit is their last, are read cell by cell. The same
+    sums as the cell-by-cell bincount, in another order (equal to about 1e-16)."""
+    width, r = prob.shape
+    nb = width // 10
+    p3 = prob.reshape(nb, 10, r)
+    block = p3.sum(axis=1)                                   # (blocks, pairs)
+    s = start[None, :] + 10 * np.arange(nb)[:, None]         # first count of each block
+    out = np.zeros((r, N_CLASSES))
+    below = block[0] * (start == 0)                          # counts 0-9: below the threshold
+    out[:, 10] = out[:, 21] = out[:, 25] = below
+    out[:, 11:21] = (p3.sum(axis=0) - p3[0] * (start == 0)[None, :]).T
+    # last two digits: the block's tens digit t against its last digit
+    t = (s // 10) % 10
+    inside = s >= 10
+    same = np.take_along_axis(p3, t[:, None, :], axis=1)[:, 0, :]
+    adj = (np.take_along_axis(p3, np.maximum(t - 1, 0)[:, None, :], axis=1)[:, 0, :] * (t >= 1)
+           + np.take_along_axis(p3, np.minimum(t + 1, 9)[:, None, :], axis=1)[:, 0, :] * (t <= 8))
+    out[:, 22] = (same * inside).sum(axis=0)
+    out[:, 23] = (adj * inside).sum(axis=0)
+    out[:, 24] = (block * inside).sum(axis=0) - out[:, 22] - out[:, 23]
+    # second digit: one per block from 100 on; blocks of 10-99 by their last digit
+    big = s >= 100
+    if big.any():
+        div = np.full(s.shape, 10, np.int64)
+        for e in range(3, 19):
+            over = s >= 10 ** e
+            if not over.any():
+                break
+            div[over] = 10 ** (e - 1)
+        d2 = (s // div) % 10
+        flat = (np.arange(r)[None, :] * 10 + d2)[big]
+        out[:, 0:10] = np.bincount(flat, weights=block[big], minlength=r * 10).reshape(r, 10)
+    two = (s >= 10) & (s < 100)
+    if two.any():
+        nb2 = min(nb, 10)   # a block of 10-99 lies in the first ten of its column
+        out[:, 0:10] += np.einsum("bdr,br->rd", p3[:nb2], two[:nb2].astype(float))
     return out
 
 
@@ -363,10 +429,11 @@ def digit_tests(data: StationData, sims: int | None = None, seed=None, min_count
     sims = 199 if sims is None else int(sims)
     if null is None or null.min_count != min_count:
         null = DigitNull(min_count=min_count)
-    null.ensure(pn, pc)
+    pairs = null.pairs(pn, pc)
+    null.ensure(pn, pc, pairs)
     vmax = max(int(votes.max()), 1)
     obs = _stats(_class_counts(votes.ravel(), vmax, min_count))
-    m, p1, p2 = null.moments(pn, pc)
+    m, p1, p2 = null.moments(pn, pc, pairs)
     sim = _stats(_draw_counts(m, p1, sims, rng))
     # one more generation of resampling (resampling the resample) moves each statistic by
     # the bias that resampling around noisy observed rates adds; subtracting that shift,
