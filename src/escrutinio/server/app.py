@@ -219,7 +219,11 @@ def create_app(settings: Settings | None = None, check_schema: bool = True) -> F
     _install_docs(app)
     from escrutinio.server.guards import InputGuard, RateLimit, SecurityHeaders
 
-    # outermost last: headers on every answer, then the cheap limits, then the body
+    from escrutinio.server.read_cache import FastReads
+
+    # outermost last: headers on every answer, then the cheap limits, then the body,
+    # then (innermost) cached reads answered without the router
+    app.add_middleware(FastReads)
     app.add_middleware(InputGuard, settings=settings)
     app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(RateLimit, settings=settings)
@@ -258,4 +262,7 @@ def app_from_environment() -> FastAPI:
     import os
 
     raw = json.loads(os.environ.get("ESCRUTINIO_SETTINGS", "{}"))
+    # the operator's tuning that `serve` has no option for (rate limits, cache lifetimes),
+    # e.g. ESCRUTINIO_SETTINGS_OVERRIDES='{"rate_limit_client": "200/second"}'
+    raw.update(json.loads(os.environ.get("ESCRUTINIO_SETTINGS_OVERRIDES", "{}")))
     return create_app(Settings(**raw))

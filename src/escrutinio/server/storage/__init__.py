@@ -33,6 +33,8 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
         if session.in_transaction():
             session.commit()
+        if write:
+            db.writes += 1
     except BaseException:
         session.rollback()
         raise

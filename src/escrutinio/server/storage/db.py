@@ -142,6 +142,10 @@ class Database:
             raise ValueError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///FILE or postgresql://...")
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        #: write transactions committed through this object: the read cache re-reads the
+        #: data version at once after one (a writer reads its own write), and otherwise
+        #: only every ``read_version_interval`` (others' writes: within that time)
+        self.writes = 0
 
     @property
     def postgresql(self) -> bool:
@@ -159,6 +163,8 @@ class Database:
                 write_lock(s)
             yield s
             s.commit()
+            if write:
+                self.writes += 1
         except BaseException:
             s.rollback()
             raise
