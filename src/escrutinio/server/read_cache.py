@@ -86,8 +86,26 @@ class DataVersion:
             return self._value
 
     def peek(self) -> Versions | None:
-        """The version if the one in memory is fresh, else None (never reads the database)."""
-        return self._value if self._fresh() else None
+        """The version in memory, without waiting: None after a write made through this
+        process (the caller must read its own write) or when no read has succeeded for
+        four intervals; past one interval, a read starts in a worker thread and the
+        version in memory answers meanwhile (so the fast path does not stall every
+        interval: the answer is at most one database round trip staler than the interval)."""
+        if self._value is None or self._writes_seen != self._db.writes:
+            return None
+        age = clock() - self._read_at
+        if age >= self._interval and not self._lock.locked():
+            try:
+                asyncio.get_running_loop().run_in_executor(None, self._read_quietly)
+            except RuntimeError:  # no running loop: the caller reads it itself
+                return None
+        return self._value if age < 4 * self._interval else None
+
+    def _read_quietly(self) -> None:
+        try:
+            self.read()
+        except Exception:  # the route's own read reports the database's trouble
+            pass
 
     async def current(self) -> Versions:
         if self._fresh():
