@@ -1,38 +1,56 @@
-"""Observer-network server: load time and /api/v1/results latency under load.
+"""Observer-network server under election-night load, next to nginx in the same run (issue 26).
 
 For each database (embedded SQLite, PostgreSQL when reachable):
 
 1. ``escrutinio serve --workers K`` on a free loopback port (its own process group,
-   ``escrutinio.server.testing.serve_process``);
-2. POST the 2019 cómputo (34,555 actas) to /api/v1/official, timed (read + one
-   transaction + 34,556 log entries), and POST it again (idempotent: nothing added);
-3. 200 concurrent readers GET /api/v1/results (official, by department) while 20
-   writers POST copies (first and second entries by different typists); every loop is
-   bounded by a request count;
-4. print p50/p99 latency of reads and writes, throughput and errors.
+   ``escrutinio.server.testing.serve_process``); POST the 2019 cómputo (34,555 actas) to
+   /api/v1/official, timed;
+2. Debian's nginx (``apt-get install nginx``) on another free port, ``worker_processes K``,
+   serving the very bytes of ``/api/v1/results?level=department`` as a static file (and
+   its gzip copy, ``gzip_static``): the reference for what a read could cost;
+3. phases, each with its own actas (every acta typed by two typists, values that agree):
+   * ``nginx``: R readers on the static file, at the start and again at the end (the
+     machine's other load moves during a run: the higher figure is the reference);
+   * ``readers``: R readers on /api/v1/results, no typists;
+   * ``typists``: T typists alone (entries/s, p50/p99);
+   * ``mixed``: R readers and T typists at once; the readers read until the typists finish;
+   * ``plain``: a plain script storing the same number of entries, each with its log row,
+     one transaction per entry, sequentially, on the same database (the write floor);
+   * other endpoints (results of the copies, discrepancies), R readers each, while idle.
+   Readers send ``Accept-Encoding: gzip`` to nginx and to the server alike, as browsers do.
+4. p50/p99 latency, requests/s and errors per phase and endpoint, the ratios the issue's
+   acceptance asks for, CPU seconds of the server's processes and of this client, and
+   the machine's load average.
 
-Loopback only. The client is one asyncio process (raw keep-alive HTTP/1.1 streams, one
-connection per reader and writer) on the same machine as the server, so the figures
-include the client's own CPU use and whatever else runs there: honest upper bounds.
+Loopback only. The client is one asyncio process (raw keep-alive HTTP/1.1, one
+connection per reader and typist) on the same cores as the server and nginx, so the
+figures include the client's own CPU use: with 2 cores nginx's figure is what this
+client can drive, not what nginx can serve. Every loop is bounded by a request count.
 
-    .venv/bin/python benchmarks/bench_server.py [--workers 4] [--readers 200] [--writers 20]
+    .venv/bin/python benchmarks/bench_server.py [--workers 2] [--readers 200] [--typists 50]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import os
+import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPUTO = ROOT / "examples/bolivia/2019/computo_2019-10-25.csv.gz"
+RESULTS = "/api/v1/results?level=department"
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -61,17 +79,28 @@ class Connection:
         if not status_line:
             raise ConnectionError("server closed the connection")
         status = int(status_line.split()[1])
-        length, close = 0, False
+        length, close, chunked = 0, False, False
         while True:
             line = await self.reader.readline()
             if line in (b"\r\n", b""):
                 break
             name, _, value = line.decode("latin-1").partition(":")
-            if name.lower() == "content-length":
+            name = name.lower()
+            if name == "content-length":
                 length = int(value)
-            elif name.lower() == "connection" and value.strip().lower() == "close":
+            elif name == "connection" and value.strip().lower() == "close":
                 close = True
-        data = await self.reader.readexactly(length)
+            elif name == "transfer-encoding" and "chunked" in value.lower():
+                chunked = True
+        if chunked:
+            data = b""
+            while True:
+                size = int((await self.reader.readline()).split(b";")[0], 16)
+                data += await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+        else:
+            data = await self.reader.readexactly(length) if status != 304 else b""
         if close:
             await self.close()
         return status, data
@@ -82,58 +111,210 @@ class Connection:
             self.reader = self.writer = None
 
 
-async def load_phase(base: str, tokens: list[str], rows: list[dict], readers: int, reads_each: int, entries_each: int,
-                     query: dict) -> dict:
-    from urllib.parse import urlencode
+READ_HEADERS = {"Accept-Encoding": "gzip"}
+NET_ERRORS = (OSError, asyncio.IncompleteReadError, ConnectionError, ValueError)
 
-    reads, writes, errors = [], [], {"read": 0, "write": 0}
-    done = asyncio.Event()
-    results_path = "/api/v1/results?" + urlencode(query)
 
-    async def reader():
+async def readers_on(base: str, path: str, readers: int, each: int, until: asyncio.Event | None = None) -> dict:
+    """``readers`` connections reading ``path``; each stops after ``each`` requests, or
+    when ``until`` is set (whichever comes first)."""
+    lat, errors = [], [0]
+
+    async def one():
         conn = Connection(base)
-        for _ in range(reads_each):
-            t = time.perf_counter()
-            try:
-                status, _ = await conn.request("GET", results_path)
-            except (OSError, asyncio.IncompleteReadError, ConnectionError):
-                errors["read"] += 1
-                await conn.close()
-                continue
-            reads.append(time.perf_counter() - t)
-            if status != 200:
-                errors["read"] += 1
-        await conn.close()
-
-    async def writer(i: int):
-        n = len(tokens)
-        mine = rows[i * entries_each:(i + 1) * entries_each]
-        theirs = rows[((i + 1) % n) * entries_each:((i + 1) % n + 1) * entries_each]
-        h = {"Authorization": f"Bearer {tokens[i]}", "Content-Type": "application/json"}
-        conn = Connection(base)
-        for row in [x for pair in zip(mine, theirs) for x in pair]:
-            if done.is_set():
+        for _ in range(each):
+            if until is not None and until.is_set():
                 break
-            body = json.dumps({"unit": row["unit"], "values": row["values"], "client_id": f"w{i}-{row['unit']}"}).encode()
             t = time.perf_counter()
             try:
-                status, _ = await conn.request("POST", "/api/v1/entries", h, body)
-            except (OSError, asyncio.IncompleteReadError, ConnectionError):
-                errors["write"] += 1
+                status, _ = await conn.request("GET", path, READ_HEADERS)
+            except NET_ERRORS:
+                errors[0] += 1
                 await conn.close()
                 continue
-            writes.append(time.perf_counter() - t)
+            lat.append(time.perf_counter() - t)
             if status != 200:
-                errors["write"] += 1
+                errors[0] += 1
         await conn.close()
 
     t0 = time.perf_counter()
-    ws = [asyncio.create_task(writer(i)) for i in range(len(tokens)) if entries_each]
-    await asyncio.gather(*[reader() for _ in range(readers)])
-    read_time = time.perf_counter() - t0
+    await asyncio.gather(*[one() for _ in range(readers)])
+    return {"lat": lat, "errors": errors[0], "seconds": time.perf_counter() - t0}
+
+
+async def typists_on(base: str, tokens: list[str], rows: list[dict], prefix: str) -> dict:
+    """Typist i enters its own actas and, interleaved, the next typist's (second entries):
+    every acta is typed twice by different typists, with the same values."""
+    lat, errors, n = [], [0], len(tokens)
+    per = len(rows) // n
+
+    async def one(i: int):
+        mine = rows[i * per:(i + 1) * per]
+        theirs = rows[((i + 1) % n) * per:((i + 1) % n + 1) * per]
+        h = {"Authorization": f"Bearer {tokens[i]}", "Content-Type": "application/json"}
+        conn = Connection(base)
+        for row in [x for pair in zip(mine, theirs) for x in pair]:
+            body = json.dumps({"unit": row["unit"], "values": row["values"],
+                               "client_id": f"{prefix}-{i}-{row['unit']}"}).encode()
+            t = time.perf_counter()
+            try:
+                status, _ = await conn.request("POST", "/api/v1/entries", h, body)
+            except NET_ERRORS:
+                errors[0] += 1
+                await conn.close()
+                continue
+            lat.append(time.perf_counter() - t)
+            if status != 200:
+                errors[0] += 1
+        await conn.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*[one(i) for i in range(n)])
+    return {"lat": lat, "errors": errors[0], "seconds": time.perf_counter() - t0}
+
+
+async def mixed(base: str, path: str, readers: int, tokens: list[str], rows: list[dict], prefix: str) -> tuple[dict, dict]:
+    done = asyncio.Event()
+    reading = asyncio.create_task(readers_on(base, path, readers, 100_000, until=done))
+    typed = await typists_on(base, tokens, rows, prefix)
     done.set()
-    await asyncio.gather(*ws)
-    return {"reads": reads, "writes": writes, "errors": errors, "read_seconds": read_time}
+    return await reading, typed
+
+
+def plain_script(url: str, rows: list[dict], prefix: str) -> dict:
+    """The write floor: the same entries stored by a script, each with its log row, one
+    transaction per entry (and the server's write lock), one after the other."""
+    from sqlalchemy import insert
+
+    from escrutinio.publication.entry import utc_now
+    from escrutinio.server.storage import log
+    from escrutinio.server.storage.db import Database
+    from escrutinio.server.storage.tables import entries
+
+    db = Database(url)
+    lat = []
+    t0 = time.perf_counter()
+    try:
+        for k, row in enumerate(rows):
+            t = time.perf_counter()
+            with db.session(write=True) as s:
+                s.execute(insert(entries).values(client_id=f"{prefix}-{k}-{row['unit']}", unit=row["unit"], contest="PRESIDENTE",
+                                                 typist=1, values=json.dumps(row["values"], sort_keys=True), created_at=utc_now()))
+                log.append(s, "typist", "copy_agreed", {"unit": row["unit"], "contest": "PRESIDENTE", "values": row["values"]})
+            lat.append(time.perf_counter() - t)
+    finally:
+        db.dispose()
+    return {"lat": lat, "errors": 0, "seconds": time.perf_counter() - t0}
+
+
+# ------------------------------------------------------------------ processes
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds of every live process in a process group (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # pgrp
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+NGINX_CONF = """
+daemon off;
+master_process on;
+worker_processes {workers};
+user root;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    keepalive_requests 1000000;
+    gzip_static on;
+    etag on;
+    server {{
+        listen 127.0.0.1:{port};
+        root {tmp}/www;
+        default_type application/json;
+        location / {{ }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def nginx(body: bytes, gz: bytes, workers: int):
+    """Debian's nginx serving ``body`` (and its gzip copy) at /results.json; yields its base
+    URL and process-group id, or None when nginx is not installed."""
+    exe = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if exe is None:
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        www = Path(tmp) / "www"
+        www.mkdir()
+        (www / "results.json").write_bytes(body)
+        (www / "results.json.gz").write_bytes(gz)
+        port = _free_port()
+        conf = Path(tmp) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(workers=workers, tmp=tmp, port=port))
+        proc = subprocess.Popen([exe, "-c", str(conf), "-p", tmp], start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(100):
+                try:
+                    if httpx.get(base + "/results.json", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+            else:
+                raise RuntimeError(f"nginx did not start: {(Path(tmp) / 'nginx-error.log').read_text()[-500:]}")
+            yield base, proc.pid
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+# ------------------------------------------------------------------ one database
+def summary(name: str, res: dict, unit: str = "req/s") -> dict:
+    lat = res["lat"]
+    return {"name": name, "n": len(lat), "p50": pct(lat, .5), "p99": pct(lat, .99),
+            "mean": 1000 * statistics.fmean(lat) if lat else float("nan"),
+            "rate": len(lat) / res["seconds"] if res["seconds"] else float("nan"), "unit": unit,
+            "errors": res["errors"], "seconds": res["seconds"], "cpu": res.get("cpu")}
+
+
+def timed(coro_or_fn, pgids: list[int]):
+    """Run a phase; attach the CPU seconds its server processes and this client used."""
+    before = [cpu_seconds(p) for p in pgids]
+    client = time.process_time()
+    out = asyncio.run(coro_or_fn) if asyncio.iscoroutine(coro_or_fn) else coro_or_fn()
+    cpu = {"server": sum(cpu_seconds(p) - b for p, b in zip(pgids, before)), "client": time.process_time() - client}
+    for r in (out if isinstance(out, tuple) else (out,)):
+        r["cpu"] = cpu
+    return out
 
 
 def bench(kind: str, args) -> dict:
@@ -141,63 +322,113 @@ def bench(kind: str, args) -> dict:
     from escrutinio.server.storage.db import migrate
     from escrutinio.server.testing import add_user, postgres_url, serve_process, sqlite_url
 
+    phases: list[dict] = []
+    # every reader comes from 127.0.0.1 and reads as fast as it can, while the limits are
+    # per address: they stay on (their cost is measured) but set where they cannot bind
+    os.environ["ESCRUTINIO_SETTINGS_OVERRIDES"] = json.dumps(
+        {"rate_limit_client": "1000000/second", "rate_limit_token": "1000000/second", "rate_limit_query": "1000000/second"})
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         url = sqlite_url(tmp) if kind == "sqlite" else stack.enter_context(postgres_url())
         migrate(url)
-        base = stack.enter_context(serve_process(url, tmp / "data", args.workers)).base
+        served = stack.enter_context(serve_process(url, tmp / "data", args.workers))
+        base = served.base
         admin = {"Authorization": f"Bearer {add_user(url, 'admin', 'bench-admin')}"}
         t = time.perf_counter()
         with open(COMPUTO, "rb") as f:
             r = httpx.post(base + "/api/v1/official", files={"file": (COMPUTO.name, f)}, headers=admin, timeout=600)
         load_s = time.perf_counter() - t
         r.raise_for_status()
-        t = time.perf_counter()
-        with open(COMPUTO, "rb") as f:
-            again = httpx.post(base + "/api/v1/official", files={"file": (COMPUTO.name, f)}, headers=admin, timeout=600).json()
-        reload_s = time.perf_counter() - t
+        units = r.json()["units"]
         snap = read_snapshots(COMPUTO)[0]
         fields = [*snap.choices, "blank", "null", "registered", "emitted"]
-        rows = [{"unit": r["unit"], "values": {k: int(r[k]) for k in fields}}
-                for r in snap.frame.select("unit", *fields).head(args.writers * args.entries).to_dicts()]
-        tokens = [add_user(url, "typist", f"bench-typist-{i}") for i in range(args.writers)]
-        query = {"source": args.source, "level": "department"}
-        for _ in range(args.workers * 4):  # let every worker read and cache the snapshot
-            httpx.get(base + "/api/v1/results", params=query, timeout=120).raise_for_status()
-        out = asyncio.run(load_phase(base, tokens, rows, args.readers, args.reads, args.entries, query))
+        per_phase = args.typists * args.entries
+        all_rows = [{"unit": r["unit"], "values": {k: int(r[k]) for k in fields}}
+                    for r in snap.frame.select("unit", *fields).head(3 * per_phase).to_dicts()]
+        tokens = [add_user(url, "typist", f"bench-typist-{i}") for i in range(args.typists)]
+        for _ in range(args.workers * 4):  # every worker reads and caches the snapshot
+            httpx.get(base + RESULTS, timeout=120).raise_for_status()
+        body = httpx.get(base + RESULTS, headers={"Accept-Encoding": "identity"}, timeout=60).content
+        gz = gzip.compress(body, 6)
+        with httpx.stream("GET", base + RESULTS, headers={"Accept-Encoding": "gzip"}, timeout=60) as zr:
+            if zr.headers.get("content-encoding") == "gzip":
+                gz = b"".join(zr.iter_raw())  # the very bytes the server sends
+        pg = [served.process.pid]
+        server_rate = None
+        ng = stack.enter_context(nginx(body, gz, args.workers))
+        if ng is not None:
+            phases.append(summary("nginx: static results.json (before)", timed(
+                readers_on(ng[0], "/results.json", args.readers, args.nginx_reads), [ng[1]])))
+        phases.append(summary(f"server: {RESULTS} (readers alone)", timed(
+            readers_on(base, RESULTS, args.readers, args.nginx_reads), pg)))
+        typists_alone = summary("server: POST /api/v1/entries (typists alone)", timed(
+            typists_on(base, tokens, all_rows[:per_phase], "alone"), pg), "entries/s")
+        phases.append(typists_alone)
+        reads, typed = timed(mixed(base, RESULTS, args.readers, tokens, all_rows[per_phase:2 * per_phase], "mixed"), pg)
+        mixed_reads = summary(f"server: {RESULTS} (with typists)", reads)
+        mixed_typed = summary("server: POST /api/v1/entries (with readers)", typed, "entries/s")
+        phases += [mixed_reads, mixed_typed]
+        plain = summary("plain script: entry + log row per transaction", timed(
+            lambda: plain_script(url, all_rows[2 * per_phase:3 * per_phase], "plain"), []), "entries/s")
+        phases.append(plain)
+        for path in ("/api/v1/results?source=copies&level=department", "/api/v1/results?source=both",
+                     "/api/v1/discrepancies", "/api/v1/discrepancies/by-area?level=department"):
+            phases.append(summary(f"server: {path} (readers alone)", timed(
+                readers_on(base, path, args.readers, args.reads), pg)))
+        nginx_rate = None
+        if ng is not None:
+            # nginx again at the end: the machine's other load moves during a run; the
+            # higher of the two is the reference (the conservative choice)
+            phases.append(summary("nginx: static results.json (after)", timed(
+                readers_on(ng[0], "/results.json", args.readers, args.nginx_reads), [ng[1]])))
+            nginx_rate = max(p["rate"] for p in phases if p["name"].startswith("nginx"))
         states = httpx.get(base + "/api/v1/entries/states", timeout=60).json()["states"]
-        return {"kind": kind, "load_s": load_s, "units": r.json()["units"], "reload_s": reload_s,
-                "reload_created": again["created"], "states": states, **out}
+        return {"kind": kind, "load_s": load_s, "units": units, "phases": phases, "states": states,
+                "nginx_rate": nginx_rate, "mixed_reads": mixed_reads, "mixed_typed": mixed_typed,
+                "typists_alone": typists_alone, "plain": plain, "expected_agreed": 2 * per_phase}
 
 
 def report(res: dict, args) -> None:
-    reads, writes = res["reads"], res["writes"]
-    name = {"sqlite": "embedded (SQLite, WAL)", "postgresql": "PostgreSQL 15"}[res["kind"]]
-    print(f"\n== {name}, {args.workers} worker processes ==")
-    print(f"official load of the 2019 cómputo: {res['units']:,} actas in {res['load_s']:.2f} s "
-          f"(same file again: {res['reload_s']:.2f} s, created={res['reload_created']})")
-    print(f"/api/v1/results?source={args.source}&level=department under {args.readers} readers x {args.reads} requests "
-          f"while {args.writers} writers submit:")
-    print(f"  reads : n={len(reads):,}  p50={pct(reads, .5):.1f} ms  p99={pct(reads, .99):.1f} ms  "
-          f"mean={1000 * statistics.fmean(reads):.1f} ms  throughput={len(reads) / res['read_seconds']:.0f} req/s  "
-          f"errors={res['errors']['read']}")
-    if writes:
-        print(f"  writes: n={len(writes):,}  p50={pct(writes, .5):.1f} ms  p99={pct(writes, .99):.1f} ms  "
-              f"errors={res['errors']['write']}  (copies now: {res['states']})")
+    name = {"sqlite": "embedded (SQLite, WAL)", "postgresql": "PostgreSQL"}[res["kind"]]
+    print(f"\n== {name}, serve --workers {args.workers}, {args.readers} readers, {args.typists} typists ==")
+    print(f"official load of the 2019 cómputo: {res['units']:,} actas in {res['load_s']:.2f} s")
+    print(f"  {'phase':<74} {'n':>7} {'p50 ms':>8} {'p99 ms':>8} {'rate':>10}        {'err':>4} {'wall s':>7} {'cpu srv':>8} {'cpu cli':>8}")
+    for p in res["phases"]:
+        cpu = p["cpu"] or {}
+        print(f"  {p['name']:<74} {p['n']:>7,} {p['p50']:>8.1f} {p['p99']:>8.1f} {p['rate']:>10.0f} {p['unit']:<9}"
+              f" {p['errors']:>3} {p['seconds']:>7.1f} {cpu.get('server', float('nan')):>8.1f} {cpu.get('client', float('nan')):>8.1f}")
+    mr, mt, ta, pl = res["mixed_reads"], res["mixed_typed"], res["typists_alone"], res["plain"]
+    print("  acceptance (issue 26):")
+    if res["nginx_rate"]:
+        share = 100 * mr["rate"] / res["nginx_rate"]
+        print(f"    results with readers+typists / nginx (higher of its two runs): {mr['rate']:.0f} / {res['nginx_rate']:.0f} req/s = {share:.1f}% "
+              f"(target >= 25%), read errors {mr['errors']}, entry errors {mt['errors']}  -> {'MET' if share >= 25 and not mr['errors'] and not mt['errors'] else 'not met'}")
+    else:
+        print("    nginx not installed (apt-get install -y nginx): no reference for reads")
+    ratio = mt["p99"] / ta["p99"] if ta["p99"] else float("nan")
+    print(f"    typists' p99 with readers / without: {mt['p99']:.0f} / {ta['p99']:.0f} ms = {ratio:.2f}x (target <= 2x)"
+          f"  -> {'MET' if ratio <= 2 else 'not met'}")
+    share_w = 100 * ta["rate"] / pl["rate"] if pl["rate"] else float("nan")
+    print(f"    typists alone / plain script: {ta['rate']:.0f} / {pl['rate']:.0f} entries/s = {share_w:.0f}% (target >= 25%)"
+          f"  -> {'MET' if share_w >= 25 else 'not met'}")
+    agreed, expected = res["states"].get("agreed", 0), res["expected_agreed"]
+    print(f"    copies now: {res['states']} (expected {expected:,} agreed: 2 phases x {expected // 2:,} actas typed twice)"
+          f"  -> {'no entry lost' if agreed == expected else 'CHECK: entries lost or refused'}")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
-    p.add_argument("--workers", type=int, default=4)
+    p.add_argument("--workers", type=int, default=2)
     p.add_argument("--readers", type=int, default=200)
-    p.add_argument("--reads", type=int, default=20, help="requests per reader")
-    p.add_argument("--writers", type=int, default=20)
-    p.add_argument("--entries", type=int, default=10, help="actas per writer (each typed by two writers)")
-    p.add_argument("--source", choices=["official", "copies", "both"], default="official")
+    p.add_argument("--reads", type=int, default=50, help="requests per reader on the other endpoints (x2)")
+    p.add_argument("--nginx-reads", type=int, default=200, help="requests per reader on nginx and on the results alone")
+    p.add_argument("--typists", type=int, default=50)
+    p.add_argument("--entries", type=int, default=10, help="actas per typist and phase (each typed by two typists)")
     args = p.parse_args()
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
-    print(f"machine: {os.cpu_count()} CPUs; client and server share them; load average {os.getloadavg()[0]:.1f} at start")
+    print(f"machine: {os.cpu_count()} CPUs shared by the client, the server, nginx and the database; "
+          f"load average {os.getloadavg()[0]:.1f} at start")
     for kind in kinds:
         if kind == "postgresql":
             from escrutinio.server.testing import postgres_unreachable

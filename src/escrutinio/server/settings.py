@@ -66,6 +66,18 @@ class Settings:
     checkpoint_interval: float = 60.0
     #: seconds between polls of the database by each SSE stream
     events_poll: float = 0.5
+    #: seconds a verified token is trusted without asking the database again (by its
+    #: hash, in each process's memory): a revoked or rotated token is refused within
+    #: this time by every process, at once by the one that revoked it; 0: ask every time
+    token_cache_seconds: float = 5.0
+    #: seconds between two reads of the data version (the newest event and snapshot
+    #: ids) by each process: cached answers (results, discrepancies, PVT) reflect
+    #: another process's or instance's write within this time, a write made through this
+    #: process at once
+    read_version_interval: float = 0.25
+    #: FastAPI's OpenTelemetry hooks (tracing, metrics, logs) for an operator who
+    #: configures OpenTelemetry providers; off by default: they cost about 20 µs a request
+    otel: bool = False
     #: seconds an SSE stream stays open before asking the client to reconnect (bounded)
     events_lifetime: float = 300.0
     #: ceiling of any one count on a copy when neither the roll nor the official count

@@ -8,10 +8,14 @@ from fastapi.responses import JSONResponse
 
 
 def contests_loaded(request: Request) -> list[dict]:
+    with request.app.state.db.session() as s:
+        return contests_in(s)
+
+
+def contests_in(session) -> list[dict]:
     from escrutinio.server.storage import official
 
-    with request.app.state.db.session() as s:
-        latest = official.latest(s)
+    latest = official.latest(session)
     return sorted(({"contest": name, "units": int(info.get("units") or 0)} for name, info in latest.items()),
                   key=lambda c: (-c["units"], c["contest"]))
 
@@ -20,7 +24,17 @@ def contest_required(request: Request, contest: str | None) -> JSONResponse | No
     """None when ``contest`` is given or not needed; else the 400 answer listing them."""
     if contest is not None:
         return None
-    loaded = contests_loaded(request)
+    return _required(contests_loaded(request))
+
+
+def contest_required_in(session, contest: str | None) -> JSONResponse | None:
+    """:func:`contest_required` inside an open session (a cached answer's computation)."""
+    if contest is not None:
+        return None
+    return _required(contests_in(session))
+
+
+def _required(loaded: list[dict]) -> JSONResponse | None:
     if len(loaded) < 2:
         return None
     names = [c["contest"] for c in loaded]

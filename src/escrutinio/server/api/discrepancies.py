@@ -4,8 +4,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from escrutinio.server.api.contest_choice import contest_required
-from escrutinio.server import services
+from escrutinio.server.api.contest_choice import contest_required_in
+from escrutinio.server import read_cache, services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import events, log
 from escrutinio.server.storage.tables import explanations
@@ -17,36 +17,47 @@ router = APIRouter(tags=["discrepancies"])
 
 @router.get("/discrepancies", summary="Every differing field of every acta with a counted copy and an official row",
             responses={404: {"description": "nothing loaded"}})
-def discrepancies(request: Request, contest: str | None = Query(None, max_length=200),
-                  area: str | None = Query(None, max_length=300, description="an area name at any level, or a path prefix"),
-                  field: str | None = Query(None, max_length=200),
-                  min_size: int | None = Query(None, ge=0, le=10**9, description="smallest |copy - official|"),
-                  explained: bool | None = Query(None),
-                  user: User = Depends(require(*ALL_ROLES))) -> list[dict]:
-    """``[{"unit", "field", "official", "copy", "difference", "since", "explained", "note", ...}]``."""
-    if (missing := contest_required(request, contest)) is not None:
-        return missing
-    with request.app.state.db.session() as s:
-        return services.discrepancies(s, contest, area, field, min_size, explained)
+async def discrepancies(request: Request, contest: str | None = Query(None, max_length=200),
+                        area: str | None = Query(None, max_length=300, description="an area name at any level, or a path prefix"),
+                        field: str | None = Query(None, max_length=200),
+                        min_size: int | None = Query(None, ge=0, le=10**9, description="smallest |copy - official|"),
+                        explained: bool | None = Query(None),
+                        user: User = Depends(require(*ALL_ROLES))) -> list[dict]:
+    """``[{"unit", "field", "official", "copy", "difference", "since", "explained", "note", ...}]``.
+    Once per change of the data, from memory (ETag, 304, gzip: ``server/read_cache.py``)."""
+    db = request.app.state.db
+
+    def compute():
+        with db.session() as s:
+            return contest_required_in(s, contest) or services.discrepancies(s, contest, area, field, min_size, explained)
+
+    return await read_cache.answer(request, ("discrepancies", contest, area, field, min_size, explained), compute)
 
 
 @router.get("/discrepancies/by-area", summary="Actas compared and actas with differences, by area",
             responses={404: {"description": "nothing loaded"}})
-def by_area(request: Request, contest: str | None = Query(None, max_length=200), level: str | None = Query(None, max_length=100),
-            user: User = Depends(require(*ALL_ROLES))) -> dict:
-    if (missing := contest_required(request, contest)) is not None:
-        return missing
-    with request.app.state.db.session() as s:
-        return services.discrepancies_by_area(s, contest, level)
+async def by_area(request: Request, contest: str | None = Query(None, max_length=200),
+                  level: str | None = Query(None, max_length=100), user: User = Depends(require(*ALL_ROLES))) -> dict:
+    db = request.app.state.db
+
+    def compute():
+        with db.session() as s:
+            return contest_required_in(s, contest) or services.discrepancies_by_area(s, contest, level)
+
+    return await read_cache.answer(request, ("discrepancies-by-area", contest, level), compute)
 
 
 @router.get("/discrepancies/only-in", summary="Actas present in one source only",
             responses={404: {"description": "nothing loaded"}})
-def only_in(request: Request, contest: str | None = Query(None, max_length=200), user: User = Depends(require(*ALL_ROLES))) -> dict:
-    if (missing := contest_required(request, contest)) is not None:
-        return missing
-    with request.app.state.db.session() as s:
-        return services.only_in(s, contest)
+async def only_in(request: Request, contest: str | None = Query(None, max_length=200),
+                  user: User = Depends(require(*ALL_ROLES))) -> dict:
+    db = request.app.state.db
+
+    def compute():
+        with db.session() as s:
+            return contest_required_in(s, contest) or services.only_in(s, contest)
+
+    return await read_cache.answer(request, ("discrepancies-only-in", contest), compute)
 
 
 class ExplainIn(BaseModel):

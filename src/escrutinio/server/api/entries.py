@@ -88,6 +88,9 @@ class _Prepared:
             raise HTTPException(422, f"unit {unit!r} is not in the official count of {info['contest']}")
         self.values = de.validate_values(values, snap.choices)
         check_bounds(self.values, row, ceiling)
+        # most copies agree with the official count: then there is no difference to
+        # record, and the comparison (a query and a few frames) stays off the write lock
+        self.same_as_official = all(row.get(f) == v for f, v in self.values.items())
         self.levels = services.unit_levels(snap, unit)
         full = services.checker(snap)
         findings = full(self.values)  # the checks of the submitted values, outside the lock
@@ -132,7 +135,7 @@ def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("
         p = p.current(s, body.unit, body.contest, body.values)
         out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
                             check=p.check, levels=p.levels, photo_sha256=body.photo_sha256)
-        if not out["replayed"] and out["state"] in de.COUNTED:
+        if not out["replayed"] and out["state"] in de.COUNTED and not p.same_as_official:
             services.record_seen(s, p.contest, [body.unit])
         if body.photo_sha256 and not out["replayed"]:
             out["photo_flags"] = _photo_flags(s, request.app.state.settings, body.photo_sha256, body.unit, p.contest, user)
@@ -171,7 +174,7 @@ def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User 
         p = p.current(s, unit, body.contest, body.values)
         acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check, levels=p.levels,
                               note=body.note)
-        if acta.state in de.COUNTED:
+        if acta.state in de.COUNTED and not p.same_as_official:
             services.record_seen(s, p.contest, [unit])
     return ActaOut(unit=unit, contest=p.contest, state=acta.state, findings=list(acta.findings))
 

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from escrutinio.pvt.design import Design
-from escrutinio.server.api.contest_choice import contest_required
-from escrutinio.server import services
+from escrutinio.server.api.contest_choice import contest_required_in
+from escrutinio.server import read_cache, services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import get_session, pvt as pvt_repo
 from escrutinio.server.storage.users import audit
@@ -78,36 +78,48 @@ def _progress_of(session: Session, d: Design, entry: dict, contest: str | None) 
                     "second entry (single_reports)"}
 
 
+def _progress_answer(request: Request, contest: str | None):
+    db = request.app.state.db
+
+    def compute():
+        with db.session() as s:
+            return contest_required_in(s, contest) or _progress(request, s, contest)
+
+    return read_cache.answer(request, ("pvt-progress", contest), compute)
+
+
 @router.get("/pvt/progress", summary="Sampled tables reported so far, per stratum",
             responses={404: {"description": "no design attached or nothing loaded"}})
-def progress(request: Request, contest: str | None = Query(None, max_length=200),
-             user: User = Depends(require(*ALL_ROLES)), session: Session = Depends(get_session)) -> dict:
-    if (missing := contest_required(request, contest)) is not None:
-        return missing
-    return _progress(request, session, contest)
+async def progress(request: Request, contest: str | None = Query(None, max_length=200),
+                   user: User = Depends(require(*ALL_ROLES))) -> dict:
+    return await _progress_answer(request, contest)
 
 
 @router.get("/pvt/status", summary="Same as /pvt/progress (used by the PVT page)",
             responses={404: {"description": "no design attached or nothing loaded"}})
-def status(request: Request, contest: str | None = Query(None, max_length=200),
-           user: User = Depends(require(*ALL_ROLES)), session: Session = Depends(get_session)) -> dict:
-    if (missing := contest_required(request, contest)) is not None:
-        return missing
-    return _progress(request, session, contest)
+async def status(request: Request, contest: str | None = Query(None, max_length=200),
+                 user: User = Depends(require(*ALL_ROLES))) -> dict:
+    return await _progress_answer(request, contest)
 
 
 @router.get("/pvt/estimate", summary="Live PVT estimate from the agreed copies of the sampled tables "
             "(the `escrutinio pvt estimate --format json` contract)",
             responses={404: {"description": "no design attached or nothing loaded"},
                        409: {"description": "no sampled table reported yet"}})
-def estimate(request: Request, contest: str | None = Query(None, max_length=200),
-             level: float = Query(0.95, gt=0.5, lt=1.0), user: User = Depends(require(*ALL_ROLES)),
-             session: Session = Depends(get_session)) -> dict:
-    if (missing := contest_required(request, contest)) is not None:
-        return missing
-    d, entry = _attached(request, session)
-    return services.cached(session, ("pvt-estimate", entry["design_sha256"], contest, level),
-                           lambda: _estimate_of(session, d, entry, contest, level))
+async def estimate(request: Request, contest: str | None = Query(None, max_length=200),
+                   level: float = Query(0.95, gt=0.5, lt=1.0), user: User = Depends(require(*ALL_ROLES))) -> dict:
+    """Once per change of the data, from memory (ETag, 304, gzip: ``server/read_cache.py``)."""
+    db = request.app.state.db
+
+    def compute():
+        with db.session() as s:
+            if (missing := contest_required_in(s, contest)) is not None:
+                return missing
+            d, entry = _attached(request, s)
+            return services.cached(s, ("pvt-estimate", entry["design_sha256"], contest, level),
+                                   lambda: _estimate_of(s, d, entry, contest, level))
+
+    return await read_cache.answer(request, ("pvt-estimate", contest, level), compute)
 
 
 def _estimate_of(session: Session, d: Design, entry: dict, contest: str | None, level: float) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
 from escrutinio.app import parse_pairs
-from escrutinio.server.api.contest_choice import contest_required
-from escrutinio.server import services
+from escrutinio.server.api.contest_choice import contest_required, contest_required_in
+from escrutinio.server import read_cache, services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import copies, official
 
@@ -15,22 +15,29 @@ router = APIRouter(tags=["results"])
 @router.get("/results", summary="Totals, verdict and completeness (the `escrutinio results --format json` contract)",
             response_class=Response,
             responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+                       304: {"description": "unchanged since the ETag sent in If-None-Match"},
                        400: {"description": "bad level, filter or source"}, 404: {"description": "nothing loaded"}})
-def results(request: Request,
-            source: str = Query("official", pattern="^(official|copies|both)$",
-                                description="official count, counted watchers' copies, or both side by side"),
-            level: str | None = Query(None, max_length=100, description="one row per area at this level (default country)"),
-            contest: str | None = Query(None, max_length=200),
-            filter: list[str] = Query([], max_length=20, description="LEVEL=VALUE, repeatable"),
-            user: User = Depends(require(*ALL_ROLES))) -> Response:
+async def results(request: Request,
+                  source: str = Query("official", pattern="^(official|copies|both)$",
+                                      description="official count, counted watchers' copies, or both side by side"),
+                  level: str | None = Query(None, max_length=100, description="one row per area at this level (default country)"),
+                  contest: str | None = Query(None, max_length=200),
+                  filter: list[str] = Query([], max_length=20, description="LEVEL=VALUE, repeatable"),
+                  user: User = Depends(require(*ALL_ROLES))) -> Response:
     """With ``source=both``: ``official``, ``copies`` and ``official_same_units`` (the
     official count restricted to the actas that have a counted copy, for a like-for-like
-    comparison)."""
-    if (missing := contest_required(request, contest)) is not None:
-        return missing
-    with request.app.state.db.session() as s:
-        body = services.results_json(s, source, contest, level, parse_pairs(filter, option="filter"))
-    return Response(content=body, media_type="application/json")
+    comparison). Computed once per change of the data and served from memory
+    (``server/read_cache.py``): ETag and ``If-None-Match`` (304), gzip on request."""
+    filters = tuple(sorted(parse_pairs(filter, option="filter").items()))
+    db = request.app.state.db
+
+    def compute():
+        with db.session() as s:
+            return contest_required_in(s, contest) or services.results_json(s, source, contest, level, dict(filters))
+
+    # the official count changes only with a new snapshot; the copies with any entry
+    return await read_cache.answer(request, ("results", source, contest, level, filters), compute,
+                                   official_only=source == "official")
 
 
 @router.get("/projection", summary="Projection from the latest (partial) official snapshot",

@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,19 @@ class User:
 
 
 PUBLIC = User(None, "public", "reader")
+
+#: bumped after a transaction that revoked an account or replaced a token commits: the
+#: server's in-memory cache of verified tokens (``server.auth``) forgets everything then,
+#: in this process; other processes forget within the cache's lifetime
+token_changes = 0
+
+
+def _tokens_changed(session: Session) -> None:
+    def bump(_session) -> None:
+        global token_changes
+        token_changes += 1
+
+    event.listen(session, "after_commit", bump, once=True)
 
 
 def hash_token(token: str) -> str:
@@ -97,11 +110,19 @@ def _expired(expires_at: str | None) -> bool:
 
 
 def by_token(session: Session, token: str) -> User | None:
+    found = by_token_hash(session, hash_token(token))
+    return None if found is None else found[0]
+
+
+def by_token_hash(session: Session, token_hash: str) -> tuple[User, float | None] | None:
+    """The account of a token (by its SHA-256) and when the token expires (POSIX seconds;
+    None: never), or None when it is unknown, revoked or expired."""
     row = session.execute(select(users.c.id, users.c.name, users.c.role, users.c.token_expires_at)
-                          .where(users.c.token_hash == hash_token(token), users.c.active.is_(True))).first()
+                          .where(users.c.token_hash == token_hash, users.c.active.is_(True))).first()
     if row is None or _expired(row.token_expires_at):
         return None
-    return User(row.id, row.name, row.role)
+    expires = datetime.fromisoformat(row.token_expires_at).timestamp() if row.token_expires_at else None
+    return User(row.id, row.name, row.role), expires
 
 
 def by_password(session: Session, name: str, password: str) -> tuple[User, str] | None:
@@ -119,6 +140,7 @@ def by_password(session: Session, name: str, password: str) -> tuple[User, str] 
     token = new_token()
     session.execute(update(users).where(users.c.id == row.id).values(
         token_hash=hash_token(token), token_expires_at=_expiry(row.token_days)))
+    _tokens_changed(session)
     user = User(row.id, row.name, row.role)
     audit(session, user, "login", f"user:{row.id}", {})
     return user, token
@@ -152,6 +174,7 @@ def revoke(session: Session, who: str | int, by: User | None = None) -> dict:
         if admins <= 1:
             raise UserError(f"{row.name!r} is the last active admin; add another admin before revoking it")
     session.execute(update(users).where(users.c.id == row.id).values(active=False))
+    _tokens_changed(session)
     audit(session, by, "user_revoked", f"user:{row.id}", {"name": row.name, "role": row.role})
     return {"id": row.id, "name": row.name, "role": row.role, "active": False}
 
@@ -168,6 +191,7 @@ def rotate(session: Session, who: str | int, by: User | None = None, token_days:
     expires = _expiry(days)
     session.execute(update(users).where(users.c.id == row.id).values(
         token_hash=hash_token(token), token_days=days, token_expires_at=expires))
+    _tokens_changed(session)
     audit(session, by, "token_rotated", f"user:{row.id}", {"name": row.name, "token_days": days,
                                                            "token_expires_at": expires})
     return {"id": row.id, "name": row.name, "role": row.role, "token_expires_at": expires}, token
