@@ -99,76 +99,21 @@ def _client(scope) -> str:
     return client[0] if client else "unknown"
 
 
-class SlidingWindows:
-    """Sliding-window counters (the ``limits`` library's algorithm: this window's count
-    plus the previous window's, weighted by how much of it still overlaps) in a plain
-    dict. The library's memory storage, with its locks and per-call key building, took
-    a third of a cached read's time in the app (issue 26); this is a few dict look-ups.
-    One process's memory, like the library's. Old windows are dropped as the dict grows."""
-
-    MAX_KEYS = 200_000
-
-    def __init__(self, clock=time.time):
-        self.clock = clock
-        self._w: dict[tuple, list] = {}  # key -> [window number, count, previous count]
-
-    def _entry(self, period: float, key: tuple, now: float) -> list:
-        n = int(now // period)
-        e = self._w.get(key)
-        if e is None:
-            if len(self._w) >= self.MAX_KEYS:
-                self._purge(now)
-            e = self._w[key] = [n, 0, 0]
-        elif e[0] != n:
-            e[2] = e[1] if e[0] == n - 1 else 0
-            e[0], e[1] = n, 0
-        return e
-
-    def _purge(self, now: float) -> None:
-        # drop the keys not seen in the current or previous window of their period
-        self._w = {k: e for k, e in self._w.items() if e[0] >= int(now // k[1]) - 1}
-
-    @staticmethod
-    def _weighted(e: list, period: float, now: float) -> float:
-        return e[2] * (1 - (now - e[0] * period) / period) + e[1]
-
-    def hit(self, limit, *keys) -> bool:
-        now, period = self.clock(), limit.get_expiry()
-        e = self._entry(period, (id(limit), period, *keys), now)
-        if self._weighted(e, period, now) + 1 > limit.amount:
-            return False
-        e[1] += 1
-        return True
-
-    def test(self, limit, *keys) -> bool:
-        now, period = self.clock(), limit.get_expiry()
-        e = self._entry(period, (id(limit), period, *keys), now)
-        return self._weighted(e, period, now) + 1 <= limit.amount
-
-    def retry_after(self, limit, *keys) -> int:
-        """Seconds until one more request fits (at least 1)."""
-        now, period = self.clock(), limit.get_expiry()
-        e = self._entry(period, (id(limit), period, *keys), now)
-        start, amount = e[0] * period, limit.amount
-        if e[1] + 1 <= amount and e[2] > 0:  # this window has room once the previous one fades enough
-            at = start + period * (1 - (amount - e[1] - 1) / e[2])
-        else:  # the next window, with this one's count fading
-            at = start + period + (period * (1 - (amount - 1) / e[1]) if e[1] > 0 else 0)
-        return max(1, math.ceil(at - now))
-
-
 class RateLimit:
     """Per token (requests that carry one) and per client address (those that do not),
-    in sliding-window counters (O(1) per hit, :class:`SlidingWindows`) held in this
-    process's memory; failed sign-ins (401) are counted per address so that rotating
+    in the ``limits`` library's sliding-window counters (O(1) per hit) held in this
+    process's memory (about 10 us a request for two limits, against 2 us for a dict of
+    our own: a well-kept library is worth that); failed sign-ins (401) are counted per address so that rotating
     made-up tokens does not escape the limit; concurrent event streams are capped per
     key. Over a limit: 429 with ``Retry-After`` (seconds)."""
 
     def __init__(self, app, settings):
         from limits import parse_many
+        from limits.storage import MemoryStorage
+        from limits.strategies import SlidingWindowCounterRateLimiter
 
         self.app = app
-        self.limiter = SlidingWindows()
+        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
         self.client_limits = parse_many(settings.rate_limit_client) if settings.rate_limit_client else []
         self.token_limits = parse_many(settings.rate_limit_token) if settings.rate_limit_token else []
         self.query_limits = parse_many(settings.rate_limit_query) if settings.rate_limit_query else []
@@ -177,7 +122,8 @@ class RateLimit:
         self.streams: dict[str, int] = {}
 
     def _retry_after(self, limit, *keys) -> int:
-        return self.limiter.retry_after(limit, *keys)
+        reset = self.limiter.get_window_stats(limit, *keys).reset_time
+        return max(1, math.ceil(reset - time.time()))
 
     def _over(self, limits, *keys) -> int | None:
         for limit in limits:
