@@ -8,6 +8,8 @@ every worker answers the same, and a change anywhere invalidates every cache).
 """
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import json
 from dataclasses import replace
@@ -111,7 +113,13 @@ def layout(session: Session, unit: str, contest: str | None) -> dict:
 
 
 def checker(snap: Snapshot) -> de.Checker:
-    return de.copy_checker(snap.choices, snap.contest)
+    return _checker(tuple(snap.choices), snap.contest)
+
+
+@functools.lru_cache(maxsize=64)
+def _checker(choices: tuple[str, ...], contest: str) -> de.Checker:
+    # one per contest layout, so that its memo of checked values lasts across requests
+    return de.copy_checker(choices, contest)
 
 
 # ------------------------------------------------------------------ results
