@@ -523,7 +523,8 @@ def _parse_attribute(part: pl.DataFrame, spec: dict, where: str) -> pl.Expr:
                 {"1": True, "0": False, "true": True, "false": False, "": None, "na": None}, default=None, return_dtype=pl.Boolean
             )
         else:
-            parsed = s.replace({"": None, "NA": None}).cast(target, strict=False)
+            # "" and "NA" cast to null like any unreadable cell; the test below tells them apart
+            parsed = s.cast(target, strict=False)
         bad = parsed.is_null() & s.is_not_null() & ~s.is_in(["", "NA", "na"])
         if bad.any():
             idx = int(bad.arg_max())
