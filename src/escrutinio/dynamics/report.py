@@ -171,7 +171,8 @@ def uncounted_map(frame: pl.DataFrame, counted_units: pl.Series, title: str = "W
         return f"<h2>{_esc(title)}</h2><p class=muted>No coordinates in this source.</p>"
     f = frame.with_columns(pl.col("unit").cast(pl.Utf8).is_in(counted_units.cast(pl.Utf8).implode()).alias("_c"))
     f = f.filter(pl.col("lat").is_not_null() & pl.col("lon").is_not_null())
-    g = f.group_by(["lat", "lon"]).agg(pl.len().alias("n"), (~pl.col("_c")).sum().alias("unc"))
+    # sorted: the same data draws the same picture (overlapping dots are drawn in a fixed order)
+    g = f.group_by(["lat", "lon"]).agg(pl.len().alias("n"), (~pl.col("_c")).sum().alias("unc")).sort(["lat", "lon"])
     lat, lon = g["lat"].to_numpy(), g["lon"].to_numpy()
     inside = (np.abs(lat - np.median(lat)) < 7.5) & (np.abs(lon - np.median(lon)) < 7.5)
     unc = g["unc"].to_numpy()

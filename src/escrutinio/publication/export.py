@@ -109,7 +109,9 @@ def election_report(snapshots: Iterable[Snapshot], status: str = "unofficial-par
         for key_cols, gid_col in ids:
             sums = [*[pl.col(c).sum() for c in (*counted, "registered", "blank", "null", "emitted")], pl.len().alias("_units")]
             if key_cols:
-                agg = frame.group_by(key_cols).agg(sums).join(gid_col, on=key_cols, how="left", nulls_equal=True)
+                # in the order the areas first appear in the file: two exports of the same data are the same bytes
+                agg = frame.group_by(key_cols, maintain_order=True).agg(sums).join(
+                    gid_col, on=key_cols, how="left", nulls_equal=True, maintain_order="left")
             else:
                 agg = frame.select(sums).with_columns(pl.lit(root).alias("_gid"))
             for r in agg.iter_rows(named=True):
