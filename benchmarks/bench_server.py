@@ -188,7 +188,8 @@ async def mixed(base: str, path: str, readers: int, tokens: list[str], rows: lis
 ENTRY_EVENT = b"\nevent: entry\n"
 
 
-async def with_streams(base: str, streams: int, token: str, tokens: list[str], rows: list[dict], prefix: str) -> tuple[dict, dict]:
+async def with_streams(base: str, streams: int, token: str, tokens: list[str], rows: list[dict], prefix: str,
+                       pgids: list[int]) -> tuple[dict, dict]:
     """``streams`` open ``GET /api/v1/events`` connections (their bytes read and counted,
     not parsed) while the typists type; every stream should see every entry's event once."""
     host, port = base.split("//", 1)[1].split(":")
@@ -244,11 +245,16 @@ async def with_streams(base: str, streams: int, token: str, tokens: list[str], r
     except asyncio.TimeoutError:
         print(f"    only {opened[0]} of {streams} streams open after 120 s")
     open_s = time.perf_counter() - t0
+    # what the open streams cost while nothing happens: CPU of the server and this client
+    before, client, t1 = sum(cpu_seconds(p) for p in pgids), time.process_time(), time.perf_counter()
+    await asyncio.sleep(5)
+    idle_s = time.perf_counter() - t1
+    idle = {"server": (sum(cpu_seconds(p) for p in pgids) - before) / idle_s, "client": (time.process_time() - client) / idle_s}
     typed = await typists_on(base, tokens, rows, prefix)
     await asyncio.sleep(2)  # events_poll is 0.25 s: every event has reached every stream
     done.set()
     await asyncio.gather(*tasks)
-    return {"streams": streams, "opened": opened[0], "failed": failed[0], "open_s": open_s, "counts": counts}, typed
+    return {"streams": streams, "opened": opened[0], "failed": failed[0], "open_s": open_s, "idle": idle, "counts": counts}, typed
 
 
 def plain_script(url: str, rows: list[dict], prefix: str) -> dict:
@@ -447,7 +453,7 @@ def bench(kind: str, args) -> dict:
         if args.streams:
             # right after the typists alone: the machine's other load moves less between the two
             streamed, typed = timed(with_streams(base, args.streams, admin["Authorization"].split()[1], tokens,
-                                                 all_rows[3 * per_phase:4 * per_phase], "streams"), pg)
+                                                 all_rows[3 * per_phase:4 * per_phase], "streams", pg), pg)
             stream_typed = summary(f"server: POST /api/v1/entries (with {args.streams:,} event streams open)", typed, "entries/s")
             phases.append(stream_typed)
             # the typists alone again: the first phase also warms the server up, and the
@@ -521,6 +527,8 @@ def report(res: dict, args) -> None:
               f"entry events per stream min {min(counts)} / median {statistics.median(counts):.0f} / max {max(counts)}, "
               f"{exact:,} of {len(counts):,} streams got exactly the {want:,} entries  -> "
               f"{'every stream got every entry once' if exact == len(counts) else 'CHECK: events lost or repeated'}")
+        print(f"    {sv['opened']:,} open streams with nothing happening (5 s): server {sv['idle']['server']:.2f} CPU cores, "
+              f"this client {sv['idle']['client']:.2f}")
     agreed, expected = res["states"].get("agreed", 0), res["expected_agreed"]
     print(f"    copies now: {res['states']} (expected {expected:,} agreed: {expected // (args.typists * args.entries)} phases x {args.typists * args.entries:,} actas typed twice)"
           f"  -> {'no entry lost' if agreed == expected else 'CHECK: entries lost or refused'}")
