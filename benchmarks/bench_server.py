@@ -13,6 +13,8 @@ For each database (embedded SQLite, PostgreSQL when reachable):
      machine's other load moves during a run: the higher figure is the reference);
    * ``readers``: R readers on /api/v1/results, no typists;
    * ``typists``: T typists alone (entries/s, p50/p99);
+   * ``streams``: the same T typists while S event streams (``GET /api/v1/events``) are
+     open, each counting the ``entry`` events it receives (every one, once, is expected);
    * ``mixed``: R readers and T typists at once; the readers read until the typists finish;
    * ``plain``: a plain script storing the same number of entries, each with its log row,
      one transaction per entry, sequentially, on the same database (the write floor);
@@ -28,6 +30,7 @@ figures include the client's own CPU use: with 2 cores nginx's figure is what th
 client can drive, not what nginx can serve. Every loop is bounded by a request count.
 
     .venv/bin/python benchmarks/bench_server.py [--workers 2] [--readers 200] [--typists 50]
+                                                [--streams 1000] [--streams-only]
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ import asyncio
 import gzip
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -179,6 +183,78 @@ async def mixed(base: str, path: str, readers: int, tokens: list[str], rows: lis
     typed = await typists_on(base, tokens, rows, prefix)
     done.set()
     return await reading, typed
+
+
+ENTRY_EVENT = b"\nevent: entry\n"
+
+
+async def with_streams(base: str, streams: int, token: str, tokens: list[str], rows: list[dict], prefix: str,
+                       pgids: list[int]) -> tuple[dict, dict]:
+    """``streams`` open ``GET /api/v1/events`` connections (their bytes read and counted,
+    not parsed) while the typists type; every stream should see every entry's event once."""
+    host, port = base.split("//", 1)[1].split(":")
+    request = (f"GET /api/v1/events HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+               "Accept: text/event-stream\r\n\r\n").encode()
+    counts, failed, opened, done = [0] * streams, [0], [0], asyncio.Event()
+    all_open = asyncio.Event()
+
+    async def one(k: int):
+        writer = None
+        try:
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(request)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            if b" 200 " not in head.split(b"\r\n", 1)[0]:
+                raise ConnectionError(head.split(b"\r\n", 1)[0].decode("latin-1"))
+            await reader.readuntil(b"escrutinio events")  # the stream's preamble: it is live
+            opened[0] += 1
+            if opened[0] + failed[0] == streams:
+                all_open.set()
+            tail = b""
+            while not done.is_set():
+                read = asyncio.ensure_future(reader.read(65536))
+                stop = asyncio.ensure_future(done.wait())
+                await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
+                if not read.done():
+                    read.cancel()
+                    stop.cancel()
+                    break
+                stop.cancel()
+                data = read.result()
+                if not data:
+                    raise ConnectionError("stream closed by the server")
+                # an event is one chunk, but a read may end mid-event: keep a tail
+                buf = tail + data
+                counts[k] += buf.count(ENTRY_EVENT)
+                tail = buf[-(len(ENTRY_EVENT) - 1):]
+        except (*NET_ERRORS, asyncio.LimitOverrunError) as e:
+            failed[0] += 1
+            if failed[0] <= 3:
+                print(f"    stream {k} failed: {type(e).__name__}: {e}")
+            if opened[0] + failed[0] == streams:
+                all_open.set()
+        finally:
+            if writer is not None:
+                writer.close()
+
+    t0 = time.perf_counter()
+    tasks = [asyncio.create_task(one(k)) for k in range(streams)]
+    try:
+        await asyncio.wait_for(all_open.wait(), 120)
+    except asyncio.TimeoutError:
+        print(f"    only {opened[0]} of {streams} streams open after 120 s")
+    open_s = time.perf_counter() - t0
+    # what the open streams cost while nothing happens: CPU of the server and this client
+    before, client, t1 = sum(cpu_seconds(p) for p in pgids), time.process_time(), time.perf_counter()
+    await asyncio.sleep(5)
+    idle_s = time.perf_counter() - t1
+    idle = {"server": (sum(cpu_seconds(p) for p in pgids) - before) / idle_s, "client": (time.process_time() - client) / idle_s}
+    typed = await typists_on(base, tokens, rows, prefix)
+    await asyncio.sleep(2)  # events_poll is 0.25 s: every event has reached every stream
+    done.set()
+    await asyncio.gather(*tasks)
+    return {"streams": streams, "opened": opened[0], "failed": failed[0], "open_s": open_s, "idle": idle, "counts": counts}, typed
 
 
 def plain_script(url: str, rows: list[dict], prefix: str) -> dict:
@@ -326,7 +402,14 @@ def bench(kind: str, args) -> dict:
     # every reader comes from 127.0.0.1 and reads as fast as it can, while the limits are
     # per address: they stay on (their cost is measured) but set where they cannot bind
     os.environ["ESCRUTINIO_SETTINGS_OVERRIDES"] = json.dumps(
-        {"rate_limit_client": "1000000/second", "rate_limit_token": "1000000/second", "rate_limit_query": "1000000/second"})
+        {"rate_limit_client": "1000000/second", "rate_limit_token": "1000000/second", "rate_limit_query": "1000000/second",
+         # every stream comes from one address with one token
+         "max_streams": 1_000_000, "events_lifetime": 3600})
+    if args.streams:  # a socket each in this client, and in the server it starts (inherited)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = args.streams + args.readers + args.typists + 1024
+        if soft < want:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want if hard == resource.RLIM_INFINITY else min(want, hard), hard))
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         url = sqlite_url(tmp) if kind == "sqlite" else stack.enter_context(postgres_url())
@@ -344,7 +427,7 @@ def bench(kind: str, args) -> dict:
         fields = [*snap.choices, "blank", "null", "registered", "emitted"]
         per_phase = args.typists * args.entries
         all_rows = [{"unit": r["unit"], "values": {k: int(r[k]) for k in fields}}
-                    for r in snap.frame.select("unit", *fields).head(3 * per_phase).to_dicts()]
+                    for r in snap.frame.select("unit", *fields).head(5 * per_phase).to_dicts()]
         tokens = [add_user(url, "typist", f"bench-typist-{i}") for i in range(args.typists)]
         for _ in range(args.workers * 4):  # every worker reads and caches the snapshot
             httpx.get(base + RESULTS, timeout=120).raise_for_status()
@@ -354,28 +437,44 @@ def bench(kind: str, args) -> dict:
             if zr.headers.get("content-encoding") == "gzip":
                 gz = b"".join(zr.iter_raw())  # the very bytes the server sends
         pg = [served.process.pid]
-        server_rate = None
-        ng = stack.enter_context(nginx(body, gz, args.workers))
+        full = not args.streams_only
+        mixed_reads = mixed_typed = plain = streamed = stream_typed = again = nginx_rate = None
+        ng = stack.enter_context(nginx(body, gz, args.workers)) if full else None
         if ng is not None:
             phases.append(summary("nginx: static results.json (before)", timed(
                 readers_on(ng[0], "/results.json", args.readers, args.nginx_reads), [ng[1]])))
-        phases.append(summary(f"server: {RESULTS} (readers alone)", timed(
-            readers_on(base, RESULTS, args.readers, args.nginx_reads), pg)))
+        if full:
+            phases.append(summary(f"server: {RESULTS} (readers alone)", timed(
+                readers_on(base, RESULTS, args.readers, args.nginx_reads), pg)))
         typists_alone = summary("server: POST /api/v1/entries (typists alone)", timed(
             typists_on(base, tokens, all_rows[:per_phase], "alone"), pg), "entries/s")
         phases.append(typists_alone)
-        reads, typed = timed(mixed(base, RESULTS, args.readers, tokens, all_rows[per_phase:2 * per_phase], "mixed"), pg)
-        mixed_reads = summary(f"server: {RESULTS} (with typists)", reads)
-        mixed_typed = summary("server: POST /api/v1/entries (with readers)", typed, "entries/s")
-        phases += [mixed_reads, mixed_typed]
-        plain = summary("plain script: entry + log row per transaction", timed(
-            lambda: plain_script(url, all_rows[2 * per_phase:3 * per_phase], "plain"), []), "entries/s")
-        phases.append(plain)
-        for path in ("/api/v1/results?source=copies&level=department", "/api/v1/results?source=both",
-                     "/api/v1/discrepancies", "/api/v1/discrepancies/by-area?level=department"):
-            phases.append(summary(f"server: {path} (readers alone)", timed(
-                readers_on(base, path, args.readers, args.reads), pg)))
-        nginx_rate = None
+        typed_phases = 1
+        if args.streams:
+            # right after the typists alone: the machine's other load moves less between the two
+            streamed, typed = timed(with_streams(base, args.streams, admin["Authorization"].split()[1], tokens,
+                                                 all_rows[3 * per_phase:4 * per_phase], "streams", pg), pg)
+            stream_typed = summary(f"server: POST /api/v1/entries (with {args.streams:,} event streams open)", typed, "entries/s")
+            phases.append(stream_typed)
+            # the typists alone again: the first phase also warms the server up, and the
+            # machine's load moves; the lower p99 of the two is the reference (conservative)
+            again = summary("server: POST /api/v1/entries (typists alone, again)", timed(
+                typists_on(base, tokens, all_rows[4 * per_phase:5 * per_phase], "again"), pg), "entries/s")
+            phases.append(again)
+            typed_phases += 2
+        if full:
+            reads, typed = timed(mixed(base, RESULTS, args.readers, tokens, all_rows[per_phase:2 * per_phase], "mixed"), pg)
+            mixed_reads = summary(f"server: {RESULTS} (with typists)", reads)
+            mixed_typed = summary("server: POST /api/v1/entries (with readers)", typed, "entries/s")
+            phases += [mixed_reads, mixed_typed]
+            typed_phases += 1
+            plain = summary("plain script: entry + log row per transaction", timed(
+                lambda: plain_script(url, all_rows[2 * per_phase:3 * per_phase], "plain"), []), "entries/s")
+            phases.append(plain)
+            for path in ("/api/v1/results?source=copies&level=department", "/api/v1/results?source=both",
+                         "/api/v1/discrepancies", "/api/v1/discrepancies/by-area?level=department"):
+                phases.append(summary(f"server: {path} (readers alone)", timed(
+                    readers_on(base, path, args.readers, args.reads), pg)))
         if ng is not None:
             # nginx again at the end: the machine's other load moves during a run; the
             # higher of the two is the reference (the conservative choice)
@@ -385,7 +484,8 @@ def bench(kind: str, args) -> dict:
         states = httpx.get(base + "/api/v1/entries/states", timeout=60).json()["states"]
         return {"kind": kind, "load_s": load_s, "units": units, "phases": phases, "states": states,
                 "nginx_rate": nginx_rate, "mixed_reads": mixed_reads, "mixed_typed": mixed_typed,
-                "typists_alone": typists_alone, "plain": plain, "expected_agreed": 2 * per_phase}
+                "typists_alone": typists_alone, "plain": plain, "streamed": streamed, "stream_typed": stream_typed, "again": again,
+                "expected_agreed": typed_phases * per_phase}
 
 
 def report(res: dict, args) -> None:
@@ -399,20 +499,38 @@ def report(res: dict, args) -> None:
               f" {p['errors']:>3} {p['seconds']:>7.1f} {cpu.get('server', float('nan')):>8.1f} {cpu.get('client', float('nan')):>8.1f}")
     mr, mt, ta, pl = res["mixed_reads"], res["mixed_typed"], res["typists_alone"], res["plain"]
     print("  acceptance (issue 26):")
-    if res["nginx_rate"]:
-        share = 100 * mr["rate"] / res["nginx_rate"]
-        print(f"    results with readers+typists / nginx (higher of its two runs): {mr['rate']:.0f} / {res['nginx_rate']:.0f} req/s = {share:.1f}% "
-              f"(target >= 25%), read errors {mr['errors']}, entry errors {mt['errors']}  -> {'MET' if share >= 25 and not mr['errors'] and not mt['errors'] else 'not met'}")
-    else:
-        print("    nginx not installed (apt-get install -y nginx): no reference for reads")
-    ratio = mt["p99"] / ta["p99"] if ta["p99"] else float("nan")
-    print(f"    typists' p99 with readers / without: {mt['p99']:.0f} / {ta['p99']:.0f} ms = {ratio:.2f}x (target <= 2x)"
-          f"  -> {'MET' if ratio <= 2 else 'not met'}")
-    share_w = 100 * ta["rate"] / pl["rate"] if pl["rate"] else float("nan")
-    print(f"    typists alone / plain script: {ta['rate']:.0f} / {pl['rate']:.0f} entries/s = {share_w:.0f}% (target >= 25%)"
-          f"  -> {'MET' if share_w >= 25 else 'not met'}")
+    if mr is not None:
+        if res["nginx_rate"]:
+            share = 100 * mr["rate"] / res["nginx_rate"]
+            print(f"    results with readers+typists / nginx (higher of its two runs): {mr['rate']:.0f} / {res['nginx_rate']:.0f} req/s = {share:.1f}% "
+                  f"(target >= 25%), read errors {mr['errors']}, entry errors {mt['errors']}  -> {'MET' if share >= 25 and not mr['errors'] and not mt['errors'] else 'not met'}")
+        else:
+            print("    nginx not installed (apt-get install -y nginx): no reference for reads")
+        ratio = mt["p99"] / ta["p99"] if ta["p99"] else float("nan")
+        print(f"    typists' p99 with readers / without: {mt['p99']:.0f} / {ta['p99']:.0f} ms = {ratio:.2f}x (target <= 2x)"
+              f"  -> {'MET' if ratio <= 2 else 'not met'}")
+        share_w = 100 * ta["rate"] / pl["rate"] if pl["rate"] else float("nan")
+        print(f"    typists alone / plain script: {ta['rate']:.0f} / {pl['rate']:.0f} entries/s = {share_w:.0f}% (target >= 25%)"
+              f"  -> {'MET' if share_w >= 25 else 'not met'}")
+    st, sv = res["stream_typed"], res["streamed"]
+    if st is not None:
+        none = min((ta, res["again"]), key=lambda p: p["p99"])
+        ratio = st["p99"] / none["p99"] if none["p99"] else float("nan")
+        print(f"    typists' p99 with {sv['streams']:,} event streams open / with none (lower of the runs before and after): "
+              f"{st['p99']:.0f} / {none['p99']:.0f} ms = {ratio:.2f}x (target <= 2x; p50 {st['p50']:.0f} / {none['p50']:.0f} ms, "
+              f"entries/s {st['rate']:.0f} / {none['rate']:.0f}), entry errors {st['errors']}"
+              f"  -> {'MET' if ratio <= 2 and not st['errors'] else 'not met'}")
+        # every entry stored publishes one "entry" event: every stream should count them all
+        want, counts = st["n"] - st["errors"], sv["counts"]
+        exact = sum(c == want for c in counts)
+        print(f"    event streams: {sv['opened']:,} of {sv['streams']:,} opened in {sv['open_s']:.1f} s ({sv['failed']} failed); "
+              f"entry events per stream min {min(counts)} / median {statistics.median(counts):.0f} / max {max(counts)}, "
+              f"{exact:,} of {len(counts):,} streams got exactly the {want:,} entries  -> "
+              f"{'every stream got every entry once' if exact == len(counts) else 'CHECK: events lost or repeated'}")
+        print(f"    {sv['opened']:,} open streams with nothing happening (5 s): server {sv['idle']['server']:.2f} CPU cores, "
+              f"this client {sv['idle']['client']:.2f}")
     agreed, expected = res["states"].get("agreed", 0), res["expected_agreed"]
-    print(f"    copies now: {res['states']} (expected {expected:,} agreed: 2 phases x {expected // 2:,} actas typed twice)"
+    print(f"    copies now: {res['states']} (expected {expected:,} agreed: {expected // (args.typists * args.entries)} phases x {args.typists * args.entries:,} actas typed twice)"
           f"  -> {'no entry lost' if agreed == expected else 'CHECK: entries lost or refused'}")
 
 
@@ -425,6 +543,8 @@ def main() -> None:
     p.add_argument("--nginx-reads", type=int, default=200, help="requests per reader on nginx and on the results alone")
     p.add_argument("--typists", type=int, default=50)
     p.add_argument("--entries", type=int, default=10, help="actas per typist and phase (each typed by two typists)")
+    p.add_argument("--streams", type=int, default=1000, help="open event streams while the typists type (0: no such phase)")
+    p.add_argument("--streams-only", action="store_true", help="only the typists alone and with the event streams open")
     args = p.parse_args()
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     print(f"machine: {os.cpu_count()} CPUs shared by the client, the server, nginx and the database; "
