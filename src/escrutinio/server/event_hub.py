@@ -78,6 +78,10 @@ class EventHub:
     async def after(self, after: int) -> list[tuple[int, str, str]]:
         """Events with an id above ``after``, in order."""
         await self.refresh()
+        if self._last is not None and after >= self._last:
+            # the usual answer, asked by every open stream several times a second: no copy
+            # of the kept ids (a thousand idle streams cost a fifth of a core without this)
+            return []
         ids = list(self._ids)
         floor = ids[0] - 1 if ids else self._last
         if floor is not None and after >= floor:

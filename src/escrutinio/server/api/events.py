@@ -46,9 +46,11 @@ async def stream(request: Request, after: int | None = Query(None, ge=0, le=2**3
         while time.monotonic() < deadline:
             if await request.is_disconnected():
                 return
-            for eid, kind, data in await hub.after(last):
-                last = eid
-                yield f"id: {eid}\nevent: {kind}\ndata: {data}\n\n"
+            new = await hub.after(last)
+            if new:
+                # one chunk per poll, not per event: with a thousand streams each send costs
+                last = new[-1][0]
+                yield "".join(f"id: {eid}\nevent: {kind}\ndata: {data}\n\n" for eid, kind, data in new)
             if time.monotonic() - beat > 15:
                 beat = time.monotonic()
                 yield ": keep-alive\n\n"
