@@ -38,19 +38,8 @@ def pmf_chunks(n, c, sds: float = 6.0, chunk_cells: int = 2_000_000, twice: bool
     idx = np.flatnonzero(~degenerate)
     if not len(idx):
         return
-    nn_all = n[idx]
-    pp_all = c[idx] / nn_all
-    sd = np.sqrt(nn_all * pp_all * (1 - pp_all))
+    nn_all, pp_all, lo, hi, a, b, log0 = _window(n[idx], c[idx], sds, twice)
     if twice:
-        sd = sd * np.sqrt(2 - 1 / nn_all)
-    lo = np.maximum(0, np.floor(nn_all * pp_all - sds * sd - 1)).astype(np.int64)
-    hi = np.minimum(nn_all, np.ceil(nn_all * pp_all + sds * sd + 1)).astype(np.int64)
-    if twice:
-        a = (nn_all - 1) * pp_all
-        b = (nn_all - 1) * (1 - pp_all)
-        log0 = (gammaln(nn_all + 1) - gammaln(lo + 1) - gammaln(nn_all - lo + 1)
-                + gammaln(lo + a) + gammaln(nn_all - lo + b) - gammaln(nn_all + a + b)
-                - gammaln(a) - gammaln(b) + gammaln(a + b))
         logit = None
     else:
         log0 = (gammaln(nn_all + 1) - gammaln(lo + 1) - gammaln(nn_all - lo + 1)
@@ -127,19 +116,8 @@ def pmf_columns(n, c, sds: float = 6.0, chunk_cells: int = 1_000_000, twice: boo
     idx = np.flatnonzero(~degenerate)
     if not len(idx):
         return
-    nn_all = n[idx]
-    pp_all = c[idx] / nn_all
-    sd = np.sqrt(nn_all * pp_all * (1 - pp_all))
+    nn_all, pp_all, lo, hi, a, b, log0 = _window(n[idx], c[idx], sds, twice)
     if twice:
-        sd = sd * np.sqrt(2 - 1 / nn_all)
-    lo = np.maximum(0, np.floor(nn_all * pp_all - sds * sd - 1)).astype(np.int64)
-    hi = np.minimum(nn_all, np.ceil(nn_all * pp_all + sds * sd + 1)).astype(np.int64)
-    if twice:
-        a = (nn_all - 1) * pp_all
-        b = (nn_all - 1) * (1 - pp_all)
-        log0 = (gammaln(nn_all + 1) - gammaln(lo + 1) - gammaln(nn_all - lo + 1)
-                + gammaln(lo + a) + gammaln(nn_all - lo + b) - gammaln(nn_all + a + b)
-                - gammaln(a) - gammaln(b) + gammaln(a + b))
         odds = None
     else:
         # the first point exactly as pmf_chunks computes it
@@ -408,3 +386,24 @@ def hit_probability_pairs(n, c, hits, sds: float = 6.0) -> list[np.ndarray]:
         for out, hit in zip(outs, hits):
             out[rows] = (prob * hit(kk, nn)).sum(axis=1)
     return [np.clip(o, 0.0, 1.0)[inverse] for o in outs]
+
+
+def _window(nn_all: np.ndarray, c: np.ndarray, sds: float, twice: bool):
+    """The [lo, hi] window of each non-degenerate pair (``sds`` standard deviations of the
+    binomial, or of the twice-redrawn beta-binomial, plus one), with the beta-binomial's
+    a, b and log-pmf at lo when ``twice`` (None otherwise): pmf_chunks and pmf_columns
+    must agree on it to the last bit."""
+    pp_all = c / nn_all
+    sd = np.sqrt(nn_all * pp_all * (1 - pp_all))
+    if twice:
+        sd = sd * np.sqrt(2 - 1 / nn_all)
+    lo = np.maximum(0, np.floor(nn_all * pp_all - sds * sd - 1)).astype(np.int64)
+    hi = np.minimum(nn_all, np.ceil(nn_all * pp_all + sds * sd + 1)).astype(np.int64)
+    if not twice:
+        return nn_all, pp_all, lo, hi, None, None, None
+    a = (nn_all - 1) * pp_all
+    b = (nn_all - 1) * (1 - pp_all)
+    log0 = (gammaln(nn_all + 1) - gammaln(lo + 1) - gammaln(nn_all - lo + 1)
+            + gammaln(lo + a) + gammaln(nn_all - lo + b) - gammaln(nn_all + a + b)
+            - gammaln(a) - gammaln(b) + gammaln(a + b))
+    return nn_all, pp_all, lo, hi, a, b, log0

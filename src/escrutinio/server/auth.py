@@ -117,24 +117,35 @@ def known_caller(state, authorization: str | None, cookie: str | None) -> bool:
     return cache is not None and cache.get(users_repo.hash_token(token)) is not None
 
 
-def current_user(request: Request) -> User:
-    """The caller, or the public reader when no credentials are given."""
+def _from_memory(request: Request):
+    """``(user, None)`` when the caller is known without the database (already resolved
+    for this request, the public, or a token verified less than ``token_cache_seconds``
+    ago), else ``(None, (cache, token_hash))`` for the lookup."""
     cached = getattr(request.state, "user", None)
     if cached is not None:
-        return cached
+        return cached, None
     token = _token(request)
     if token is None:
-        user = PUBLIC
-    else:
-        cache, token_hash = _cache(request), users_repo.hash_token(token)
-        user = cache.get(token_hash)
-        if user is None:
-            changes = users_repo.token_changes
-            found = _lookup(request.app.state.db, token_hash)
-            if found is None:
-                raise _unknown()
-            user = found[0]
-            cache.put(token_hash, *found, changes)
+        return PUBLIC, None
+    cache, token_hash = _cache(request), users_repo.hash_token(token)
+    user = cache.get(token_hash)
+    return (user, None) if user is not None else (None, (cache, token_hash))
+
+
+def _verified(found, cache, token_hash: str, changes) -> User:
+    if found is None:
+        raise _unknown()
+    cache.put(token_hash, *found, changes)
+    return found[0]
+
+
+def current_user(request: Request) -> User:
+    """The caller, or the public reader when no credentials are given."""
+    user, pending = _from_memory(request)
+    if user is None:
+        cache, token_hash = pending
+        changes = users_repo.token_changes  # read before the lookup: a change during it wins
+        user = _verified(_lookup(request.app.state.db, token_hash), cache, token_hash, changes)
     request.state.user = user
     return user
 
@@ -142,22 +153,11 @@ def current_user(request: Request) -> User:
 async def current_user_async(request: Request) -> User:
     """:func:`current_user` without a thread hop when the answer is in memory (the
     public, or a token verified less than ``token_cache_seconds`` ago)."""
-    cached = getattr(request.state, "user", None)
-    if cached is not None:
-        return cached
-    token = _token(request)
-    if token is None:
-        user = PUBLIC
-    else:
-        cache, token_hash = _cache(request), users_repo.hash_token(token)
-        user = cache.get(token_hash)
-        if user is None:
-            changes = users_repo.token_changes
-            found = await run_in_threadpool(_lookup, request.app.state.db, token_hash)
-            if found is None:
-                raise _unknown()
-            user = found[0]
-            cache.put(token_hash, *found, changes)
+    user, pending = _from_memory(request)
+    if user is None:
+        cache, token_hash = pending
+        changes = users_repo.token_changes
+        user = _verified(await run_in_threadpool(_lookup, request.app.state.db, token_hash), cache, token_hash, changes)
     request.state.user = user
     return user
 
