@@ -299,10 +299,7 @@ async def answer(request: Request, key: tuple, compute: Callable[[], object], of
     remembered for :class:`FastReads`, which answers it again without FastAPI."""
     version, cache = state(request.app)
     v = await version.current()
-    full = (_stamp(v, official_only), *key)
-    hit = cache.peek(full)
-    if hit is None:
-        hit = await cache.get(full, lambda: as_cached(compute()))
+    hit = await cache.get((_stamp(v, official_only), *key), lambda: as_cached(compute()))
     cache.remember(request.scope["path"], request.scope.get("query_string", b""), key, official_only)
     return respond(request, hit)
 

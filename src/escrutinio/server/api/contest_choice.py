@@ -6,6 +6,8 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from escrutinio.server import read_cache
+
 
 def contests_loaded(request: Request) -> list[dict]:
     with request.app.state.db.session() as s:
@@ -32,6 +34,19 @@ def contest_required_in(session, contest: str | None) -> JSONResponse | None:
     if contest is not None:
         return None
     return _required(contests_in(session))
+
+
+async def cached_answer(request: Request, key: tuple, contest: str | None, compute_in, official_only: bool = False):
+    """``read_cache.answer`` of ``compute_in(session)`` in one read session, or of the 400
+    naming the contests when one is needed and not given (kept like any answer: it
+    follows from the data and the request alone)."""
+    db = request.app.state.db
+
+    def compute():
+        with db.session() as s:
+            return contest_required_in(s, contest) or compute_in(s)
+
+    return await read_cache.answer(request, key, compute, official_only=official_only)
 
 
 def _required(loaded: list[dict]) -> JSONResponse | None:

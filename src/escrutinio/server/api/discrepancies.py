@@ -4,8 +4,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
-from escrutinio.server.api.contest_choice import contest_required_in
-from escrutinio.server import read_cache, services
+from escrutinio.server.api.contest_choice import cached_answer
+from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import events, log
 from escrutinio.server.storage.tables import explanations
@@ -25,39 +25,21 @@ async def discrepancies(request: Request, contest: str | None = Query(None, max_
                         user: User = Depends(require(*ALL_ROLES))) -> list[dict]:
     """``[{"unit", "field", "official", "copy", "difference", "since", "explained", "note", ...}]``.
     Once per change of the data, from memory (ETag, 304, gzip: ``server/read_cache.py``)."""
-    db = request.app.state.db
-
-    def compute():
-        with db.session() as s:
-            return contest_required_in(s, contest) or services.discrepancies(s, contest, area, field, min_size, explained)
-
-    return await read_cache.answer(request, ("discrepancies", contest, area, field, min_size, explained), compute)
+    return await cached_answer(request, ("discrepancies", contest, area, field, min_size, explained), contest, lambda s: services.discrepancies(s, contest, area, field, min_size, explained))
 
 
 @router.get("/discrepancies/by-area", summary="Actas compared and actas with differences, by area",
             responses={404: {"description": "nothing loaded"}})
 async def by_area(request: Request, contest: str | None = Query(None, max_length=200),
                   level: str | None = Query(None, max_length=100), user: User = Depends(require(*ALL_ROLES))) -> dict:
-    db = request.app.state.db
-
-    def compute():
-        with db.session() as s:
-            return contest_required_in(s, contest) or services.discrepancies_by_area(s, contest, level)
-
-    return await read_cache.answer(request, ("discrepancies-by-area", contest, level), compute)
+    return await cached_answer(request, ("discrepancies-by-area", contest, level), contest, lambda s: services.discrepancies_by_area(s, contest, level))
 
 
 @router.get("/discrepancies/only-in", summary="Actas present in one source only",
             responses={404: {"description": "nothing loaded"}})
 async def only_in(request: Request, contest: str | None = Query(None, max_length=200),
                   user: User = Depends(require(*ALL_ROLES))) -> dict:
-    db = request.app.state.db
-
-    def compute():
-        with db.session() as s:
-            return contest_required_in(s, contest) or services.only_in(s, contest)
-
-    return await read_cache.answer(request, ("discrepancies-only-in", contest), compute)
+    return await cached_answer(request, ("discrepancies-only-in", contest), contest, lambda s: services.only_in(s, contest))
 
 
 class ExplainIn(BaseModel):

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from escrutinio.pvt.design import Design
-from escrutinio.server.api.contest_choice import contest_required_in
-from escrutinio.server import read_cache, services
+from escrutinio.server.api.contest_choice import cached_answer
+from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import get_session, pvt as pvt_repo
 from escrutinio.server.storage.users import audit
@@ -79,13 +79,7 @@ def _progress_of(session: Session, d: Design, entry: dict, contest: str | None) 
 
 
 def _progress_answer(request: Request, contest: str | None):
-    db = request.app.state.db
-
-    def compute():
-        with db.session() as s:
-            return contest_required_in(s, contest) or _progress(request, s, contest)
-
-    return read_cache.answer(request, ("pvt-progress", contest), compute)
+    return cached_answer(request, ("pvt-progress", contest), contest, lambda s: _progress(request, s, contest))
 
 
 @router.get("/pvt/progress", summary="Sampled tables reported so far, per stratum",
@@ -109,17 +103,12 @@ async def status(request: Request, contest: str | None = Query(None, max_length=
 async def estimate(request: Request, contest: str | None = Query(None, max_length=200),
                    level: float = Query(0.95, gt=0.5, lt=1.0), user: User = Depends(require(*ALL_ROLES))) -> dict:
     """Once per change of the data, from memory (ETag, 304, gzip: ``server/read_cache.py``)."""
-    db = request.app.state.db
+    def compute_in(s):
+        d, entry = _attached(request, s)
+        return services.cached(s, ("pvt-estimate", entry["design_sha256"], contest, level),
+                               lambda: _estimate_of(s, d, entry, contest, level))
 
-    def compute():
-        with db.session() as s:
-            if (missing := contest_required_in(s, contest)) is not None:
-                return missing
-            d, entry = _attached(request, s)
-            return services.cached(s, ("pvt-estimate", entry["design_sha256"], contest, level),
-                                   lambda: _estimate_of(s, d, entry, contest, level))
-
-    return await read_cache.answer(request, ("pvt-estimate", contest, level), compute)
+    return await cached_answer(request, ("pvt-estimate", contest, level), contest, compute_in)
 
 
 def _estimate_of(session: Session, d: Design, entry: dict, contest: str | None, level: float) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 
 from escrutinio.app import parse_pairs
-from escrutinio.server.api.contest_choice import contest_required, contest_required_in
-from escrutinio.server import read_cache, services
+from escrutinio.server.api.contest_choice import cached_answer, contest_required
+from escrutinio.server import services
 from escrutinio.server.auth import ALL_ROLES, User, require
 from escrutinio.server.storage import copies, official
 
@@ -29,15 +29,10 @@ async def results(request: Request,
     comparison). Computed once per change of the data and served from memory
     (``server/read_cache.py``): ETag and ``If-None-Match`` (304), gzip on request."""
     filters = tuple(sorted(parse_pairs(filter, option="filter").items()))
-    db = request.app.state.db
-
-    def compute():
-        with db.session() as s:
-            return contest_required_in(s, contest) or services.results_json(s, source, contest, level, dict(filters))
-
     # the official count changes only with a new snapshot; the copies with any entry
-    return await read_cache.answer(request, ("results", source, contest, level, filters), compute,
-                                   official_only=source == "official")
+    return await cached_answer(request, ("results", source, contest, level, filters), contest,
+                               lambda s: services.results_json(s, source, contest, level, dict(filters)),
+                               official_only=source == "official")
 
 
 @router.get("/projection", summary="Projection from the latest (partial) official snapshot",

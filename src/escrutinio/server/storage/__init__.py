@@ -25,25 +25,5 @@ __all__ = ["Database", "get_session", "migrate", "write_lock"]
 
 def get_session(request: Request) -> Iterator[Session]:
     db: Database = request.app.state.db
-    write = request.method not in SAFE_METHODS
-    if write:
-        with db.writer():
-            yield from _session(db, True)
-        db.writes += 1
-    else:
-        yield from _session(db, False)
-
-
-def _session(db: Database, write: bool) -> Iterator[Session]:
-    session = db.sessionmaker(write)()
-    try:
-        if write:
-            write_lock(session)
+    with db.session(write=request.method not in SAFE_METHODS) as session:
         yield session
-        if session.in_transaction():
-            session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()

@@ -191,7 +191,8 @@ class Database:
             if write:
                 write_lock(s)
             yield s
-            s.commit()
+            if s.in_transaction():  # a route may have committed its own work already
+                s.commit()
         except BaseException:
             s.rollback()
             raise

@@ -15,6 +15,9 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from escrutinio.publication.entry import GENESIS_PREV, canonical_json, entry_hash, make_entry, utc_now
+# the canonical bytes of an entry with its payload's canonical text spliced in: the same
+# function the checkpoint's chain check and verify-log hash stored rows with
+from escrutinio.publication.log import entry_bytes_from_row as _entry_bytes
 from escrutinio.server.storage.db import write_lock
 from escrutinio.server.storage.tables import log_entries
 
@@ -54,16 +57,7 @@ def append_many(session: Session, role: str, kind: str, payloads: Iterable[dict]
     return out
 
 
-# json.dumps(text, ensure_ascii=False) of a str, without its Python-level dispatch
-_quote = json.encoder.encode_basestring
 COLUMNS = ("seq", "time", "role", "kind", "payload", "prev", "hash")
-
-
-def _entry_bytes(seq: int, time: str, role: str, kind: str, payload: str, prev: str) -> bytes:
-    # canonical_json(make_entry(...)) with the payload's canonical text spliced in: the
-    # entry's keys in JCS order are kind, payload, prev, role, seq, time
-    return ('{"kind":' + _quote(kind) + ',"payload":' + payload + ',"prev":"' + prev
-            + '","role":' + _quote(role) + ',"seq":' + str(seq) + ',"time":"' + time + '"}').encode("utf-8")
 
 
 def _insert_rows(session: Session, rows: list[tuple]) -> None:
