@@ -1,3 +1,3 @@
-from escrutinio.cli import main
+from escrutinio.cli import run
 
-main()
+run()

@@ -2,11 +2,11 @@
 of the layers so that the check reports and the application layer both use them."""
 from __future__ import annotations
 
-import html
-
 
 def frame_html(frame, limit: int = 20) -> str:
     """A Polars frame as a small HTML table (notebook reprs)."""
+    import html  # notebooks only: not on every command's start-up
+
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row) + "</tr>"
                    for row in frame.head(limit).iter_rows())

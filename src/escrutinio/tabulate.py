@@ -7,7 +7,6 @@ them only for display.
 """
 from __future__ import annotations
 
-import difflib
 import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -181,6 +180,8 @@ def _folded(frame: pl.DataFrame, column: str) -> pl.Expr:
 
 
 def _no_match(key: str, value: str, candidates: Sequence[str], scope: str = "") -> UsageError:
+    import difflib  # only for an error message: not on every command's start-up
+
     names = sorted({str(c) for c in candidates if c is not None})
     by_fold = {fold(n): n for n in names}
     close = [by_fold[k] for k in difflib.get_close_matches(fold(value), list(by_fold), n=5, cutoff=0.6)]

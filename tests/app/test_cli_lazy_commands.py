@@ -44,3 +44,31 @@ def test_help_imports_no_polars():
             "try:\n    main()\nexcept SystemExit:\n    pass\nprint('polars' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+def test_a_whole_process_freezes_its_imports_and_a_call_in_process_does_not():
+    # the console script (run) pauses the collector for polars' import and freezes what
+    # exists; main() called in-process (tests, notebooks) must leave the collector alone,
+    # or the caller's pending garbage would be frozen with it
+    probe = ("import atexit, gc, sys\n"
+             "atexit.register(lambda: print('frozen', gc.get_freeze_count(), gc.isenabled()))\n"
+             "sys.argv = ['escrutinio', 'mappings']\n"
+             "import escrutinio.cli as c\n"
+             f"c.{{}}()\n")
+    whole = subprocess.run([sys.executable, "-c", probe.format("run")], capture_output=True, text=True)
+    in_process = subprocess.run([sys.executable, "-c", probe.format("main")], capture_output=True, text=True)
+    assert whole.returncode == 0 and in_process.returncode == 0, (whole.stderr, in_process.stderr)
+    frozen_whole = whole.stdout.strip().splitlines()[-1].split()
+    frozen_call = in_process.stdout.strip().splitlines()[-1].split()
+    assert int(frozen_whole[1]) > 10_000 and frozen_whole[2] == "True"
+    assert frozen_call[1:] == ["0", "True"]
+    # --help never reaches a command: no polars, nothing frozen
+    help_probe = probe.replace("'mappings'", "'results', '--help'").format("run")
+    out = subprocess.run([sys.executable, "-c", help_probe], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1].split()[1] == "0"
+
+
+def test_python_dash_m_is_the_console_script():
+    out = subprocess.run([sys.executable, "-m", "escrutinio", "mappings"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "bolivia-2019-linked" in out.stdout

@@ -1,8 +1,6 @@
 """Plain-text and HTML renderings shared by the CLI and notebooks (no counting here)."""
 from __future__ import annotations
 
-import html
-
 from escrutinio.notebook import _cell, frame_html  # noqa: F401  (moved down: checks uses it)
 
 
@@ -19,6 +17,8 @@ def rows_table(t) -> str:
 
 
 def results_html(res) -> str:
+    import html  # notebooks only: not on every command's start-up
+
     t = res.latest
     verdict = html.escape(t.verdict.explanation) if t.verdict else ""
     c = t.completeness
