@@ -185,10 +185,6 @@ class Sampler:
         self._stop.set()
         self._thread.join()
 
-    def peak(self) -> tuple[int, str, float]:
-        t, phase, rss = max(self.samples, key=lambda s: s[2], default=(0.0, "-", 0))
-        return rss, phase, t
-
     def by_phase(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for _, phase, rss in self.samples:
