@@ -325,6 +325,9 @@ def wait_settled(server: Server, headers: dict, data: Path, tree_size: int | Non
     status = note = None
     with httpx.Client(base_url=server.base, timeout=60) as client:
         while time.perf_counter() - t0 < timeout and (published is None or projected is None):
+            # which background work is still running when RSS is sampled
+            server.sampler.phase = " + ".join(name for name, done in (("projection", projected), ("publication", published))
+                                              if done is None)
             if published is None and folder.is_dir():
                 published = time.perf_counter() - t0
             if projected is None:
@@ -373,7 +376,6 @@ def run_size(n: int, skip_cli: bool, restart: bool, with_roll: bool) -> dict:
             print(f"  [serve] upload {out['units']:,} actas: {out['upload_s']:.1f} s "
                   f"(checkpoint {'signed, ' + format(cp.get('tree_size'), ',') + ' entries' if cp else 'NOT signed'})",
                   flush=True)
-            server.sampler.phase = "background"
             out["settled"] = wait_settled(server, headers, work / "data", out["tree_size"])
             out["reads_after_load"] = read_views(server, headers, first_district, "reads")
             out["hwm_load"] = server.hwm_kb()
