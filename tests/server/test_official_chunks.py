@@ -77,3 +77,23 @@ def test_a_payload_not_canonical_in_a_later_chunk_names_its_acta(small_computo, 
     monkeypatch.setattr(official, "_check_canonical", spoil)
     with pytest.raises(official.NotCanonical, match=f"acta {unit!r}"):
         official.record_payloads(7, replace(snap))
+
+
+def test_a_load_in_chunks_verifies_with_verify_log(server_client, small_computo, monkeypatch):
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from escrutinio.cli import main
+    from escrutinio.publication.checkpoint import generate_key
+    from escrutinio.server import checkpointing
+
+    monkeypatch.setattr(official, "CHUNK_ROWS", 37)
+    sc = server_client
+    generate_key(sc.settings.signing_key)
+    out = sc.load(small_computo)
+    assert out["created"] and out["checkpoint"]["signed"] and out["checkpoint"]["checkpoint"]["tree_size"] == 401
+    assert checkpointing.wait_published(120)
+    root = Path(sc.settings.data_dir) / "publication"
+    r = CliRunner().invoke(main, ["verify-log", str(root), "--public-key", str(sc.settings.signing_key) + ".pub"])
+    assert r.exit_code == 0, r.output
