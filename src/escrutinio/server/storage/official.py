@@ -55,10 +55,31 @@ def _sorted(names) -> list[str]:
     return sorted(names, key=_sort_key)
 
 
+#: actas encoded, checked, hashed and appended to the log at a time: the payloads live as
+#: one Polars string column (about their bytes), and as Python strings and log rows (several
+#: times that) for one chunk at a time, not for the whole file (1,000,000 actas: the load's
+#: memory above the read file went from 1,086 MB to 215 MB, benchmarks/bench_scale_pg.py)
+CHUNK_ROWS = 50_000
+
+
 def record_payloads(snapshot_id: int, snap: Snapshot) -> list[str]:
     """Canonical JSON of every ``official_record`` payload of a snapshot, encoded over
     whole columns by Polars (keys in JCS order; integers and strings only)."""
-    f = snap.frame
+    return _encoded(snapshot_id, snap).to_list()
+
+
+def _encoded(snapshot_id: int, snap: Snapshot) -> pl.Series:
+    """:func:`record_payloads` as a Polars string column, encoded and checked
+    :data:`CHUNK_ROWS` actas at a time (the check's second encoding is as large as the
+    first: a chunk of it at a time, not the whole file's)."""
+    frame = snap.frame
+    parts = [_encode(snapshot_id, snap, frame.slice(off, CHUNK_ROWS)) for off in range(0, frame.height, CHUNK_ROWS)]
+    if not parts:
+        return _encode(snapshot_id, snap, frame)
+    return parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=False)
+
+
+def _encode(snapshot_id: int, snap: Snapshot, f: pl.DataFrame) -> pl.Series:
     value_cols = _sorted([*VALUE_TOTALS, *snap.choices])
     fields = {
         "contest": pl.lit(snap.contest, pl.Utf8),
@@ -71,16 +92,18 @@ def record_payloads(snapshot_id: int, snap: Snapshot) -> list[str]:
     encoded = f.select(pl.struct(exprs).struct.json_encode().alias("j")).get_column("j")
     if not snap.levels:  # an empty struct has no JSON form in Polars: splice "levels":{} in
         encoded = encoded.str.replace(',"snapshot_id":', ',"levels":{},"snapshot_id":', literal=True, n=1)
-    _check_canonical(snap, value_cols, snapshot_id, encoded)
-    return encoded.to_list()
+    _check_canonical(snap, value_cols, snapshot_id, encoded, f)
+    return encoded
 
 
 # a string whose JSON form is not just itself in quotes (what Polars and JCS may escape differently)
 _ESCAPED = r'["\\\x00-\x1f\x7f\u2028\u2029]'
 
 
-def _check_canonical(snap: Snapshot, value_cols: list[str], snapshot_id: int, encoded: pl.Series) -> None:
-    """Every payload Polars encoded is canonical JSON, or :class:`NotCanonical` naming the acta.
+def _check_canonical(snap: Snapshot, value_cols: list[str], snapshot_id: int, encoded: pl.Series,
+                     frame: pl.DataFrame | None = None) -> None:
+    """Every payload Polars encoded from ``frame`` (``snap``'s rows, or some of them) is
+    canonical JSON, or :class:`NotCanonical` naming the acta.
 
     Each payload is built a second way, by string concatenation over whole columns with
     the member names in JCS order, and compared with Polars' text; strings that need
@@ -90,6 +113,8 @@ def _check_canonical(snap: Snapshot, value_cols: list[str], snapshot_id: int, en
     again.
     """
     from escrutinio.publication.entry import parse_canonical
+
+    frame = snap.frame if frame is None else frame
 
     def q(text: str) -> str:
         return json.dumps(text, ensure_ascii=False)
@@ -112,15 +137,15 @@ def _check_canonical(snap: Snapshot, value_cols: list[str], snapshot_id: int, en
         parts += [pl.lit(("," if i else "") + q(c) + ":"), integer(pl.col(c))]
     parts.append(pl.lit("}}"))
     texts = [pl.col(c).cast(pl.Utf8) for c in (*snap.levels, "unit")]
-    check = snap.frame.select(
+    check = frame.select(
         pl.concat_str(parts).alias("built"),
         (pl.any_horizontal([t.str.contains(_ESCAPED).fill_null(False) for t in texts]) if texts else pl.lit(False))
         .alias("escaped"))
     doubt = ((check.get_column("built") != encoded).fill_null(True) | check.get_column("escaped")).arg_true().to_list()
     for i in doubt:
         ok, value = parse_canonical(encoded[i])
-        if not ok or not isinstance(value, dict) or value.get("unit") != snap.frame.get_column("unit").cast(pl.Utf8)[i]:
-            raise NotCanonical(f"acta {snap.frame.get_column('unit')[i]!r}: its log payload is not canonical JSON: "
+        if not ok or not isinstance(value, dict) or value.get("unit") != frame.get_column("unit").cast(pl.Utf8)[i]:
+            raise NotCanonical(f"acta {frame.get_column('unit')[i]!r}: its log payload is not canonical JSON: "
                              f"{encoded[i][:200]}")
 
 
@@ -143,11 +168,26 @@ def content_sha256(payloads: list[str]) -> str:
     return h.hexdigest()
 
 
-def _with_id(payloads: list[str], snapshot_id: int) -> list[str]:
+def _content_sha256(encoded: pl.Series) -> str:
+    """:func:`content_sha256` of a Polars string column, without its Python strings but for
+    one chunk at a time: Polars orders strings by their UTF-8 bytes, which is the order of
+    their code points, Python's."""
+    h = hashlib.sha256()
+    order = encoded.arg_sort()
+    for off in range(0, len(order), CHUNK_ROWS):
+        h.update(("\n".join(encoded.gather(order.slice(off, CHUNK_ROWS)).to_list()) + "\n").encode("utf-8"))
+    return h.hexdigest()
+
+
+def _append_records(session: Session, role: str, encoded: pl.Series, snapshot_id: int) -> None:
+    """Log the payloads encoded under the placeholder id as ``snapshot_id``'s, a chunk at a
+    time (each chunk extends the chain and the Merkle tree where the last one ended)."""
     # keys are in JCS order and strings are JSON-escaped, so this text occurs once per
     # record, at its snapshot_id member
     old, new = f',"snapshot_id":{_PLACEHOLDER_ID},', f',"snapshot_id":{snapshot_id},'
-    return [p.replace(old, new, 1) for p in payloads]
+    for off in range(0, len(encoded), CHUNK_ROWS):
+        part = encoded.slice(off, CHUNK_ROWS).str.replace(old, new, literal=True, n=1).to_list()
+        log.append_canonical(session, role, "official_record", part)
 
 
 def election_of(session: Session) -> dict | None:
@@ -216,8 +256,8 @@ def store(session: Session, *, file_sha256: str, source: str, mapping: str | Non
         return {"snapshot_id": existing["id"], "units": existing["units"], "created": False, "in_force": [],
                 "same_content_as": None}
     check_same_election(session, snaps, source)
-    payloads = {s.contest: record_payloads(_PLACEHOLDER_ID, s) for s in snaps}
-    hashes = {c: content_sha256(p) for c, p in payloads.items()}
+    encoded = {s.contest: _encoded(_PLACEHOLDER_ID, s) for s in snaps}
+    hashes = {c: _content_sha256(e) for c, e in encoded.items()}
     twin = _same_content(session, hashes)
     if twin is not None:
         units = session.execute(select(snapshots.c.units).where(snapshots.c.id == twin)).scalar_one()
@@ -242,7 +282,7 @@ def store(session: Session, *, file_sha256: str, source: str, mapping: str | Non
         "snapshot_id": sid, "file_sha256": file_sha256, "source": source, "election": election,
         "contests": [s.contest for s in snaps], "units": units, "exported_at": exported_at})
     for s in snaps:
-        log.append_canonical(session, user.role, "official_record", _with_id(payloads[s.contest], sid))
+        _append_records(session, user.role, encoded.pop(s.contest), sid)
     session.execute(update(snapshots).where(snapshots.c.id == sid).values(log_seq=header["seq"]))
     in_force = [c for c, info in _latest_query(session).items() if info["snapshot_id"] == sid]
     audit(session, user, "official_loaded", f"snapshot:{sid}",
