@@ -156,13 +156,13 @@ def user_rotate(name, token_days, database):
     click.echo(token)
 
 
-def _settings(database, data_dir, signing_key, roll, places=None, previous=None, previous_mapping=None):
+def _settings(database, data_dir, signing_key, roll, places=None, previous=None, previous_mapping=None, roll_mapping=None):
     from escrutinio.server.settings import Settings
 
     return Settings(database_url=database, data_dir=Path(data_dir) if data_dir else None,
                     signing_key=Path(signing_key) if signing_key else None, roll=Path(roll) if roll else None,
                     places=Path(places) if places else None, previous=Path(previous) if previous else None,
-                    previous_mapping=previous_mapping)
+                    previous_mapping=previous_mapping, roll_mapping=roll_mapping)
 
 
 def _ensure_signing_key(settings, echo) -> None:
@@ -208,6 +208,7 @@ def _first_admin(database) -> str | None:
 @click.option("--data-dir", default=None, type=click.Path(), help="Photos and uploads (default: next to the database).")
 @click.option("--signing-key", default=None, type=click.Path(), help="The results log's signing key file.")
 @click.option("--roll", default=None, type=click.Path(exists=True), help="Expected tables, for completeness and projection.")
+@click.option("--roll-mapping", default=None, help="The mapping of the --roll file when it is not a bundled layout.")
 @click.option("--places", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Polling places with their area type: the projection then models area type x department x "
                    "municipality (needed when cities are counted first).")
@@ -215,7 +216,8 @@ def _first_admin(database) -> str | None:
               help="A previous election's count, a covariate of the projection.")
 @click.option("--previous-mapping", default=None, help="The mapping of the --previous file when it is not a bundled layout.")
 @click.option("--log-level", default="info", show_default=True)
-def serve(database, host, port, workers, data_dir, signing_key, roll, places, previous, previous_mapping, log_level):
+def serve(database, host, port, workers, data_dir, signing_key, roll, roll_mapping, places, previous, previous_mapping,
+          log_level):
     """Serve the observer network's API (OpenAPI at /openapi.json) and pages.
 
     The database is created or upgraded first, so on the embedded default this one
@@ -227,8 +229,14 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
     from escrutinio.server.storage.db import check_url, migrate
 
     check_url(database)
-    settings = _settings(database, data_dir, signing_key, roll, places, previous, previous_mapping)
-    # a bad places or previous-election file is said now, not at the first snapshot's projection
+    settings = _settings(database, data_dir, signing_key, roll, places, previous, previous_mapping, roll_mapping)
+    # a bad roll, places or previous-election file is said now, not at the first snapshot's projection
+    if roll_mapping and not roll:
+        raise click.UsageError("--roll-mapping needs --roll")
+    if roll_mapping:  # without it the roll may be a count read through the uploaded file's mapping
+        from escrutinio.app.projection import read_roll_with
+
+        read_roll_with(roll, roll_mapping=roll_mapping)
     if places:
         from escrutinio.app.projection_inputs import read_places
 
@@ -249,7 +257,7 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, places, pr
     os.environ["ESCRUTINIO_SETTINGS"] = json.dumps({
         "database_url": settings.database_url, "data_dir": str(settings.data_dir), "signing_key": str(settings.signing_key),
         **{k: str(getattr(settings, k)) if getattr(settings, k) else None
-           for k in ("roll", "places", "previous", "previous_mapping")}})
+           for k in ("roll", "roll_mapping", "places", "previous", "previous_mapping")}})
     # "serving" only once a worker answers (cli/readiness.py): the port opens long before
     from escrutinio.cli.readiness import announce_when_ready
 

@@ -68,6 +68,8 @@ def projection_inputs(settings) -> dict:
                 out[key] = {"file": Path(path).name, "sha256": digest}
         if settings.previous_mapping:
             out["previous_mapping"] = settings.previous_mapping
+        if settings.roll_mapping:
+            out["roll_mapping"] = settings.roll_mapping
         # the model's measured constants: a projection stored by a release with other
         # priors or another remoteness radius is made again after an upgrade
         from escrutinio.app.projection_inputs import model_constants
@@ -313,7 +315,7 @@ def compute_projection(db, contest: str, snapshot_id: int, settings) -> dict:
     else:
         try:
             result = {"status": "ok", **proj.project(
-                snap, roll=str(settings.roll) if settings.roll else None, seed=0,
+                snap, roll=str(settings.roll) if settings.roll else None, roll_mapping=settings.roll_mapping, seed=0,
                 places=str(settings.places) if settings.places else None,
                 previous=str(settings.previous) if settings.previous else None,
                 previous_mapping=settings.previous_mapping).to_dict()}

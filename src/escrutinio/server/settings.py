@@ -50,6 +50,9 @@ class Settings:
     signing_key: Path | None = None
     #: expected tables (any file `escrutinio results --roll` takes), for completeness and projection
     roll: Path | None = None
+    #: the mapping of the roll when it is not a bundled layout (a name or a TOML file):
+    #: another country's roll declares its levels through it
+    roll_mapping: str | None = None
     #: polling places with their area type (`escrutinio project --places`): with it the
     #: projection models area type x department x municipality, which an urban-first
     #: count needs (docs/dynamics.md, issue 15)
