@@ -132,9 +132,13 @@ def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("
         if body.photo_sha256 and s.execute(photos.select().where(photos.c.sha256 == body.photo_sha256)).first() is None:
             raise HTTPException(422, f"photo {body.photo_sha256} was not uploaded (POST /api/v1/photos first)")
     with db.session(write=True) as s:
-        p = p.current(s, body.unit, body.contest, body.values)
-        out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
-                            check=p.check, levels=p.levels, photo_sha256=body.photo_sha256)
+        try:  # whether the snapshot is still in force is read with the acta, in one query
+            out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
+                                check=p.check, levels=p.levels, photo_sha256=body.photo_sha256, snapshot_id=p.snapshot_id)
+        except copies.SnapshotChanged:
+            p = p.current(s, body.unit, body.contest, body.values)
+            out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
+                                check=p.check, levels=p.levels, photo_sha256=body.photo_sha256)
         if not out["replayed"] and out["state"] in de.COUNTED and not p.same_as_official:
             services.record_seen(s, p.contest, [body.unit])
         if body.photo_sha256 and not out["replayed"]:
@@ -171,9 +175,13 @@ def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User 
     with db.session() as s:
         p = _Prepared(s, unit, body.contest, body.values, request.app.state.settings.max_count)
     with db.session(write=True) as s:
-        p = p.current(s, unit, body.contest, body.values)
-        acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check, levels=p.levels,
-                              note=body.note)
+        try:
+            acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check,
+                                  levels=p.levels, note=body.note, snapshot_id=p.snapshot_id)
+        except copies.SnapshotChanged:
+            p = p.current(s, unit, body.contest, body.values)
+            acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check,
+                                  levels=p.levels, note=body.note)
         if acta.state in de.COUNTED and not p.same_as_official:
             services.record_seen(s, p.contest, [unit])
     return ActaOut(unit=unit, contest=p.contest, state=acta.state, findings=list(acta.findings))

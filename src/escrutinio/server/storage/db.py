@@ -8,12 +8,13 @@ writers exactly where the log's hash chain and the double-entry states need it.
 """
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -318,6 +319,32 @@ def write_lock(session: Session) -> None:
             return
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
         session.info["write_locked"] = session.get_transaction()
+
+
+def execute_together(session: Session, statements: Sequence[tuple]) -> None:
+    """Run independent INSERT and UPDATE statements (none reads what another writes, so
+    their order does not matter), given as (statement, parameters) with distinct
+    parameter names, in the caller's transaction. On PostgreSQL they go as one
+    statement, the first ones as data-modifying WITH clauses of the last: one round trip
+    where there were one per statement, each made while every other writer waited on
+    the write lock. The triggers and constraints apply to each as they would alone.
+    SQLite has no data-modifying WITH and no round trips: one after the other."""
+    if session.get_bind().dialect.name != "postgresql" or len(statements) == 1:
+        for stmt, params in statements:
+            session.execute(stmt, params)
+        return
+    params: dict = {}
+    for _, p in statements:
+        params.update(p)
+    session.execute(_together(tuple(stmt for stmt, _ in statements)), params)
+
+
+@functools.lru_cache(maxsize=256)
+def _together(statements: tuple):
+    # keyed by the statements themselves: callers pass statements built once, so that
+    # the combined one is built (and compiled) once per shape too
+    *first, last = statements
+    return last.add_cte(*(stmt.cte(f"w{i}") for i, stmt in enumerate(first)))
 
 
 def _alembic_config(url: str):
