@@ -2,11 +2,13 @@
 (every other writer waits meanwhile), and that reading and writing in batches stores the
 same rows as before: ids, the results log's and the audit log's chains, the events."""
 import json
+from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from escrutinio.observers import double_entry as de
 from escrutinio.server.storage import audit_hash, copies, log
+from escrutinio.server.storage.db import WRITE_LOCK_KEY
 from escrutinio.server.storage.tables import actas, audit_log, entries, events
 from escrutinio.publication.entry import entry_hash, make_entry
 
@@ -22,58 +24,120 @@ def _official_values(path, unit: str) -> dict:
     return {f: int(row[f]) for f in fields}
 
 
-class _Recorder:
-    """The statements of the write transactions: on PostgreSQL those sent on the
-    connection that took the advisory lock, from the lock on; on SQLite those of the
-    write engine (read sessions have an engine of their own there)."""
+class _RoundTrips:
+    """What the write transactions send, from the write lock on, in round trips (lists of
+    statements). PostgreSQL (psycopg, on the connection that took the lock): a statement
+    sent alone is one round trip, a pipeline is one whatever it holds. SQLite (the write
+    engine, which read sessions do not use there): each statement is one call."""
 
-    def __init__(self, db):
-        self.db, self.conn, self.seen = db, None, []
-        event.listen(db.write_engine, "before_cursor_execute", self._seen)
+    def __init__(self, db, monkeypatch):
+        self.db, self.trips, self.conn, self.pipe = db, [], None, None
+        if not db.postgresql:
+            event.listen(db.write_engine, "before_cursor_execute", self._sqlite)
+            return
+        import psycopg
 
-    def _seen(self, conn, cursor, statement, params, context, many):
-        if not self.db.postgresql:
-            if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA")):
-                self.seen.append(statement)
-        elif "pg_advisory_xact_lock" in statement:
-            self.conn = conn.connection.dbapi_connection
-        elif conn.connection.dbapi_connection is self.conn:
-            self.seen.append(statement)
+        execute, pipeline, rec = psycopg.Cursor.execute, psycopg.Connection.pipeline, self
 
-    def take(self) -> list[str]:
-        out, self.seen, self.conn = self.seen, [], None
+        def counted_execute(cur, query, params=None, **kw):
+            q = query if isinstance(query, str) else str(query)
+            if rec.pipe is not None and cur.connection is rec.pipe[0]:
+                rec.pipe[1].append(q)
+            else:
+                rec._trip(cur.connection, [q])
+            return execute(cur, query, params, **kw)
+
+        @contextmanager
+        def counted_pipeline(conn):
+            rec.pipe = (conn, [])
+            try:
+                with pipeline(conn) as p:
+                    yield p
+            finally:
+                sent, rec.pipe = rec.pipe[1], None
+                rec._trip(conn, sent)
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", counted_execute)
+        monkeypatch.setattr(psycopg.Connection, "pipeline", counted_pipeline)
+
+    def _trip(self, conn, statements: list[str]) -> None:
+        if any("pg_advisory_xact_lock" in q for q in statements):
+            self.conn = conn
+        if conn is self.conn:
+            self.trips.append(statements)
+
+    def _sqlite(self, conn, cursor, statement, params, context, many):
+        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA")):
+            self.trips.append([statement])
+
+    def take(self) -> list[list[str]]:
+        out, self.trips, self.conn = self.trips, [], None
         return out
 
     def close(self):
-        event.remove(self.db.write_engine, "before_cursor_execute", self._seen)
+        if not self.db.postgresql:
+            event.remove(self.db.write_engine, "before_cursor_execute", self._sqlite)
 
 
-def test_an_entry_reads_once_and_writes_once_under_the_write_lock(server_client, small_computo):
+def _kind(q: str) -> str:
+    q = q.lstrip().upper()
+    return "lock" if "PG_ADVISORY_XACT_LOCK" in q else "read" if q.startswith("SELECT") else "write"
+
+
+def test_an_entry_is_one_round_trip_to_lock_and_read_and_one_to_write(server_client, small_computo, monkeypatch):
     sc = server_client
     sc.load(small_computo)
     db = sc.app.state.db
     unit = "1021"  # the first acta of the file
     values = _official_values(small_computo, unit)
     first, second = sc.headers("typist", "first-typist"), sc.headers("typist", "second-typist")
-    rec = _Recorder(db)
+    rec = _RoundTrips(db, monkeypatch)
     try:
         sent = {}
         for name, headers, cid in (("first", first, "a"), ("second", second, "b"), ("replay", second, "b")):
             r = sc.client.post("/api/v1/entries", json={"unit": unit, "values": values, "client_id": cid}, headers=headers)
             assert r.status_code == 200, r.text
-            sent[name] = rec.take()
+            sent[name] = [[_kind(q) for q in trip] for trip in rec.take()]
     finally:
         rec.close()
     assert r.json()["replayed"] and r.json()["state"] == "agreed"
-    for name, stmts in sent.items():
-        selects = [s for s in stmts if s.lstrip().upper().startswith("SELECT")]
-        writes = [s for s in stmts if not s.lstrip().upper().startswith("SELECT")]
-        # one query for the acta, its entries, the client id, both logs' heads and the snapshot
-        assert len(selects) == 1, (name, stmts)
-        if db.postgresql:  # and one statement for every row written (none for a replay)
-            assert len(writes) == (0 if name == "replay" else 1), (name, stmts)
-        else:
-            assert len(writes) == {"first": 4, "second": 5, "replay": 0}[name], (name, stmts)
+    if db.postgresql:
+        # the lock and one query for the acta, its entries, the client id, both logs' heads
+        # and the snapshot; then every row in one statement (none for a replay); COMMIT
+        assert sent == {"first": [["lock", "read"], ["write"]], "second": [["lock", "read"], ["write"]],
+                        "replay": [["lock", "read"]]}, sent
+    else:  # no round trips: still one read, then each row
+        assert sent == {"first": [["read"]] + [["write"]] * 4, "second": [["read"]] + [["write"]] * 5,
+                        "replay": [["read"]]}, sent
+
+
+def test_the_lock_sent_with_the_first_read_is_held_to_the_end(database_url):
+    """A session opened with lock_with_first_read holds the write lock from its first
+    read (sent in one pipeline with it on PostgreSQL) until it ends, and refuses to write
+    before it."""
+    import pytest
+    from sqlalchemy import text
+
+    from escrutinio.server.storage.db import Database, execute_together, locked_read
+
+    db = Database(database_url)
+    try:
+        with db.session(write=True, lock_with_first_read=True) as s:
+            if db.postgresql:
+                with pytest.raises(RuntimeError, match="write lock"):
+                    execute_together(s, [(events.insert().values(time="t", kind="entry", seq=0, data="{}"), {})])
+            row = locked_read(s, select(func.count().label("n")).select_from(entries), {})
+            assert row.n == 0
+            if db.postgresql:
+                pid = s.execute(text("SELECT pg_backend_pid()")).scalar()
+                with db.write_engine.connect() as other:
+                    held = other.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                                              "AND pid = :p"), {"p": pid}).scalar()
+                    assert held == 1
+                    # another writer waits for it
+                    assert other.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY}).scalar() is False
+    finally:
+        db.dispose()
 
 
 def _user(s, name: str, role: str):

@@ -19,7 +19,7 @@ from escrutinio.observers import double_entry as de
 from escrutinio.publication.entry import utc_now
 from escrutinio.server.storage import events, log
 from escrutinio.server.storage.audit_hash import FIELDS as AUDIT_FIELDS, GENESIS as AUDIT_GENESIS, row_hash as audit_row_hash
-from escrutinio.server.storage.db import execute_together, write_lock
+from escrutinio.server.storage.db import execute_together, locked_read
 from escrutinio.server.storage.tables import actas, audit_log, entries, log_entries, snapshots
 from escrutinio.server.storage.users import User
 
@@ -82,9 +82,9 @@ def _acta(row) -> de.Acta | None:
         return None
 
     def entry(p: str) -> de.Entry | None:
-        m = row._mapping
-        return None if m[f"{p}_id"] is None else de.Entry(m[f"{p}_id"], m[f"{p}_typist"], m[f"{p}_client_id"],
-                                                          json.loads(m[f"{p}_values"]))
+        entry_id = getattr(row, f"{p}_id")
+        return None if entry_id is None else de.Entry(entry_id, getattr(row, f"{p}_typist"), getattr(row, f"{p}_client_id"),
+                                                      json.loads(getattr(row, f"{p}_values")))
 
     first, second = entry("e1"), entry("e2")
     if first is None or (row.a_second_entry is not None and second is None):
@@ -122,7 +122,8 @@ class _Heads:
             params["client_id"] = client_id
         if snapshot_id is not None:
             params["snapshot_id"] = int(snapshot_id)
-        row = session.execute(_read(self.dialect, True, client_id is not None, snapshot_id is not None), params).one()
+        # the first statement of a session opened with lock_with_first_read: the lock goes with it
+        row = locked_read(session, _read(self.dialect, True, client_id is not None, snapshot_id is not None), params)
         if snapshot_id is not None and not row.fresh:
             raise SnapshotChanged(f"an official snapshot newer than {snapshot_id} was stored")
         self.acta = _acta(row)
@@ -204,7 +205,6 @@ def submit(session: Session, *, unit: str, contest: str, values: Mapping[str, in
     """One typist's entry. Returns {"entry_id", "state", "replayed"}. ``snapshot_id``: the
     snapshot ``check`` and ``levels`` come from, checked in the same query as the rest
     (:class:`SnapshotChanged` when a newer one was stored)."""
-    write_lock(session)
     values = dict(values)
     heads = _Heads(session, unit, contest, client_id, snapshot_id)
     old = heads.old
@@ -233,7 +233,6 @@ def resolve(session: Session, *, unit: str, contest: str, values: Mapping[str, i
             levels: Mapping[str, str | None], note: str = "", snapshot_id: int | None = None) -> de.Acta:
     """A coordinator's values for a differing or quarantined acta (``snapshot_id`` as in
     :func:`submit`)."""
-    write_lock(session)
     heads = _Heads(session, unit, contest, snapshot_id=snapshot_id)
     before = heads.acta
     if before is None:
@@ -245,7 +244,6 @@ def resolve(session: Session, *, unit: str, contest: str, values: Mapping[str, i
 
 
 def release(session: Session, *, unit: str, contest: str, user: User, levels: Mapping[str, str | None], note: str = "") -> de.Acta:
-    write_lock(session)
     heads = _Heads(session, unit, contest)
     before = heads.acta
     if before is None:
