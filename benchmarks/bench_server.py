@@ -31,6 +31,11 @@ client can drive, not what nginx can serve. Every loop is bounded by a request c
 
     .venv/bin/python benchmarks/bench_server.py [--workers 2] [--readers 200] [--typists 50]
                                                 [--streams 1000] [--streams-only]
+
+``--baseline-src OTHER/src [--rounds N]`` measures only the typists (alone, with the
+readers, and the plain script), for a server run from another checkout and one from
+this, alternating in the same run: the figures of a change to the write path next to
+those of the code before it.
 """
 from __future__ import annotations
 
