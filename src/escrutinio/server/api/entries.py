@@ -101,12 +101,6 @@ class _Prepared:
             s, unit, contest, values, self.ceiling)
 
 
-def _differs(state: str, p: _Prepared) -> bool:
-    """Whether a copy now counted in ``state`` differs from the official count: its
-    differences are then recorded after the entry, in the same transaction."""
-    return state in de.COUNTED and not p.same_as_official
-
-
 def check_bounds(values: dict, row: dict, ceiling: int | None) -> None:
     """Every count is at most ``ceiling`` (Settings.max_count); a vote count is also at
     most twice the table's registered voters in the official count, plus 10, when that
@@ -137,20 +131,16 @@ def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("
         p = _Prepared(s, body.unit, body.contest, body.values, request.app.state.settings.max_count)
         if body.photo_sha256 and s.execute(photos.select().where(photos.c.sha256 == body.photo_sha256)).first() is None:
             raise HTTPException(422, f"photo {body.photo_sha256} was not uploaded (POST /api/v1/photos first)")
-    def last(state: str) -> bool:  # nothing follows the entry's writes in the transaction: they commit with it
-        return not body.photo_sha256 and not _differs(state, p)
-
     # the write lock is taken with copies.submit's one read, in the same round trip
     with db.session(write=True, lock_with_first_read=True) as s:
         try:  # whether the snapshot is still in force is read with the acta, in one query
             out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
-                                check=p.check, levels=p.levels, photo_sha256=body.photo_sha256, snapshot_id=p.snapshot_id,
-                                last=last)
+                                check=p.check, levels=p.levels, photo_sha256=body.photo_sha256, snapshot_id=p.snapshot_id)
         except copies.SnapshotChanged:
             p = p.current(s, body.unit, body.contest, body.values)
             out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
-                                check=p.check, levels=p.levels, photo_sha256=body.photo_sha256, last=last)
-        if not out["replayed"] and _differs(out["state"], p):
+                                check=p.check, levels=p.levels, photo_sha256=body.photo_sha256)
+        if not out["replayed"] and out["state"] in de.COUNTED and not p.same_as_official:
             services.record_seen(s, p.contest, [body.unit])
         if body.photo_sha256 and not out["replayed"]:
             out["photo_flags"] = _photo_flags(s, request.app.state.settings, body.photo_sha256, body.unit, p.contest, user)
@@ -185,18 +175,15 @@ def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User 
     db = request.app.state.db
     with db.session() as s:
         p = _Prepared(s, unit, body.contest, body.values, request.app.state.settings.max_count)
-    def last(state: str) -> bool:
-        return not _differs(state, p)
-
     with db.session(write=True, lock_with_first_read=True) as s:
         try:
             acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check,
-                                  levels=p.levels, note=body.note, snapshot_id=p.snapshot_id, last=last)
+                                  levels=p.levels, note=body.note, snapshot_id=p.snapshot_id)
         except copies.SnapshotChanged:
             p = p.current(s, unit, body.contest, body.values)
             acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check,
-                                  levels=p.levels, note=body.note, last=last)
-        if _differs(acta.state, p):
+                                  levels=p.levels, note=body.note)
+        if acta.state in de.COUNTED and not p.same_as_official:
             services.record_seen(s, p.contest, [unit])
     return ActaOut(unit=unit, contest=p.contest, state=acta.state, findings=list(acta.findings))
 

@@ -177,12 +177,11 @@ def _save(acta: de.Acta, created: bool) -> tuple:
 
 
 def _changed(heads: _Heads, acta: de.Acta, user: User, levels: Mapping[str, str | None], action: str, detail: dict,
-             first: list | None = None, created: bool = False, last: Callable[[str], bool] | None = None) -> None:
+             first: list | None = None, created: bool = False) -> None:
     """Store ``acta`` and what goes with every change of one, after ``first`` (the new
     entry's insert): its results-log entry when it is counted (``copy_agreed``,
     ``copy_resolved``, ``quarantine_released``), the audit row, and the ``entry`` event,
-    in one round trip (:func:`execute_together`); with the commit too when ``last(new
-    state)`` says the caller has nothing more to do in the transaction."""
+    in one round trip (:func:`execute_together`)."""
     statements = [*(first or []), _save(acta, created)]
     seq = heads.log[0]
     kind = LOG_KIND.get(acta.state)
@@ -197,17 +196,15 @@ def _changed(heads: _Heads, acta: de.Acta, user: User, levels: Mapping[str, str 
     statements.append((_INSERT_AUDIT, _prefixed("u_", heads.audit_row(user, action, f"acta:{acta.contest}:{acta.unit}", detail))))
     statements.append((_INSERT_EVENT, _prefixed("v_", events.row("entry", {"unit": acta.unit, "contest": acta.contest,
                                                                             "state": acta.state}, seq - 1))))
-    execute_together(heads.session, statements, commit=last is not None and last(acta.state))
+    execute_together(heads.session, statements)
 
 
 def submit(session: Session, *, unit: str, contest: str, values: Mapping[str, int], client_id: str, user: User,
            check: de.Checker, levels: Mapping[str, str | None], photo_sha256: str | None = None,
-           snapshot_id: int | None = None, last: Callable[[str], bool] | None = None) -> dict:
+           snapshot_id: int | None = None) -> dict:
     """One typist's entry. Returns {"entry_id", "state", "replayed"}. ``snapshot_id``: the
     snapshot ``check`` and ``levels`` come from, checked in the same query as the rest
-    (:class:`SnapshotChanged` when a newer one was stored). ``last``: called with the
-    acta's new state, True when the caller will do nothing more in the transaction, which
-    is then committed with the writes (PostgreSQL, :func:`execute_together`)."""
+    (:class:`SnapshotChanged` when a newer one was stored)."""
     values = dict(values)
     heads = _Heads(session, unit, contest, client_id, snapshot_id)
     old = heads.old
@@ -228,22 +225,21 @@ def submit(session: Session, *, unit: str, contest: str, values: Mapping[str, in
         raise
     _changed(heads, acta, user, levels, "entry_submitted",
              {"entry_id": entry_id, "client_id": client_id, "state": acta.state, "photo_sha256": photo_sha256},
-             first=[row], created=before is None, last=last)
+             first=[row], created=before is None)
     return {"entry_id": entry_id, "state": acta.state, "replayed": False}
 
 
 def resolve(session: Session, *, unit: str, contest: str, values: Mapping[str, int], user: User, check: de.Checker,
-            levels: Mapping[str, str | None], note: str = "", snapshot_id: int | None = None,
-            last: Callable[[str], bool] | None = None) -> de.Acta:
-    """A coordinator's values for a differing or quarantined acta (``snapshot_id`` and
-    ``last`` as in :func:`submit`)."""
+            levels: Mapping[str, str | None], note: str = "", snapshot_id: int | None = None) -> de.Acta:
+    """A coordinator's values for a differing or quarantined acta (``snapshot_id`` as in
+    :func:`submit`)."""
     heads = _Heads(session, unit, contest, snapshot_id=snapshot_id)
     before = heads.acta
     if before is None:
         raise LookupError(f"no entries for acta {unit} of {contest}")
     acta = de.resolve(before, user.id, dict(values), check, note)
     _changed(heads, acta, user, levels, "entry_resolved",
-             {"from": before.state, "to": acta.state, "values": dict(values), "note": note}, last=last)
+             {"from": before.state, "to": acta.state, "values": dict(values), "note": note})
     return acta
 
 

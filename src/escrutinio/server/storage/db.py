@@ -14,7 +14,6 @@ import threading
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Iterator, Sequence
 
 from sqlalchemy import create_engine, event, text
@@ -354,6 +353,8 @@ def locked_read(session: Session, stmt, params: dict):
     row = cur.fetchone()
     if row is None:
         return None
+    from types import SimpleNamespace
+
     return SimpleNamespace(**dict(zip((d.name for d in cur.description), row)))
 
 
@@ -362,41 +363,25 @@ def _compiled(stmt, dialect):
     return stmt.compile(dialect=dialect)
 
 
-def execute_together(session: Session, statements: Sequence[tuple], commit: bool = False) -> None:
+def execute_together(session: Session, statements: Sequence[tuple]) -> None:
     """Run independent INSERT and UPDATE statements (none reads what another writes, so
     their order does not matter), given as (statement, parameters) with distinct
     parameter names, in the caller's transaction. On PostgreSQL they go as one
     statement, the first ones as data-modifying WITH clauses of the last: one round trip
     where there were one per statement, each made while every other writer waited on
     the write lock. The triggers and constraints apply to each as they would alone.
-    SQLite has no data-modifying WITH and no round trips: one after the other.
-
-    ``commit``: on PostgreSQL, the transaction is committed in the same round trip (and
-    the write lock released with it, without waiting for this process to hear of the
-    writes first); the caller must write nothing more in the session (a write would
-    find no lock and be refused). On SQLite the session commits when it ends, as usual."""
+    SQLite has no data-modifying WITH and no round trips: one after the other."""
     postgresql = session.get_bind().dialect.name == "postgresql"
     if postgresql and not _holds_lock(session):  # a session opened with lock_with_first_read, before it
         raise RuntimeError("write without the write lock")
-    if not postgresql or (len(statements) == 1 and not commit):
+    if not postgresql or len(statements) == 1:
         for stmt, params in statements:
             session.execute(stmt, params)
         return
     params: dict = {}
     for _, p in statements:
         params.update(p)
-    stmt = statements[0][0] if len(statements) == 1 else _together(tuple(stmt for stmt, _ in statements))
-    if not commit:
-        session.execute(stmt, params)
-        return
-    conn = session.connection()
-    compiled = _compiled(stmt, conn.dialect)
-    raw = conn.connection.driver_connection
-    with raw.pipeline():
-        raw.execute(compiled.string, compiled.construct_params(params))
-        raw.commit()
-    # the lock went with the commit; the session's own commit finds nothing left to do
-    session.info["write_locked"] = None
+    session.execute(_together(tuple(stmt for stmt, _ in statements)), params)
 
 
 @functools.lru_cache(maxsize=256)
