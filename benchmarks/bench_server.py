@@ -31,6 +31,11 @@ client can drive, not what nginx can serve. Every loop is bounded by a request c
 
     .venv/bin/python benchmarks/bench_server.py [--workers 2] [--readers 200] [--typists 50]
                                                 [--streams 1000] [--streams-only]
+
+``--baseline-src OTHER/src [--rounds N]`` measures only the typists (alone, with the
+readers, and the plain script), for a server run from another checkout and one from
+this, alternating in the same run: the figures of a change to the write path next to
+those of the code before it.
 """
 from __future__ import annotations
 
@@ -534,6 +539,87 @@ def report(res: dict, args) -> None:
           f"  -> {'no entry lost' if agreed == expected else 'CHECK: entries lost or refused'}")
 
 
+@contextmanager
+def _source(src: str | None):
+    """``escrutinio serve`` started inside runs the escrutinio found first on ``src``
+    (another checkout's ``src``), or this one's when None."""
+    before = os.environ.get("PYTHONPATH")
+    if src is not None:
+        os.environ["PYTHONPATH"] = str(Path(src).resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+def typists_compare(kind: str, args) -> None:
+    """The typists' figures of two sources, alternating in this one run (the machine's
+    other load moves): per round, a server from ``--baseline-src`` and one from this
+    checkout, each on a fresh database with the cómputo loaded, each timed with the
+    typists alone and with R readers on the results, then the plain script on a fresh
+    database of its own. Each entry is an acta typed twice (agreed), as in ``bench``."""
+    from escrutinio.io import read_snapshots
+    from escrutinio.server.storage.db import migrate
+    from escrutinio.server.testing import add_user, postgres_url, serve_process, sqlite_url
+
+    os.environ["ESCRUTINIO_SETTINGS_OVERRIDES"] = json.dumps(
+        {"rate_limit_client": "1000000/second", "rate_limit_token": "1000000/second", "rate_limit_query": "1000000/second"})
+    per_phase = args.typists * args.entries
+    snap = read_snapshots(COMPUTO)[0]
+    fields = [*snap.choices, "blank", "null", "registered", "emitted"]
+    rows = [{"unit": r["unit"], "values": {k: int(r[k]) for k in fields}}
+            for r in snap.frame.select("unit", *fields).head(2 * per_phase).to_dicts()]
+    sources = (("baseline", args.baseline_src), ("this", None))
+    table = []
+
+    def database(stack: ExitStack, tmp: Path) -> str:
+        url = sqlite_url(tmp) if kind == "sqlite" else stack.enter_context(postgres_url())
+        migrate(url)
+        return url
+
+    for rnd in range(args.rounds):
+        for label, src in sources:
+            with ExitStack() as stack:
+                tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+                url = database(stack, tmp)
+                with _source(src):
+                    served = stack.enter_context(serve_process(url, tmp / "data", args.workers))
+                admin = {"Authorization": f"Bearer {add_user(url, 'admin', 'bench-admin')}"}
+                with open(COMPUTO, "rb") as f:
+                    httpx.post(served.base + "/api/v1/official", files={"file": (COMPUTO.name, f)}, headers=admin,
+                               timeout=600).raise_for_status()
+                tokens = [add_user(url, "typist", f"bench-typist-{i}") for i in range(args.typists)]
+                for _ in range(args.workers * 4):  # every worker reads and caches the snapshot
+                    httpx.get(served.base + RESULTS, timeout=120).raise_for_status()
+                pg = [served.process.pid]
+                alone = summary("alone", timed(typists_on(served.base, tokens, rows[:per_phase], "alone"), pg))
+                reads, typed = timed(mixed(served.base, RESULTS, args.readers, tokens, rows[per_phase:], "mixed"), pg)
+                table.append((rnd, label, alone, summary("with readers", typed), summary("reads", reads)))
+        with ExitStack() as stack:
+            url = database(stack, Path(stack.enter_context(tempfile.TemporaryDirectory())))
+            plain = summary("plain", timed(lambda: plain_script(url, rows[:per_phase], "plain"), []))
+        table.append((rnd, "plain script", plain, None, None))
+        print(f"  round {rnd}: load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(f"\n== {kind}: typists, {args.baseline_src} (baseline) and this checkout alternating, {args.rounds} rounds, "
+          f"serve --workers {args.workers}, {args.typists} typists x {args.entries} actas typed twice, {args.readers} readers ==")
+    print(f"  {'round':<6} {'source':<13} {'alone/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'w/ readers/s':>13} {'p50 ms':>8} {'p99 ms':>8}"
+          f" {'p99 ratio':>10} {'reads/s':>8} {'errors':>7} {'vs plain':>9}")
+    for rnd in range(args.rounds):
+        plain = next(a for r, lbl, a, _, _ in table if r == rnd and lbl == "plain script")
+        for r, lbl, a, t, rd in table:
+            if r != rnd:
+                continue
+            if t is None:
+                print(f"  {r:<6} {lbl:<13} {a['rate']:>8.0f} {a['p50']:>8.1f} {a['p99']:>8.1f}")
+                continue
+            print(f"  {r:<6} {lbl:<13} {a['rate']:>8.0f} {a['p50']:>8.1f} {a['p99']:>8.1f} {t['rate']:>13.0f} {t['p50']:>8.1f}"
+                  f" {t['p99']:>8.1f} {t['p99'] / a['p99']:>9.2f}x {rd['rate']:>8.0f} {a['errors'] + t['errors']:>7}"
+                  f" {100 * a['rate'] / plain['rate']:>8.0f}%")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
@@ -545,6 +631,9 @@ def main() -> None:
     p.add_argument("--entries", type=int, default=10, help="actas per typist and phase (each typed by two typists)")
     p.add_argument("--streams", type=int, default=1000, help="open event streams while the typists type (0: no such phase)")
     p.add_argument("--streams-only", action="store_true", help="only the typists alone and with the event streams open")
+    p.add_argument("--baseline-src", help="compare the typists' figures with a server run from this src folder (another "
+                                          "checkout's), alternating in this run; nothing else is measured")
+    p.add_argument("--rounds", type=int, default=2, help="rounds of --baseline-src comparison")
     args = p.parse_args()
     kinds = ["sqlite", "postgresql"] if args.database == "both" else [args.database]
     print(f"machine: {os.cpu_count()} CPUs shared by the client, the server, nginx and the database; "
@@ -557,7 +646,10 @@ def main() -> None:
             if reason:
                 print(f"\n== PostgreSQL skipped: {reason}")
                 continue
-        report(bench(kind, args), args)
+        if args.baseline_src:
+            typists_compare(kind, args)
+        else:
+            report(bench(kind, args), args)
         print(f"  (load average {os.getloadavg()[0]:.1f} after this run: other processes share the CPUs)")
 
 

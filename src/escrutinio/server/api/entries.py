@@ -131,10 +131,15 @@ def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("
         p = _Prepared(s, body.unit, body.contest, body.values, request.app.state.settings.max_count)
         if body.photo_sha256 and s.execute(photos.select().where(photos.c.sha256 == body.photo_sha256)).first() is None:
             raise HTTPException(422, f"photo {body.photo_sha256} was not uploaded (POST /api/v1/photos first)")
-    with db.session(write=True) as s:
-        p = p.current(s, body.unit, body.contest, body.values)
-        out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
-                            check=p.check, levels=p.levels, photo_sha256=body.photo_sha256)
+    # the write lock is taken with copies.submit's one read, in the same round trip
+    with db.session(write=True, lock_with_first_read=True) as s:
+        try:  # whether the snapshot is still in force is read with the acta, in one query
+            out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
+                                check=p.check, levels=p.levels, photo_sha256=body.photo_sha256, snapshot_id=p.snapshot_id)
+        except copies.SnapshotChanged:
+            p = p.current(s, body.unit, body.contest, body.values)
+            out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
+                                check=p.check, levels=p.levels, photo_sha256=body.photo_sha256)
         if not out["replayed"] and out["state"] in de.COUNTED and not p.same_as_official:
             services.record_seen(s, p.contest, [body.unit])
         if body.photo_sha256 and not out["replayed"]:
@@ -170,10 +175,14 @@ def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User 
     db = request.app.state.db
     with db.session() as s:
         p = _Prepared(s, unit, body.contest, body.values, request.app.state.settings.max_count)
-    with db.session(write=True) as s:
-        p = p.current(s, unit, body.contest, body.values)
-        acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check, levels=p.levels,
-                              note=body.note)
+    with db.session(write=True, lock_with_first_read=True) as s:
+        try:
+            acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check,
+                                  levels=p.levels, note=body.note, snapshot_id=p.snapshot_id)
+        except copies.SnapshotChanged:
+            p = p.current(s, unit, body.contest, body.values)
+            acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check,
+                                  levels=p.levels, note=body.note)
         if acta.state in de.COUNTED and not p.same_as_official:
             services.record_seen(s, p.contest, [unit])
     return ActaOut(unit=unit, contest=p.contest, state=acta.state, findings=list(acta.findings))

@@ -8,12 +8,13 @@ writers exactly where the log's hash chain and the double-entry states need it.
 """
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -173,11 +174,15 @@ class Database:
                 self._writer.release()
 
     @contextmanager
-    def session(self, write: bool = False) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on error."""
+    def session(self, write: bool = False, lock_with_first_read: bool = False) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on error.
+        ``lock_with_first_read``: on PostgreSQL the write lock is not taken at once but
+        by the caller's first statement, :func:`locked_read`, which sends the lock and
+        the query together (one round trip less while every other writer waits); the
+        caller must not write before it (:func:`execute_together` checks)."""
         if write:
             with self.writer():
-                with self._session(True) as s:
+                with self._session(True, lock=not lock_with_first_read) as s:
                     yield s
             self.writes += 1
         else:
@@ -185,10 +190,10 @@ class Database:
                 yield s
 
     @contextmanager
-    def _session(self, write: bool) -> Iterator[Session]:
+    def _session(self, write: bool, lock: bool = True) -> Iterator[Session]:
         s = self.sessionmaker(write)()
         try:
-            if write:
+            if write and lock:
                 write_lock(s)
             yield s
             if s.in_transaction():  # a route may have committed its own work already
@@ -313,11 +318,78 @@ def write_lock(session: Session) -> None:
     if bind.dialect.name == "postgresql":
         # taken once per transaction: the entry path asked for it four times (session,
         # copies, log, audit), three round trips made while every other writer waits
-        tx = session.get_transaction()
-        if tx is not None and session.info.get("write_locked") is tx:
+        if _holds_lock(session):
             return
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
         session.info["write_locked"] = session.get_transaction()
+
+
+def _holds_lock(session: Session) -> bool:
+    tx = session.get_transaction()
+    return tx is not None and session.info.get("write_locked") is tx
+
+
+LOCK_SQL = "SELECT pg_advisory_xact_lock(%(k)s)"
+
+
+def locked_read(session: Session, stmt, params: dict):
+    """Take the write lock, unless this transaction holds it, and run the query
+    ``stmt`` (one row, or None). On PostgreSQL, when the lock is taken here, both go in
+    one pipeline: the server runs the query as soon as it grants the lock, with a
+    snapshot taken after it (as for any statement after the lock), instead of waiting
+    for this process to hear of the lock and send the query (a wake-up of a thread that
+    may wait for the GIL, while every other writer waits for the lock). The row then
+    comes as a namespace of the query's column labels, else as SQLAlchemy's row."""
+    if session.get_bind().dialect.name != "postgresql" or _holds_lock(session):
+        write_lock(session)
+        return session.execute(stmt, params).first()
+    conn = session.connection()
+    compiled = _compiled(stmt, conn.dialect)
+    raw = conn.connection.driver_connection
+    with raw.pipeline():
+        raw.execute(LOCK_SQL, {"k": WRITE_LOCK_KEY})
+        cur = raw.execute(compiled.string, compiled.construct_params(params))
+    session.info["write_locked"] = session.get_transaction()
+    row = cur.fetchone()
+    if row is None:
+        return None
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**dict(zip((d.name for d in cur.description), row)))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(stmt, dialect):
+    return stmt.compile(dialect=dialect)
+
+
+def execute_together(session: Session, statements: Sequence[tuple]) -> None:
+    """Run independent INSERT and UPDATE statements (none reads what another writes, so
+    their order does not matter), given as (statement, parameters) with distinct
+    parameter names, in the caller's transaction. On PostgreSQL they go as one
+    statement, the first ones as data-modifying WITH clauses of the last: one round trip
+    where there were one per statement, each made while every other writer waited on
+    the write lock. The triggers and constraints apply to each as they would alone.
+    SQLite has no data-modifying WITH and no round trips: one after the other."""
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql and not _holds_lock(session):  # a session opened with lock_with_first_read, before it
+        raise RuntimeError("write without the write lock")
+    if not postgresql or len(statements) == 1:
+        for stmt, params in statements:
+            session.execute(stmt, params)
+        return
+    params: dict = {}
+    for _, p in statements:
+        params.update(p)
+    session.execute(_together(tuple(stmt for stmt, _ in statements)), params)
+
+
+@functools.lru_cache(maxsize=256)
+def _together(statements: tuple):
+    # keyed by the statements themselves: callers pass statements built once, so that
+    # the combined one is built (and compiled) once per shape too
+    *first, last = statements
+    return last.add_cte(*(stmt.cte(f"w{i}") for i, stmt in enumerate(first)))
 
 
 def _alembic_config(url: str):

@@ -17,9 +17,15 @@ KINDS = ("snapshot", "entry", "discrepancy", "checkpoint", "pvt", "projection", 
 
 def publish(session: Session, kind: str, data: dict | None = None) -> None:
     """Record an event; its ``seq`` is the log's last sequence number at that point."""
-    seq = log.head(session)[0] - 1
+    session.execute(insert(events).values(**row(kind, data, log.head(session)[0] - 1)))
+
+
+def row(kind: str, data: dict | None, seq: int) -> dict:
+    """The events row :func:`publish` stores, for a caller that knows the log's last
+    sequence number ``seq`` (it appended to the log in the same transaction) and inserts
+    the row with its other writes."""
     body = {**(data or {}), "kind": kind, "seq": seq}
-    session.execute(insert(events).values(time=utc_now(), kind=kind, seq=seq, data=json.dumps(body, ensure_ascii=False)))
+    return {"time": utc_now(), "kind": kind, "seq": seq, "data": json.dumps(body, ensure_ascii=False)}
 
 
 def last_id(session: Session) -> int:

@@ -22,10 +22,21 @@ from escrutinio.server.storage.db import write_lock
 from escrutinio.server.storage.tables import log_entries
 
 
+def last_row():
+    """The query for the last entry's (seq, hash): one row, or none on an empty log."""
+    return select(log_entries.c.seq, log_entries.c.hash).order_by(log_entries.c.seq.desc()).limit(1)
+
+
+def head_of(seq: int | None, hash_: str | None) -> tuple[int, str]:
+    """(next seq, hash of the last entry) from the last entry's ``seq`` and ``hash``
+    (both None on an empty log)."""
+    return (0, GENESIS_PREV) if seq is None else (int(seq) + 1, hash_)
+
+
 def head(session: Session) -> tuple[int, str]:
     """(next seq, hash of the last entry) of the log."""
-    row = session.execute(select(log_entries.c.seq, log_entries.c.hash).order_by(log_entries.c.seq.desc()).limit(1)).first()
-    return (0, GENESIS_PREV) if row is None else (int(row.seq) + 1, row.hash)
+    row = session.execute(last_row()).first()
+    return head_of(None, None) if row is None else head_of(row.seq, row.hash)
 
 
 def size(session: Session) -> int:
@@ -40,7 +51,19 @@ def append(session: Session, role: str, kind: str, payload: dict) -> dict:
 def append_many(session: Session, role: str, kind: str, payloads: Iterable[dict]) -> list[dict]:
     """Append entries of one kind, in order, in the caller's transaction."""
     write_lock(session)
-    seq, prev = head(session)
+    rows, out = chained(head(session), role, kind, payloads)
+    if len(rows) > 1:
+        _insert_rows(session, [tuple(r[c] for c in COLUMNS) for r in rows])
+    elif rows:  # one entry (a typist's copy): a plain INSERT is the cheapest
+        session.execute(insert(log_entries), rows)
+    return out
+
+
+def chained(head: tuple[int, str], role: str, kind: str, payloads: Iterable[dict]) -> tuple[list[dict], list[dict]]:
+    """The log rows of ``payloads`` chained after ``head`` (next seq, last hash), and the
+    entries with their ``hash``. For a caller that read the head under the writer lock
+    together with its other reads and inserts the rows itself, in the same transaction."""
+    seq, prev = head
     time = utc_now()
     rows, out = [], []
     for payload in payloads:
@@ -50,11 +73,7 @@ def append_many(session: Session, role: str, kind: str, payloads: Iterable[dict]
                      "payload": canonical_json(payload).decode("utf-8"), "prev": prev, "hash": h})
         out.append({**entry, "hash": h})
         prev, seq = h, seq + 1
-    if len(rows) > 1:
-        _insert_rows(session, [tuple(r[c] for c in COLUMNS) for r in rows])
-    elif rows:  # one entry (a typist's copy): a plain INSERT is the cheapest
-        session.execute(insert(log_entries), rows)
-    return out
+    return rows, out
 
 
 COLUMNS = ("seq", "time", "role", "kind", "payload", "prev", "hash")
