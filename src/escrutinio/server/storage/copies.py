@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from escrutinio.observers import double_entry as de
 from escrutinio.publication.entry import utc_now
 from escrutinio.server.storage import events, log
-from escrutinio.server.storage.audit_hash import FIELDS as AUDIT_FIELDS, GENESIS as AUDIT_GENESIS, row_hash as audit_row_hash
+from escrutinio.server.storage.audit_chain import chained
+from escrutinio.server.storage.audit_hash import FIELDS as AUDIT_FIELDS
 from escrutinio.server.storage.db import execute_together, locked_read
 from escrutinio.server.storage.tables import actas, audit_log, entries, log_entries, snapshots
-from escrutinio.server.storage.users import User
+from escrutinio.server.storage.users import User, audit_fields
 
 LOG_KIND = {"agreed": "copy_agreed", "resolved": "copy_resolved", "released": "quarantine_released"}
 
@@ -133,17 +134,11 @@ class _Heads:
         self.next_id = int(row.next_id) if client_id is not None and row.next_id is not None else None
 
     def audit_row(self, user: User | None, action: str, target: str | None, detail: dict | None) -> dict:
-        """The audit row ``users.audit`` would append after the head read here (the same
-        fields, detail encoding and hash chain); the head moves on to it."""
-        last_id, last_hash = self.audit
-        prev = (last_hash or AUDIT_GENESIS) if last_id is not None else AUDIT_GENESIS
-        new_id = int(last_id) + 1 if last_id is not None else 1
-        row = dict(time=utc_now(), user_id=user.id if user else None, user_name=user.name if user else None,
-                   role=user.role if user else None, action=action, target=target,
-                   detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str))
-        h = audit_row_hash(prev, {**row, "id": new_id})
-        self.audit = (new_id, h)
-        return {"id": new_id, "prev": prev, "hash": h, **row}
+        """The audit row ``users.audit`` would append after the head read here; the head
+        moves on to it."""
+        row = chained(*self.audit, audit_fields(user, action, target, detail))
+        self.audit = (row["id"], row["hash"])
+        return row
 
 
 def _bound(table, prefix: str, columns=None) -> dict:

@@ -197,14 +197,18 @@ def rotate(session: Session, who: str | int, by: User | None = None, token_days:
     return {"id": row.id, "name": row.name, "role": row.role, "token_expires_at": expires}, token
 
 
+def audit_fields(user: User | None, action: str, target: str | None, detail: dict | None) -> dict:
+    """An audit line's own fields (before the chain's id, prev and hash)."""
+    return dict(time=utc_now(), user_id=user.id if user else None, user_name=user.name if user else None,
+                role=user.role if user else None, action=action, target=target,
+                detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str))
+
+
 def audit(session: Session, user: User | None, action: str, target: str | None, detail: dict | None) -> None:
     """One line of the internal audit log: who (user and role), when, what changed."""
     from escrutinio.server.storage import audit_chain  # h23: the audit log is hash-chained
 
-    audit_chain.append(session,
-        time=utc_now(), user_id=user.id if user else None, user_name=user.name if user else None,
-        role=user.role if user else None, action=action, target=target,
-        detail=json.dumps(detail or {}, ensure_ascii=False, sort_keys=True, default=str))
+    audit_chain.append(session, **audit_fields(user, action, target, detail))
 
 
 def audit_entries(session: Session, limit: int = 200, after: int = 0) -> list[dict]:
