@@ -89,7 +89,7 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
         uncounted_R: np.ndarray, table_place: np.ndarray, table_R: np.ndarray, table_V: np.ndarray,
         x: np.ndarray | None, rng: np.random.Generator, boot: int = 1000, completion: bool = True,
         cross: np.ndarray | None = None, Z: np.ndarray | None = None,
-        selection_r: float = SELECTION_R) -> MultilevelFit:
+        selection_r: float = SELECTION_R, slope_boot: int | None = None) -> MultilevelFit:
     """Fit the hierarchy on place-level data.
 
     ``place_keys``: per stratum level (coarse -> fine), an integer code per place; the
@@ -99,6 +99,8 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
     registered, votes), for the within-place variance. ``x``: places x C previous rates.
     ``boot``: bootstrap replicates of the slopes; as many as the simulations, so that each
     simulation has its own (see :func:`escrutinio.dynamics.multilevel.simulate`).
+    ``slope_boot``: replicates of the covariates' slopes alone (default ``boot``): a
+    multiple of the simulations gives each simulation partners in the conditional bounds.
     ``selection_r``: prior scale of the within-stratum data defect correlation (0: the
     count is taken as random within the top strata).
     """
@@ -113,7 +115,7 @@ def fit(place_keys: list[np.ndarray], names: list[str], counted_R: np.ndarray, c
     D_ref = np.zeros_like(D)
     if D.shape[2]:
         cell = (np.asarray(cross, np.int64) if cross is not None and SLOPES_WITHIN == "cross" else _codes(place_keys[:2])) if place_keys else np.zeros(P, np.int64)
-        beta, beta_boot, D_ref = _slopes(D, y, np.where(has_p, counted_R, 0.0), cell, rng, boot)
+        beta, beta_boot, D_ref = _slopes(D, y, np.where(has_p, counted_R, 0.0), cell, rng, slope_boot or boot)
         y = y - np.einsum("pck,ck->pc", D, beta)
     # table level: phi = within-place variance per registered voter (Var u_t = phi / R_t)
     tp, tR = table_place, table_R.astype(np.float64)

@@ -72,6 +72,11 @@ class _Selection:
         # counted mean - stratum mean = r sigma lambda: the uncounted voters are the other way
         return -r * (self.sigma * self.weights)[None, :]
 
+    def cov(self) -> np.ndarray:
+        """C x C covariance of the term :meth:`draw` adds (it is normal, mean 0)."""
+        w = self.r_scale * self.sigma * self.weights
+        return w[:, None] * w[None, :] * self.corr
+
     def per_sd(self, U: float) -> np.ndarray:
         """Per channel: sd of the bias of the uncounted voters' mean rate, in rate units."""
         return self.r_scale * self.sigma * self.weights / max(U, EPS)

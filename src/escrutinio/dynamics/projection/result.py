@@ -169,27 +169,175 @@ class ProjectionResult:
 SEED_RANGE_10 = 3.08  # expected range of 10 standard normal draws (Tippett 1925)
 
 
-def _bound_error(share: np.ndarray, a: float) -> dict:
+def _bound_error(share: np.ndarray, a: float, lead: np.ndarray | None = None) -> dict:
     """Monte Carlo standard error of each equal-tailed bound: the bound is an order
     statistic whose rank is binomial, so its error is half the distance between the
     quantiles one binomial standard deviation of rank either side (the order-statistic
     interval for a quantile; e.g. Hyndman & Fan 1996 on sample quantiles). Ten seeds move
     a bound over about 3.08 of these; the simulations for a range of 0.05 follow from
-    the error falling as 1 / sqrt(simulations)."""
+    the error falling as 1 / sqrt(simulations). ``lead``: the lead's draws, whose bounds
+    are reported too."""
     S = share.shape[0]
     d = np.sqrt(a * (1 - a) / max(S, 1))
-    q = np.quantile(share, [max(a - d, 0.0), min(a + d, 1.0), max(1 - a - d, 0.0), min(1 - a + d, 1.0)], axis=0)
+    both = np.column_stack([share, np.zeros(S) if lead is None else lead])
+    q = np.quantile(both, [max(a - d, 0.0), min(a + d, 1.0), max(1 - a - d, 0.0), min(1 - a + d, 1.0)], axis=0)
     se_lo, se_hi = (q[1] - q[0]) / 2, (q[3] - q[2]) / 2
-    worst = float(max(se_lo.max(), se_hi.max())) if share.size else 0.0
+    return _conditional_error(se_lo[:-1], se_hi[:-1], S, np.array([se_lo[-1], se_hi[-1]]))
+
+
+# where the truncation of a simulation's draw (a channel below zero, more votes than
+# registered voters) may move a share by more than this many points in expectation, its
+# conditional distribution is taken given the totals the truncation acts on as well; below,
+# the truncation is ignored (result._conditional)
+TRUNCATION_POINTS = 1e-3
+
+
+def _normal_excess(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """E[(X)^-] for X ~ N(mean, sd^2): the expected shortfall below zero."""
+    from scipy.special import ndtr
+
+    z = np.clip(mean / np.maximum(sd, 1e-300), -40.0, 40.0)
+    return np.where(sd > 0, sd * (np.exp(-z * z / 2) / np.sqrt(2 * np.pi) - z * ndtr(-z)), np.maximum(-mean, 0.0))
+
+
+def _conditional(parts: dict, counted_tot: np.ndarray, nch: int, ia: int, ib: int, level: float,
+                 lead_probs: list[float]) -> dict:
+    """Bounds of each share and of the lead from the draws' conditional distributions.
+
+    Why: given the rest of a simulation, the selection term, the table noise and the
+    polling places' noise are normal (``parts``: the mean ``a`` of the uncounted totals
+    without them and their covariance ``M``). A share is a ratio, but the event
+    share_j <= t is linear in the totals: l'(a + g) <= 0 with l = e_j - t 1 (1 over the
+    choices), so P(share_j <= t | rest) = Phi(-l'a / sqrt(l' M l)) exactly. The
+    covariates' slopes' term is additive and independent of the rest, so each simulation
+    is also averaged over K replicates of it (its partners, ``parts["boot"]``). The
+    projected distribution is the mixture of these, the same distribution as the draws'
+    (conditioning does not change an expectation: Rao-Blackwellization, e.g. Robert &
+    Casella 2004, section 4.2), and its quantiles, found by bisection, vary less between
+    seeds than the draws' order statistics. Where the truncation of the draws may act
+    (more than TRUNCATION_POINTS): the scaling to the registered voters is handled by
+    conditioning on the drawn total as well, and a channel below zero by conditioning on
+    that channel's drawn total too. Votes are not rounded here (at most 10^-6 points).
+
+    Returns share quantiles (2 x nch), the lead's at ``level``'s tails then ``lead_probs``,
+    and the Monte Carlo standard errors of the bounds (delta method on the mixture, whose
+    S per-simulation components are independent)."""
+    from scipy.special import ndtr
+
+    m0, M, U = parts["mean"], parts["cov"], parts["U"]
+    boot = parts["boot"]  # S x K x C, the first the draw's
+    S, K, C = boot.shape
+    g = parts["drawn"] - m0  # the drawn normal terms
+    m = m0[:, None, :] + boot - boot[:, :1]  # S x K x C: each partner's mean
+    sd = np.sqrt(np.maximum(np.einsum("scc->sc", M), 0.0))
+    tot_sd = np.sqrt(np.maximum(M.sum(axis=(1, 2)), 0.0))
+    valid = np.maximum(m[..., :nch].sum(axis=2) + counted_tot[:nch].sum(), 1.0)
+    # truncation at zero moves a channel by x^-, the scaling to the registered voters the
+    # choices by at most (1'x - U)^+ in all: a share by at most twice that over the valid votes
+    risky = 200 * _normal_excess(m, sd[:, None, :]) / valid[..., None] > TRUNCATION_POINTS  # S x K x C
+    scaled = risky.any(axis=2) | (200 * _normal_excess(U - m.sum(axis=2), tot_sd[:, None]) / valid
+                                  > TRUNCATION_POINTS)
+    a = m + counted_tot[None, None, :]
+    v = np.zeros(C)
+    v[:nch] = -1.0
+    a_tail = (1 - level) / 2
+    targets = []  # (u, range, probabilities): the event is (u + t v)'(a + g) <= 0
+    for j in range(nch):
+        u = np.zeros(C)
+        u[j] = 1.0
+        targets.append((u, (0.0, 1.0), [a_tail, 1 - a_tail]))
+    u = np.zeros(C)
+    u[ia] += 1.0
+    u[ib] -= 1.0
+    targets.append((u, (-1.0, 1.0), [a_tail, 1 - a_tail, *lead_probs]))
+    Uv = np.stack([t[0] for t in targets])  # T x C
+
+    def forms(Ms):  # the quadratic forms u'Mu, u'Mv (T x n) and v'Mv (n) of n covariances
+        Mv = np.einsum("scd,d->sc", Ms, v)
+        return np.einsum("tc,scd,td->ts", Uv, Ms, Uv), np.einsum("sc,tc->ts", Mv, Uv), Mv @ v
+
+    uMu, uMv, vMv = (np.repeat(f[..., None], K, axis=-1) for f in forms(M))  # T x S x K, S x K
+    for pattern in np.unique(risky[scaled], axis=0):
+        # where the truncation may act, condition on the drawn total Y = 1'x and on the
+        # channels that may fall below zero, x_P: given them the truncation and the scale s
+        # are known, final = c + s x~ (x~: x with x_P at max(x_P, 0)), and the event is
+        # l'(c / s + x~) <= 0 with x~ normal given (x_P, Y) (the normal conditional)
+        si, sk = np.nonzero(scaled & np.all(risky == pattern, axis=2))
+        L = np.vstack([np.eye(C)[pattern], np.ones((1, C))])  # q x C
+        Ms, mm = M[si], m[si, sk]
+        xo = mm + g[si]  # the drawn totals before truncation
+        LM = np.einsum("qc,ncd->nqd", L, Ms)
+        inv = np.linalg.pinv(np.einsum("nqd,rd->nqr", LM, L), hermitian=True)  # n x q x q
+        gain = np.einsum("nqc,nqr->ncr", LM, inv)  # n x C x q
+        mu = mm + np.einsum("ncr,nr->nc", gain, np.einsum("qc,nc->nq", L, xo - mm))
+        mu[:, pattern] = np.maximum(xo[:, pattern], 0.0)
+        Y = mu.sum(axis=1)
+        sc = np.minimum(1.0, U / np.maximum(Y, 1e-300))
+        a[si, sk] = counted_tot[None, :] / sc[:, None] + mu
+        uMu[:, si, sk], uMv[:, si, sk], vMv[si, sk] = forms(Ms - np.einsum("ncr,nrd->ncd", gain, LM))
+    # the draws themselves (truncated as in the simulation), for a bracket of the bisection
+    x = np.maximum(m + g[:, None, :], 0.0)
+    x = x / np.maximum(x.sum(axis=2) / U, 1.0)[..., None] + counted_tot[None, None, :]
+    xv = x[..., :nch].sum(axis=2)
+    drawn_t = [x[..., j] / xv for j in range(nch)] + [(x[..., ia] - x[..., ib]) / xv]
+    # one row per (target, probability)
+    rows = [(ti, p) for ti, t in enumerate(targets) for p in t[2]]
+    R = len(rows)
+    ti = np.array([r[0] for r in rows])
+    pr = np.array([r[1] for r in rows])
+    ua = np.einsum("skc,tc->tsk", a, Uv)[ti]  # R x S x K
+    va = np.einsum("skc,c->sk", a, v)[None]
+    uMu, uMv, vMv = uMu[ti], uMv[ti], vMv[None]
+    drawn = np.stack(drawn_t)[ti]  # R x S x K
+
+    def comp(t):  # R thresholds -> R x S per-simulation probabilities (mean over partners)
+        t = t[:, None, None]
+        var = uMu + 2 * t * uMv + t * t * vMv
+        p = ndtr(-(ua + t * va) / np.sqrt(np.maximum(var, 1e-300)))
+        return p.mean(axis=2)
+
+    def cdf(t):
+        return comp(t).mean(axis=1)
+
+    lo = np.array([targets[i][1][0] for i in ti], dtype=np.float64)
+    hi = np.array([targets[i][1][1] for i in ti], dtype=np.float64)
+    # a bracket from the draws' own order statistics, widened until it holds
+    flat = drawn.reshape(R, -1)
+    d = 6 * np.sqrt(pr * (1 - pr) / S)
+    blo = np.array([np.quantile(flat[r], max(pr[r] - d[r], 0.0)) for r in range(R)])
+    bhi = np.array([np.quantile(flat[r], min(pr[r] + d[r], 1.0)) for r in range(R)])
+    ok = (cdf(blo) <= pr) & (cdf(bhi) >= pr)
+    lo, hi = np.where(ok, blo, lo), np.where(ok, bhi, hi)
+    for _ in range(40 if ok.all() else 50):
+        mid = (lo + hi) / 2
+        below = cdf(mid) < pr
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    q = (lo + hi) / 2
+    # Monte Carlo error (delta method): the mixture's value at q is a mean of S independent
+    # per-simulation terms; its standard error over the mixture's density there
+    step = np.maximum(0.02 * flat.std(axis=1), 1e-9)
+    dens = (cdf(q + step) - cdf(q - step)) / (2 * step)
+    se = comp(q).std(axis=1) / np.sqrt(S) / np.maximum(dens, 1e-300)
+    sh = q[: 2 * nch].reshape(nch, 2).T
+    she = se[: 2 * nch].reshape(nch, 2).T
+    return {"shares": 100 * sh, "shares_se": 100 * she, "lead": 100 * q[2 * nch:], "lead_se": 100 * se[2 * nch:2 * nch + 2]}
+
+
+def _conditional_error(se_lo: np.ndarray, se_hi: np.ndarray, S: int, lead_se: np.ndarray) -> dict:
+    """:func:`_bound_error`'s report for bounds whose standard errors are known (the
+    shares' lower and upper bounds, then the lead's two)."""
+    worst = float(max(se_lo.max(), se_hi.max(), lead_se.max())) if se_lo.size else 0.0
     need = int(math.ceil(S * (SEED_RANGE_10 * worst / 0.05) ** 2 / 1000.0) * 1000) if worst > 0 else S
     return {"bound_se": {"lo": [float(x) for x in se_lo], "hi": [float(x) for x in se_hi]},
+            "lead_se": {"lo": float(lead_se[0]), "hi": float(lead_se[1])},
             "max_bound_se": worst, "expected_range_over_10_seeds": SEED_RANGE_10 * worst,
             "simulations_for_0.05": max(need, S)}
 
 
 def _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const, S, seed, level, rule, notes,
-            imputed_at, arrival_info, completion_info, ext, method, ml=None) -> ProjectionResult:
-    """Shares, lead, intervals and verdict probabilities from simulated uncounted totals."""
+            imputed_at, arrival_info, completion_info, ext, method, ml=None, parts=None) -> ProjectionResult:
+    """Shares, lead, intervals and verdict probabilities from simulated uncounted totals.
+    ``parts``: the draws' conditional normal parts (:func:`_conditional`), for the bounds."""
     counted_tot = V[is_c].sum(axis=0) + (extra.select(channels).to_numpy().sum(axis=0) if extra.height else 0)
     counted_tot = counted_tot + prev_const
     final = np.rint(sims).astype(np.int64) + np.rint(counted_tot).astype(np.int64)[None, :]
@@ -200,12 +348,19 @@ def _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const,
     point_share = 100 * mean_tot[:nch] / max(mean_tot[:nch].sum(), 1e-12)
     a = (1 - level) / 2
     lo, hi = np.quantile(share, [a, 1 - a], axis=0)
-    mc = _bound_error(share, a)
     order = np.argsort(-point_share)
     ia, ib = (int(order[0]), int(order[1])) if nch > 1 else (0, 0)
     lead = share[:, ia] - share[:, ib]
     lead_point = float(point_share[ia] - point_share[ib])
     l_lo, l_hi = np.quantile(lead, [a, 1 - a])
+    qs = [0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975]
+    lead_q = np.quantile(lead, qs)
+    if parts is not None:
+        cb = _conditional(parts, counted_tot, nch, ia, ib, level, qs)
+        (lo, hi), (l_lo, l_hi), lead_q = cb["shares"], cb["lead"][:2], cb["lead"][2:]
+        mc = _conditional_error(cb["shares_se"][0], cb["shares_se"][1], S, cb["lead_se"])
+    else:
+        mc = _bound_error(share, a, lead)
     outcomes = _law_rule(rule)(final[:, :nch])
     probs = {o: float(np.mean(outcomes == o)) for o in ("first_round_win", "runoff")}
     for o in np.unique(outcomes):
@@ -216,7 +371,6 @@ def _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const,
     probs[f"winner:{choices[ia]}"] = float(np.mean(final[:, ia] == final[:, :nch].max(axis=1)))
     only_counted = counted_tot - prev_const
     c_share = 100 * only_counted[:nch] / max(only_counted[:nch].sum(), 1)
-    qs = [0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975]
     share_counted = (is_c.sum() + extra.height) / max(joined.height + extra.height, 1)
     if share_counted < FEW_TABLES_SHARE and any(p > PROBABILITY_CAP for p in probs.values()):
         notes.append(f"probabilities above {PROBABILITY_CAP} come from only {int(is_c.sum() + extra.height):,} of "
@@ -233,7 +387,7 @@ def _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const,
         shares={c: {"point": float(point_share[i]), "lo": float(lo[i]), "hi": float(hi[i])} for i, c in enumerate(choices)},
         lead_pair=[choices[ia], choices[ib]],
         lead={"point": lead_point, "lo": float(l_lo), "hi": float(l_hi)},
-        lead_quantiles={str(q): float(v) for q, v in zip(qs, np.quantile(lead, qs))},
+        lead_quantiles={str(q): float(v) for q, v in zip(qs, lead_q)},
         outcome_probabilities=probs,
         imputed_at_level=imputed_at,
         counted_shares={c: float(c_share[i]) for i, c in enumerate(choices)},

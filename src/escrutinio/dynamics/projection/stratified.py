@@ -13,6 +13,15 @@ from escrutinio.dynamics.projection.plumbing import _codes, _extrapolation, _pre
 from escrutinio.dynamics.projection.result import ProjectionResult, _finish
 
 
+# bounds from the draws' conditional normal parts (result._conditional), not their order
+# statistics; a switch so that the benchmark can run both in one process
+CONDITIONAL_BOUNDS = True
+# replicates of the covariates' slopes per simulation in the conditional bounds: their term
+# is additive and independent of the rest, so each simulation's conditional distribution
+# is averaged over this many replicates of it (result._conditional)
+SLOPE_PARTNERS = 8
+
+
 def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, channels, S, rng, k, chunk, crossed=True,
                 covariates=(), selection_r=None):
     """Multilevel imputation (see :mod:`escrutinio.dynamics.multilevel`): S x C draws and info."""
@@ -58,8 +67,12 @@ def _multilevel(joined, strata, hcols, is_c, donor, V, denom, Rr, previous, chan
     if selection_r is None:
         selection_r = ml.selection_prior(covariates)
     f = ml.fit(keys, [c.removeprefix("_h_") for c in strata], cR, cV, uR, place[cnt], denom[cnt], V[cnt], x, rng,
-               cross=cross, Z=Z, selection_r=selection_r, boot=max(1000, S))
-    sims = ml.simulate(f, S, rng, chunk=max(1, chunk // 2))
+               cross=cross, Z=Z, selection_r=selection_r, boot=max(1000, S),
+               slope_boot=max(1000, S * SLOPE_PARTNERS) if CONDITIONAL_BOUNDS else None)
+    if CONDITIONAL_BOUNDS:
+        sims, info["_parts"] = ml.simulate(f, S, rng, chunk=max(1, chunk // 2), parts=True)
+    else:
+        sims, info["_parts"] = ml.simulate(f, S, rng, chunk=max(1, chunk // 2)), None
     if f.selection is not None and f.selection.r_scale > 0:
         sd = f.selection.per_sd(float(f.U.sum()))
         info["selection"] = {"r_scale": f.selection.r_scale,
@@ -89,6 +102,7 @@ def run_multilevel(*, choices, channels, joined, extra, strata: Sequence[str], h
     sims, ml_info = _multilevel(joined, strata or [c for c in hcols[:-1]], hcols, is_c, donor, V, denom, Rr,
                                 previous, channels, simulations, rng, extrapolation_k, min(simulations, 250),
                                 covariates=covariates, selection_r=selection_r)
+    parts = ml_info.pop("_parts")
     if ml_info.get("previous_note"):
         notes.append(ml_info["previous_note"])
     notes.append("place covariates: " + ", ".join(
@@ -98,4 +112,5 @@ def run_multilevel(*, choices, channels, joined, extra, strata: Sequence[str], h
         notes.append(ml_info.pop("selection_note"))
     return _finish(choices, channels, is_c, extra, joined, Rc, Rr, V, sims, prev_const, simulations, seed, level,
                    rule, notes, {"multilevel": int((~is_c).sum())}, None, None, ml_info.pop("extrapolation"),
-                   "multilevel empirical Bayes by stratum (DerSimonian & Laird 1986; Fay & Herriot 1979)", ml_info)
+                   "multilevel empirical Bayes by stratum (DerSimonian & Laird 1986; Fay & Herriot 1979)", ml_info,
+                   parts=parts)
