@@ -249,7 +249,9 @@ class Mapping:
         for col in dict.fromkeys(required):
             if col not in header:
                 raise InputError(where, f"required column {col!r} is missing (mapping {self.name}); columns: {header}", row=1, column=col)
-        used = {*self.unit_columns, *self.levels.values(), *(a["column"] for a in self.attributes.values()),
+        # typed attributes (float, int, bool) are stripped where they are parsed
+        used = {*self.unit_columns, *self.levels.values(),
+                *(a["column"] for a in self.attributes.values() if a.get("type", "str") == "str"),
                 *(c for p in self.derive.values() for c in _derive_columns(p))}
         if self.contest_column:
             used.add(self.contest_column)
