@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -42,6 +41,9 @@ import time
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_upload  # noqa: E402  (its PostgresDatabase)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "_data"
@@ -242,38 +244,17 @@ class Server:
         self.log.close()
 
 
-class PostgresDatabase:
+class PostgresDatabase(bench_upload.PostgresDatabase):
     """A database of its own on the test PostgreSQL (``scale_<hex>``), dropped on exit."""
 
     def __init__(self):
-        from escrutinio.server.testing import postgres_base
-
-        self.base = postgres_base()
-        self.name = "scale_" + secrets.token_hex(4)
-
-    def __enter__(self) -> str:
-        import psycopg
-        from sqlalchemy.engine import make_url
-
-        from escrutinio.server.storage.db import migrate
-
-        with psycopg.connect(self.base, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{self.name}"')
-        url = make_url(self.base).set(database=self.name).render_as_string(hide_password=False)
-        migrate(url)
-        return url
+        super().__init__(prefix="scale_")
 
     def size_mb(self) -> float:
         import psycopg
 
         with psycopg.connect(self.base, autocommit=True) as conn:
             return conn.execute("SELECT pg_database_size(%s)", (self.name,)).fetchone()[0] / 1e6
-
-    def __exit__(self, *exc) -> None:
-        import psycopg
-
-        with psycopg.connect(self.base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
 # ------------------------------------------------------------------ the runs

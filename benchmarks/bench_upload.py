@@ -153,13 +153,13 @@ def sqlite_db(work: Path) -> str:
 
 
 class PostgresDatabase:
-    """A database of its own on the test PostgreSQL, dropped on exit."""
+    """A database of its own on the test PostgreSQL (``<prefix><hex>``), migrated, dropped on exit."""
 
-    def __init__(self):
+    def __init__(self, prefix: str = "bench_upload_"):
         from escrutinio.server.testing import postgres_base
 
         self.base = postgres_base()
-        self.name = "bench_upload_" + secrets.token_hex(4)
+        self.name = prefix + secrets.token_hex(4)
 
     def __enter__(self) -> str:
         import psycopg
