@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import os
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -194,36 +192,18 @@ class Sampler:
         return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
-    """``escrutinio serve`` in its own process group; ``hwm()`` reads every process's VmHWM."""
+    """``escrutinio serve`` (``server.testing.serve_process``) with a memory sampler;
+    ``hwm_kb()`` reads every process's VmHWM."""
 
     def __init__(self, url: str, work: Path, key: Path, roll: Path | None):
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(work / "serve.log", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "escrutinio", "serve", "--database", url, "--port", str(self.port), "--workers", "1",
-             "--data-dir", str(work / "data"), "--signing-key", str(key), "--log-level", "warning",
-             *(["--roll", str(roll)] if roll else [])],
-            start_new_session=True, stdout=subprocess.DEVNULL, stderr=self.log)
-        deadline = time.monotonic() + 120
-        while True:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"serve exited {self.proc.returncode}: {(work / 'serve.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(self.base + "/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("serve did not answer within 120 s")
-            time.sleep(0.1)
+        from escrutinio.server.testing import serve_process
+
+        self._serving = serve_process(url, work / "data", workers=1, timeout=120, stop_timeout=60,
+                                      extra=("--signing-key", str(key), *(["--roll", str(roll)] if roll else [])),
+                                      log=work / "serve.log")
+        served = self._serving.__enter__()
+        self.base, self.proc = served.base, served.process
         self.sampler = Sampler(self.proc.pid)
 
     def hwm_kb(self) -> dict[int, int]:
@@ -234,14 +214,7 @@ class Server:
 
     def stop(self) -> None:
         self.sampler.stop()
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
+        self._serving.__exit__(None, None, None)
 
 
 class PostgresDatabase(bench_upload.PostgresDatabase):

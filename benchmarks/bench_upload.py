@@ -22,8 +22,6 @@ import argparse
 import os
 import resource
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,12 +52,6 @@ def results_command(path: Path) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _group_cpu(pgid: int) -> float:
     """CPU seconds (user + system) of every live process in a process group."""
     total = 0
@@ -79,34 +71,18 @@ def _group_cpu(pgid: int) -> float:
 def upload(url: str, path: Path, work: Path) -> dict:
     """One upload of ``path`` to a fresh ``escrutinio serve`` on the migrated, empty ``url``."""
     from escrutinio.publication.checkpoint import generate_key
-    from escrutinio.server.testing import add_user
+    from escrutinio.server.testing import add_user, serve_process
 
     key = work / "keys" / "signing-key.pem"
     generate_key(key)
     data = work / "data"
     token = add_user(url, "admin", "bench-admin")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "escrutinio", "serve", "--database", url, "--port", str(port),
-                             "--workers", "1", "--data-dir", str(data), "--signing-key", str(key),
-                             "--log-level", "warning"],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=open(work / "serve.log", "wb"))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"serve exited {proc.returncode}: {(work / 'serve.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(base + "/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("serve did not answer within 120 s")
-            time.sleep(0.1)
+    with serve_process(url, data, workers=1, timeout=120, extra=("--signing-key", str(key)),
+                       log=work / "serve.log") as served:
+        proc = served.process
         time.sleep(0.5)  # let start-up work settle before counting CPU
         cpu0 = _group_cpu(proc.pid)
-        with open(path, "rb") as fh, httpx.Client(base_url=base, timeout=600) as client:
+        with open(path, "rb") as fh, httpx.Client(base_url=served.base, timeout=600) as client:
             t = time.perf_counter()
             r = client.post("/api/v1/official", files={"file": (path.name, fh, "application/gzip")},
                             headers={"Authorization": f"Bearer {token}"})
@@ -128,14 +104,6 @@ def upload(url: str, path: Path, work: Path) -> dict:
         cpu_all = _group_cpu(proc.pid) - cpu0
         return {"wall": wall, "cpu": cpu, "published": published, "cpu_with_publication": cpu_all,
                 "tree_size": size, "units": body.get("units"), "folder": folder, "signed": bool(size)}
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def verify(folder: Path) -> str:

@@ -148,9 +148,9 @@ def test_a_roll_row_without_its_table_is_named():
     _ = json  # (json kept for symmetry with the other CLI tests)
 
 
-def test_strata_that_leave_the_selection_withhold_the_probabilities():
-    """Big places counted first inside every locality: settlement size cannot see it, the
-    projection says that the roll cannot account for it and gives no probability."""
+def _big_places_first():
+    """Big places (more tables, another vote) counted first inside every locality, which
+    settlement size cannot see: the projection of the count so far, from the roll alone."""
     rng = np.random.default_rng(5)
     rows = []
     for d in range(3):
@@ -164,7 +164,13 @@ def test_strata_that_leave_the_selection_withhold_the_probabilities():
                                  "B": rng.binomial(reg - a, 0.8), "blank": 0, "null": 0, "town": p >= 4})
     f = pl.DataFrame(rows)
     roll = f.select("unit", "department", "locality", "polling_place", "registered")
-    res = app_project(_snapshot(f.filter(pl.col("town"))), roll, None, 0, simulations=200).result
+    return app_project(_snapshot(f.filter(pl.col("town"))), roll, None, 0, simulations=200).result
+
+
+def test_strata_that_leave_the_selection_withhold_the_probabilities():
+    """Big places counted first inside every locality: settlement size cannot see it, the
+    projection says that the roll cannot account for it and gives no probability."""
+    res = _big_places_first()
     assert res.multilevel is not None and res.representativeness["within_strata"]["smd"] >= 0.1
     assert all(math.isnan(p) for p in res.outcome_probabilities.values())
     assert any("the roll cannot account for the order's selection" in n for n in res.notes)
@@ -196,20 +202,7 @@ def test_implied_selection_r_recovers_a_known_propensity_correlation():
 def test_a_roll_only_count_more_selective_than_the_prior_widens_the_selection_term():
     """When the strata leave selection on the roll's attribute and it implies r above the
     prior, the selection term takes that scale, and says so."""
-    rng = np.random.default_rng(5)
-    rows = []
-    for d in range(3):
-        for loc in range(10):
-            for p in range(8):
-                for t in range(p + 1):
-                    reg = int(rng.integers(150, 250))
-                    a = rng.binomial(reg, 0.3 if p >= 4 else 0.6)
-                    rows.append({"unit": f"{d}-{loc}-{p}-{t}", "department": f"D{d}", "locality": f"D{d}L{loc}",
-                                 "polling_place": f"D{d}L{loc}P{p}", "registered": reg, "A": a,
-                                 "B": rng.binomial(reg - a, 0.8), "blank": 0, "null": 0, "town": p >= 4})
-    f = pl.DataFrame(rows)
-    roll = f.select("unit", "department", "locality", "polling_place", "registered")
-    res = app_project(_snapshot(f.filter(pl.col("town"))), roll, None, 0, simulations=200).result
+    res = _big_places_first()
     w = res.representativeness["within_strata"]
     assert w["implied_r"] > SELECTION_R_SETTLEMENT
     assert res.multilevel["selection"]["r_scale"] == w["implied_r"]

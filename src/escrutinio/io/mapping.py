@@ -596,4 +596,3 @@ def _time_from_name(path: str, pattern: str | None, fmt: str | None) -> datetime
     from escrutinio.timeparse import from_filename
 
     return from_filename(name)
-

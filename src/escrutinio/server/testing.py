@@ -118,9 +118,13 @@ class Served:
 
 
 @contextmanager
-def serve_process(url: str, data_dir: Path, workers: int = 2, timeout: float = 90.0) -> Iterator[Served]:
+def serve_process(url: str, data_dir: Path, workers: int = 2, timeout: float = 90.0, extra: tuple[str, ...] = (),
+                  log: Path | None = None, stop_timeout: float = 30.0) -> Iterator[Served]:
     """``escrutinio serve`` in its own process group on a free loopback port; yields a
-    :class:`Served` and stops it (SIGTERM, then SIGKILL) on exit if it still runs."""
+    :class:`Served` once it answers and stops it (SIGTERM, then SIGKILL after
+    ``stop_timeout`` s) on exit if it still runs. ``extra``: more ``serve`` options (a
+    signing key, a roll); ``log``: a file its stderr is appended to, whose tail a failure
+    to start quotes. The tests and the server benchmarks start servers through this."""
     import signal
     import subprocess
     import sys
@@ -129,36 +133,42 @@ def serve_process(url: str, data_dir: Path, workers: int = 2, timeout: float = 9
     import httpx
 
     port = _free_port()
+    err = open(log, "ab") if log is not None else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, "-m", "escrutinio", "serve", "--database", url, "--port", str(port),
-                             "--workers", str(workers), "--data-dir", str(data_dir), "--log-level", "warning"],
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--workers", str(workers), "--data-dir", str(data_dir), "--log-level", "warning", *extra],
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=err)
 
     def stop() -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
-                proc.wait(timeout=30)
+                proc.wait(timeout=stop_timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+    def tail() -> str:
+        return f": {Path(log).read_text(errors='replace')[-2000:]}" if log is not None else ""
 
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"escrutinio serve exited with {proc.returncode}")
+                raise RuntimeError(f"escrutinio serve exited with {proc.returncode}{tail()}")
             try:
                 if httpx.get(base + "/openapi.json", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"escrutinio serve did not answer within {timeout:.0f} s")
-            time.sleep(0.2)
+                raise RuntimeError(f"escrutinio serve did not answer within {timeout:.0f} s{tail()}")
+            time.sleep(0.1)
         yield Served(base, proc)
     finally:
         stop()
+        if log is not None:
+            err.close()
 
 
 class ServerClient:

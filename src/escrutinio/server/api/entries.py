@@ -133,13 +133,16 @@ def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("
             raise HTTPException(422, f"photo {body.photo_sha256} was not uploaded (POST /api/v1/photos first)")
     # the write lock is taken with copies.submit's one read, in the same round trip
     with db.session(write=True, lock_with_first_read=True) as s:
+        def submit(p, snapshot_id=None):
+            return copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id,
+                                 user=user, check=p.check, levels=p.levels, photo_sha256=body.photo_sha256,
+                                 snapshot_id=snapshot_id)
+
         try:  # whether the snapshot is still in force is read with the acta, in one query
-            out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
-                                check=p.check, levels=p.levels, photo_sha256=body.photo_sha256, snapshot_id=p.snapshot_id)
+            out = submit(p, p.snapshot_id)
         except copies.SnapshotChanged:
             p = p.current(s, body.unit, body.contest, body.values)
-            out = copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id, user=user,
-                                check=p.check, levels=p.levels, photo_sha256=body.photo_sha256)
+            out = submit(p)
         if not out["replayed"] and out["state"] in de.COUNTED and not p.same_as_official:
             services.record_seen(s, p.contest, [body.unit])
         if body.photo_sha256 and not out["replayed"]:
@@ -176,13 +179,15 @@ def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User 
     with db.session() as s:
         p = _Prepared(s, unit, body.contest, body.values, request.app.state.settings.max_count)
     with db.session(write=True, lock_with_first_read=True) as s:
-        try:
-            acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check,
-                                  levels=p.levels, note=body.note, snapshot_id=p.snapshot_id)
+        def resolve(p, snapshot_id=None):
+            return copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check,
+                                  levels=p.levels, note=body.note, snapshot_id=snapshot_id)
+
+        try:  # as for an entry: the snapshot is checked with the acta, in one query
+            acta = resolve(p, p.snapshot_id)
         except copies.SnapshotChanged:
             p = p.current(s, unit, body.contest, body.values)
-            acta = copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check,
-                                  levels=p.levels, note=body.note)
+            acta = resolve(p)
         if acta.state in de.COUNTED and not p.same_as_official:
             services.record_seen(s, p.contest, [unit])
     return ActaOut(unit=unit, contest=p.contest, state=acta.state, findings=list(acta.findings))
