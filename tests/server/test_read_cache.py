@@ -139,6 +139,31 @@ def test_an_entry_or_a_snapshot_made_here_is_seen_at_once(server_client, small_c
     assert c.get("/api/v1/results", headers={"If-None-Match": official}).status_code == 304
 
 
+def test_an_entry_made_here_leaves_official_reads_on_the_fast_path(server_client, small_computo, clock):
+    """An entry cannot change the official count: after one, this process's answers about
+    the official count are still served without a read of the data version (a stream of
+    entries took every such read off the fast path), while an answer that reads the
+    copies still reads the version again and sees the entry (read your own write)."""
+    sc, c = server_client, server_client.client
+    sc.load(small_computo)
+    snap = read_snapshots(small_computo)[0]
+    units = snap.frame["unit"].to_list()
+    typists = _typists(sc)
+    assert c.get("/api/v1/results").status_code == 200
+    assert _copies_counted(c) == 0
+    version, cache = read_cache.state(sc.app)
+    reads = version.reads
+    _enter(sc, typists, snap, units[:1])
+    assert c.get("/api/v1/results").status_code == 200
+    assert version.reads == reads  # the official answer: no read of the version
+    assert _copies_counted(c) == 1 and version.reads == reads + 1  # the copies: read at once
+    # any other write may change the official count (a snapshot): read at once, too
+    db = sc.app.state.db
+    with db.session(write=True):
+        pass
+    assert version.peek(True) is None and version.peek(False) is None
+
+
 def test_another_process_write_is_seen_within_the_interval(database_url, tmp_path, small_computo, clock):
     one = ServerClient(database_url, tmp_path / "one")
     two = ServerClient(database_url, tmp_path / "two")  # another worker or instance on the same database

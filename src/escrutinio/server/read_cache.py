@@ -62,36 +62,44 @@ class DataVersion:
         self._db, self._interval = db, interval
         self._value: Versions | None = None
         self._read_at = float("-inf")
-        self._writes_seen = -1
+        self._writes_seen = self._official_seen = -1
         self._lock = threading.Lock()
         self.reads = 0  # database reads of the version (tests, benchmark)
 
-    def _fresh(self) -> bool:
-        return (self._value is not None and self._writes_seen == self._db.writes
+    def _own_writes_seen(self, official_only: bool) -> bool:
+        """No write through this process since the version in memory was read (for an
+        answer about the official count alone: no write that may have changed it)."""
+        if official_only:
+            return self._official_seen == self._db.official_writes
+        return self._writes_seen == self._db.writes
+
+    def _fresh(self, official_only: bool = False) -> bool:
+        return (self._value is not None and self._own_writes_seen(official_only)
                 and clock() - self._read_at < self._interval)
 
-    def read(self) -> Versions:
+    def read(self, official_only: bool = False) -> Versions:
         """The version, from the database if the one in memory is older than the interval."""
         with self._lock:
-            if self._fresh():
+            if self._fresh(official_only):
                 return self._value
             # taken before the query: a write committed during it forces another read
-            writes, at = self._db.writes, clock()
+            writes, official, at = self._db.writes, self._db.official_writes, clock()
             with self._db.session() as s:
                 row = s.execute(select(select(func.max(events.c.id)).scalar_subquery(),
                                        select(func.max(snapshots.c.id)).scalar_subquery())).one()
             self._value = Versions(int(row[0] or 0), int(row[1] or 0))
-            self._read_at, self._writes_seen = at, writes
+            self._read_at, self._writes_seen, self._official_seen = at, writes, official
             self.reads += 1
             return self._value
 
-    def peek(self) -> Versions | None:
+    def peek(self, official_only: bool = False) -> Versions | None:
         """The version in memory, without waiting: None after a write made through this
-        process (the caller must read its own write) or when no read has succeeded for
-        four intervals; past one interval, a read starts in a worker thread and the
-        version in memory answers meanwhile (so the fast path does not stall every
-        interval: the answer is at most one database round trip staler than the interval)."""
-        if self._value is None or self._writes_seen != self._db.writes:
+        process (the caller must read its own write; for ``official_only``, a write that
+        may have changed the official count) or when no read has succeeded for four
+        intervals; past one interval, a read starts in a worker thread and the version in
+        memory answers meanwhile (so the fast path does not stall every interval: the
+        answer is at most one database round trip staler than the interval)."""
+        if self._value is None or not self._own_writes_seen(official_only):
             return None
         age = clock() - self._read_at
         if age >= self._interval and not self._lock.locked():
@@ -107,13 +115,13 @@ class DataVersion:
         except Exception:  # the route's own read reports the database's trouble
             pass
 
-    async def current(self) -> Versions:
-        if self._fresh():
+    async def current(self, official_only: bool = False) -> Versions:
+        if self._fresh(official_only):
             return self._value
-        if self._value is not None and self._writes_seen == self._db.writes and self._lock.locked():
+        if self._value is not None and self._own_writes_seen(official_only) and self._lock.locked():
             # another request is reading it: the one in memory is at most one interval older
             return self._value
-        return await run_in_threadpool(self.read)
+        return await run_in_threadpool(self.read, official_only)
 
 
 @dataclass(frozen=True)
@@ -298,7 +306,7 @@ async def answer(request: Request, key: tuple, compute: Callable[[], object], of
     Only for routes that admit every role (the public included): the route's URL is then
     remembered for :class:`FastReads`, which answers it again without FastAPI."""
     version, cache = state(request.app)
-    v = await version.current()
+    v = await version.current(official_only)
     hit = await cache.get((_stamp(v, official_only), *key), lambda: as_cached(compute()))
     cache.remember(request.scope["path"], request.scope.get("query_string", b""), key, official_only)
     return respond(request, hit)
@@ -338,7 +346,7 @@ class FastReads:
         route = cache.route(scope["path"], scope.get("query_string", b""))
         if route is None:
             return None
-        v = state_.data_version.peek()
+        v = state_.data_version.peek(route[1])
         if v is None:
             return None
         hit = cache.peek((_stamp(v, route[1]), *route[0]))

@@ -35,6 +35,21 @@ class NotFound(LookupError):
 
 
 # ------------------------------------------------------------------ reading uploads
+async def in_write_thread(app, fn, *args):
+    """``fn(*args)`` in a worker thread, at most ``settings.write_threads`` at once per
+    process (issue 26). The writes of copies queue on the database's write lock anyway;
+    with the thread pool's 40 threads, 25 typists' entries per process each took the
+    interpreter lock back after every round trip, and the event loop answering cached
+    reads got a share of it, not of the CPU."""
+    import anyio
+    import anyio.to_thread
+
+    limiter = getattr(app.state, "write_slots", None)
+    if limiter is None:
+        limiter = app.state.write_slots = anyio.CapacityLimiter(app.state.settings.write_threads)
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=limiter)
+
+
 def read_upload(path: Path, mapping: str | None) -> tuple[list[Snapshot], str | None]:
     """Read an uploaded file the way `escrutinio results` does; returns the snapshots and
     the law preset its mapping names."""

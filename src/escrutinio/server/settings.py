@@ -80,6 +80,11 @@ class Settings:
     #: another process's or instance's write within this time, a write made through this
     #: process at once
     read_version_interval: float = 0.25
+    #: threads per process that may run writes of copies (entries, resolutions, releases,
+    #: SMS reports) at once; the others wait on the event loop, holding no thread. Writes
+    #: queue on the database's single write lock anyway: more threads add no throughput,
+    #: only contention for the interpreter lock with the event loop that answers reads
+    write_threads: int = 4
     #: FastAPI's OpenTelemetry hooks (tracing, metrics, logs) for an operator who
     #: configures OpenTelemetry providers; off by default: they cost about 20 µs a request
     otel: bool = False
@@ -121,6 +126,10 @@ class Settings:
             self.roll = Path(self.roll)
         self.places = Path(self.places) if self.places is not None else None
         self.previous = Path(self.previous) if self.previous is not None else None
+        if not isinstance(self.write_threads, int) or not 1 <= self.write_threads <= 64:
+            from escrutinio.errors import UsageError
+
+            raise UsageError(f"write_threads must be a whole number from 1 to 64, not {self.write_threads!r}")
 
     @property
     def sqlite(self) -> bool:

@@ -122,17 +122,21 @@ def check_bounds(values: dict, row: dict, ceiling: int | None) -> None:
 @router.post("/entries", response_model=EntryOut, summary="Enter a copy of an acta (typist, or a watcher's own report)",
              responses={409: {"description": "same typist, acta closed, or client_id reused"},
                         422: {"description": "values do not fit the acta"}})
-def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("typist", "watcher"))) -> EntryOut:
+async def submit_entry(body: EntryIn, request: Request, user: User = Depends(require("typist", "watcher"))) -> EntryOut:
     """First or second entry of an acta's copy. Returns ``state``: ``first_entered``,
     ``agreed``, ``different`` or ``quarantined``. The second entry must come from a
     different typist (409 otherwise)."""
+    return await services.in_write_thread(request.app, _submit_entry, body, request, user)
+
+
+def _submit_entry(body: EntryIn, request: Request, user: User) -> EntryOut:
     db = request.app.state.db
     with db.session() as s:
         p = _Prepared(s, body.unit, body.contest, body.values, request.app.state.settings.max_count)
         if body.photo_sha256 and s.execute(photos.select().where(photos.c.sha256 == body.photo_sha256)).first() is None:
             raise HTTPException(422, f"photo {body.photo_sha256} was not uploaded (POST /api/v1/photos first)")
     # the write lock is taken with copies.submit's one read, in the same round trip
-    with db.session(write=True, lock_with_first_read=True) as s:
+    with db.session(write=True, lock_with_first_read=True, official_unchanged=True) as s:
         def submit(p, snapshot_id=None):
             return copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id,
                                  user=user, check=p.check, levels=p.levels, photo_sha256=body.photo_sha256,
@@ -174,11 +178,15 @@ def _photo_flags(s, settings, sha: str, unit: str, contest: str, user: User) -> 
 
 @router.post("/entries/{unit}/resolve", response_model=ActaOut, summary="Keep these values for a differing acta (coordinator)",
              responses={404: {"description": "no such acta"}, 409: {"description": "not in state different or quarantined"}})
-def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User = Depends(require("coordinator"))) -> ActaOut:
+async def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User = Depends(require("coordinator"))) -> ActaOut:
+    return await services.in_write_thread(request.app, _resolve_entry, unit, body, request, user)
+
+
+def _resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User) -> ActaOut:
     db = request.app.state.db
     with db.session() as s:
         p = _Prepared(s, unit, body.contest, body.values, request.app.state.settings.max_count)
-    with db.session(write=True, lock_with_first_read=True) as s:
+    with db.session(write=True, lock_with_first_read=True, official_unchanged=True) as s:
         def resolve(p, snapshot_id=None):
             return copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check,
                                   levels=p.levels, note=body.note, snapshot_id=snapshot_id)
@@ -195,9 +203,13 @@ def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User 
 
 @router.post("/entries/{unit}/release", response_model=ActaOut, summary="Count a quarantined copy as it is (coordinator)",
              responses={404: {"description": "no such acta"}, 409: {"description": "not quarantined"}})
-def release_entry(unit: UnitPath, body: ReleaseIn, request: Request, user: User = Depends(require("coordinator"))) -> ActaOut:
+async def release_entry(unit: UnitPath, body: ReleaseIn, request: Request, user: User = Depends(require("coordinator"))) -> ActaOut:
+    return await services.in_write_thread(request.app, _release_entry, unit, body, request, user)
+
+
+def _release_entry(unit: UnitPath, body: ReleaseIn, request: Request, user: User) -> ActaOut:
     db = request.app.state.db
-    with db.session(write=True) as s:
+    with db.session(write=True, official_unchanged=True) as s:
         info = services.contest_of(s, body.contest)
         snap = services.snapshot_of(s, info)
         acta = copies.release(s, unit=unit, contest=info["contest"], user=user, levels=services.unit_levels(snap, unit), note=body.note)

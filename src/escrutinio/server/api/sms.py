@@ -19,7 +19,6 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from escrutinio.errors import EscrutinioError
@@ -147,7 +146,7 @@ async def inbound(request: Request, gateway: str | None = Query(None, max_length
     if not number or body is None:
         raise HTTPException(422, "an SMS needs its sender (From / from) and its text (Body / text)")
     body = body[:sms.MAX_LENGTH + 1]
-    status, text = await run_in_threadpool(handle, request.app, gateway, contest, number, body, message_id)
+    status, text = await services.in_write_thread(request.app, handle, request.app, gateway, contest, number, body, message_id)
     if twilio:
         xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>" + \
               (f"<Message>{escape(text)}</Message>" if text else "") + "</Response>"

@@ -148,6 +148,11 @@ class Database:
         #: data version at once after one (a writer reads its own write), and otherwise
         #: only every ``read_version_interval`` (others' writes: within that time)
         self.writes = 0
+        #: of these, the ones that may have changed the official count (every write but
+        #: those opened with ``official_unchanged``): answers about the official count
+        #: alone re-read the data version only after one of these, so a stream of entries
+        #: does not take every read off the fast path
+        self.official_writes = 0
         self._writer = threading.Lock()
 
     @property
@@ -174,17 +179,23 @@ class Database:
                 self._writer.release()
 
     @contextmanager
-    def session(self, write: bool = False, lock_with_first_read: bool = False) -> Iterator[Session]:
+    def session(self, write: bool = False, lock_with_first_read: bool = False,
+                official_unchanged: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error.
         ``lock_with_first_read``: on PostgreSQL the write lock is not taken at once but
         by the caller's first statement, :func:`locked_read`, which sends the lock and
         the query together (one round trip less while every other writer waits); the
-        caller must not write before it (:func:`execute_together` checks)."""
+        caller must not write before it (:func:`execute_together` checks).
+        ``official_unchanged``: the transaction writes no official snapshot (entries,
+        resolutions, releases), so this process's answers about the official count stay
+        current after it."""
         if write:
             with self.writer():
                 with self._session(True, lock=not lock_with_first_read) as s:
                     yield s
             self.writes += 1
+            if not official_unchanged:
+                self.official_writes += 1
         else:
             with self._session(False) as s:
                 yield s
