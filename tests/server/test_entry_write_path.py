@@ -212,3 +212,40 @@ def test_batched_rows_are_the_rows_one_statement_at_a_time_stored(database_url):
                 ("first_entered", 1), ("quarantined", 1), ("released", 2)]
     finally:
         db.dispose()
+
+
+def test_the_acta_checks_run_for_a_second_entry_outside_the_lock_and_not_for_a_first(server_client, small_computo,
+                                                                                     monkeypatch):
+    """The checks (a one-row frame through every rule) are of the agreed values: a first
+    entry does not need them, a second one has them worked out before the lock; if
+    another typist's entry lands between the two, they run under the lock instead."""
+    from escrutinio.server import services
+
+    sc = server_client
+    sc.load(small_computo)
+    real = services.checker
+    calls: list[tuple] = []
+
+    def counting(snap):
+        full = real(snap)
+        return lambda v: calls.append(tuple(sorted(v.items()))) or full(v)
+
+    monkeypatch.setattr(services, "checker", counting)
+    first, second = sc.headers("typist", "first-typist"), sc.headers("typist", "second-typist")
+    unit = "1021"
+    values = _official_values(small_computo, unit)
+
+    def enter(headers, cid, unit=unit, values=values):
+        r = sc.client.post("/api/v1/entries", json={"unit": unit, "values": values, "client_id": cid}, headers=headers)
+        assert r.status_code == 200, r.text
+        return r.json()["state"]
+
+    assert enter(first, "a") == "first_entered" and calls == []
+    assert enter(second, "b") == "agreed" and len(calls) == 1
+    # the race: the acta had no entry when this one was prepared, and has one under the lock
+    other = "1022"
+    other_values = _official_values(small_computo, other)
+    monkeypatch.setattr(copies, "entered", lambda *a: False)
+    calls.clear()
+    assert enter(first, "c", other, other_values) == "first_entered" and calls == []
+    assert enter(second, "d", other, other_values) == "agreed" and len(calls) == 1

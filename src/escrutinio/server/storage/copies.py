@@ -100,6 +100,12 @@ def get(session: Session, unit: str, contest: str) -> de.Acta | None:
     return _acta(session.execute(_read(_dialect(session)), {"unit": unit, "contest": contest}).one())
 
 
+def entered(session: Session, unit: str, contest: str) -> bool:
+    """Whether the acta has an entry already (one indexed lookup, outside any lock)."""
+    q = select(actas.c.state).where(actas.c.unit == unit, actas.c.contest == contest)
+    return session.execute(q).first() is not None
+
+
 def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
