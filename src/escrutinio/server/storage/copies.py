@@ -217,13 +217,10 @@ def submit(session: Session, *, unit: str, contest: str, values: Mapping[str, in
     before, entry_id = heads.acta, heads.next_id
     row = (_INSERT_ENTRY, _prefixed("e_", dict(id=entry_id, client_id=client_id, unit=unit, contest=contest, typist=user.id,
                                                values=_dumps(values), photo_sha256=photo_sha256, created_at=utc_now())))
-    try:
-        acta, entry, _ = de.submit(before, unit, contest, user.id, client_id, values, entry_id, check)
-    except Exception:
-        # the entry row was stored before the transition was tried, and a caller that
-        # goes on with its transaction (the SMS webhook's refusals) keeps it: still so
-        session.execute(*row)
-        raise
+    # a refused entry (same typist, acta closed) writes nothing, also for a caller that
+    # goes on with its transaction and commits (the SMS webhook records the refusal in
+    # its own message log): no entry row without the acta's change and audit row
+    acta, entry, _ = de.submit(before, unit, contest, user.id, client_id, values, entry_id, check)
     _changed(heads, acta, user, levels, "entry_submitted",
              {"entry_id": entry_id, "client_id": client_id, "state": acta.state, "photo_sha256": photo_sha256},
              first=[row], created=before is None)
