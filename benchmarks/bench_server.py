@@ -16,6 +16,9 @@ For each database (embedded SQLite, PostgreSQL when reachable):
    * ``streams``: the same T typists while S event streams (``GET /api/v1/events``) are
      open, each counting the ``entry`` events it receives (every one, once, is expected);
    * ``mixed``: R readers and T typists at once; the readers read until the typists finish;
+   * ``paced`` (``--pace P``, default 1 s): the same, with each typist sending an entry every
+     P seconds instead of as soon as the last one is answered (people type an acta in tens
+     of seconds): for reading next to ``mixed``, not the acceptance's figure;
    * ``plain``: a plain script storing the same number of entries, each with its log row,
      one transaction per entry, sequentially, on the same database (the write floor);
    * other endpoints (results of the copies, discrepancies), R readers each, while idle.
@@ -151,9 +154,11 @@ async def readers_on(base: str, path: str, readers: int, each: int, until: async
     return {"lat": lat, "errors": errors[0], "seconds": time.perf_counter() - t0}
 
 
-async def typists_on(base: str, tokens: list[str], rows: list[dict], prefix: str) -> dict:
+async def typists_on(base: str, tokens: list[str], rows: list[dict], prefix: str, pace: float | None = None) -> dict:
     """Typist i enters its own actas and, interleaved, the next typist's (second entries):
-    every acta is typed twice by different typists, with the same values."""
+    every acta is typed twice by different typists, with the same values. ``pace``: each
+    typist starts an entry every ``pace`` seconds (a late one starts at once) instead of
+    as soon as the previous one is answered."""
     lat, errors, n = [], [0], len(tokens)
     per = len(rows) // n
 
@@ -162,7 +167,11 @@ async def typists_on(base: str, tokens: list[str], rows: list[dict], prefix: str
         theirs = rows[((i + 1) % n) * per:((i + 1) % n + 1) * per]
         h = {"Authorization": f"Bearer {tokens[i]}", "Content-Type": "application/json"}
         conn = Connection(base)
+        due = time.perf_counter() + (pace * i / n if pace else 0.0)  # spread the typists' starts
         for row in [x for pair in zip(mine, theirs) for x in pair]:
+            if pace:
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                due += pace
             body = json.dumps({"unit": row["unit"], "values": row["values"],
                                "client_id": f"{prefix}-{i}-{row['unit']}"}).encode()
             t = time.perf_counter()
@@ -182,10 +191,11 @@ async def typists_on(base: str, tokens: list[str], rows: list[dict], prefix: str
     return {"lat": lat, "errors": errors[0], "seconds": time.perf_counter() - t0}
 
 
-async def mixed(base: str, path: str, readers: int, tokens: list[str], rows: list[dict], prefix: str) -> tuple[dict, dict]:
+async def mixed(base: str, path: str, readers: int, tokens: list[str], rows: list[dict], prefix: str,
+                pace: float | None = None) -> tuple[dict, dict]:
     done = asyncio.Event()
     reading = asyncio.create_task(readers_on(base, path, readers, 100_000, until=done))
-    typed = await typists_on(base, tokens, rows, prefix)
+    typed = await typists_on(base, tokens, rows, prefix, pace)
     done.set()
     return await reading, typed
 
@@ -432,7 +442,7 @@ def bench(kind: str, args) -> dict:
         fields = [*snap.choices, "blank", "null", "registered", "emitted"]
         per_phase = args.typists * args.entries
         all_rows = [{"unit": r["unit"], "values": {k: int(r[k]) for k in fields}}
-                    for r in snap.frame.select("unit", *fields).head(5 * per_phase).to_dicts()]
+                    for r in snap.frame.select("unit", *fields).head(6 * per_phase).to_dicts()]
         tokens = [add_user(url, "typist", f"bench-typist-{i}") for i in range(args.typists)]
         for _ in range(args.workers * 4):  # every worker reads and caches the snapshot
             httpx.get(base + RESULTS, timeout=120).raise_for_status()
@@ -443,7 +453,7 @@ def bench(kind: str, args) -> dict:
                 gz = b"".join(zr.iter_raw())  # the very bytes the server sends
         pg = [served.process.pid]
         full = not args.streams_only
-        mixed_reads = mixed_typed = plain = streamed = stream_typed = again = nginx_rate = None
+        mixed_reads = mixed_typed = plain = streamed = stream_typed = again = nginx_rate = paced_reads = paced_typed = None
         ng = stack.enter_context(nginx(body, gz, args.workers)) if full else None
         if ng is not None:
             phases.append(summary("nginx: static results.json (before)", timed(
@@ -473,6 +483,14 @@ def bench(kind: str, args) -> dict:
             mixed_typed = summary("server: POST /api/v1/entries (with readers)", typed, "entries/s")
             phases += [mixed_reads, mixed_typed]
             typed_phases += 1
+            if args.pace:
+                reads, typed = timed(mixed(base, RESULTS, args.readers, tokens, all_rows[5 * per_phase:6 * per_phase],
+                                           "paced", args.pace), pg)
+                paced_reads = summary(f"server: {RESULTS} (typists at 1 entry / {args.pace:g} s each)", reads)
+                paced_typed = summary(f"server: POST /api/v1/entries (1 / {args.pace:g} s each, with readers)", typed,
+                                      "entries/s")
+                phases += [paced_reads, paced_typed]
+                typed_phases += 1
             plain = summary("plain script: entry + log row per transaction", timed(
                 lambda: plain_script(url, all_rows[2 * per_phase:3 * per_phase], "plain"), []), "entries/s")
             phases.append(plain)
@@ -489,8 +507,9 @@ def bench(kind: str, args) -> dict:
         states = httpx.get(base + "/api/v1/entries/states", timeout=60).json()["states"]
         return {"kind": kind, "load_s": load_s, "units": units, "phases": phases, "states": states,
                 "nginx_rate": nginx_rate, "mixed_reads": mixed_reads, "mixed_typed": mixed_typed,
+                "paced_reads": paced_reads, "paced_typed": paced_typed,
                 "typists_alone": typists_alone, "plain": plain, "streamed": streamed, "stream_typed": stream_typed, "again": again,
-                "expected_agreed": typed_phases * per_phase}
+                "expected_agreed": typed_phases * per_phase, "tokens": tokens}
 
 
 def report(res: dict, args) -> None:
@@ -511,6 +530,15 @@ def report(res: dict, args) -> None:
                   f"(target >= 25%), read errors {mr['errors']}, entry errors {mt['errors']}  -> {'MET' if share >= 25 and not mr['errors'] and not mt['errors'] else 'not met'}")
         else:
             print("    nginx not installed (apt-get install -y nginx): no reference for reads")
+        pr, pt = res.get("paced_reads"), res.get("paced_typed")
+        if pr is not None and res["nginx_rate"]:
+            # not the acceptance's figure (its typists type as fast as the server answers,
+            # some 100 times faster than people typing actas): what readers get meanwhile
+            # when each typist sends an entry every --pace seconds
+            print(f"    (for reading, not the acceptance) results with readers + typists at 1 entry / {args.pace:g} s "
+                  f"each ({len(res['tokens']) / args.pace:.0f} entries/s offered, {pt['rate']:.0f} done, p99 {pt['p99']:.0f} ms) "
+                  f"/ nginx: {pr['rate']:.0f} / {res['nginx_rate']:.0f} req/s = {100 * pr['rate'] / res['nginx_rate']:.1f}%, "
+                  f"read errors {pr['errors']}, entry errors {pt['errors']}")
         ratio = mt["p99"] / ta["p99"] if ta["p99"] else float("nan")
         print(f"    typists' p99 with readers / without: {mt['p99']:.0f} / {ta['p99']:.0f} ms = {ratio:.2f}x (target <= 2x)"
               f"  -> {'MET' if ratio <= 2 else 'not met'}")
@@ -630,6 +658,8 @@ def main() -> None:
     p.add_argument("--typists", type=int, default=50)
     p.add_argument("--entries", type=int, default=10, help="actas per typist and phase (each typed by two typists)")
     p.add_argument("--streams", type=int, default=1000, help="open event streams while the typists type (0: no such phase)")
+    p.add_argument("--pace", type=float, default=1.0,
+                   help="also the readers with typists who each send an entry every PACE seconds (0: no such phase)")
     p.add_argument("--streams-only", action="store_true", help="only the typists alone and with the event streams open")
     p.add_argument("--baseline-src", help="compare the typists' figures with a server run from this src folder (another "
                                           "checkout's), alternating in this run; nothing else is measured")
