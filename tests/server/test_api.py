@@ -310,6 +310,8 @@ def test_projection_uses_the_servers_places_and_says_what_it_extrapolates(databa
         en = sc.client.get("/", params={"lang": "en", "contest": "PRESIDENTE"}).text
         assert "Of the voters not yet counted" in en and "how remote each uncounted polling place is" in en
         assert proj["inputs"]["places"]["file"] == "polling_places_2020.csv.gz"
+        # the server's own number of simulations (Settings.projection_simulations), stated
+        assert proj["simulations"] == proj["inputs"]["simulations"] == 2000
         # the places' coordinates make the remoteness covariate, and its prior is stored
         assert proj["multilevel"]["covariates"][-1] == "log voters_5km"
         assert proj["multilevel"]["selection"]["r_scale"] == proj["inputs"]["model"]["selection_r_given_remoteness"]

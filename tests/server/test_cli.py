@@ -1,6 +1,8 @@
 """`escrutinio server init`, `server user add` (the token alone on stdout), `server demo`."""
 import re
 
+import pytest
+
 from click.testing import CliRunner
 
 from escrutinio.cli import main
@@ -68,3 +70,18 @@ def test_serve_refuses_a_previous_file_its_mapping_cannot_read(tmp_path):
     r = CliRunner().invoke(main, ["serve", "--database", f"sqlite:///{db}", "--previous", str(previous),
                                   "--previous-mapping", "bolivia-2020-oep"])
     assert r.exit_code == 2 and "Traceback" not in r.output and not db.exists(), r.output
+
+
+@pytest.mark.parametrize("overrides, said", [
+    ('{"write_thread": 3}', "unknown settings ['write_thread']"),
+    ("{bad json", "is not JSON"),
+    ("[1]", "must be a JSON object"),
+    ('{"write_threads": 0}', "write_threads must be a whole number from 1 to 64"),
+])
+def test_serve_says_a_bad_settings_override_in_one_line_before_starting(tmp_path, overrides, said):
+    """A careless admin's ESCRUTINIO_SETTINGS_OVERRIDES: one line, exit 2, no worker started."""
+    r = CliRunner().invoke(main, ["serve", "--database", f"sqlite:///{tmp_path / 'e.db'}", "--port", "1"],
+                           env={"ESCRUTINIO_SETTINGS_OVERRIDES": overrides})
+    assert r.exit_code == 2, r.output
+    lines = [line for line in r.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and said in lines[0] and "Traceback" not in r.output, r.output

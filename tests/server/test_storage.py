@@ -76,3 +76,16 @@ def test_a_stored_snapshot_comes_back_whole(small_computo):
     for f in fields(snap):
         if f.name != "frame":
             assert getattr(back, f.name) == getattr(snap, f.name), f.name
+
+
+@pytest.mark.parametrize("field, value", [("write_threads", 0), ("write_threads", 65), ("write_threads", "4"),
+                                          ("projection_simulations", 0), ("projection_simulations", True),
+                                          ("projection_simulations", 2.5)])
+def test_settings_refuse_out_of_range_tuning_in_one_line(tmp_path, field, value):
+    """An operator's ESCRUTINIO_SETTINGS_OVERRIDES typo is a usage error naming the
+    setting, not a traceback in every worker."""
+    from escrutinio.errors import UsageError
+    from escrutinio.server.settings import Settings
+
+    with pytest.raises(UsageError, match=field):
+        Settings(database_url=f"sqlite:///{tmp_path / 'e.db'}", **{field: value})

@@ -230,6 +230,12 @@ def serve(database, host, port, workers, data_dir, signing_key, roll, roll_mappi
 
     check_url(database)
     settings = _settings(database, data_dir, signing_key, roll, places, previous, previous_mapping, roll_mapping)
+    # the operator's tuning is checked now (names and values), as every worker will read it
+    import dataclasses
+
+    from escrutinio.server.settings import overrides_from_environment
+
+    dataclasses.replace(settings, **overrides_from_environment())
     # a bad roll, places or previous-election file is said now, not at the first snapshot's projection
     if roll_mapping and not roll:
         raise click.UsageError("--roll-mapping needs --roll")

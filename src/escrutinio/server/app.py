@@ -21,7 +21,7 @@ from escrutinio.errors import EscrutinioError, InputError, MappingError
 from escrutinio.observers.double_entry import EntryError
 from escrutinio.server.auth import ROLES
 from escrutinio.server.services import NotFound
-from escrutinio.server.settings import Settings
+from escrutinio.server.settings import Settings, overrides_from_environment
 from escrutinio.server.storage import Database
 
 log = logging.getLogger("escrutinio.server")
@@ -282,5 +282,5 @@ def app_from_environment() -> FastAPI:
     raw = json.loads(os.environ.get("ESCRUTINIO_SETTINGS", "{}"))
     # the operator's tuning that `serve` has no option for (rate limits, cache lifetimes),
     # e.g. ESCRUTINIO_SETTINGS_OVERRIDES='{"rate_limit_client": "200/second"}'
-    raw.update(json.loads(os.environ.get("ESCRUTINIO_SETTINGS_OVERRIDES", "{}")))
+    raw.update(overrides_from_environment())
     return create_app(Settings(**raw))

@@ -90,6 +90,8 @@ def projection_inputs(settings) -> dict:
         from escrutinio.app.projection_inputs import model_constants
 
         out["model"] = model_constants()
+        # the number asked for (None: sized from a pilot); another number, another projection
+        out["simulations"] = settings.projection_simulations
         settings._inputs = out
     return settings._inputs
 
@@ -333,7 +335,7 @@ def compute_projection(db, contest: str, snapshot_id: int, settings) -> dict:
                 snap, roll=str(settings.roll) if settings.roll else None, roll_mapping=settings.roll_mapping, seed=0,
                 places=str(settings.places) if settings.places else None,
                 previous=str(settings.previous) if settings.previous else None,
-                previous_mapping=settings.previous_mapping).to_dict()}
+                previous_mapping=settings.previous_mapping, simulations=settings.projection_simulations).to_dict()}
         except Exception as exc:  # a projection that cannot be made is reported, not a crash
             result = {"status": "unavailable", "note": f"no projection from this snapshot: {exc}"}
     result = {"snapshot_id": snapshot_id, "contest": contest, "partial": True, **result,

@@ -1,7 +1,7 @@
 """Server settings: where the data lives and how much a request may carry."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_DATABASE = "sqlite:///escrutinio.db"
@@ -85,6 +85,12 @@ class Settings:
     #: queue on the database's single write lock anyway: more threads add no throughput,
     #: only contention for the interpreter lock with the event loop that answers reads
     write_threads: int = 4
+    #: simulations of the projection made after each load, in a worker's background
+    #: thread on the machine that answers the readers: a fixed 2,000 (each answer states
+    #: its bounds' Monte Carlo error and how far another seed moves them). None sizes them
+    #: as ``escrutinio project`` does (a pilot, then up to 64,000 for bounds within 0.05
+    #: points over ten seeds: up to about a minute of CPU per contest and load)
+    projection_simulations: int | None = 2000
     #: FastAPI's OpenTelemetry hooks (tracing, metrics, logs) for an operator who
     #: configures OpenTelemetry providers; off by default: they cost about 20 µs a request
     otel: bool = False
@@ -130,7 +136,38 @@ class Settings:
             from escrutinio.errors import UsageError
 
             raise UsageError(f"write_threads must be a whole number from 1 to 64, not {self.write_threads!r}")
+        sims = self.projection_simulations
+        if sims is not None and (isinstance(sims, bool) or not isinstance(sims, int) or not 1 <= sims <= 1_000_000):
+            from escrutinio.errors import UsageError
+
+            raise UsageError(f"projection_simulations must be null or a whole number from 1 to 1,000,000, not {sims!r}")
 
     @property
     def sqlite(self) -> bool:
         return is_sqlite(self.database_url)
+
+
+def overrides_from_environment(environ=None) -> dict:
+    """The operator's tuning in ``ESCRUTINIO_SETTINGS_OVERRIDES`` (a JSON object), checked:
+    a typo is a one-line usage error naming what is wrong, said by ``serve`` before any
+    worker starts, not a traceback in every worker."""
+    import json
+    import os
+
+    from escrutinio.errors import UsageError
+
+    raw = (os.environ if environ is None else environ).get("ESCRUTINIO_SETTINGS_OVERRIDES", "")
+    if not raw.strip():
+        return {}
+    try:
+        out = json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"ESCRUTINIO_SETTINGS_OVERRIDES is not JSON ({exc})") from None
+    if not isinstance(out, dict):
+        raise UsageError("ESCRUTINIO_SETTINGS_OVERRIDES must be a JSON object, e.g. {\"write_threads\": 4}")
+    known = {f.name for f in fields(Settings) if f.init}
+    unknown = sorted(set(out) - known)
+    if unknown:
+        raise UsageError(f"ESCRUTINIO_SETTINGS_OVERRIDES: unknown settings {unknown}; known: {sorted(known)}")
+    return out
+
