@@ -299,7 +299,7 @@ def upload_photo(request: Request, file: UploadFile = File(...), user: User = De
         tmp = folder / f".{sha}.{os.getpid()}.tmp"
         tmp.write_bytes(data)
         tmp.replace(target)
-    with db.session(write=True) as s:
+    with db.session(write=True, official_unchanged=True) as s:
         if s.execute(photos.select().where(photos.c.sha256 == sha)).first() is None:
             s.execute(photos.insert().values(sha256=sha, content_type=ctype, size=len(data),
                                              path=str(target.relative_to(settings.data_dir)), uploaded_by=user.id,

@@ -162,7 +162,7 @@ def handle(app, gateway: str, contest: str | None, number: str, body: str, messa
         clean = field.normalise_number(number)
     except field.FieldError:
         clean = number[:32]
-    with db.session(write=True) as s:
+    with db.session(write=True, official_unchanged=True) as s:
         if field.recent_count(s, clean, window) >= per_window:
             field.record(s, gateway=gateway, message_id=message_id, number=clean, body=body, status="rate_limited", reply="")
             audit(s, None, "sms_rate_limited", f"phone:{field.mask(clean)}", {"gateway": gateway})
