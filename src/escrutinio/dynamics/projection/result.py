@@ -276,19 +276,24 @@ def _conditional(parts: dict, counted_tot: np.ndarray, nch: int, ia: int, ib: in
         # channels that may fall below zero, x_P: given them the truncation and the scale s
         # are known, final = c + s x~ (x~: x with x_P at max(x_P, 0)), and the event is
         # l'(c / s + x~) <= 0 with x~ normal given (x_P, Y) (the normal conditional)
-        si, sk = np.nonzero(scaled & np.all(risky == pattern, axis=2))
+        si_all, sk_all = np.nonzero(scaled & np.all(risky == pattern, axis=2))
         L = np.vstack([np.eye(C)[pattern], np.ones((1, C))])  # q x C
-        Ms, mm = M[si], m[si, sk]
-        xo = mm + g[si]  # the drawn totals before truncation
-        LM = np.einsum("qc,ncd->nqd", L, Ms)
-        inv = np.linalg.pinv(np.einsum("nqd,rd->nqr", LM, L), hermitian=True)  # n x q x q
-        gain = np.einsum("nqc,nqr->ncr", LM, inv)  # n x C x q
-        mu = mm + np.einsum("ncr,nr->nc", gain, np.einsum("qc,nc->nq", L, xo - mm))
-        mu[:, pattern] = np.maximum(xo[:, pattern], 0.0)
-        Y = mu.sum(axis=1)
-        sc = np.minimum(1.0, U / np.maximum(Y, 1e-300))
-        a[si, sk] = counted_tot[None, :] / sc[:, None] + mu
-        uMu[:, si, sk], uMv[:, si, sk], vMv[si, sk] = forms(Ms - np.einsum("ncr,nrd->ncd", gain, LM))
+        # in chunks: from the roll alone most of the S x K draws may be scaled, and their
+        # covariances (n x C x C, several of them) would take gigabytes at 64,000 simulations
+        step_n = max(1, CONDITIONAL_CHUNK // (4 * C * C))
+        for n0 in range(0, si_all.size, step_n):
+            si, sk = si_all[n0:n0 + step_n], sk_all[n0:n0 + step_n]
+            Ms, mm = M[si], m[si, sk]
+            xo = mm + g[si]  # the drawn totals before truncation
+            LM = np.einsum("qc,ncd->nqd", L, Ms)
+            inv = np.linalg.pinv(np.einsum("nqd,rd->nqr", LM, L), hermitian=True)  # n x q x q
+            gain = np.einsum("nqc,nqr->ncr", LM, inv)  # n x C x q
+            mu = mm + np.einsum("ncr,nr->nc", gain, np.einsum("qc,nc->nq", L, xo - mm))
+            mu[:, pattern] = np.maximum(xo[:, pattern], 0.0)
+            Y = mu.sum(axis=1)
+            sc = np.minimum(1.0, U / np.maximum(Y, 1e-300))
+            a[si, sk] = counted_tot[None, :] / sc[:, None] + mu
+            uMu[:, si, sk], uMv[:, si, sk], vMv[si, sk] = forms(Ms - np.einsum("ncr,nrd->ncd", gain, LM))
     # the draws themselves (truncated as in the simulation), for a bracket of the bisection
     x = np.maximum(m + g[:, None, :], 0.0)
     x = x / np.maximum(x.sum(axis=2) / U, 1.0)[..., None] + counted_tot[None, None, :]
