@@ -248,14 +248,16 @@ def honest() -> None:
     print(f"H1. 2019 orders within settlement size x department, net of log place size: r_place rms MAS trep "
           f"{per[0]:.3f} computo {per[1]:.3f}, CC trep {per[2]:.3f} computo {per[3]:.3f}; all four "
           f"{np.sqrt(np.mean(np.square(per))):.3f} (SELECTION_R_SETTLEMENT)")
-    print("H2. Bolivia 2020, five exports, the default path, 2,000 simulations, seed 0 (final MAS 55.10)")
+    print("H2. Bolivia 2020, five exports, the default path (simulations chosen from a pilot of 2,000, "
+          "projection.auto), seed 0 (final MAS 55.10)")
     covered = wrong_hi = 0
     for path, snap in zip(exports, snaps):
         for pl_label, pf in (("roll", None), ("+places", places)):
             for label, pv in (("no", None), ("2019", prev)):
-                t = time.perf_counter()
-                r = app_project(snap, roll, pv, 0, places=pf, simulations=2000).result
+                t, c0 = time.perf_counter(), time.process_time()
+                r = app_project(snap, roll, pv, 0, places=pf).result
                 sh = r.shares["MAS_IPSP"]
+                auto = r.monte_carlo["auto"]
                 probs = r.outcome_probabilities
                 p_mas = probs.get("winner:MAS_IPSP", 1 - max([v for k, v in probs.items() if k.startswith("winner:")]
                                                              or [0]))
@@ -269,11 +271,13 @@ def honest() -> None:
                 print(f"    {path.name[8:21]:<14} {r.counted_units:>6,} {pl_label:>7} {label:>4} {sh['point']:>6.2f} "
                       f"[{sh['lo']:>6.2f}, {sh['hi']:>6.2f}] +-{(sh['hi'] - sh['lo']) / 2:>5.2f} "
                       f"{'covers' if cov else 'MISSES'} P(MAS) {p_mas:.3f} P(wrong) {wrong:.3f} "
-                      f"mc se {r.monte_carlo['max_bound_se']:.3f}  {model}"
+                      f"mc se {r.monte_carlo['max_bound_se']:.3f} at {r.simulations:,} simulations"
+                      f"{' (CAP; needs ' + format(auto['needed'], ',') + ')' if auto['capped'] else ''}, pilot "
+                      f"{auto['pilot_max_bound_se']:.3f}  {model}"
                       + (f" (within strata {within['smd']:+.2f}, implied r {within.get('implied_r', float('nan')):.3f}, "
                          f"selection scale {r.multilevel['selection']['r_scale']:.3f})"
                          if within and r.multilevel and r.multilevel.get("selection") else "")
-                      + f"  ({time.perf_counter() - t:.1f} s)")
+                      + f"  ({time.perf_counter() - t:.1f} s wall, {time.process_time() - c0:.1f} s CPU)", flush=True)
     print(f"    {covered} of 20 intervals cover 55.10; wrong winner with P >= 0.9: {wrong_hi}")
     if "--no-seeds" in sys.argv:
         return
@@ -281,39 +285,51 @@ def honest() -> None:
 
 
 def seeds(snaps, exports, roll, places, prev) -> None:
-    """H3. seed stability: every reported bound (shares and lead) over seeds 0-9, the
-    bounds from the draws' order statistics (the previous estimator, "raw") and from their
-    conditional normal parts ("conditional", result._conditional), alternating in this
-    process (``--honest --seeds-only`` runs only this; ``--long`` adds 20,000 simulations)."""
+    """H3. seed stability: every reported bound (shares and lead) over seeds 0-9 on the
+    default path (simulations chosen from a pilot, projection.auto; ``--honest
+    --seeds-only`` runs only this). ``--compare`` adds the fixed 2,000 simulations with the
+    bounds from the draws' order statistics ("raw") and from their conditional normal parts
+    ("conditional", result._conditional), alternating in this process; ``--long`` adds
+    20,000 simulations to those."""
     from escrutinio.app.projection import project as app_project
     from escrutinio.dynamics.projection import stratified
 
     print("H3. seed stability, seeds 0-9: largest move of any bound (shares and lead)")
-    runs = [(4, "roll", None, "no", None, 2000), (4, "+places", places, "2019", prev, 2000)]
-    if "--long" in sys.argv:  # the cost of more simulations: 10 x 20,000
-        runs.append((4, "+places", places, "2019", prev, 20_000))
+    runs = [(4, "roll", None, "no", None, None), (4, "+places", places, "2019", prev, None)]
+    if "--compare" in sys.argv:
+        runs += [(4, "roll", None, "no", None, 2000), (4, "+places", places, "2019", prev, 2000)]
+        if "--long" in sys.argv:  # the cost of more simulations: 10 x 20,000
+            runs.append((4, "+places", places, "2019", prev, 20_000))
     for i, pl_label, pf, label, pv, sims in runs:
-        out = {False: [], True: []}
-        clock = {False: [0.0, 0.0], True: [0.0, 0.0]}
+        conds = (True,) if sims is None else (False, True)
+        out = {c: [] for c in conds}
+        clock = {c: [0.0, 0.0] for c in conds}
         for s in range(10):  # seed by seed, the two estimators in turn: the same load for both
-            for cond in (False, True):
+            for cond in conds:
                 stratified.CONDITIONAL_BOUNDS = cond
                 t, c0 = time.perf_counter(), time.process_time()
                 out[cond].append(app_project(snaps[i], roll, pv, s, places=pf, simulations=sims).result)
                 clock[cond][0] += (time.perf_counter() - t) / 10
                 clock[cond][1] += (time.process_time() - c0) / 10
-        for cond in (False, True):
+        for cond in conds:
             rs = out[cond]
             b = np.array([[r.shares[c][k] for c in r.choices for k in ("lo", "hi")]
                           + [r.lead["lo"], r.lead["hi"]] for r in rs])
+            names = [f"{c} {k}" for c in rs[0].choices for k in ("lo", "hi")] + ["lead lo", "lead hi"]
             mas = np.array([[r.shares["MAS_IPSP"]["lo"], r.shares["MAS_IPSP"]["hi"]] for r in rs])
             se = max(r.monte_carlo["max_bound_se"] for r in rs)
+            used = [r.simulations for r in rs]
+            autos = [r.monte_carlo.get("auto") for r in rs]
+            pse = [a["pilot_max_bound_se"] for a in autos if a]
+            how = (f"{min(used):,}-{max(used):,} simulations chosen (pilot se {min(pse):.3f}-{max(pse):.3f}; "
+                   f"capped in {sum(a['capped'] for a in autos)} of 10), pilot included"
+                   if sims is None else f"{sims:,} simulations")
             print(f"    {exports[i].name[8:21]:<14} {pl_label:>7} {label:>4} {'conditional' if cond else 'raw':>11} "
-                  f"any bound {np.ptp(b, axis=0).max():.3f}, MAS bounds {np.ptp(mas, axis=0).max():.3f} "
-                  f"(mean [{mas[:, 0].mean():.2f}, {mas[:, 1].mean():.2f}]); largest sd over seeds "
-                  f"{b.std(axis=0, ddof=1).max():.3f}, stated {se:.3f}; 0.05 needs "
-                  f"~{max(r.monte_carlo['simulations_for_0.05'] for r in rs):,} simulations "
-                  f"({clock[cond][0]:.1f} s wall, {clock[cond][1]:.1f} s CPU per projection at {sims:,})", flush=True)
+                  f"any bound {np.ptp(b, axis=0).max():.3f} ({names[int(np.ptp(b, axis=0).argmax())]}), MAS bounds "
+                  f"{np.ptp(mas, axis=0).max():.3f} (mean [{mas[:, 0].mean():.2f}, {mas[:, 1].mean():.2f}]); "
+                  f"largest sd over seeds {b.std(axis=0, ddof=1).max():.3f}, stated {se:.3f}; bounds over 0.05: "
+                  f"{int((np.ptp(b, axis=0) > 0.05).sum())} of {b.shape[1]}; "
+                  f"{how} ({clock[cond][0]:.1f} s wall, {clock[cond][1]:.1f} s CPU per projection)", flush=True)
     stratified.CONDITIONAL_BOUNDS = True
 
 

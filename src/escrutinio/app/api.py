@@ -86,7 +86,7 @@ def project(data, roll=None, previous=None, seed: int = 0, contest: str | None =
     except ImportError:
         run = None
     _whole("seed", seed, 0)
-    if "simulations" in options:
+    if options.get("simulations") is not None:  # None: chosen from a pilot (dynamics.projection.auto)
         _whole("simulations", options["simulations"], 1)
     snap = _snapshot(data, contest, mapping)
     if run is not None:

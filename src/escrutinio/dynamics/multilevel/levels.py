@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from escrutinio.dynamics.multilevel.shared import EPS, _psd_corr
+from escrutinio.dynamics.multilevel.shared import BOOT_CHUNK, EPS, _psd_corr
 
 MIN_PARTIAL = 10
 
@@ -139,12 +139,17 @@ def _completion_slope(m, v, tau2, comp, parent, has, nparents, rng, boot=1000):
     if np.all(den <= EPS):
         return None
     beta = np.where(den > EPS, sxy.sum(axis=0) / np.where(den > EPS, den, 1), 0.0)
-    wb = rng.poisson(1.0, size=(2 * boot, nparents)).astype(np.float64)
-    dd = wb @ sxx
-    okb = np.all(dd > EPS, axis=1)
-    if okb.sum() < boot // 2:
+    # in chunks of replicates (the weights drawn in the same order as in one draw): 2 x boot x
+    # parents weights would take hundreds of megabytes at the automatic simulations' cap
+    out = []
+    for b0 in range(0, 2 * boot, BOOT_CHUNK):
+        wb = rng.poisson(1.0, size=(min(BOOT_CHUNK, 2 * boot - b0), nparents)).astype(np.float64)
+        dd = wb @ sxx
+        okb = np.all(dd > EPS, axis=1)
+        out.append((wb[okb] @ sxy) / dd[okb])
+    bs = np.concatenate(out)
+    if bs.shape[0] < boot // 2:
         return None
-    bs = (wb[okb] @ sxy) / dd[okb]
     se = bs.std(axis=0)
     keep = np.clip(1 - se**2 / np.where(beta != 0, beta**2, np.inf), 0, 1)
     bs = (bs - beta) * np.sqrt(keep) + beta * keep

@@ -9,7 +9,7 @@ import numpy as np
 from escrutinio.dynamics.multilevel.crossed import _Crossed, _crossed_bias, _crossed_fit
 from escrutinio.dynamics.multilevel.levels import _Level, _combine, _completion_slope, _pooled_tau2, _q_grid
 from escrutinio.dynamics.multilevel.selection import SELECTION_R, _Selection, _selection
-from escrutinio.dynamics.multilevel.shared import EPS, _codes, _psd_corr
+from escrutinio.dynamics.multilevel.shared import BOOT_CHUNK, EPS, _codes, _psd_corr
 
 SLOPES_WITHIN = "cross"
 MAX_CROSSED_LEVELS = 300
@@ -74,8 +74,13 @@ def _slopes(D, y, w, group, rng, boot):
         return np.linalg.solve(A + ridge[(None,) * (A.ndim - 3)], b[..., None])[..., 0]
 
     beta = solve(Sxx.sum(axis=0), Sxy.sum(axis=0))
-    wb = rng.poisson(1.0, size=(boot, ng)).astype(np.float64)
-    bb = solve(np.einsum("bg,gckj->bckj", wb, Sxx), np.einsum("bg,gck->bck", wb, Sxy))
+    # the replicates in chunks: their normal equations (B x C x K x K) would otherwise take
+    # gigabytes at the automatic simulations' cap (B = 8 x 64,000); the Poisson weights are
+    # drawn in the same order, so the replicates are those of one draw
+    bb = np.empty((boot, C, K))
+    for b0 in range(0, boot, BOOT_CHUNK):
+        wb = rng.poisson(1.0, size=(min(BOOT_CHUNK, boot - b0), ng)).astype(np.float64)
+        bb[b0:b0 + wb.shape[0]] = solve(np.einsum("bg,gckj->bckj", wb, Sxx), np.einsum("bg,gck->bck", wb, Sxy))
     # a group mean of D for places whose group has no counted place: the overall counted mean
     Dref = Dbar[group]
     none = sw[group] <= 0

@@ -26,3 +26,6 @@ def _corr_normal(rng: np.random.Generator, shape: tuple, corr: np.ndarray) -> np
     L = np.linalg.cholesky(corr)
     # einsum, not BLAS: small inner dimension, and BLAS threads oversubscribe a busy machine
     return np.einsum("...c,dc->...d", rng.standard_normal(shape), L)
+# bootstrap replicates computed at once (model._slopes, levels._completion_slope): bounds
+# their temporaries whatever the number of replicates (as many as the simulations, or 8x)
+BOOT_CHUNK = 8192

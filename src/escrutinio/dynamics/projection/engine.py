@@ -21,7 +21,7 @@ def project(
     choices: Sequence[str],
     *,
     levels: Sequence[str] | None = None,
-    simulations: int = 2000,
+    simulations: int | None = None,
     seed: int | None = 0,
     level: float = 0.95,
     min_donors: int = 2,
@@ -52,7 +52,21 @@ def project(
     multilevel model of :mod:`escrutinio.dynamics.multilevel`; ``model="hotdeck"`` keeps
     the hierarchical hot deck, ``model="multilevel"`` uses the geographic levels as strata
     when none are given.
+    ``simulations``: None (the default) chooses them from a pilot's stated Monte Carlo
+    error (:mod:`.auto`: ten seeds within 0.05 points, at most 64,000, said in the notes
+    and ``monte_carlo["auto"]``); a number is kept exactly.
     """
+    if simulations is None:
+        from escrutinio.dynamics.projection.auto import run_auto
+
+        if seed is None:  # the pilot and the run it sizes use the same stream
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        kw = dict(levels=levels, seed=seed, level=level, min_donors=min_donors, size_strata=size_strata,
+                  previous=previous, arrival=arrival, calibration_cuts=calibration_cuts, correct_bias=correct_bias,
+                  completion_adjustment=completion_adjustment, rule=rule, key=key, chunk=chunk, threads=threads,
+                  strata=strata, model=model, extrapolation_k=extrapolation_k, covariates=covariates,
+                  selection_r=selection_r)
+        return run_auto(lambda S: project(counted, roll, choices, simulations=S, **kw))
     if model not in ("auto", "hotdeck", "multilevel"):
         raise UsageError(f"unknown model {model!r}: auto, hotdeck or multilevel")
     strata = [c for c in (strata or ())]

@@ -130,6 +130,16 @@ class ProjectionResult:
                    "within-area slope, whose uncertainty widens the interval"
                    if ct["applied"] else f"not applied (p >= {ct['alpha']})"))
 
+    @staticmethod
+    def _auto_text(auto: dict) -> str:
+        """The Monte Carlo line's end when the simulations were chosen (projection.auto)."""
+        text = (f"; these {auto['simulations']:,} were chosen from a pilot of {auto['pilot_simulations']:,} "
+                f"(+-{auto['pilot_max_bound_se']:.3f}), see the note")
+        if auto["capped"]:
+            text += (f"; THE CAP OF {auto['cap']:,} SIMULATIONS BINDS: the bounds are less stable than "
+                     f"{auto['target_range']:g} over ten seeds")
+        return text
+
     def summary(self) -> str:
         a, b = self.lead_pair
         pct = 100 * self.level
@@ -161,7 +171,8 @@ class ProjectionResult:
             mc = self.monte_carlo
             lines.append(f"  Monte Carlo: the bounds above are known to +-{mc['max_bound_se']:.3f} points (standard error "
                          f"with {self.simulations:,} simulations); another seed moves them by about that much; "
-                         f"+-0.05 over ten seeds needs about {mc['simulations_for_0.05']:,} simulations")
+                         f"+-0.05 over ten seeds needs about {mc['simulations_for_0.05']:,} simulations"
+                         + (self._auto_text(mc["auto"]) if mc.get("auto") else ""))
         lines.append(f"  caveat: {self.caveat}")
         return "\n".join(lines)
 
@@ -190,6 +201,9 @@ def _bound_error(share: np.ndarray, a: float, lead: np.ndarray | None = None) ->
 # conditional distribution is taken given the totals the truncation acts on as well; below,
 # the truncation is ignored (result._conditional)
 TRUNCATION_POINTS = 1e-3
+# elements (rows x simulations x partners) evaluated at once in the bisection of
+# _conditional: bounds its temporaries (about 8 bytes x 4 of these) whatever the simulations
+CONDITIONAL_CHUNK = 1 << 21
 
 
 def _normal_excess(mean: np.ndarray, sd: np.ndarray) -> np.ndarray:
@@ -262,39 +276,50 @@ def _conditional(parts: dict, counted_tot: np.ndarray, nch: int, ia: int, ib: in
         # channels that may fall below zero, x_P: given them the truncation and the scale s
         # are known, final = c + s x~ (x~: x with x_P at max(x_P, 0)), and the event is
         # l'(c / s + x~) <= 0 with x~ normal given (x_P, Y) (the normal conditional)
-        si, sk = np.nonzero(scaled & np.all(risky == pattern, axis=2))
+        si_all, sk_all = np.nonzero(scaled & np.all(risky == pattern, axis=2))
         L = np.vstack([np.eye(C)[pattern], np.ones((1, C))])  # q x C
-        Ms, mm = M[si], m[si, sk]
-        xo = mm + g[si]  # the drawn totals before truncation
-        LM = np.einsum("qc,ncd->nqd", L, Ms)
-        inv = np.linalg.pinv(np.einsum("nqd,rd->nqr", LM, L), hermitian=True)  # n x q x q
-        gain = np.einsum("nqc,nqr->ncr", LM, inv)  # n x C x q
-        mu = mm + np.einsum("ncr,nr->nc", gain, np.einsum("qc,nc->nq", L, xo - mm))
-        mu[:, pattern] = np.maximum(xo[:, pattern], 0.0)
-        Y = mu.sum(axis=1)
-        sc = np.minimum(1.0, U / np.maximum(Y, 1e-300))
-        a[si, sk] = counted_tot[None, :] / sc[:, None] + mu
-        uMu[:, si, sk], uMv[:, si, sk], vMv[si, sk] = forms(Ms - np.einsum("ncr,nrd->ncd", gain, LM))
+        # in chunks: from the roll alone most of the S x K draws may be scaled, and their
+        # covariances (n x C x C, several of them) would take gigabytes at 64,000 simulations
+        step_n = max(1, CONDITIONAL_CHUNK // (4 * C * C))
+        for n0 in range(0, si_all.size, step_n):
+            si, sk = si_all[n0:n0 + step_n], sk_all[n0:n0 + step_n]
+            Ms, mm = M[si], m[si, sk]
+            xo = mm + g[si]  # the drawn totals before truncation
+            LM = np.einsum("qc,ncd->nqd", L, Ms)
+            inv = np.linalg.pinv(np.einsum("nqd,rd->nqr", LM, L), hermitian=True)  # n x q x q
+            gain = np.einsum("nqc,nqr->ncr", LM, inv)  # n x C x q
+            mu = mm + np.einsum("ncr,nr->nc", gain, np.einsum("qc,nc->nq", L, xo - mm))
+            mu[:, pattern] = np.maximum(xo[:, pattern], 0.0)
+            Y = mu.sum(axis=1)
+            sc = np.minimum(1.0, U / np.maximum(Y, 1e-300))
+            a[si, sk] = counted_tot[None, :] / sc[:, None] + mu
+            uMu[:, si, sk], uMv[:, si, sk], vMv[si, sk] = forms(Ms - np.einsum("ncr,nrd->ncd", gain, LM))
     # the draws themselves (truncated as in the simulation), for a bracket of the bisection
     x = np.maximum(m + g[:, None, :], 0.0)
     x = x / np.maximum(x.sum(axis=2) / U, 1.0)[..., None] + counted_tot[None, None, :]
     xv = x[..., :nch].sum(axis=2)
-    drawn_t = [x[..., j] / xv for j in range(nch)] + [(x[..., ia] - x[..., ib]) / xv]
-    # one row per (target, probability)
+    drawn = np.stack([x[..., j] / xv for j in range(nch)] + [(x[..., ia] - x[..., ib]) / xv])  # T x S x K
+    del x, xv
+    # one row per (target, probability); the arrays stay per target (T x S x K) and the rows
+    # are evaluated in chunks of simulations, so that memory grows with S, not with S times
+    # the rows (the automatic simulations reach MAX_SIMULATIONS: projection.auto)
     rows = [(ti, p) for ti, t in enumerate(targets) for p in t[2]]
     R = len(rows)
     ti = np.array([r[0] for r in rows])
     pr = np.array([r[1] for r in rows])
-    ua = np.einsum("skc,tc->tsk", a, Uv)[ti]  # R x S x K
-    va = np.einsum("skc,c->sk", a, v)[None]
-    uMu, uMv, vMv = uMu[ti], uMv[ti], vMv[None]
-    drawn = np.stack(drawn_t)[ti]  # R x S x K
+    ua = np.einsum("skc,tc->tsk", a, Uv)  # T x S x K
+    va = np.einsum("skc,c->sk", a, v)
+    step_s = max(1, CONDITIONAL_CHUNK // max(K * R, 1))
 
     def comp(t):  # R thresholds -> R x S per-simulation probabilities (mean over partners)
-        t = t[:, None, None]
-        var = uMu + 2 * t * uMv + t * t * vMv
-        p = ndtr(-(ua + t * va) / np.sqrt(np.maximum(var, 1e-300)))
-        return p.mean(axis=2)
+        out = np.empty((R, S))
+        tt = t[:, None, None]
+        for s0 in range(0, S, step_s):
+            sl = slice(s0, s0 + step_s)
+            var = uMu[ti, sl] + 2 * tt * uMv[ti, sl] + tt * tt * vMv[None, sl]
+            p = ndtr(-(ua[ti, sl] + tt * va[None, sl]) / np.sqrt(np.maximum(var, 1e-300)))
+            out[:, sl] = p.mean(axis=2)
+        return out
 
     def cdf(t):
         return comp(t).mean(axis=1)
@@ -302,10 +327,9 @@ def _conditional(parts: dict, counted_tot: np.ndarray, nch: int, ia: int, ib: in
     lo = np.array([targets[i][1][0] for i in ti], dtype=np.float64)
     hi = np.array([targets[i][1][1] for i in ti], dtype=np.float64)
     # a bracket from the draws' own order statistics, widened until it holds
-    flat = drawn.reshape(R, -1)
     d = 6 * np.sqrt(pr * (1 - pr) / S)
-    blo = np.array([np.quantile(flat[r], max(pr[r] - d[r], 0.0)) for r in range(R)])
-    bhi = np.array([np.quantile(flat[r], min(pr[r] + d[r], 1.0)) for r in range(R)])
+    blo = np.array([np.quantile(drawn[ti[r]].ravel(), max(pr[r] - d[r], 0.0)) for r in range(R)])
+    bhi = np.array([np.quantile(drawn[ti[r]].ravel(), min(pr[r] + d[r], 1.0)) for r in range(R)])
     ok = (cdf(blo) <= pr) & (cdf(bhi) >= pr)
     lo, hi = np.where(ok, blo, lo), np.where(ok, bhi, hi)
     for _ in range(40 if ok.all() else 50):
@@ -315,7 +339,7 @@ def _conditional(parts: dict, counted_tot: np.ndarray, nch: int, ia: int, ib: in
     q = (lo + hi) / 2
     # Monte Carlo error (delta method): the mixture's value at q is a mean of S independent
     # per-simulation terms; its standard error over the mixture's density there
-    step = np.maximum(0.02 * flat.std(axis=1), 1e-9)
+    step = np.maximum(0.02 * np.array([drawn[t].std() for t in ti]), 1e-9)
     dens = (cdf(q + step) - cdf(q - step)) / (2 * step)
     se = comp(q).std(axis=1) / np.sqrt(S) / np.maximum(dens, 1e-300)
     sh = q[: 2 * nch].reshape(nch, 2).T
