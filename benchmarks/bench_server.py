@@ -419,7 +419,7 @@ def bench(kind: str, args) -> dict:
     os.environ["ESCRUTINIO_SETTINGS_OVERRIDES"] = json.dumps(
         {"rate_limit_client": "1000000/second", "rate_limit_token": "1000000/second", "rate_limit_query": "1000000/second",
          # every stream comes from one address with one token
-         "max_streams": 1_000_000, "events_lifetime": 3600})
+         "max_streams": 1_000_000, "events_lifetime": 3600, **json.loads(args.settings)})
     if args.streams:  # a socket each in this client, and in the server it starts (inherited)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         want = args.streams + args.readers + args.typists + 1024
@@ -658,6 +658,8 @@ def main() -> None:
     p.add_argument("--typists", type=int, default=50)
     p.add_argument("--entries", type=int, default=10, help="actas per typist and phase (each typed by two typists)")
     p.add_argument("--streams", type=int, default=1000, help="open event streams while the typists type (0: no such phase)")
+    p.add_argument("--settings", default="{}", help="more server settings, a JSON object merged into "
+                   "ESCRUTINIO_SETTINGS_OVERRIDES (e.g. '{\"write_threads\": 8}')")
     p.add_argument("--pace", type=float, default=1.0,
                    help="also the readers with typists who each send an entry every PACE seconds (0: no such phase)")
     p.add_argument("--streams-only", action="store_true", help="only the typists alone and with the event streams open")

@@ -84,7 +84,7 @@ class Settings:
     #: SMS reports) at once; the others wait on the event loop, holding no thread. Writes
     #: queue on the database's single write lock anyway: more threads add no throughput,
     #: only contention for the interpreter lock with the event loop that answers reads
-    write_threads: int = 4
+    write_threads: int = 8
     #: simulations of the projection made after each load, in a worker's background
     #: thread on the machine that answers the readers: a fixed 2,000 (each answer states
     #: its bounds' Monte Carlo error and how far another seed moves them). None sizes them
