@@ -169,10 +169,15 @@ class ProjectionResult:
         lines.extend(f"  note: {n}" for n in self.notes)
         if self.monte_carlo:
             mc = self.monte_carlo
+            auto = mc.get("auto")
+            # with the chosen simulations, the range over ten seeds is the rule's (safety factor
+            # included), not the bare error's, so that the line and the note say the same
+            stability = (f"ten seeds would move a bound by up to about {auto['expected_range_over_10_seeds_with_safety']:.2f}"
+                         f" points (with the safety factor of {auto['safety']:g})" if auto else
+                         f"+-0.05 over ten seeds needs about {mc['simulations_for_0.05']:,} simulations")
             lines.append(f"  Monte Carlo: the bounds above are known to +-{mc['max_bound_se']:.3f} points (standard error "
                          f"with {self.simulations:,} simulations); another seed moves them by about that much; "
-                         f"+-0.05 over ten seeds needs about {mc['simulations_for_0.05']:,} simulations"
-                         + (self._auto_text(mc["auto"]) if mc.get("auto") else ""))
+                         f"{stability}" + (self._auto_text(auto) if auto else ""))
         lines.append(f"  caveat: {self.caveat}")
         return "\n".join(lines)
 
