@@ -252,3 +252,35 @@ def test_the_acta_checks_run_for_a_second_entry_outside_the_lock_and_not_for_a_f
     calls.clear()
     assert enter(first, "c", other, other_values) == "first_entered" and calls == []
     assert enter(second, "d", other, other_values) == "agreed" and len(calls) == 1
+
+
+def test_on_postgresql_an_entry_reads_and_writes_in_one_transaction(server_client, small_computo):
+    """What an entry works out before the lock (the snapshot in force, whether the acta has
+    an entry, the checks) is read in the write's own transaction, before the lock: one
+    connection checkout (and its ping) and one transaction per entry, not two."""
+    sc = server_client
+    db = sc.app.state.db
+    if not db.postgresql:
+        return  # SQLite: the reads run in a read session first (the writers' lock covers a write session)
+    sc.load(small_computo)
+    unit = "1021"
+    body = {"unit": unit, "values": _official_values(small_computo, unit), "client_id": "one"}
+    headers = sc.headers("typist", "ana")
+    assert sc.client.get("/api/v1/entries/pending", headers=headers).status_code == 200  # the token verified, cached
+    checkouts, begins = [], []
+
+    def checkout(*a):
+        checkouts.append(1)
+
+    def begin(*a):
+        begins.append(1)
+
+    event.listen(db.write_engine, "checkout", checkout)
+    event.listen(db.write_engine, "begin", begin)
+    try:
+        r = sc.client.post("/api/v1/entries", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+    finally:
+        event.remove(db.write_engine, "checkout", checkout)
+        event.remove(db.write_engine, "begin", begin)
+    assert len(checkouts) == 1 and len(begins) == 1, (checkouts, begins)

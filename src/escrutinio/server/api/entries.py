@@ -137,13 +137,14 @@ async def submit_entry(body: EntryIn, request: Request, user: User = Depends(req
 
 
 def _submit_entry(body: EntryIn, request: Request, user: User) -> EntryOut:
-    db = request.app.state.db
-    with db.session() as s:
+    def prepare(s) -> _Prepared:
         p = _Prepared(s, body.unit, body.contest, body.values, request.app.state.settings.max_count)
         if body.photo_sha256 and s.execute(photos.select().where(photos.c.sha256 == body.photo_sha256)).first() is None:
             raise HTTPException(422, f"photo {body.photo_sha256} was not uploaded (POST /api/v1/photos first)")
+        return p
+
     # the write lock is taken with copies.submit's one read, in the same round trip
-    with db.session(write=True, lock_with_first_read=True, official_unchanged=True) as s:
+    with request.app.state.db.read_then_write(prepare, lock_with_first_read=True, official_unchanged=True) as (p, s):
         def submit(p, snapshot_id=None):
             return copies.submit(s, unit=body.unit, contest=p.contest, values=p.values, client_id=body.client_id,
                                  user=user, check=p.check, levels=p.levels, photo_sha256=body.photo_sha256,
@@ -190,10 +191,10 @@ async def resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user:
 
 
 def _resolve_entry(unit: UnitPath, body: ResolveIn, request: Request, user: User) -> ActaOut:
-    db = request.app.state.db
-    with db.session() as s:
-        p = _Prepared(s, unit, body.contest, body.values, request.app.state.settings.max_count)
-    with db.session(write=True, lock_with_first_read=True, official_unchanged=True) as s:
+    def prepare(s) -> _Prepared:
+        return _Prepared(s, unit, body.contest, body.values, request.app.state.settings.max_count)
+
+    with request.app.state.db.read_then_write(prepare, lock_with_first_read=True, official_unchanged=True) as (p, s):
         def resolve(p, snapshot_id=None):
             return copies.resolve(s, unit=unit, contest=p.contest, values=p.values, user=user, check=p.check,
                                   levels=p.levels, note=body.note, snapshot_id=snapshot_id)

@@ -14,7 +14,7 @@ import threading
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -27,6 +27,7 @@ from escrutinio.server.settings import normalise_url
 WRITE_LOCK_KEY = 0x657363727574696E
 APPEND_ONLY_TABLES = ("log_entries", "checkpoints", "audit_log")
 BUSY_TIMEOUT_MS = 120_000
+T = TypeVar("T")
 
 
 class SchemaError(EscrutinioError, RuntimeError):
@@ -199,6 +200,23 @@ class Database:
         else:
             with self._session(False) as s:
                 yield s
+
+    @contextmanager
+    def read_then_write(self, read: Callable[[Session], T], **write_kw) -> Iterator[tuple[T, Session]]:
+        """``read(session)`` (what a write works out before the write lock), then a write
+        session (``write_kw`` as for :meth:`session`). On PostgreSQL, with
+        ``lock_with_first_read``, both in one transaction: the reads go before the lock,
+        which the first locked read takes, and a connection checkout (with its ping) and a
+        transaction's round trips are saved. Otherwise (SQLite, whose writers of a process
+        queue on one lock for the whole write session) the reads run in a read session first."""
+        if self.postgresql and write_kw.get("lock_with_first_read"):
+            with self.session(write=True, **write_kw) as s:
+                yield read(s), s
+            return
+        with self.session() as s:
+            value = read(s)
+        with self.session(write=True, **write_kw) as s:
+            yield value, s
 
     @contextmanager
     def _session(self, write: bool, lock: bool = True) -> Iterator[Session]:
