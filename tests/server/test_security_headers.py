@@ -69,6 +69,23 @@ def test_made_up_tokens_do_not_escape_the_limit(limited):
     assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}
 
 
+def test_a_page_counts_once_against_the_limit_not_once_per_call_it_makes(limited, small_computo):
+    """A page reads a dozen JSON answers in process: those calls are not counted (they came
+    from one made-up address, so every reader's pages shared one bucket and lost their
+    figures past a few views a second); the page's own request is, and a header cannot
+    pass a request off as one of those calls."""
+    limited.load(small_computo)
+    c = limited.client
+    views = [c.get("/", params={"lang": "en"}) for _ in range(5)]
+    assert [r.status_code for r in views] == [200] * 5
+    # every view whole: the same page, figures and all (before: the second view lost them)
+    assert len({r.text.count("data-figure") for r in views}) == 1 and views[0].text.count("data-figure") >= 5
+    assert all("too many requests" not in r.text for r in views)
+    assert c.get("/", params={"lang": "en"}).status_code == 429  # the sixth view, over 5 a minute
+    forged = {"X-Escrutinio-Internal-Call": "1", "escrutinio.internal_call": "1"}
+    assert c.get("/api/v1/entries/states", headers=forged).status_code == 429
+
+
 def test_event_streams_are_capped_per_client(limited):
 
     c = limited.client

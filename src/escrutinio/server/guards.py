@@ -92,6 +92,11 @@ def _credential(scope) -> str | None:
 
 #: paths whose query string costs nothing (a resume point, a language, a static file)
 QUERY_EXEMPT = ("/api/v1/events", "/static", "/docs", "/login", "/logout")
+#: set in the ASGI scope of the pages' in-process calls to the API (pages/client.py), which
+#: only the application can set: the page's own request was counted, and its dozen calls
+#: must not be (they all came from one made-up address, so every reader's pages shared
+#: one bucket: past about five page views a second the pages lost their figures)
+INTERNAL_CALL = "escrutinio.internal_call"
 
 
 def _client(scope) -> str:
@@ -138,7 +143,7 @@ class RateLimit:
         return None
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get(INTERNAL_CALL):
             return await self.app(scope, receive, send)
         client = _client(scope)
         token = _credential(scope)

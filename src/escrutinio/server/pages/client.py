@@ -30,6 +30,17 @@ class Reply:
         return str(self.body or self.status)
 
 
+def _internal(app):
+    """The application, with its in-process calls marked in their ASGI scope (the rate
+    limits count the page's own request, not each of its calls; guards.INTERNAL_CALL)."""
+    from escrutinio.server.guards import INTERNAL_CALL
+
+    async def marked(scope, receive, send):
+        await app({**scope, INTERNAL_CALL: True}, receive, send)
+
+    return marked
+
+
 def token_of(request: Request) -> str | None:
     return request.cookies.get(TOKEN_COOKIE) or None
 
@@ -46,7 +57,7 @@ async def call(request: Request, method: str, path: str, *, params=None, json=No
         headers["authorization"] = f"Bearer {token}"
     if params:
         params = {k: v for k, v in params.items() if v not in (None, "")}
-    transport = httpx.ASGITransport(app=request.app)
+    transport = httpx.ASGITransport(app=_internal(request.app))
     async with httpx.AsyncClient(transport=transport, base_url="http://escrutinio.internal", timeout=timeout) as client:
         response = await client.request(method, path, params=params, json=json, data=data, files=files, headers=headers)
         if response.status_code == 401 and from_cookie and token and method == "GET":
@@ -73,7 +84,7 @@ async def raw(request: Request, path: str) -> tuple[int, bytes, str]:
     token = None if getattr(request.state, "stale_token", False) else token_of(request)
     if token:
         headers["authorization"] = f"Bearer {token}"
-    transport = httpx.ASGITransport(app=request.app)
+    transport = httpx.ASGITransport(app=_internal(request.app))
     async with httpx.AsyncClient(transport=transport, base_url="http://escrutinio.internal", timeout=60.0) as client:
         response = await client.get(path, headers=headers)
     return response.status_code, response.content, response.headers.get("content-type", "application/octet-stream")
