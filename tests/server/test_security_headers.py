@@ -69,6 +69,21 @@ def test_made_up_tokens_do_not_escape_the_limit(limited):
     assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}
 
 
+def test_made_up_tokens_through_the_login_form_do_not_escape_the_limit(tmp_path):
+    """The form carries the token in its body, and checks it with an in-process call that
+    the limits do not count: the form's own 401s are counted as failed sign-ins."""
+    with database("sqlite", tmp_path) as url:
+        sc = ServerClient(url, tmp_path, rate_limit_client="1000/minute", rate_limit_token="1000/minute",
+                          rate_limit_query=None)
+        try:
+            c = sc.client
+            origin = {"Origin": str(c.base_url)}
+            codes = [c.post("/login", data={"token": f"fake{i}"}, headers=origin).status_code for i in range(25)]
+            assert codes[:20] == [401] * 20 and set(codes[20:]) == {429}, codes
+        finally:
+            sc.close()
+
+
 def test_a_page_counts_once_against_the_limit_not_once_per_call_it_makes(limited, small_computo):
     """A page reads a dozen JSON answers in process: those calls are not counted (they came
     from one made-up address, so every reader's pages shared one bucket and lost their

@@ -147,7 +147,9 @@ class RateLimit:
             return await self.app(scope, receive, send)
         client = _client(scope)
         token = _credential(scope)
-        wait = self._failures_over(client) if token else None
+        # a sign-in through the login form carries its token in the body: an attempt too
+        attempt = bool(token) or (scope["path"] == "/login" and scope["method"] == "POST")
+        wait = self._failures_over(client) if attempt else None
         if wait is None:
             wait = self._over(self.token_limits, "token", token) if token else self._over(self.client_limits, "client", client)
         if wait is None and scope.get("query_string") and self.query_limits and not scope["path"].startswith(QUERY_EXEMPT):
@@ -164,7 +166,7 @@ class RateLimit:
             self.streams[stream_key] = self.streams.get(stream_key, 0) + 1
 
         async def watch(message):
-            if message["type"] == "http.response.start" and message["status"] == 401 and token:
+            if message["type"] == "http.response.start" and message["status"] == 401 and attempt:
                 for limit in self.failure_limits:
                     self.limiter.hit(limit, "auth-fail", client)
             await send(message)
