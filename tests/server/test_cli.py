@@ -85,3 +85,19 @@ def test_serve_says_a_bad_settings_override_in_one_line_before_starting(tmp_path
     assert r.exit_code == 2, r.output
     lines = [line for line in r.output.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and said in lines[0] and "Traceback" not in r.output, r.output
+
+
+def test_serve_writes_no_access_log_unless_asked(tmp_path, monkeypatch):
+    """A line per request costs a fifth to a third of the cached reads' throughput; the
+    proxy logs requests. --access-log turns it on."""
+    import uvicorn
+
+    from escrutinio.cli import readiness
+
+    seen = []
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: seen.append(k))
+    monkeypatch.setattr(readiness, "announce_when_ready", lambda *a, **k: None)  # nothing to wait for
+    for extra, want in (([], False), (["--access-log"], True)):
+        r = CliRunner().invoke(main, ["serve", "--database", f"sqlite:///{tmp_path / 'e.db'}", "--port", "1", *extra])
+        assert r.exit_code == 0, r.output
+        assert seen[-1]["access_log"] is want
