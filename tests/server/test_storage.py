@@ -78,7 +78,7 @@ def test_a_stored_snapshot_comes_back_whole(small_computo):
             assert getattr(back, f.name) == getattr(snap, f.name), f.name
 
 
-@pytest.mark.parametrize("field, value", [("write_threads", 0), ("write_threads", 65), ("write_threads", "4"),
+@pytest.mark.parametrize("field, value", [("write_threads", 0), ("write_threads", 65), ("write_threads", "4"), ("write_threads", True),
                                           ("projection_simulations", 0), ("projection_simulations", True),
                                           ("projection_simulations", 2.5)])
 def test_settings_refuse_out_of_range_tuning_in_one_line(tmp_path, field, value):

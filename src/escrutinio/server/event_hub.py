@@ -16,7 +16,6 @@ import asyncio
 import bisect
 import threading
 import time
-from collections import deque
 
 from escrutinio.server.storage import events
 
@@ -26,11 +25,9 @@ KEEP = 4096  # events kept in memory: a few minutes of a busy election night
 class EventHub:
     def __init__(self, db, interval: float):
         self._db, self._interval = db, interval
-        self._ids: deque[int] = deque(maxlen=KEEP)
-        self._rows: deque[tuple[int, str, str]] = deque(maxlen=KEEP)
-        # the kept ids and rows as tuples, replaced (not changed) after each read: every
-        # stream bisects these instead of copying the deques (4,096 items per stream and
-        # poll, which made a thousand open streams cost more than the entries they carry)
+        # the newest KEEP events' ids and rows, as tuples replaced (not changed) by each
+        # read: every stream bisects them without a copy (copying a 4,096-item window per
+        # stream and poll made a thousand open streams cost more than the entries they carry)
         self._kept: tuple[tuple[int, ...], tuple[tuple[int, str, str], ...]] = ((), ())
         self._last: int | None = None  # the newest event id this process has read
         self._polled_at = float("-inf")
@@ -44,12 +41,10 @@ class EventHub:
                 return
             while True:
                 rows = events.since(s, self._last)
-                for row in rows:
-                    self._ids.append(row[0])
-                    self._rows.append(row)
                 if rows:
+                    ids, kept = self._kept
+                    self._kept = ((*ids, *(r[0] for r in rows))[-KEEP:], (*kept, *rows)[-KEEP:])
                     self._last = rows[-1][0]
-                    self._kept = (tuple(self._ids), tuple(self._rows))
                 if len(rows) < 500:
                     return
 

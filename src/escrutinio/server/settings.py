@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from escrutinio.errors import UsageError
+
 DEFAULT_DATABASE = "sqlite:///escrutinio.db"
 
 
@@ -132,19 +134,19 @@ class Settings:
             self.roll = Path(self.roll)
         self.places = Path(self.places) if self.places is not None else None
         self.previous = Path(self.previous) if self.previous is not None else None
-        if not isinstance(self.write_threads, int) or not 1 <= self.write_threads <= 64:
-            from escrutinio.errors import UsageError
-
-            raise UsageError(f"write_threads must be a whole number from 1 to 64, not {self.write_threads!r}")
-        sims = self.projection_simulations
-        if sims is not None and (isinstance(sims, bool) or not isinstance(sims, int) or not 1 <= sims <= 1_000_000):
-            from escrutinio.errors import UsageError
-
-            raise UsageError(f"projection_simulations must be null or a whole number from 1 to 1,000,000, not {sims!r}")
+        _whole("write_threads", self.write_threads, 64)
+        if self.projection_simulations is not None:
+            _whole("projection_simulations", self.projection_simulations, 1_000_000, "null or ")
 
     @property
     def sqlite(self) -> bool:
         return is_sqlite(self.database_url)
+
+
+def _whole(name: str, value, high: int, other: str = "") -> None:
+    """An operator's setting that must be a whole number from 1 to ``high`` (``true`` is not)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise UsageError(f"{name} must be {other}a whole number from 1 to {high:,}, not {value!r}")
 
 
 def overrides_from_environment(environ=None) -> dict:
@@ -153,8 +155,6 @@ def overrides_from_environment(environ=None) -> dict:
     worker starts, not a traceback in every worker."""
     import json
     import os
-
-    from escrutinio.errors import UsageError
 
     raw = (os.environ if environ is None else environ).get("ESCRUTINIO_SETTINGS_OVERRIDES", "")
     if not raw.strip():
