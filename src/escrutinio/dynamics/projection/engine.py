@@ -57,15 +57,13 @@ def project(
     and ``monte_carlo["auto"]``); a number is kept exactly.
     """
     if simulations is None:
+        # every keyword as given (read before any other local exists), so that an option
+        # added to this signature reaches the pilot and the sized run without a list to keep
+        kw = {k: v for k, v in locals().items() if k not in ("counted", "roll", "choices", "simulations")}
         from escrutinio.dynamics.projection.auto import run_auto
 
         if seed is None:  # the pilot and the run it sizes use the same stream
-            seed = int(np.random.SeedSequence().entropy % (2**63))
-        kw = dict(levels=levels, seed=seed, level=level, min_donors=min_donors, size_strata=size_strata,
-                  previous=previous, arrival=arrival, calibration_cuts=calibration_cuts, correct_bias=correct_bias,
-                  completion_adjustment=completion_adjustment, rule=rule, key=key, chunk=chunk, threads=threads,
-                  strata=strata, model=model, extrapolation_k=extrapolation_k, covariates=covariates,
-                  selection_r=selection_r)
+            kw["seed"] = int(np.random.SeedSequence().entropy % (2**63))
         return run_auto(lambda S: project(counted, roll, choices, simulations=S, **kw))
     if model not in ("auto", "hotdeck", "multilevel"):
         raise UsageError(f"unknown model {model!r}: auto, hotdeck or multilevel")
