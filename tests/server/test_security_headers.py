@@ -122,3 +122,43 @@ def test_distinct_filter_queries_have_a_lower_limit(tmp_path):
             assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
         finally:
             sc.close()
+
+
+def test_the_rate_limit_counters_start_no_thread_per_request_and_still_expire(monkeypatch):
+    """limits' MemoryStorage starts a Timer thread every 10 ms of traffic, and the event
+    loop waited for each to start (issue 26): ours expire from one thread of their own."""
+    import gc
+    import threading
+    import time
+
+    from limits import parse
+    from limits.strategies import SlidingWindowCounterRateLimiter
+
+    from escrutinio.server import guards
+
+    monkeypatch.setattr(guards, "EXPIRY_SECONDS", 0.05)
+    before = set(threading.enumerate())
+    storage = guards._memory_counters()
+    expiry = [t for t in threading.enumerate() if t not in before and t.name == "rate-limit-expiry"]
+    assert len(expiry) == 1
+    limiter = SlidingWindowCounterRateLimiter(storage)
+    started = []
+    real_start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: (started.append(self.name), real_start(self))[1])
+    limit = parse("3/second")
+    deadline = time.monotonic() + 0.3
+    hits = 0
+    while time.monotonic() < deadline:  # 300 ms of traffic: about 30 Timers with the library's storage
+        limiter.hit(limit, "client", f"10.0.0.{hits % 50}")
+        hits += 1
+    assert hits > 100 and started == []
+    # a key not seen again is dropped by the expiry thread once its window has passed
+    limiter.hit(parse("1/second"), "client", "gone")
+    assert any("gone" in k for k in storage.storage)
+    time.sleep(2.5)
+    assert not any("gone" in k for k in storage.storage)
+    # the thread ends with its storage
+    del limiter, storage
+    gc.collect()
+    expiry[0].join(2.0)
+    assert not expiry[0].is_alive()

@@ -104,6 +104,48 @@ def _client(scope) -> str:
     return client[0] if client else "unknown"
 
 
+def _memory_counters():
+    """The ``limits`` library's in-memory storage, expired by one long-lived thread.
+
+    Why: ``MemoryStorage`` starts a new ``threading.Timer`` whenever its last one has
+    run out, so under steady traffic a request every 10 ms starts a thread, and
+    ``Thread.start()`` waits until that thread is running. On a busy 2-core machine the
+    new thread waits for a CPU and the interpreter lock, and the event loop that serves
+    every reader waits with it: the server used about 1.2 of 2 cores under a read storm
+    while its requests queued (issue 26). The counters, the sliding-window arithmetic and
+    the expiry itself stay the library's; only the scheduling differs. The thread holds
+    the storage weakly and ends with it (an app per test must not leave threads)."""
+    import threading
+    import weakref
+
+    from limits.storage import MemoryStorage
+
+    class MemoryCounters(MemoryStorage):
+        def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - the library's private hook
+            pass  # expired every EXPIRY_SECONDS by the thread below, not by a Timer per 10 ms
+
+    storage = MemoryCounters()
+    ref = weakref.ref(storage)
+
+    def expire() -> None:
+        stop = threading.Event()
+        while not stop.wait(EXPIRY_SECONDS):
+            alive = ref()
+            if alive is None:
+                return
+            alive._MemoryStorage__expire_events()
+            del alive
+
+    threading.Thread(target=expire, name="rate-limit-expiry", daemon=True).start()
+    return storage
+
+
+# Expired counters are dropped this often; a counter past its window is already ignored
+# by the next hit on its key (the library checks expiry on every read), so this bounds
+# only the memory held by keys that are not seen again.
+EXPIRY_SECONDS = 1.0
+
+
 class RateLimit:
     """Per token (requests that carry one) and per client address (those that do not),
     in the ``limits`` library's sliding-window counters (O(1) per hit) held in this
@@ -114,11 +156,10 @@ class RateLimit:
 
     def __init__(self, app, settings):
         from limits import parse_many
-        from limits.storage import MemoryStorage
         from limits.strategies import SlidingWindowCounterRateLimiter
 
         self.app = app
-        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.limiter = SlidingWindowCounterRateLimiter(_memory_counters())
         self.client_limits = parse_many(settings.rate_limit_client) if settings.rate_limit_client else []
         self.token_limits = parse_many(settings.rate_limit_token) if settings.rate_limit_token else []
         self.query_limits = parse_many(settings.rate_limit_query) if settings.rate_limit_query else []
