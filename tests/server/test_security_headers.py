@@ -162,3 +162,21 @@ def test_the_rate_limit_counters_start_no_thread_per_request_and_still_expire(mo
     gc.collect()
     expiry[0].join(2.0)
     assert not expiry[0].is_alive()
+
+
+def test_a_cached_filtered_view_is_not_charged_the_query_limit(tmp_path, small_computo):
+    """The query limit is on computing distinct filters: re-reading a filtered view already
+    in memory counts against the address's limit only."""
+    with database("sqlite", tmp_path) as url:
+        sc = ServerClient(url, tmp_path, rate_limit_client="100/minute", rate_limit_query="3/minute")
+        try:
+            sc.load(small_computo)
+            c = sc.client
+            codes = [c.get("/api/v1/results", params={"level": "department"}).status_code for _ in range(10)]
+            assert codes == [200] * 10, codes
+            # distinct filters are still charged: the first one above counted once
+            more = [c.get("/api/v1/results", params={"level": "department", "contest": f"C{i}"}).status_code
+                    for i in range(3)]
+            assert more[-1] == 429, more
+        finally:
+            sc.close()

@@ -97,6 +97,17 @@ QUERY_EXEMPT = ("/api/v1/events", "/static", "/docs", "/login", "/logout")
 #: must not be (they all came from one made-up address, so every reader's pages shared
 #: one bucket: past about five page views a second the pages lost their figures)
 INTERNAL_CALL = "escrutinio.internal_call"
+#: in the ASGI scope of a request with a query string: a callable that charges the query
+#: limit and returns a 429 answer when it is over (None otherwise); called by
+#: read_cache.FastReads for what it does not answer from memory (see charge_query_limit)
+QUERY_CHARGE = "escrutinio.query_charge"
+
+
+def charge_query_limit(scope):
+    """The 429 answer when this request's query limit is over, else None (no limit set,
+    no query string, or charged already)."""
+    charge = scope.pop(QUERY_CHARGE, None)
+    return charge() if charge is not None else None
 
 
 def _client(scope) -> str:
@@ -167,6 +178,10 @@ class RateLimit:
         self.max_streams = settings.max_streams
         self.streams: dict[str, int] = {}
 
+    @staticmethod
+    def _refusal(wait: int | None):
+        return None if wait is None else _json(429, f"too many requests; retry in {wait} s", {"Retry-After": str(wait)})
+
     def _retry_after(self, limit, *keys) -> int:
         reset = self.limiter.get_window_stats(limit, *keys).reset_time
         return max(1, math.ceil(reset - time.time()))
@@ -194,7 +209,11 @@ class RateLimit:
         if wait is None:
             wait = self._over(self.token_limits, "token", token) if token else self._over(self.client_limits, "client", client)
         if wait is None and scope.get("query_string") and self.query_limits and not scope["path"].startswith(QUERY_EXEMPT):
-            wait = self._over(self.query_limits, "query", token or client)
+            # charged only if the request gets past the answers already in memory
+            # (read_cache.FastReads): the limit is on computing distinct filters, and a
+            # newsroom behind one address re-reading a cached view computes nothing
+            key = token or client
+            scope[QUERY_CHARGE] = lambda: self._refusal(self._over(self.query_limits, "query", key))
         if wait is not None:
             return await _json(429, f"too many requests; retry in {wait} s",
                                {"Retry-After": str(wait)})(scope, receive, send)

@@ -41,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from escrutinio.errors import EscrutinioError
+from escrutinio.server.guards import charge_query_limit
 from escrutinio.server.storage.tables import events, snapshots
 
 clock = time.monotonic
@@ -335,6 +336,9 @@ class FastReads:
             response = self._answer(scope)
             if response is not None:
                 return await response(scope, receive, send)
+        refusal = charge_query_limit(scope)
+        if refusal is not None:
+            return await refusal(scope, receive, send)
         await self.app(scope, receive, send)
 
     def _answer(self, scope) -> Response | None:
