@@ -284,3 +284,44 @@ def test_on_postgresql_an_entry_reads_and_writes_in_one_transaction(server_clien
         event.remove(db.write_engine, "checkout", checkout)
         event.remove(db.write_engine, "begin", begin)
     assert len(checkouts) == 1 and len(begins) == 1, (checkouts, begins)
+
+
+def test_an_entry_prepared_on_a_stale_snapshot_lands_on_the_one_in_force(server_client, small_computo, tmp_path,
+                                                                         monkeypatch):
+    """Before the lock an entry uses the snapshot this process knew last, without a query;
+    another process may have stored a newer one since. The acta's read under the lock
+    finds that out, and the entry is prepared again on the newer snapshot; a unit only
+    the newer snapshot holds is not refused on the stale one."""
+    from server_data import COMPUTO, head_of
+
+    from escrutinio.server.api import entries as entries_api
+    from escrutinio.server.storage import official
+
+    sc = server_client
+    sc.load(small_computo)
+    headers = sc.headers("typist", "ana")
+    assert sc.client.get("/api/v1/results").status_code == 200
+    stale = dict(official._last_known)
+    assert stale
+    (tmp_path / "newer").mkdir()
+    bigger = head_of(COMPUTO, tmp_path / "newer" / "computo_2019-10-25.csv.gz", 450)
+    sc.load(bigger)
+    # as if another process had stored the newer snapshot: this one still knows the old
+    monkeypatch.setattr(official, "_last_known", dict(stale))
+    prepared_again = []
+    real_current = entries_api._Prepared.current
+    monkeypatch.setattr(entries_api._Prepared, "current",
+                        lambda self, *a: prepared_again.append(1) or real_current(self, *a))
+    for unit in ("1021", _unit_at(bigger, 420)):
+        body = {"unit": unit, "values": _official_values(bigger, unit), "client_id": f"stale-{unit}"}
+        r = sc.client.post("/api/v1/entries", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json()["state"] == "first_entered"
+        monkeypatch.setattr(official, "_last_known", dict(stale))
+    assert prepared_again == [1]  # the unit only the newer snapshot holds was prepared on it at once
+
+
+def _unit_at(path, i: int) -> str:
+    from escrutinio.io import read_snapshots
+
+    return read_snapshots(path)[0].frame["unit"][i]

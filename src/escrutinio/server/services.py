@@ -97,8 +97,16 @@ def projection_inputs(settings) -> dict:
 
 
 # ------------------------------------------------------------------ contests and layouts
-def contest_of(session: Session, contest: str | None) -> dict:
-    """The latest official snapshot of ``contest`` (or of the only contest loaded)."""
+def contest_of(session: Session, contest: str | None, checked_later: bool = False) -> dict:
+    """The latest official snapshot of ``contest`` (or of the only contest loaded).
+    ``checked_later``: the caller checks again, where it counts, that the snapshot is
+    still the one in force (an entry, under the write lock), so the answer this process
+    knows already will do, without a round trip; a contest it does not know yet is
+    looked up."""
+    if checked_later:
+        known = official.last_known(session)
+        if known and (contest in known if contest is not None else len(known) == 1):
+            return known[contest] if contest is not None else next(iter(known.values()))
     latest = official.latest(session)
     if not latest:
         raise NotFound("no official snapshot has been loaded yet")

@@ -77,8 +77,20 @@ class _Prepared:
     write lock is taken (validation and the acta checks cost more than the write), and
     re-used under the lock unless a new snapshot arrived in between."""
 
-    def __init__(self, s, unit: str, contest: str | None, values: dict, ceiling: int | None = None):
-        info = services.contest_of(s, contest)
+    def __init__(self, s, unit: str, contest: str | None, values: dict, ceiling: int | None = None,
+                 checked_later: bool = True):
+        # the snapshot's id is checked again with the acta's read under the lock
+        # (copies.SnapshotChanged, then current()), so the one this process knows will
+        # do; a refusal is never made on it, though (a newer snapshot may hold the unit)
+        try:
+            self._prepare(s, unit, contest, values, ceiling, checked_later)
+        except Exception:
+            if not checked_later:
+                raise
+            self._prepare(s, unit, contest, values, ceiling, False)
+
+    def _prepare(self, s, unit: str, contest: str | None, values: dict, ceiling: int | None, checked_later: bool):
+        info = services.contest_of(s, contest, checked_later=checked_later)
         snap = services.snapshot_of(s, info)
         self.snapshot_id, self.contest, self.ceiling = info["snapshot_id"], info["contest"], ceiling
         row = unit_row(snap, unit)
@@ -105,7 +117,7 @@ class _Prepared:
 
     def current(self, s, unit: str, contest: str | None, values: dict) -> "_Prepared":
         return self if services.contest_of(s, contest)["snapshot_id"] == self.snapshot_id else _Prepared(
-            s, unit, contest, values, self.ceiling)
+            s, unit, contest, values, self.ceiling, checked_later=False)
 
 
 def check_bounds(values: dict, row: dict, ceiling: int | None) -> None:

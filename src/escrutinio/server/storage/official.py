@@ -307,6 +307,7 @@ def list_snapshots(session: Session) -> list[dict]:
 
 
 _latest: dict[tuple[str, int], dict] = {}
+_last_known: dict[str, dict] = {}  # per database: the answer latest() gave last in this process
 
 
 def latest(session: Session) -> dict[str, dict]:
@@ -315,14 +316,24 @@ def latest(session: Session) -> dict[str, dict]:
     ``publication.precedence``): {contest: {"snapshot_id", "preset", ...}}.
     Cached per process by the newest snapshot id (snapshots are only ever added)."""
     newest_id = session.execute(select(func.max(snapshots.c.id))).scalar() or 0
-    key = (str(session.get_bind().engine.url), int(newest_id))
+    url = str(session.get_bind().engine.url)
+    key = (url, int(newest_id))
     hit = _latest.get(key)
     if hit is None:
         hit = _latest_query(session)
         if len(_latest) > 64:
             _latest.clear()
         _latest[key] = hit
+    _last_known[url] = hit
     return hit
+
+
+def last_known(session: Session) -> dict[str, dict] | None:
+    """What :func:`latest` answered last in this process, without a query: possibly
+    stale (another process may have stored a snapshot since), so only for work whose
+    snapshot is checked again where it counts, as an entry's is under the write lock
+    (``copies.SnapshotChanged``). None before the first :func:`latest`."""
+    return _last_known.get(str(session.get_bind().engine.url))
 
 
 def _latest_query(session: Session) -> dict[str, dict]:
