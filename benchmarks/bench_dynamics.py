@@ -339,8 +339,14 @@ def study() -> None:
     from escrutinio.dynamics.urban_first import urban_first_study
 
     n = 30 if QUICK else 100
-    for rem, pv, ro in ((True, False, False), (True, True, False), (False, False, True),
-                        (False, False, False), (False, True, False)):
+    rows = ((True, False, False), (True, True, False), (False, False, True), (False, False, False),
+            (False, True, False))
+    # ``--rows=0,1``: only those (the first two are the model with the voters within 5 km,
+    # without and with a previous election: the table in docs/dynamics.md)
+    pick = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--rows=")), None)
+    if pick is not None:
+        rows = tuple(rows[int(i)] for i in pick.split(","))
+    for rem, pv, ro in rows:
         st = clock(f"S. urban-first calibration, {n} simulated elections, multilevel"
                    + (", roll only" if ro else "") + (", voters within 5 km" if rem else "")
                    + (", previous election" if pv else ""),
@@ -384,6 +390,8 @@ def diagnose() -> None:
                  lambda: setattr(crossed, "AREA_VARIANCE_POSTERIOR", False)),
                 ("area variance from its posterior, uniform prior on tau_a",
                  lambda: setattr(crossed, "AREA_PRIOR", "uniform")),
+                ("area variance from its posterior for every area type, counted or not",
+                 lambda: setattr(crossed, "AREA_VARIANCE_POSTERIOR", "all")),
                 ("crossed posterior at its mean", lambda: setattr(crossed, "_corr_normal",
                                                                   lambda rng, shape, corr: np.zeros(shape))),
                 ("area and department variances fixed", lambda: setattr(
@@ -394,7 +402,7 @@ def diagnose() -> None:
         variants = tuple(variants[int(i)] for i in pick.split(","))
     for label, patch in variants:
         crossed._corr_normal, draws._crossed_draw = base_normal, base_draw
-        crossed.AREA_VARIANCE_POSTERIOR, crossed.AREA_PRIOR = True, "half-cauchy"
+        crossed.AREA_VARIANCE_POSTERIOR, crossed.AREA_PRIOR = "counted", "half-cauchy"
         if patch:
             patch()
         t0, c0 = time.perf_counter(), time.process_time()
@@ -423,7 +431,7 @@ def diagnose() -> None:
             print(f"    {c:>3}% counted: rms z {np.sqrt(np.mean(a[:, 0] ** 2)):.2f}, 95% covered "
                   f"{100 * a[:, 1].mean():.0f}%, mean sd of A's share {a[:, 2].mean():.2f}")
     crossed._corr_normal, draws._crossed_draw = base_normal, base_draw
-    crossed.AREA_VARIANCE_POSTERIOR, crossed.AREA_PRIOR = True, "half-cauchy"
+    crossed.AREA_VARIANCE_POSTERIOR, crossed.AREA_PRIOR = "counted", "half-cauchy"
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ MAX_RATE_VARIANCE = 0.25
 # The area-type variance of each simulation is drawn from its marginal posterior on a grid
 # (the crossed model's likelihood of the cell means times a half-Cauchy prior on tau_a,
 # Gelman 2006); False: the floored point estimate and a scaled inverse chi-square
-AREA_VARIANCE_POSTERIOR = True
+AREA_VARIANCE_POSTERIOR = "counted"
 AREA_GRID = 160
 # the prior on tau_a: "half-cauchy" (scale: the counted cells' whole standard deviation) or
 # "uniform" (flat on tau_a up to the cap; Gelman 2006's choice with enough groups)
@@ -197,15 +197,21 @@ def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
     zz = _corr_normal(rng, (S, p, C), cr.corr)
     # (capped at MAX_RATE_VARIANCE: with one or two degrees of freedom the draw has no
     # finite mean, but no variance of rates in [0, 1] exceeds 1/4)
+    floor = np.sqrt(np.minimum(cr.df_a / rng.chisquare(cr.df_a, size=(S, 1, 1)) * cr.tau2_a[None, None, :],
+                               np.maximum(MAX_RATE_VARIANCE, cr.tau2_a)[None, None, :]))
+    sa = np.broadcast_to(floor, (S, na, C))
     if AREA_VARIANCE_POSTERIOR and cr.a_grid is not None:
         # one quantile per simulation for every channel, as the shared chi-square was: the
         # channels' area variances are not known independently of each other
         u = rng.random(S)
-        sa = np.sqrt(np.stack([np.exp(np.interp(u, cr.a_cdf[:, c], np.log(cr.a_grid[:, c]))) for c in range(C)],
-                              axis=1))[:, None, :]
-    else:
-        sa = np.sqrt(np.minimum(cr.df_a / rng.chisquare(cr.df_a, size=(S, 1, 1)) * cr.tau2_a[None, None, :],
-                                np.maximum(MAX_RATE_VARIANCE, cr.tau2_a)[None, None, :]))
+        post = np.sqrt(np.stack([np.exp(np.interp(u, cr.a_cdf[:, c], np.log(cr.a_grid[:, c]))) for c in range(C)],
+                                axis=1))[:, None, :]
+        # AREA_VARIANCE_POSTERIOR == "counted": the posterior is that of the counted area
+        # types' effects, exchangeable with each other; a type with nothing counted is
+        # not exchangeable with them (the order selects the types it reaches first), so
+        # it keeps the floored draw, as uncertain as the counted cells differ
+        seen = (~cr.nodata[1:1 + na]) if AREA_VARIANCE_POSTERIOR == "counted" else np.ones(na, bool)
+        sa = np.where(seen[None, :, None], post, floor)
     sd = np.sqrt(np.minimum(cr.df_d / rng.chisquare(cr.df_d, size=(S, 1, 1)) * cr.tau2_d[None, None, :],
                             np.maximum(MAX_RATE_VARIANCE, cr.tau2_d)[None, None, :]))
     isa = np.zeros(p, bool)
@@ -217,7 +223,7 @@ def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
     # with nothing counted are independent of the rest and take their own prior draw
     z1 = _corr_normal(rng, (S, p, C), cr.corr)
     for c in range(C):
-        b[:, :, c] = _area_redraw(cr, c, sa[:, 0, c] ** 2, z1[:, :, c], zz[:, 1:1 + na, c])
+        b[:, :, c] = _area_redraw(cr, c, sa[:, :, c] ** 2, z1[:, :, c], zz[:, 1:1 + na, c])
     nd_d = cr.nodata & isd
     b[:, nd_d, :] = (zz * sd)[:, nd_d, :]
     return b[:, :1, :] + b[:, 1 + cr.a, :] + b[:, 1 + na + cr.d, :] + b[:, -1:, :] * cr.comp[None, :, None]
@@ -243,11 +249,13 @@ def _area_redraw(cr: _Crossed, c: int, t: np.ndarray, z1: np.ndarray, z2: np.nda
     na = int(cr.a.max()) + 1
     ia = np.arange(1, 1 + na)
     cov = cr.cov[c]
+    t = np.broadcast_to(t[:, None] if t.ndim == 1 else t, (t.shape[0], na))  # S x area types
     e = np.einsum("sq,pq->sp", z1, cr.b_half[c])
-    e[:, ia] += z2 / np.sqrt(np.maximum(t, EPS))[:, None]
+    e[:, ia] += z2 / np.sqrt(np.maximum(t, EPS))
     y = np.einsum("sp,pq->sq", cr.rhs[c][None, :] + e, cov)
-    delta = 1.0 / np.maximum(t, EPS) - cr.lam_a[c]  # S
+    delta = 1.0 / np.maximum(t, EPS) - cr.lam_a[c]  # S x area types: D
     M = cov[np.ix_(ia, ia)]
-    K = np.eye(na)[None] + delta[:, None, None] * M[None]
-    wv = np.linalg.solve(K, y[:, ia][..., None])[..., 0]
-    return y - np.einsum("sk,kp->sp", delta[:, None] * wv, cov[ia, :])
+    # (A_0 + P D P')^-1 = A_0^-1 - A_0^-1 P (I + D M)^-1 D P' A_0^-1
+    K = np.eye(na)[None] + delta[:, :, None] * M[None]
+    wv = np.linalg.solve(K, (delta * y[:, ia])[..., None])[..., 0]
+    return y - np.einsum("sk,kp->sp", wv, cov[ia, :])
