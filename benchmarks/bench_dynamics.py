@@ -386,23 +386,16 @@ def diagnose() -> None:
 
     base_normal, base_draw = crossed._corr_normal, draws._crossed_draw
     variants = (("everything", None),
-                ("area variance floored, scaled inverse chi-square (before)",
-                 lambda: setattr(crossed, "AREA_VARIANCE_POSTERIOR", False)),
-                ("area variance from its posterior, uniform prior on tau_a",
-                 lambda: setattr(crossed, "AREA_PRIOR", "uniform")),
-                ("area variance from its posterior for every area type, counted or not",
-                 lambda: setattr(crossed, "AREA_VARIANCE_POSTERIOR", "all")),
                 ("crossed posterior at its mean", lambda: setattr(crossed, "_corr_normal",
                                                                   lambda rng, shape, corr: np.zeros(shape))),
                 ("area and department variances fixed", lambda: setattr(
                     draws, "_crossed_draw", lambda cr, S, rng: base_draw(cr, S, _FixedVariance(rng)))))
-    # ``--variants 0,1``: only those (each takes minutes on the shared machine)
+    # ``--variants=0,2``: only those, by position (each is a run of all the elections)
     pick = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--variants=")), None)
     if pick is not None:
         variants = tuple(variants[int(i)] for i in pick.split(","))
     for label, patch in variants:
         crossed._corr_normal, draws._crossed_draw = base_normal, base_draw
-        crossed.AREA_VARIANCE_POSTERIOR, crossed.AREA_PRIOR = "counted", "half-cauchy"
         if patch:
             patch()
         t0, c0 = time.perf_counter(), time.process_time()
@@ -431,7 +424,6 @@ def diagnose() -> None:
             print(f"    {c:>3}% counted: rms z {np.sqrt(np.mean(a[:, 0] ** 2)):.2f}, 95% covered "
                   f"{100 * a[:, 1].mean():.0f}%, mean sd of A's share {a[:, 2].mean():.2f}")
     crossed._corr_normal, draws._crossed_draw = base_normal, base_draw
-    crossed.AREA_VARIANCE_POSTERIOR, crossed.AREA_PRIOR = "counted", "half-cauchy"
 
 
 def main() -> None:

@@ -16,14 +16,6 @@ FLOOR_FACTOR_VARIANCE = True
 # cells' spread) made unseen area types look like the seen ones and covered 43% at 95%
 # in simulated urban-first counts at 10% counted.
 MAX_RATE_VARIANCE = 0.25
-# The area-type variance of each simulation is drawn from its marginal posterior on a grid
-# (the crossed model's likelihood of the cell means times a half-Cauchy prior on tau_a,
-# Gelman 2006); False: the floored point estimate and a scaled inverse chi-square
-AREA_VARIANCE_POSTERIOR = "counted"
-AREA_GRID = 160
-# the prior on tau_a: "half-cauchy" (scale: the counted cells' whole standard deviation) or
-# "uniform" (flat on tau_a up to the cap; Gelman 2006's choice with enough groups)
-AREA_PRIOR = "half-cauchy"
 
 
 @dataclass
@@ -49,8 +41,6 @@ class _Crossed:
     b_half: np.ndarray  # C x p x p: a square root of the precision less the area prior
     lam_a: np.ndarray  # C: the area prior precision 1 / tau_a^2 the posterior was computed at
     hat: np.ndarray | None = None  # C x p x (cells with data): coefficients' weights on the cell means
-    a_grid: np.ndarray | None = None  # G x C: area-type variances, increasing
-    a_cdf: np.ndarray | None = None  # G x C: their posterior distribution function
 
 
 def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50):
@@ -70,7 +60,6 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
     ta, td, tc = np.zeros(C), np.zeros(C), np.zeros(C)
     covs, rhss, halves, lam_as = np.zeros((C, p, p)), np.zeros((C, p)), np.zeros((C, p, p)), np.zeros(C)
     resid = np.zeros((n, C))
-    a_grid, a_cdf = np.zeros((AREA_GRID, C)), np.zeros((AREA_GRID, C))
     ia, idd = np.arange(1, 1 + na), np.arange(1 + na, p - 1)
     comp_varies = n > 2 and float(np.ptp(comp[has])) > 1e-6
     for c in range(C):
@@ -106,7 +95,6 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
         Bm[ia, ia] -= lam[ia]
         ev, Q = np.linalg.eigh((Bm + Bm.T) / 2)
         halves[c] = Q * np.sqrt(np.clip(ev, 0.0, None))[None, :]
-        a_grid[:, c], a_cdf[:, c] = _area_posterior(X, 1.0 / (t_c + vv), y, lam, ia, spread)
         # Which levels are counted first is not random (cities before rural areas), so
         # the spread of the levels seen so far understates the levels not seen: the
         # prior variance of a level is at least the whole between-cell variation of the
@@ -128,43 +116,8 @@ def _crossed_fit(m, v, has, a, d, na, nd, tau2_cell0, comp, iterations: int = 50
             corr = _psd_corr(cc)
     cr = _Crossed(a=a, d=d, comp=comp, coef=coef, nodata=nodata, tau2_a=ta, tau2_d=td,
                   df_a=max(int(colhas[ia].sum()) - 1, 1), df_d=max(int(colhas[idd].sum()) - 1, 1), corr=corr,
-                  hat=hat, cov=covs, rhs=rhss, b_half=halves, lam_a=lam_as, a_grid=a_grid, a_cdf=a_cdf)
+                  hat=hat, cov=covs, rhs=rhss, b_half=halves, lam_a=lam_as)
     return cr, tc
-
-
-def _area_posterior(X, w, y, lam, ia, spread):
-    """The area-type variance's marginal posterior on a grid (Gelman 2006, Bayesian
-    Analysis 1(3)): the likelihood of the cell means with the effects integrated out, the
-    other variances at their estimates, times a half-Cauchy prior on tau_a of scale the
-    counted cells' whole standard deviation. Returns (grid, distribution function).
-
-    Why not the floored estimate and a scaled inverse chi-square on (counted types - 1)
-    degrees of freedom: the floor counts the departments' and the completion slope's
-    variation again in the area types', so where the counted types agree the draws stay
-    at the cells' whole spread. The posterior concentrates where the data say the types
-    differ little, and with one or two counted types it is the prior's heavy tail, which
-    an area type barely counted needs. Capped at MAX_RATE_VARIANCE (rates lie in [0, 1]).
-
-    With prior precisions Lambda and A = X'WX + Lambda, the log marginal likelihood is,
-    up to terms free of tau_a^2, (b'X'Wy - log det A + log det Lambda) / 2 with b = A^-1 X'Wy;
-    the nearly flat intercept makes it the restricted likelihood. An area type with no
-    counted cell adds the same log t to both determinants and drops out."""
-    grid = np.logspace(np.log10(max(spread * 1e-6, 1e-14)), np.log10(MAX_RATE_VARIANCE), AREA_GRID)
-    XtWX = np.einsum("ij,ik->jk", X * w[:, None], X)
-    Xwy = np.einsum("ik,i->k", X, w * y)
-    ll = np.empty(grid.size)
-    for j, t in enumerate(grid):
-        lt = lam.copy()
-        lt[ia] = 1.0 / t
-        A = XtWX + np.diag(lt)
-        _, logdet = np.linalg.slogdet(A)
-        ll[j] = 0.5 * (Xwy @ np.linalg.solve(A, Xwy) - logdet - ia.size * np.log(t))
-    # half-Cauchy on tau, as a density on log tau^2: proportional to tau / (1 + tau^2 / s^2)
-    lp = ll + 0.5 * np.log(grid) - (np.log1p(grid / spread) if AREA_PRIOR == "half-cauchy" else 0.0)
-    dens = np.exp(lp - lp.max())
-    x = np.log(grid)
-    cdf = np.concatenate([[0.0], np.cumsum(0.5 * (dens[1:] + dens[:-1]) * np.diff(x))])
-    return grid, cdf / cdf[-1]
 
 
 def _crossed_design(a: np.ndarray, d: np.ndarray, comp: np.ndarray, na: int, p: int) -> np.ndarray:
@@ -197,21 +150,8 @@ def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
     zz = _corr_normal(rng, (S, p, C), cr.corr)
     # (capped at MAX_RATE_VARIANCE: with one or two degrees of freedom the draw has no
     # finite mean, but no variance of rates in [0, 1] exceeds 1/4)
-    floor = np.sqrt(np.minimum(cr.df_a / rng.chisquare(cr.df_a, size=(S, 1, 1)) * cr.tau2_a[None, None, :],
-                               np.maximum(MAX_RATE_VARIANCE, cr.tau2_a)[None, None, :]))
-    sa = np.broadcast_to(floor, (S, na, C))
-    if AREA_VARIANCE_POSTERIOR and cr.a_grid is not None:
-        # one quantile per simulation for every channel, as the shared chi-square was: the
-        # channels' area variances are not known independently of each other
-        u = rng.random(S)
-        post = np.sqrt(np.stack([np.exp(np.interp(u, cr.a_cdf[:, c], np.log(cr.a_grid[:, c]))) for c in range(C)],
-                                axis=1))[:, None, :]
-        # AREA_VARIANCE_POSTERIOR == "counted": the posterior is that of the counted area
-        # types' effects, exchangeable with each other; a type with nothing counted is
-        # not exchangeable with them (the order selects the types it reaches first), so
-        # it keeps the floored draw, as uncertain as the counted cells differ
-        seen = (~cr.nodata[1:1 + na]) if AREA_VARIANCE_POSTERIOR == "counted" else np.ones(na, bool)
-        sa = np.where(seen[None, :, None], post, floor)
+    sa = np.sqrt(np.minimum(cr.df_a / rng.chisquare(cr.df_a, size=(S, 1, 1)) * cr.tau2_a[None, None, :],
+                            np.maximum(MAX_RATE_VARIANCE, cr.tau2_a)[None, None, :]))
     sd = np.sqrt(np.minimum(cr.df_d / rng.chisquare(cr.df_d, size=(S, 1, 1)) * cr.tau2_d[None, None, :],
                             np.maximum(MAX_RATE_VARIANCE, cr.tau2_d)[None, None, :]))
     isa = np.zeros(p, bool)
@@ -223,7 +163,7 @@ def _crossed_draw(cr: _Crossed, S: int, rng: np.random.Generator) -> np.ndarray:
     # with nothing counted are independent of the rest and take their own prior draw
     z1 = _corr_normal(rng, (S, p, C), cr.corr)
     for c in range(C):
-        b[:, :, c] = _area_redraw(cr, c, sa[:, :, c] ** 2, z1[:, :, c], zz[:, 1:1 + na, c])
+        b[:, :, c] = _area_redraw(cr, c, sa[:, 0, c] ** 2, z1[:, :, c], zz[:, 1:1 + na, c])
     nd_d = cr.nodata & isd
     b[:, nd_d, :] = (zz * sd)[:, nd_d, :]
     return b[:, :1, :] + b[:, 1 + cr.a, :] + b[:, 1 + na + cr.d, :] + b[:, -1:, :] * cr.comp[None, :, None]
@@ -249,13 +189,11 @@ def _area_redraw(cr: _Crossed, c: int, t: np.ndarray, z1: np.ndarray, z2: np.nda
     na = int(cr.a.max()) + 1
     ia = np.arange(1, 1 + na)
     cov = cr.cov[c]
-    t = np.broadcast_to(t[:, None] if t.ndim == 1 else t, (t.shape[0], na))  # S x area types
     e = np.einsum("sq,pq->sp", z1, cr.b_half[c])
-    e[:, ia] += z2 / np.sqrt(np.maximum(t, EPS))
+    e[:, ia] += z2 / np.sqrt(np.maximum(t, EPS))[:, None]
     y = np.einsum("sp,pq->sq", cr.rhs[c][None, :] + e, cov)
-    delta = 1.0 / np.maximum(t, EPS) - cr.lam_a[c]  # S x area types: D
+    delta = 1.0 / np.maximum(t, EPS) - cr.lam_a[c]  # S
     M = cov[np.ix_(ia, ia)]
-    # (A_0 + P D P')^-1 = A_0^-1 - A_0^-1 P (I + D M)^-1 D P' A_0^-1
-    K = np.eye(na)[None] + delta[:, :, None] * M[None]
-    wv = np.linalg.solve(K, (delta * y[:, ia])[..., None])[..., 0]
-    return y - np.einsum("sk,kp->sp", wv, cov[ia, :])
+    K = np.eye(na)[None] + delta[:, None, None] * M[None]
+    wv = np.linalg.solve(K, y[:, ia][..., None])[..., 0]
+    return y - np.einsum("sk,kp->sp", delta[:, None] * wv, cov[ia, :])
