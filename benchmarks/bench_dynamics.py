@@ -339,8 +339,14 @@ def study() -> None:
     from escrutinio.dynamics.urban_first import urban_first_study
 
     n = 30 if QUICK else 100
-    for rem, pv, ro in ((True, False, False), (True, True, False), (False, False, True),
-                        (False, False, False), (False, True, False)):
+    rows = ((True, False, False), (True, True, False), (False, False, True), (False, False, False),
+            (False, True, False))
+    # ``--rows=0,1``: only those (the first two are the model with the voters within 5 km,
+    # without and with a previous election: the table in docs/dynamics.md)
+    pick = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--rows=")), None)
+    if pick is not None:
+        rows = tuple(rows[int(i)] for i in pick.split(","))
+    for rem, pv, ro in rows:
         st = clock(f"S. urban-first calibration, {n} simulated elections, multilevel"
                    + (", roll only" if ro else "") + (", voters within 5 km" if rem else "")
                    + (", previous election" if pv else ""),
@@ -384,6 +390,10 @@ def diagnose() -> None:
                                                                   lambda rng, shape, corr: np.zeros(shape))),
                 ("area and department variances fixed", lambda: setattr(
                     draws, "_crossed_draw", lambda cr, S, rng: base_draw(cr, S, _FixedVariance(rng)))))
+    # ``--variants=0,2``: only those, by position (each is a run of all the elections)
+    pick = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--variants=")), None)
+    if pick is not None:
+        variants = tuple(variants[int(i)] for i in pick.split(","))
     for label, patch in variants:
         crossed._corr_normal, draws._crossed_draw = base_normal, base_draw
         if patch:
