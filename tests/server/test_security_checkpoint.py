@@ -52,3 +52,70 @@ def test_an_honest_log_is_still_signed(server_client, small_computo):
     with db.session(write=True) as s:
         out = checkpointing.maybe_sign(s, sc.settings, force=True)
     assert out["signed"] is True, out
+
+
+def test_the_whole_log_is_verified_before_the_lock_and_only_what_came_since_under_it(server_client, small_computo,
+                                                                                     monkeypatch):
+    """Re-hashing every entry under the writer lock once a minute stopped the typists
+    (issue 26): the background signer verifies the log in a read session first, and under
+    the lock reads only the entries appended since; a forged one among them is refused."""
+    sc = server_client
+    generate_key(sc.settings.signing_key)
+    sc.load(small_computo)
+    db = sc.app.state.db
+    with db.session(write=True) as s:
+        signed = repo.latest_checkpoint(s).tree_size
+        log.append(s, "admin", "note", {"text": "after the load"})
+    sc.settings.checkpoint_interval = 0.0  # due at once
+    with db.session() as s:
+        ahead = checkpointing.verify_ahead(s, sc.settings)
+    assert ahead is not None and ahead.signed == signed and ahead.size == signed + 1
+    with db.session(write=True) as s:
+        log.append(s, "admin", "note", {"text": "between the two"})
+    read: list[tuple] = []
+    real_rows = repo.rows
+    import sys
+
+    def rows(s, start=0, stop=None):
+        if sys._getframe(1).f_code.co_name == "chain_problem":  # not the Merkle tree's own catching up
+            read.append((start, stop))
+        return real_rows(s, start, stop)
+
+    monkeypatch.setattr(repo, "rows", rows)
+    with db.session(write=True) as s:
+        out = checkpointing.maybe_sign(s, sc.settings, verified=ahead)
+    assert out["signed"] is True and out["checkpoint"]["tree_size"] == signed + 2, out
+    assert read == [(signed + 1, signed + 2)]
+    # a forgery slipped in after the check ahead is refused by the check under the lock
+    with db.session() as s:
+        ahead = checkpointing.verify_ahead(s, sc.settings)
+    assert ahead is None  # nothing new: no checkpoint due
+    with db.session(write=True) as s:
+        log.append(s, "admin", "note", {"text": "honest"})
+    with db.session() as s:
+        ahead = checkpointing.verify_ahead(s, sc.settings)
+    with db.session(write=True) as s:
+        _forge(s, {"unit": "PHANTOM-2", "contest": "x", "levels": {}, "values": {"A": 1}, "entry_id": 999999})
+    with db.session(write=True) as s:
+        out = checkpointing.maybe_sign(s, sc.settings, verified=ahead)
+    assert out["signed"] is False and "names no stored entry" in out["reason"], out
+    # and a log that does not verify ahead is checked in full under the lock
+    with db.session() as s:
+        assert checkpointing.verify_ahead(s, sc.settings) is None
+
+
+def test_a_forged_copy_is_reported_at_the_first_entry_at_fault(server_client, small_computo):
+    """The copies' references are looked up in batches: the problem named is still the
+    first one in the log, not a later entry's."""
+    sc = server_client
+    generate_key(sc.settings.signing_key)
+    sc.load(small_computo)
+    db = sc.app.state.db
+    with db.session(write=True) as s:
+        _forge(s, {"unit": "PHANTOM-3", "contest": "x", "levels": {}, "values": {"A": 1}, "entry_id": 999998})
+        seq, _ = log.head(s)
+        _forge(s, {"unit": "PHANTOM-4", "contest": "x", "levels": {}, "values": {"A": 1}, "entry_id": 999997},
+               good_hash=False)
+    with db.session(write=True) as s:
+        out = checkpointing.maybe_sign(s, sc.settings, force=True)
+    assert out["signed"] is False and f"entry {seq - 1}: a copy_agreed of 'PHANTOM-3'" in out["reason"], out
