@@ -12,7 +12,9 @@ import hashlib
 import json
 import math
 import re
+import threading
 import time
+import weakref
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -124,31 +126,37 @@ def _memory_counters():
     new thread waits for a CPU and the interpreter lock, and the event loop that serves
     every reader waits with it: the server used about 1.2 of 2 cores under a read storm
     while its requests queued (issue 26). The counters, the sliding-window arithmetic and
-    the expiry itself stay the library's; only the scheduling differs. The thread holds
-    the storage weakly and ends with it (an app per test must not leave threads)."""
-    import threading
-    import weakref
-
+    the expiry itself stay the library's; only the scheduling differs. One thread per
+    process expires every storage, held weakly (a test session makes hundreds of apps)."""
     from limits.storage import MemoryStorage
 
     class MemoryCounters(MemoryStorage):
         def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - the library's private hook
-            pass  # expired every EXPIRY_SECONDS by the thread below, not by a Timer per 10 ms
+            pass  # expired every EXPIRY_SECONDS by _expire_counters, not by a Timer per 10 ms
 
     storage = MemoryCounters()
-    ref = weakref.ref(storage)
-
-    def expire() -> None:
-        stop = threading.Event()
-        while not stop.wait(EXPIRY_SECONDS):
-            alive = ref()
-            if alive is None:
-                return
-            alive._MemoryStorage__expire_events()
-            del alive
-
-    threading.Thread(target=expire, name="rate-limit-expiry", daemon=True).start()
+    global _expiry_thread
+    with _counters_lock:
+        _counters.add(storage)
+        if _expiry_thread is None:
+            _expiry_thread = threading.Thread(target=_expire_counters, name="rate-limit-expiry", daemon=True)
+            _expiry_thread.start()
     return storage
+
+
+_counters: "weakref.WeakSet" = weakref.WeakSet()
+_counters_lock = threading.Lock()
+_expiry_thread: threading.Thread | None = None
+
+
+def _expire_counters() -> None:
+    while True:
+        time.sleep(EXPIRY_SECONDS)
+        with _counters_lock:
+            alive = list(_counters)
+        for storage in alive:
+            storage._MemoryStorage__expire_events()
+        del alive
 
 
 # Expired counters are dropped this often; a counter past its window is already ignored
