@@ -165,12 +165,13 @@ async def _checkpoint_loop(app: FastAPI) -> None:
     def tick(last: int) -> int:
         with db.session() as s:
             size = results_log.size(s)
+            if size == last or size == 0:
+                return size
             # the whole log's re-verification, before the writer lock: under it, only
             # what was appended since (every typist waits while the lock is held)
-            verified = checkpointing.verify_ahead(s, settings) if size != last and size > 0 else None
-        if size != last and size > 0:
-            with db.session(write=True) as s:
-                checkpointing.maybe_sign(s, settings, verified=verified)
+            verified = checkpointing.verify_ahead(s, settings)
+        with db.session(write=True) as s:
+            checkpointing.maybe_sign(s, settings, verified=verified)
         return size
 
     while True:

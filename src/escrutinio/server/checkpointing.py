@@ -57,6 +57,12 @@ log = logging.getLogger("escrutinio.server.checkpointing")
 PUBLICATION_DIR = "publication"
 
 
+def _too_soon(latest, settings) -> bool:
+    """The latest checkpoint was signed less than an interval ago (a checkpoint is due
+    once per ``checkpoint_interval``; 0.9 of it, so that a tick a little early signs)."""
+    return latest is not None and _age_seconds(latest.time) < 0.9 * settings.checkpoint_interval
+
+
 def _age_seconds(time: str) -> float:
     try:
         then = datetime.strptime(time, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
@@ -86,7 +92,7 @@ def maybe_sign(session: Session, settings, force: bool = False, trusted_from: in
         return {"signed": False, "checkpoint": latest.to_dict(), "reason": "no new entries since the last checkpoint"}
     if n == 0:
         return {"signed": False, "checkpoint": None, "reason": "the log is empty"}
-    if not force and latest is not None and _age_seconds(latest.time) < 0.9 * settings.checkpoint_interval:
+    if not force and _too_soon(latest, settings):
         return {"signed": False, "checkpoint": latest.to_dict(), "reason": "signed less than an interval ago"}
     if not key_path.exists():
         return {"signed": False, "checkpoint": latest.to_dict() if latest else None,
@@ -151,19 +157,15 @@ def verify_ahead(session: Session, settings) -> Verified | None:
     latest = repo.latest_checkpoint(session)
     t = repo.tree(session)
     n = len(t)
-    if n == 0 or (latest is not None and latest.tree_size == n):
-        return None
-    if latest is not None and _age_seconds(latest.time) < 0.9 * settings.checkpoint_interval:
+    if n == 0 or (latest is not None and latest.tree_size == n) or _too_soon(latest, settings):
         return None
     signed = latest.tree_size if latest is not None else 0
-    found: list = []
-    problem = chain_problem(session, signed, n, latest.root_hash if latest is not None else None, t, last=found)
-    return None if problem is not None else Verified(signed, n, found[0])
+    problem, last_hash = _verify_chain(session, signed, n, latest.root_hash if latest is not None else None, t)
+    return None if problem is not None else Verified(signed, n, last_hash)
 
 
 def chain_problem(session: Session, signed: int, n: int, signed_root: str | None, tree,
-                  trusted_from: int | None = None, start: Verified | None = None,
-                  last: list | None = None) -> str | None:
+                  trusted_from: int | None = None, start: Verified | None = None) -> str | None:
     """Re-verify the log before signing it (None when it verifies): the entries already
     signed still have the signed root, and every entry since then has the canonical
     payload, hash and ``prev`` link the server writes, and (for a copy) the stored
@@ -175,7 +177,13 @@ def chain_problem(session: Session, signed: int, n: int, signed_root: str | None
     they were appended (``storage.official.record_payloads``): only the link of the
     first of them to the entry before is checked again. ``start``: the entries before
     ``start.size`` were verified so already (:func:`verify_ahead`); only the link of the
-    next one to them is checked again. ``last``: receives entry n - 1's hash."""
+    next one to them is checked again."""
+    return _verify_chain(session, signed, n, signed_root, tree, trusted_from, start)[0]
+
+
+def _verify_chain(session: Session, signed: int, n: int, signed_root: str | None, tree,
+                  trusted_from: int | None = None, start: Verified | None = None) -> tuple[str | None, str | None]:
+    """:func:`chain_problem`'s problem, and the hash the verified entries end with."""
     import json
 
     from sqlalchemy import select
@@ -185,7 +193,7 @@ def chain_problem(session: Session, signed: int, n: int, signed_root: str | None
     from escrutinio.server.storage.tables import entries as entries_table
 
     if signed and signed_root is not None and tree.root(signed).hex() != signed_root:
-        return f"the first {signed} entries no longer have the root signed at that size: an entry before {signed} changed"
+        return f"the first {signed} entries no longer have the root signed at that size: an entry before {signed} changed", None
     # the whole chain's links and hashes (a hash per entry: cheap), the payloads of the
     # entries not signed yet in full
     stop = n if trusted_from is None else max(0, min(n, trusted_from))
@@ -216,38 +224,36 @@ def chain_problem(session: Session, signed: int, n: int, signed_root: str | None
     for r in repo.rows(session, expected, stop):
         seq = int(r.seq)
         if seq != expected:
-            return fail(f"entry {expected} is missing")
+            return fail(f"entry {expected} is missing"), None
         if r.prev != prev:
-            return fail(f"entry {seq}: its prev is not the hash of entry {seq - 1}" if seq else "entry 0: its prev is not 64 zeros")
+            return fail(f"entry {seq}: its prev is not the hash of entry {seq - 1}" if seq else "entry 0: its prev is not 64 zeros"), None
         payload = None
         if seq >= signed:
             canonical, payload = parse_canonical(r.payload)
             if not canonical:
-                return fail(f"entry {seq}: its payload is not canonical JSON")
+                return fail(f"entry {seq}: its payload is not canonical JSON"), None
         if hashlib.sha256(entry_bytes_from_row(r.seq, r.time, r.role, r.kind, r.payload, r.prev)).hexdigest() != r.hash:
-            return fail(f"entry {seq}: its hash does not match its content")
+            return fail(f"entry {seq}: its hash does not match its content"), None
         if r.kind in ("copy_agreed", "copy_resolved", "quarantine_released") and seq >= signed:
             refs.append((seq, r.kind, payload.get("entry_id") if isinstance(payload, dict) else None,
                          payload if isinstance(payload, dict) else {}))
             if len(refs) >= 1000:
                 problem = ref_problem()
                 if problem:
-                    return problem
+                    return problem, None
         prev, expected = r.hash, seq + 1
     problem = ref_problem()
     if problem:
-        return problem
+        return problem, None
     if expected != stop:
-        return f"the log ends at entry {expected - 1}, not {stop - 1}"
+        return f"the log ends at entry {expected - 1}, not {stop - 1}", None
     if stop < n:
         first = repo.entry(session, stop)
         if first is None:
-            return f"entry {stop} is missing"
+            return f"entry {stop} is missing", None
         if first["prev"] != prev:
-            return f"entry {stop}: its prev is not the hash of entry {stop - 1}" if stop else "entry 0: its prev is not 64 zeros"
-    if last is not None:
-        last.append(prev)
-    return None
+            return f"entry {stop}: its prev is not the hash of entry {stop - 1}" if stop else "entry 0: its prev is not 64 zeros", None
+    return None, prev
 
 
 class _Job:
