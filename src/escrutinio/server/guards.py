@@ -364,6 +364,11 @@ class InputGuard:
                 if why:
                     return f"form field {k[:40]!r}", why
             return None
+        if "\\" not in text and not CONTROL.search(text):
+            # without an escape a JSON string is a stretch of this text, which holds no
+            # control character (nor a surrogate: strict UTF-8 decodes none): nothing
+            # to find, and the body is not parsed twice (every entry comes this way)
+            return None
         try:
             doc = json.loads(text)
         except (ValueError, RecursionError):

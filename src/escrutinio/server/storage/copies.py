@@ -102,8 +102,11 @@ def get(session: Session, unit: str, contest: str) -> de.Acta | None:
 
 def entered(session: Session, unit: str, contest: str) -> bool:
     """Whether the acta has an entry already (one indexed lookup, outside any lock)."""
-    q = select(actas.c.state).where(actas.c.unit == unit, actas.c.contest == contest)
-    return session.execute(q).first() is not None
+    return session.execute(_ENTERED, {"unit": unit, "contest": contest}).first() is not None
+
+
+# built once: building the expression per entry cost more than running it
+_ENTERED = select(actas.c.state).where(actas.c.unit == bindparam("unit"), actas.c.contest == bindparam("contest"))
 
 
 def _dialect(session: Session) -> str:
