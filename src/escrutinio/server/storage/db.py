@@ -417,7 +417,23 @@ def execute_together(session: Session, statements: Sequence[tuple]) -> None:
     params: dict = {}
     for _, p in statements:
         params.update(p)
-    session.execute(_together(tuple(stmt for stmt, _ in statements)), params)
+    stmt = _together(tuple(stmt for stmt, _ in statements))
+    conn = session.connection()
+    compiled = _compiled(stmt, conn.dialect)
+    if _driver_ready(compiled, conn.dialect):
+        # straight to the driver, as the locked read: SQLAlchemy's execution (a cache key
+        # walked over the whole combined statement, a result set up for nothing) was most
+        # of this write's CPU, spent while every other writer waits on the lock
+        conn.connection.driver_connection.execute(compiled.string, compiled.construct_params(params))
+    else:
+        session.execute(stmt, params)
+
+
+@functools.lru_cache(maxsize=64)
+def _driver_ready(compiled, dialect) -> bool:
+    """Whether ``compiled``'s parameters go to the driver as they are (no type of theirs
+    converts a value on the way, as JSON or Enum types would)."""
+    return all(b.type.bind_processor(dialect) is None for b in compiled.binds.values())
 
 
 @functools.lru_cache(maxsize=256)
