@@ -46,7 +46,11 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = self.limit(scope["path"])
-        length = dict(scope.get("headers") or []).get(b"content-length")
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        if length is None and b"transfer-encoding" not in headers:
+            # no body (RFC 9112 6.3): nothing to count (most requests are such reads)
+            return await self.app(scope, receive, send)
         if length is not None and (not length.isdigit() or int(length) > limit):
             return await _too_large(limit)(scope, receive, send)
         state = {"seen": 0, "over": False, "replaced": False}

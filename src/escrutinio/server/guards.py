@@ -240,7 +240,8 @@ class RateLimit:
             await send(message)
 
         try:
-            await self.app(scope, receive, watch)
+            # only a sign-in attempt's 401 is counted: any other answer passes unwatched
+            await self.app(scope, receive, watch if attempt else send)
         finally:
             if stream_key is not None:
                 left = self.streams.get(stream_key, 1) - 1
