@@ -48,8 +48,9 @@ class BodyLimit:
         limit = self.limit(scope["path"])
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        if length is None and b"transfer-encoding" not in headers:
-            # no body (RFC 9112 6.3): nothing to count (most requests are such reads)
+        if length is None and b"transfer-encoding" not in headers and scope.get("http_version") in ("1.0", "1.1"):
+            # no body (RFC 9112 6.3): nothing to count (most requests are such reads);
+            # HTTP/2 frames a body without either header, so it is counted as before
             return await self.app(scope, receive, send)
         if length is not None and (not length.isdigit() or int(length) > limit):
             return await _too_large(limit)(scope, receive, send)
