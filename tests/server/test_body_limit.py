@@ -2,6 +2,7 @@
 through untouched; an HTTP/2 body, which needs neither Content-Length nor
 Transfer-Encoding, is still counted and cut at the limit (413)."""
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 from escrutinio.server.app import BodyLimit
@@ -31,7 +32,9 @@ def _run(http_version: str, chunks: list[bytes]) -> tuple[int, bool]:
         await snd({"type": "http.response.body", "body": b"ok"})
 
     scope = {"type": "http", "http_version": http_version, "method": "POST", "path": "/api/v1/entries", "headers": []}
-    asyncio.run(BodyLimit(app, SETTINGS)(scope, receive, send))
+    # in a thread of its own: the browser tests leave an event loop running in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, BodyLimit(app, SETTINGS)(scope, receive, send)).result()
     return sent[0], got_own[0] if got_own else False
 
 
