@@ -202,4 +202,3 @@ def test_checkpoint_of_the_empty_tree_and_badly_signed_ones_are_not_counted(elec
     forged = Checkpoint(cps[0].tree_size, cps[0].root_hash, cps[0].time, cps[1].signature, cps[0].key_id)
     report = verify_log(log.lines(), key.public_key(), [forged, *cps[1:]])
     assert not report.ok and report.checkpoints_checked == len(cps) - 1
-

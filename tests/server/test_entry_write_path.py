@@ -154,6 +154,32 @@ def test_the_lock_sent_with_the_first_read_is_held_to_the_end(database_url):
         db.dispose()
 
 
+def test_a_statement_whose_parameters_convert_goes_through_sqlalchemy_under_the_lock(database_url):
+    """A parameter of a type that converts its value (JSON here) is never sent to the
+    driver as it is: the locked read and the combined write then take SQLAlchemy's
+    execution, after the lock."""
+    from sqlalchemy import JSON, Text, bindparam, cast, text
+
+    from escrutinio.server.storage.db import Database, execute_together, locked_read
+
+    db = Database(database_url)
+    try:
+        with db.session(write=True, lock_with_first_read=True) as s:
+            row = locked_read(s, select(cast(bindparam("j", type_=JSON), Text).label("j")), {"j": {"a": 1}})
+            assert json.loads(row.j) == {"a": 1}
+            if db.postgresql:
+                assert s.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                                      "AND pid = pg_backend_pid()")).scalar() == 1
+            ev = events.insert().values(time="t", kind="entry", seq=bindparam("v_seq"), data=cast(bindparam("v_j", type_=JSON), Text))
+            execute_together(s, [(ev, {"v_seq": 0, "v_j": {"b": 2}}),
+                                 (events.insert().values(time="t", kind="entry", seq=1, data="{}"), {})])
+        with db.session() as s:
+            data = [json.loads(d) for d in s.execute(select(events.c.data).order_by(events.c.seq)).scalars()]
+        assert data == [{"b": 2}, {}]
+    finally:
+        db.dispose()
+
+
 def _user(s, name: str, role: str):
     from escrutinio.server.storage.users import add_user
 

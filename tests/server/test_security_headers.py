@@ -143,7 +143,6 @@ def test_the_rate_limit_counters_start_no_thread_per_request_and_still_expire(mo
     which holds them weakly."""
     import gc
     import threading
-    import time
     import weakref
 
     from limits import parse

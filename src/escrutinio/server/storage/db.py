@@ -370,12 +370,13 @@ def locked_read(session: Session, stmt, params: dict):
     for this process to hear of the lock and send the query (a wake-up of a thread that
     may wait for the GIL, while every other writer waits for the lock). The row then
     comes as a namespace of the query's column labels, else as SQLAlchemy's row."""
-    if session.get_bind().dialect.name != "postgresql" or _holds_lock(session):
+    direct = None
+    if session.get_bind().dialect.name == "postgresql" and not _holds_lock(session):
+        direct = _to_driver(session, stmt)
+    if direct is None:
         write_lock(session)
         return session.execute(stmt, params).first()
-    conn = session.connection()
-    compiled = _compiled(stmt, conn.dialect)
-    raw = conn.connection.driver_connection
+    raw, compiled = direct
     with raw.pipeline():
         raw.execute(LOCK_SQL, {"k": WRITE_LOCK_KEY})
         cur = raw.execute(compiled.string, compiled.construct_params(params))
@@ -394,9 +395,23 @@ def locked_read(session: Session, stmt, params: dict):
 _LABELS: dict[str, tuple[str, ...]] = {}
 
 
+def _to_driver(session: Session, stmt):
+    """(the driver's connection, ``stmt`` compiled) to send ``stmt`` past SQLAlchemy's
+    execution, or None when a parameter's type converts its value on the way (as JSON or
+    Enum types would), which only SQLAlchemy's execution does."""
+    conn = session.connection()
+    compiled, plain = _compiled(stmt, conn.dialect)
+    return (conn.connection.driver_connection, compiled) if plain else None
+
+
 @functools.lru_cache(maxsize=64)
 def _compiled(stmt, dialect):
-    return stmt.compile(dialect=dialect)
+    """``stmt`` compiled for ``dialect``, and whether its parameters go to the driver as
+    they are."""
+    compiled = stmt.compile(dialect=dialect)
+    # the dialect's own implementation of each type: the generic JSON converts nothing,
+    # psycopg's wraps the value
+    return compiled, all(b.type.dialect_impl(dialect).bind_processor(dialect) is None for b in compiled.binds.values())
 
 
 def execute_together(session: Session, statements: Sequence[tuple]) -> None:
@@ -418,22 +433,15 @@ def execute_together(session: Session, statements: Sequence[tuple]) -> None:
     for _, p in statements:
         params.update(p)
     stmt = _together(tuple(stmt for stmt, _ in statements))
-    conn = session.connection()
-    compiled = _compiled(stmt, conn.dialect)
-    if _driver_ready(compiled, conn.dialect):
-        # straight to the driver, as the locked read: SQLAlchemy's execution (a cache key
-        # walked over the whole combined statement, a result set up for nothing) was most
-        # of this write's CPU, spent while every other writer waits on the lock
-        conn.connection.driver_connection.execute(compiled.string, compiled.construct_params(params))
-    else:
+    direct = _to_driver(session, stmt)
+    if direct is None:
         session.execute(stmt, params)
-
-
-@functools.lru_cache(maxsize=64)
-def _driver_ready(compiled, dialect) -> bool:
-    """Whether ``compiled``'s parameters go to the driver as they are (no type of theirs
-    converts a value on the way, as JSON or Enum types would)."""
-    return all(b.type.bind_processor(dialect) is None for b in compiled.binds.values())
+        return
+    # straight to the driver, as the locked read: SQLAlchemy's execution (a cache key
+    # walked over the whole combined statement, a result set up for nothing) was most of
+    # this write's CPU, spent while every other writer waits on the lock
+    raw, compiled = direct
+    raw.execute(compiled.string, compiled.construct_params(params))
 
 
 @functools.lru_cache(maxsize=256)
